@@ -1,0 +1,129 @@
+//! Events: the typed `Event<E>` a function receives, the `EventType` trait every event type
+//! implements, and `RawEvent`, the untyped shape that travels through the engine and stores.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A type that can be received as `Event<Self>`: a Clerk marker such as `clerk::UserCreated`,
+/// a payload type shared by several events such as `clerk::User`, a custom event made with
+/// `#[derive(Event)]`, or [`Json`](crate::Json) for any event at all.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event type",
+    label = "not an event type",
+    note = "use a Clerk marker such as `clerk::UserCreated`, a payload type such as `clerk::User`, a struct with `#[derive(Event)]`, or `hookflow::Json`"
+)]
+pub trait EventType: Send + Sync + 'static {
+    /// The type of the event's `data`.
+    type Data: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// Every event name this type can be built from; empty means any name.
+    const NAMES: &'static [&'static str];
+}
+
+/// An event type with exactly one name, so that it can be sent without naming it again.
+pub trait NamedEvent: EventType {
+    /// The event name, e.g. `app/invoice.paid` or `clerk/user.created`.
+    const NAME: &'static str;
+}
+
+impl EventType for Value {
+    type Data = Value;
+    const NAMES: &'static [&'static str] = &[];
+}
+
+/// A typed event, as a function receives it: Inngest's event shape with `data` typed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Event<E: EventType> {
+    /// The event name, e.g. `clerk/user.created`.
+    pub name: String,
+    /// The typed payload.
+    pub data: E::Data,
+    /// The event id; also its idempotency key (a Clerk webhook's `svix-id`).
+    #[serde(default)]
+    pub id: String,
+    /// When the event happened, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub ts: i64,
+}
+
+impl<E: NamedEvent> Event<E> {
+    /// A new event named after `E`, with an id and timestamp filled in when it is sent.
+    pub fn new(data: E::Data) -> Self {
+        Event { name: E::NAME.to_owned(), data, id: String::new(), ts: 0 }
+    }
+}
+
+impl<E: EventType> Event<E> {
+    /// Sets the event id (its idempotency key).
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// Converts the event into its untyped form.
+    pub fn into_raw(self) -> Result<RawEvent, serde_json::Error> {
+        Ok(RawEvent { name: self.name, data: serde_json::to_value(self.data)?, id: self.id, ts: self.ts, user: None })
+    }
+}
+
+impl<E: EventType> TryFrom<&RawEvent> for Event<E> {
+    type Error = serde_json::Error;
+
+    fn try_from(raw: &RawEvent) -> Result<Self, Self::Error> {
+        Ok(Event { name: raw.name.clone(), data: E::Data::deserialize(&raw.data)?, id: raw.id.clone(), ts: raw.ts })
+    }
+}
+
+/// An event in its untyped form, as it is sent, stored and replayed (Inngest's event shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawEvent {
+    /// The event name.
+    pub name: String,
+    /// The payload; any JSON value (Inngest requires an object, hookflow accepts any).
+    #[serde(default)]
+    pub data: Value,
+    /// The id; empty means "generate one when accepted".
+    #[serde(default)]
+    pub id: String,
+    /// Milliseconds since the Unix epoch; 0 means "now when accepted".
+    #[serde(default)]
+    pub ts: i64,
+    /// Inngest's optional `user` object, kept as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Value>,
+}
+
+impl RawEvent {
+    /// A new untyped event with the given name and data.
+    pub fn new(name: impl Into<String>, data: Value) -> Self {
+        RawEvent { name: name.into(), data, id: String::new(), ts: 0, user: None }
+    }
+
+    /// Sets the id (the idempotency key).
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+}
+
+/// A typed value that can be sent as an event: `Event<E>`, a `#[derive(Event)]` struct, or a
+/// [`RawEvent`].
+pub trait IntoRawEvent {
+    /// Converts `self` into its untyped form.
+    fn into_raw_event(self) -> Result<RawEvent, serde_json::Error>;
+}
+
+impl IntoRawEvent for RawEvent {
+    fn into_raw_event(self) -> Result<RawEvent, serde_json::Error> {
+        Ok(self)
+    }
+}
+
+impl<E: EventType> IntoRawEvent for Event<E> {
+    fn into_raw_event(self) -> Result<RawEvent, serde_json::Error> {
+        self.into_raw()
+    }
+}

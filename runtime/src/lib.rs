@@ -1,0 +1,52 @@
+//! # hookflow
+//!
+//! Durable, event-driven functions for Rust, in the style of Inngest. Annotate an `async fn`
+//! with `#[inngest_fn]`, receive a typed event, and let the engine fan events out, memoize
+//! steps, retry what fails and sleep for days, on an embedded SQLite file.
+//!
+//! ```ignore
+//! use hookflow::prelude::*;
+//!
+//! #[inngest_fn(id = "onboarding-emails", event = "clerk/user.created")]
+//! async fn onboarding(event: Event<clerk::UserCreated>, step: Step) -> Result<()> {
+//!     step.run("welcome-email", || async { Ok(()) }).await?;
+//!     step.sleep("wait-3-days", "3 days").await?;
+//!     Ok(())
+//! }
+//! ```
+
+extern crate self as hookflow;
+
+mod checks;
+pub mod clerk;
+mod error;
+mod event;
+mod function;
+mod invocation;
+mod output;
+mod registry;
+mod step;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};
+pub use event::{Event, EventType, IntoRawEvent, NamedEvent, RawEvent};
+pub use function::{
+    BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, FunctionDef, Options, Priority, RateLimit,
+    SourceLocation, Throttle, Timeouts, Trigger,
+};
+pub use hookflow_macros::{inngest_fn, Event};
+pub use invocation::{Dep, Invocation, State};
+pub use registry::{DuplicateFunction, Registry};
+pub use step::Step;
+
+/// Any JSON value: receive any event untyped with `Event<Json>`.
+pub type Json = serde_json::Value;
+
+/// What most functions need: `use hookflow::prelude::*;`.
+pub mod prelude {
+    pub use crate::clerk;
+    pub use crate::{inngest_fn, Dep, Error, Event, Json, NonRetriable, Result, RetryAfter, Step, StepError};
+}

@@ -1,0 +1,22 @@
+//! Items the macros' generated code uses. Not public API: names and shapes may change in any
+//! release. User crates reach `inventory`, `serde` and friends only through here.
+
+pub use ::inventory;
+pub use ::serde;
+pub use ::serde_json;
+pub use ::core::time::Duration;
+
+pub use crate::event::{EventType, IntoRawEvent, NamedEvent, RawEvent};
+pub use crate::function::{
+    BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, FunctionDef, Handler, HandlerFuture, Options, Priority,
+    RateLimit, SourceLocation, Throttle, Timeouts, Trigger,
+};
+pub use crate::invocation::Invocation;
+pub use crate::output::FunctionOutput;
+pub use crate::registry::Registration;
+pub use crate::checks::*;
+
+/// Converts what the user's function returned into the engine's output.
+pub fn into_output<R: FunctionOutput>(result: R) -> Result<serde_json::Value, crate::Error> {
+    result.into_output()
+}

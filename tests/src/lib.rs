@@ -1,0 +1,1 @@
+//! Shared helpers for hookflow integration tests.
