@@ -19,13 +19,24 @@ extern crate self as hookflow;
 
 mod checks;
 pub mod clerk;
+pub mod clock;
+#[path = "../../macros/src/duration.rs"]
+mod duration;
+pub mod engine;
 mod error;
+mod expr;
+mod journal;
+pub mod store;
 mod event;
 mod function;
 mod invocation;
 mod output;
 mod registry;
 mod step;
+pub mod webhook;
+
+#[doc(hidden)]
+pub mod cli;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -40,7 +51,10 @@ pub use function::{
 pub use hookflow_macros::{inngest_fn, Event};
 pub use invocation::{Dep, Invocation, State};
 pub use registry::{DuplicateFunction, Registry};
-pub use step::Step;
+pub use clock::{Clock, SystemClock, TestClock};
+pub use engine::{Engine, EngineBuilder};
+pub use journal::hash_step_id;
+pub use step::{IntoDuration, Invoke, Step, WaitFor};
 
 /// Any JSON value: receive any event untyped with `Event<Json>`.
 pub type Json = serde_json::Value;

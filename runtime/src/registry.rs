@@ -76,8 +76,3 @@ impl Registry {
         self.functions.is_empty()
     }
 }
-
-/// Finds a linked function by id, without building a registry.
-pub fn find(id: &str) -> Option<&'static FunctionDef> {
-    inventory::iter::<Registration>.into_iter().map(|r| r.0).find(|d| d.id == id)
-}

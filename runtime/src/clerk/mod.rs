@@ -1,37 +1,57 @@
 //! Typed Clerk webhook events.
+//!
+//! Every Clerk event type has a marker (`clerk::UserCreated` for `clerk/user.created`) whose
+//! payload is one of the types below; a payload type shared by several events
+//! (`clerk::User` for `user.created` and `user.updated`) can be received directly too.
+//! [`ClerkEvent`] types a payload at run time, [`Envelope`] is the raw webhook body, and
+//! [`fixtures`] holds one sample body per event type.
+//!
+//! # How the payloads are modelled
+//!
+//! Clerk's TypeScript types, its OpenAPI spec and its example payloads disagree on which
+//! fields may be missing or null, so the types are lenient:
+//!
+//! - Identity and timestamps every source agrees on (`id`, `created_at`, ...) are plain
+//!   fields; almost everything else is an `Option` that accepts both a missing key and `null`.
+//!   Lists default to empty when missing.
+//! - Metadata, template variables and impersonation claims are free-form [`serde_json::Value`]
+//!   (`Null` when absent).
+//! - Enums (statuses, modes) keep values hookflow does not know in an `Unknown(String)`
+//!   variant, which serializes back unchanged.
+//! - Every struct keeps fields it does not model in `extra`, and writes them back out, so a
+//!   payload survives a round trip: every field Clerk sent comes back with its value; the only
+//!   additions are modelled fields Clerk left out, written as `null` (or `[]`).
+//! - `data.object` is not trusted to say what a payload is (Clerk's examples disagree with its
+//!   schema); the envelope's `type` decides.
 
 hookflow_macros::__clerk_catalog!();
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct User { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct DeletedUser { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct Session { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct Email { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct SmsMessage { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct Organization { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct DeletedObject { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct OrganizationDomain { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct OrganizationMembership { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct OrganizationInvitation { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct AcceptedOrganizationInvitation { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct Role { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct Permission { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct WaitlistEntry { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct PaymentAttempt { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct Subscription { pub id: Option<String> }
-/// TODO payload
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)] pub struct SubscriptionItem { pub id: Option<String> }
+
+mod billing;
+mod common;
+mod envelope;
+pub mod fixtures;
+mod messaging;
+mod organization;
+mod session;
+mod user;
+mod waitlist;
+
+pub use billing::{
+    ChargeType, Credits, FailedReason, Money, Payee, Payer, PayerCredit, PaymentAttempt, PaymentAttemptStatus,
+    PaymentSource, PaymentTotals, PerUnitTierTotal, PerUnitTotal, Plan, PlanPeriod, PriceTier, ProrationCredit, Seats,
+    Subscription, SubscriptionItem, SubscriptionStatus, UnitPrice,
+};
+pub use common::{DeletedObject, IdentificationLink, Verification, VerificationError, VerificationStatus};
+pub use envelope::{Envelope, EnvelopeError, EventAttributes, HttpRequest};
+pub use messaging::{Email, SmsMessage};
+pub use organization::{
+    AcceptedOrganizationInvitation, DomainVerification, EnrollmentMode, InvitationStatus, Organization,
+    OrganizationDomain, OrganizationInvitation, OrganizationMembership, Permission, PublicInviterData,
+    PublicOrganizationData, PublicUserData, Role,
+};
+pub use session::{Session, SessionActivity, SessionStatus};
+pub use user::{
+    DeletedUser, EmailAddress, EnterpriseAccount, EnterpriseConnection, ExternalAccount, Passkey, PhoneNumber,
+    SamlAccount, User, UserScim, Web3Wallet,
+};
+pub use waitlist::{Invitation, WaitlistEntry, WaitlistEntryStatus};

@@ -1,0 +1,466 @@
+//! Code generation for `#[inngest_fn]`: infallible, from the validated `Function`.
+//!
+//! Output, next to the user's function (emitted unchanged):
+//!
+//! ```text
+//! #[doc(hidden)] <vis> struct <fn_name> {}          // type namespace only: no clash with the fn
+//! const _: () = {
+//!     const _: () = expect_event::<E>("clerk/user.created", "...");   // one per (Event param, trigger)
+//!     fn __hookflow_handler(inv: Invocation) -> HandlerFuture { ... }
+//!     fn __hookflow_on_failure(inv: Invocation) -> HandlerFuture { ... } // with `on_failure = path`
+//!     static __HOOKFLOW_DEF: FunctionDef = FunctionDef { ... };
+//!     inventory::submit! { Registration(&__HOOKFLOW_DEF) }
+//!     impl <fn_name> { pub const DEF: &'static FunctionDef = &__HOOKFLOW_DEF; }
+//! };
+//! ```
+//!
+//! so that `<fn_name>::DEF` names the function's definition wherever the function is in scope
+//! (tests, `Registry::add(onboarding::DEF)`), while everything else stays hidden in the block.
+
+use proc_macro2::{Delimiter, Group, Literal, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{Item, ItemFn};
+
+use crate::paths;
+use crate::validate::{self, Function, Param, PayloadCheck, Scope, Trigger};
+
+/// `#[inngest_fn(args)] item`.
+pub(crate) fn inngest_fn(args: TokenStream, item: TokenStream) -> TokenStream {
+    let output = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(func)) => match validate::function(args, &func) {
+            Ok(function) => generate(&function, item),
+            Err(errors) => fallback(&func, item, errors),
+        },
+        Ok(other) => {
+            let (kind, head) = describe(&other);
+            let error = syn::Error::new_spanned(
+                head,
+                format!(
+                    "`#[inngest_fn]` goes on an `async fn`, not on {kind}: write \
+                     `#[inngest_fn(id = \"...\", event = \"...\")] async fn name(event: Event<E>) -> Result<()>`"
+                ),
+            );
+            let error = error.to_compile_error();
+            quote!(#item #error)
+        }
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote!(#item #error)
+        }
+    };
+    debug_print("inngest_fn", &output);
+    output
+}
+
+/// `HOOKFLOW_MACROS_DEBUG=1` prints every expansion to stderr.
+pub(crate) fn debug_print(macro_name: &str, output: &TokenStream) {
+    if std::env::var_os("HOOKFLOW_MACROS_DEBUG").is_some_and(|v| v == "1") {
+        eprintln!("// hookflow: expansion of #[{macro_name}]\n{output}\n");
+    }
+}
+
+/// What kind of item the attribute was put on, and its head (keyword and name) to point at.
+fn describe(item: &Item) -> (&'static str, TokenStream) {
+    match item {
+        Item::Struct(s) => {
+            let (kw, ident) = (&s.struct_token, &s.ident);
+            ("a struct", quote!(#kw #ident))
+        }
+        Item::Enum(e) => {
+            let (kw, ident) = (&e.enum_token, &e.ident);
+            ("an enum", quote!(#kw #ident))
+        }
+        Item::Union(u) => {
+            let (kw, ident) = (&u.union_token, &u.ident);
+            ("a union", quote!(#kw #ident))
+        }
+        Item::Const(c) => {
+            let (kw, ident) = (&c.const_token, &c.ident);
+            ("a const", quote!(#kw #ident))
+        }
+        Item::Static(s) => {
+            let (kw, ident) = (&s.static_token, &s.ident);
+            ("a static", quote!(#kw #ident))
+        }
+        Item::Mod(m) => {
+            let (kw, ident) = (&m.mod_token, &m.ident);
+            ("a module", quote!(#kw #ident))
+        }
+        Item::Trait(t) => {
+            let (kw, ident) = (&t.trait_token, &t.ident);
+            ("a trait", quote!(#kw #ident))
+        }
+        Item::Type(t) => {
+            let (kw, ident) = (&t.type_token, &t.ident);
+            ("a type alias", quote!(#kw #ident))
+        }
+        Item::Impl(i) => {
+            let (kw, ty) = (&i.impl_token, &i.self_ty);
+            ("an `impl` block", quote!(#kw #ty))
+        }
+        Item::Use(u) => ("a `use` declaration", u.to_token_stream()),
+        Item::ExternCrate(e) => ("an `extern crate`", e.to_token_stream()),
+        Item::ForeignMod(f) => ("an `extern` block", f.abi.to_token_stream()),
+        Item::Macro(m) => ("a macro", m.mac.path.to_token_stream()),
+        other => ("this item", other.to_token_stream()),
+    }
+}
+
+/// On error: the user's item unchanged, the errors, and a placeholder `<fn_name>::DEF` so that
+/// code naming it does not add a second error to the first.
+fn fallback(func: &ItemFn, item: TokenStream, errors: syn::Error) -> TokenStream {
+    let errors = errors.to_compile_error();
+    let has_self = func.sig.inputs.iter().any(|input| matches!(input, syn::FnArg::Receiver(_)));
+    if has_self {
+        // Inside an `impl` block nothing but associated items may follow.
+        return quote!(#item #errors);
+    }
+    let (ident, vis) = (&func.sig.ident, &func.vis);
+    let (def, options, invocation, future) =
+        (paths::function_def(), paths::options(), paths::invocation(), paths::handler_future());
+    let private = paths::private();
+    let name = ident.to_string();
+    quote! {
+        #[allow(dead_code)]
+        #item
+        #errors
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code, unreachable_pub)]
+        #vis struct #ident {}
+        const _: () = {
+            fn __hookflow_handler(_: #invocation) -> #future {
+                ::core::unreachable!("`{}` did not compile", #name)
+            }
+            static __HOOKFLOW_DEF: #def = #def {
+                id: "",
+                name: ::core::option::Option::None,
+                triggers: &[],
+                options: #options::DEFAULT,
+                handler: __hookflow_handler,
+                on_failure: ::core::option::Option::None,
+                location: #private::SourceLocation { file: ::core::file!(), line: ::core::line!(), path: #name },
+            };
+            #[allow(dead_code)]
+            impl #ident {
+                /// Placeholder for a function that did not compile.
+                pub const DEF: &'static #def = &__HOOKFLOW_DEF;
+            }
+        };
+    }
+}
+
+fn generate(f: &Function, item: TokenStream) -> TokenStream {
+    let (ident, vis) = (&f.ident, &f.vis);
+    let private = paths::private();
+    let def = paths::function_def();
+    let checks = f.checks.iter().map(payload_check);
+    let handler = handler(f);
+    let (on_failure_fn, on_failure_field) = match &f.on_failure {
+        Some(path) => (on_failure(path), quote!(::core::option::Option::Some(__hookflow_on_failure))),
+        None => (TokenStream::new(), quote!(::core::option::Option::None)),
+    };
+    let id = &f.id;
+    let name = opt_str(f.name.as_deref());
+    let triggers = f.triggers.iter().map(trigger);
+    let options = options(&f.options);
+    let fn_name = ident.to_string();
+    let doc = format!("The definition of `#[inngest_fn]` `{fn_name}` (id `{id}`), for `Registry::add` and tests.");
+    quote! {
+        #item
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code, unreachable_pub)]
+        #vis struct #ident {}
+        const _: () = {
+            #(#checks)*
+            #handler
+            #on_failure_fn
+            static __HOOKFLOW_DEF: #def = #def {
+                id: #id,
+                name: #name,
+                triggers: &[#(#triggers),*],
+                options: #options,
+                handler: __hookflow_handler,
+                on_failure: #on_failure_field,
+                location: #private::SourceLocation {
+                    file: ::core::file!(),
+                    line: ::core::line!(),
+                    path: ::core::concat!(::core::module_path!(), "::", #fn_name),
+                },
+            };
+            #private::inventory::submit! { #private::Registration(&__HOOKFLOW_DEF) }
+            #[allow(dead_code)]
+            impl #ident {
+                #[doc = #doc]
+                pub const DEF: &'static #def = &__HOOKFLOW_DEF;
+            }
+        };
+    }
+}
+
+/// The entry point: builds each argument from the invocation, calls the function, converts
+/// its result. The result conversion is spanned at the return type so that a wrong return type
+/// is reported there, through `FunctionOutput`'s `on_unimplemented` message.
+fn handler(f: &Function) -> TokenStream {
+    let (invocation, future, result, boxed) =
+        (paths::invocation(), paths::handler_future(), paths::result(), paths::boxed());
+    let inv = format_ident!("__hookflow_inv");
+    let mut lets = Vec::new();
+    let mut args = Vec::new();
+    for (i, param) in f.params.iter().enumerate() {
+        let arg = format_ident!("__hookflow_arg{}", i);
+        let value = match param {
+            Param::Event(ty) => fallible(quote_spanned!(ty.span()=> #inv.event::<#ty>())),
+            Param::Events(ty) => fallible(quote_spanned!(ty.span()=> #inv.events::<#ty>())),
+            Param::Step(span) => quote_spanned!(*span=> #inv.step()),
+            Param::Dep(ty) => fallible(quote_spanned!(ty.span()=> #inv.dep::<#ty>())),
+        };
+        lets.push(quote!(let #arg = #value;));
+        args.push(arg);
+    }
+    let ident = &f.ident;
+    let out = Ident2::new("__hookflow_out", f.output_span);
+    let convert = respan(paths::into_output(), f.output_span);
+    quote! {
+        fn __hookflow_handler(#inv: #invocation) -> #future {
+            #boxed::pin(async move {
+                #(#lets)*
+                let #out = #ident(#(#args),*).await;
+                let __hookflow_result: #result<_, _> = #convert(#out);
+                __hookflow_result
+            })
+        }
+    }
+}
+
+type Ident2 = proc_macro2::Ident;
+
+/// `match call { Ok(v) => v, Err(e) => return Err(e) }`: `?` would need the async block's
+/// error type spelled out before inference has seen it.
+fn fallible(call: TokenStream) -> TokenStream {
+    let result = paths::result();
+    quote! {
+        match #call {
+            #result::Ok(value) => value,
+            #result::Err(error) => return #result::Err(error),
+        }
+    }
+}
+
+/// The `on_failure` entry point: calls `path(Event<Json>, Step)`, everything spanned at the
+/// path so that a function with another signature is reported there.
+fn on_failure(path: &syn::Path) -> TokenStream {
+    let (invocation, future, json, boxed) = (paths::invocation(), paths::handler_future(), paths::json(), paths::boxed());
+    let into_output = paths::into_output();
+    let inv = format_ident!("__hookflow_inv");
+    let event = fallible(quote!(#inv.event::<#json>()));
+    let body = quote! {
+        let __hookflow_event = #event;
+        let __hookflow_out = #path(__hookflow_event, #inv.step()).await;
+        #into_output(__hookflow_out)
+    };
+    let body = respan(body, path.span());
+    quote! {
+        fn __hookflow_on_failure(#inv: #invocation) -> #future {
+            #boxed::pin(async move { #body })
+        }
+    }
+}
+
+/// `const _: () = expect_event::<E>(event, message);`, with the call spanning `E` exactly:
+/// the path takes the span of `E`'s first token and the argument list that of its last, so
+/// the compiler underlines the user's type from end to end.
+fn payload_check(check: &PayloadCheck) -> TokenStream {
+    let ty = &check.ty;
+    let tokens: Vec<TokenTree> = ty.to_token_stream().into_iter().collect();
+    let first = tokens.first().map_or_else(Span::call_site, TokenTree::span);
+    let last = tokens.last().map_or(first, TokenTree::span);
+    let helper = respan(paths::expect_event(), first);
+    let (event, message) = (&check.event, &check.message);
+    let mut args = Group::new(Delimiter::Parenthesis, quote!(#event, #message));
+    args.set_span(last);
+    quote! {
+        const _: () = #helper::<#ty> #args;
+    }
+}
+
+/// Gives every token (recursively) the span `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Group(group) => {
+                let mut new = Group::new(group.delimiter(), respan(group.stream(), span));
+                new.set_span(span);
+                TokenTree::Group(new)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
+}
+
+fn opt_str(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn duration(value: std::time::Duration) -> TokenStream {
+    let path = paths::duration();
+    // Durations are parsed in whole milliseconds, so nothing is lost; saturate rather than wrap.
+    let millis = Literal::u64_suffixed(u64::try_from(value.as_millis()).unwrap_or(u64::MAX));
+    quote!(#path::from_millis(#millis))
+}
+
+fn opt_duration(value: Option<std::time::Duration>) -> TokenStream {
+    match value {
+        Some(value) => {
+            let value = duration(value);
+            quote!(::core::option::Option::Some(#value))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn trigger(trigger: &Trigger) -> TokenStream {
+    let path = paths::trigger();
+    match trigger {
+        Trigger::Event { name, expr } => {
+            let expr = opt_str(expr.as_deref());
+            quote!(#path::Event { name: #name, expr: #expr })
+        }
+        Trigger::Cron { schedule } => quote!(#path::Cron { schedule: #schedule }),
+    }
+}
+
+fn options(o: &validate::Options) -> TokenStream {
+    let private = paths::private();
+    let option = paths::option();
+    let mut fields = Vec::new();
+    if let Some(retries) = o.retries {
+        fields.push(quote!(retries: #option::Some(#retries)));
+    }
+    if !o.concurrency.is_empty() {
+        let items = o.concurrency.iter().map(|c| {
+            let limit = c.limit;
+            let key = opt_str(c.key.as_deref());
+            let scope = match c.scope {
+                Scope::Fn => quote!(Fn),
+                Scope::Env => quote!(Env),
+                Scope::Account => quote!(Account),
+            };
+            quote!(#private::Concurrency { limit: #limit, key: #key, scope: #private::ConcurrencyScope::#scope })
+        });
+        fields.push(quote!(concurrency: &[#(#items),*]));
+    }
+    if let Some(t) = &o.throttle {
+        let (limit, period, burst, key) = (t.limit, duration(t.period), t.burst, opt_str(t.key.as_deref()));
+        fields.push(quote!(throttle: #option::Some(#private::Throttle { limit: #limit, period: #period, burst: #burst, key: #key })));
+    }
+    if let Some(r) = &o.rate_limit {
+        let (limit, period, key) = (r.limit, duration(r.period), opt_str(r.key.as_deref()));
+        fields.push(quote!(rate_limit: #option::Some(#private::RateLimit { limit: #limit, period: #period, key: #key })));
+    }
+    if let Some(d) = &o.debounce {
+        let (period, key, timeout) = (duration(d.period), opt_str(d.key.as_deref()), opt_duration(d.timeout));
+        fields.push(quote!(debounce: #option::Some(#private::Debounce { period: #period, key: #key, timeout: #timeout })));
+    }
+    if let Some(b) = &o.batch_events {
+        let (max_size, timeout, key) = (b.max_size, duration(b.timeout), opt_str(b.key.as_deref()));
+        fields.push(
+            quote!(batch_events: #option::Some(#private::BatchEvents { max_size: #max_size, timeout: #timeout, key: #key })),
+        );
+    }
+    if let Some(run) = &o.priority {
+        fields.push(quote!(priority: #option::Some(#private::Priority { run: #run })));
+    }
+    if let Some(expr) = &o.idempotency {
+        fields.push(quote!(idempotency: #option::Some(#expr)));
+    }
+    if !o.cancel_on.is_empty() {
+        let items = o.cancel_on.iter().map(|c| {
+            let (event, expr, timeout) = (&c.event, opt_str(c.expr.as_deref()), opt_duration(c.timeout));
+            quote!(#private::CancelOn { event: #event, expr: #expr, timeout: #timeout })
+        });
+        fields.push(quote!(cancel_on: &[#(#items),*]));
+    }
+    if let Some(t) = &o.timeouts {
+        let (start, finish) = (opt_duration(t.start), opt_duration(t.finish));
+        fields.push(quote!(timeouts: #option::Some(#private::Timeouts { start: #start, finish: #finish })));
+    }
+    let options = paths::options();
+    // Every field set: no `..DEFAULT`, which would be a needless update.
+    if fields.len() == 10 {
+        quote!(#options { #(#fields),* })
+    } else {
+        quote!(#options { #(#fields,)* ..#options::DEFAULT })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(args: TokenStream, item: TokenStream) -> String {
+        inngest_fn(args, item).to_string()
+    }
+
+    #[test]
+    fn a_valid_function_registers_itself() {
+        let out = expand(
+            quote!(id = "welcome", event = "clerk/user.created", retries = 2, timeouts(finish = "1h")),
+            quote!(async fn welcome(event: Event<clerk::UserCreated>, step: Step) -> Result<()> { Ok(()) }),
+        );
+        assert!(out.starts_with("async fn welcome"), "the function comes first, unchanged: {out}");
+        assert!(out.contains("struct welcome { }"), "{out}");
+        assert!(out.contains("inventory :: submit !"), "{out}");
+        assert!(out.contains("pub const DEF"), "{out}");
+        assert!(out.contains("expect_event :: < clerk :: UserCreated > (\"clerk/user.created\""), "{out}");
+        assert!(out.contains("retries : :: core :: option :: Option :: Some (2u32)"), "{out}");
+        assert!(out.contains("Duration :: from_millis (3600000u64)"), "{out}");
+        assert!(out.contains(". event :: < clerk :: UserCreated > ()"), "{out}");
+        assert!(out.contains(". step ()"), "{out}");
+        assert!(out.contains("..:: hookflow :: __private :: Options :: DEFAULT"), "{out}");
+    }
+
+    #[test]
+    fn errors_keep_the_function_and_add_a_placeholder() {
+        let out = expand(quote!(id = "x", event = "clerk/user.craeted"), quote!(async fn f() -> Result<()> { Ok(()) }));
+        assert!(out.contains("async fn f"), "{out}");
+        assert!(out.contains("compile_error !"), "{out}");
+        assert!(out.contains("unknown Clerk event"), "{out}");
+        assert!(out.contains("struct f { }"), "{out}");
+        assert!(!out.contains("inventory"), "a broken function is never registered: {out}");
+    }
+
+    #[test]
+    fn non_functions_are_refused_and_kept() {
+        let out = expand(quote!(id = "x", event = "a/b"), quote!(struct S;));
+        assert!(out.starts_with("struct S ;"), "{out}");
+        assert!(out.contains("goes on an `async fn`, not on a struct"), "{out}");
+    }
+
+    #[test]
+    fn methods_get_no_items_beside_them() {
+        let out = expand(quote!(id = "x", event = "a/b"), quote!(async fn f(&self) -> Result<()> { Ok(()) }));
+        assert!(!out.contains("struct"), "{out}");
+        assert!(out.contains("compile_error !"), "{out}");
+    }
+
+    #[test]
+    fn all_options_need_no_default() {
+        let out = expand(
+            quote!(
+                id = "a", event = "a/b", retries = 1, concurrency(limit = 1), throttle(limit = 1, period = "1s"),
+                rate_limit(limit = 1, period = "1s"), debounce(period = "1s"), batch_events(max_size = 1, timeout = "1s"),
+                priority(run = "0"), idempotency = "event.id", cancel_on(event = "a/c"), timeouts(start = "1s")
+            ),
+            quote!(async fn f() -> Result<()> { Ok(()) }),
+        );
+        assert!(!out.contains("DEFAULT"), "{out}");
+    }
+}

@@ -1,0 +1,172 @@
+//! `hookflow clerk send`: a Clerk webhook, signed as Svix signs it, posted to a local server.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use super::{endpoint, now_ms, parse_secret, post, random_alphanumeric, read_file, CliError, HttpReply, DEFAULT_URL};
+use crate::clerk::fixtures;
+use crate::webhook::clerk::{split_secrets, DEFAULT_PATH, SECRET_ENV};
+use crate::webhook::svix::{self, headers};
+
+/// Where `hookflow dev` writes the signing secret it generated, relative to its directory.
+pub const DEV_SECRET_FILE: &str = ".hookflow/dev-secret";
+
+/// `hookflow clerk send`: posts a signed Clerk webhook to `<url>/webhooks/clerk`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClerkSendArgs {
+    /// Clerk's event type, e.g. `user.created` (`clerk/user.created` works too).
+    pub event_type: String,
+    /// A JSON file holding a whole Clerk envelope, or only its `data`; the built-in sample otherwise.
+    #[arg(long)]
+    pub fixture: Option<PathBuf>,
+    /// The signing secret; else `CLERK_WEBHOOK_SIGNING_SECRET`, else `.hookflow/dev-secret`.
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// The server's base URL.
+    #[arg(long, default_value = DEFAULT_URL, env = "HOOKFLOW_URL")]
+    pub url: String,
+}
+
+impl ClerkSendArgs {
+    /// Runs the command.
+    pub async fn run(&self) -> Result<HttpReply, CliError> {
+        clerk_send(&self.event_type, self.fixture.as_deref(), self.secret.as_deref(), &self.url).await
+    }
+}
+
+/// A Clerk webhook ready to post: its Svix headers and its exact body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedMessage {
+    /// The `svix-id`, `msg_` + 27 random characters.
+    pub id: String,
+    /// The `svix-timestamp`, seconds since the Unix epoch.
+    pub timestamp: i64,
+    /// The `svix-signature`, `v1,<base64>`.
+    pub signature: String,
+    /// The body, exactly the bytes that were signed.
+    pub body: Vec<u8>,
+}
+
+impl SignedMessage {
+    /// The three Svix headers, as Clerk sends them.
+    pub fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            (headers::SVIX_ID, self.id.clone()),
+            (headers::SVIX_TIMESTAMP, self.timestamp.to_string()),
+            (headers::SVIX_SIGNATURE, self.signature.clone()),
+        ]
+    }
+}
+
+/// Builds a Clerk webhook of `event_type` from `fixture` (or a built-in sample), with a fresh
+/// `svix-id`, `now` as its timestamps, signed with `secret`, and posts it to `<url>/webhooks/clerk`.
+pub async fn clerk_send(
+    event_type: &str,
+    fixture: Option<&Path>,
+    secret: Option<&str>,
+    url: &str,
+) -> Result<HttpReply, CliError> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let secret = resolve_secret(secret, std::env::var(SECRET_ENV).ok().as_deref(), &cwd)?;
+    let message = build_clerk_message(event_type, fixture, &secret, SystemTime::now())?;
+    let segments: Vec<&str> = DEFAULT_PATH.split('/').filter(|s| !s.is_empty()).collect();
+    let target = endpoint(url, &segments)?;
+    post(target, message.body.clone(), &message.headers()).await
+}
+
+/// The signing secret: `explicit` (`--secret`), else `env` (the value of
+/// `CLERK_WEBHOOK_SIGNING_SECRET`; its first secret when it lists several), else the file
+/// `.hookflow/dev-secret` in `dir`, written by `hookflow dev`.
+pub fn resolve_secret(explicit: Option<&str>, env: Option<&str>, dir: &Path) -> Result<String, CliError> {
+    let first = |list: &str| split_secrets(list).into_iter().next();
+    if let Some(secret) = explicit.and_then(first) {
+        return Ok(secret);
+    }
+    if let Some(secret) = env.and_then(first) {
+        return Ok(secret);
+    }
+    let file = dir.join(DEV_SECRET_FILE);
+    match std::fs::read_to_string(&file) {
+        Ok(content) => first(&content).ok_or(CliError::NoSecret),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::NoSecret),
+        Err(source) => Err(CliError::ReadFile { path: file, source }),
+    }
+}
+
+/// Builds and signs a Clerk webhook without sending it (see [`clerk_send`]).
+pub fn build_clerk_message(
+    event_type: &str,
+    fixture: Option<&Path>,
+    secret: &str,
+    now: SystemTime,
+) -> Result<SignedMessage, CliError> {
+    let secret = parse_secret(secret)?;
+    let clerk_type = event_type.trim().strip_prefix("clerk/").unwrap_or(event_type.trim());
+    if clerk_type.is_empty() || clerk_type.contains(char::is_whitespace) {
+        return Err(CliError::Invalid(format!(
+            "`{event_type}` is not a Clerk event type: pass one such as `user.created` or `session.ended`"
+        )));
+    }
+    let timestamp_ms = now_ms(now);
+    let envelope = match fixture {
+        Some(path) => {
+            envelope_from_text(&read_file(path)?, &format!("`{}`", path.display()), clerk_type, timestamp_ms)?
+        }
+        None => {
+            let sample = fixtures::sample(clerk_type).ok_or_else(|| {
+                CliError::Invalid(format!(
+                    "hookflow has no built-in sample for the Clerk type `{clerk_type}`: check the spelling (e.g. \
+                     `user.created`, `session.ended`, `organizationMembership.created`), or pass `--fixture file.json`"
+                ))
+            })?;
+            envelope_from_text(sample, &format!("the built-in `{clerk_type}` sample"), clerk_type, timestamp_ms)?
+        }
+    };
+    let body =
+        serde_json::to_vec(&envelope).map_err(|e| CliError::Invalid(format!("the envelope cannot be encoded: {e}")))?;
+    let id = format!("msg_{}", random_alphanumeric(27));
+    let timestamp = svix::unix_seconds(now);
+    let signature = secret.sign(&id, timestamp, &body);
+    Ok(SignedMessage { id, timestamp, signature, body })
+}
+
+/// A whole envelope is re-stamped with `now`; an object without `type` and `data` is taken as
+/// the event's `data` and wrapped in an envelope.
+fn envelope_from_text(text: &str, what: &str, clerk_type: &str, timestamp_ms: i64) -> Result<Value, CliError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|source| CliError::InvalidJson { what: what.to_owned(), source })?;
+    let Value::Object(mut object) = value else {
+        return Err(CliError::Invalid(format!(
+            "{what} must hold a JSON object: a Clerk envelope or the event's `data`"
+        )));
+    };
+    if !(object.contains_key("type") && object.contains_key("data")) {
+        return Ok(envelope(clerk_type, Value::Object(object), timestamp_ms));
+    }
+    match object.get("type") {
+        Some(Value::String(found)) if found == clerk_type => {}
+        found => {
+            return Err(CliError::Invalid(format!(
+            "{what} is a `{}` envelope, not `{clerk_type}`: pass the matching type, or a fixture for `{clerk_type}`",
+            found.and_then(Value::as_str).unwrap_or("?")
+        )))
+        }
+    }
+    object.insert("timestamp".into(), json!(timestamp_ms));
+    Ok(Value::Object(object))
+}
+
+fn envelope(clerk_type: &str, data: Value, timestamp_ms: i64) -> Value {
+    json!({
+        "data": data,
+        "event_attributes": {
+            "http_request": { "client_ip": "127.0.0.1", "user_agent": concat!("hookflow/", env!("CARGO_PKG_VERSION")) }
+        },
+        "instance_id": "ins_hookflowdev000000000000000",
+        "object": "event",
+        "timestamp": timestamp_ms,
+        "type": clerk_type,
+    })
+}

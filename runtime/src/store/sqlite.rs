@@ -1,0 +1,584 @@
+//! The embedded default store: one SQLite file in WAL mode.
+//!
+//! All writes go through one writer thread that groups whatever is waiting into a single
+//! transaction (group commit), so thousands of concurrent steps share one fsync. Each caller's
+//! work sits in its own savepoint: one bad write fails alone. Reads use separate connections,
+//! which WAL lets run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use tokio::sync::oneshot;
+
+use super::types::effective_limit;
+use super::{
+    Accepted, EventQuery, Memo, NewEvent, RunQuery, RunRecord, RunStatus, RunUpdate, StepKind, StepRecord, Store,
+    StoreError, StoredEvent,
+};
+use crate::webhook::EventSource;
+
+/// How many queued writes one transaction takes at most.
+const MAX_GROUP: usize = 1024;
+/// Read connections kept open.
+const READERS: usize = 2;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    user TEXT,
+    source TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_name ON events(name, seq);
+CREATE INDEX IF NOT EXISTS events_by_received ON events(received_at);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    function_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_ids TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at INTEGER,
+    output TEXT,
+    error TEXT,
+    wake_at INTEGER,
+    state TEXT NOT NULL,
+    parent TEXT,
+    rerun_of TEXT,
+    UNIQUE (event_id, function_id)
+);
+CREATE INDEX IF NOT EXISTS runs_active ON runs(status) WHERE status NOT IN ('Completed', 'Failed', 'Cancelled');
+CREATE INDEX IF NOT EXISTS runs_by_function ON runs(function_id, id);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs(created_at);
+CREATE TABLE IF NOT EXISTS steps (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    memo TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL,
+    UNIQUE (run_id, hash)
+);
+"#;
+
+/// How hard SQLite makes each commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: the WAL is fsynced at every commit; survives power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives a crash of the process (`kill -9`), may lose the last
+    /// commits on power loss.
+    Normal,
+}
+
+enum Job {
+    Accept(Vec<NewEvent>, oneshot::Sender<Result<Vec<Accepted>, StoreError>>),
+    Save(Vec<RunUpdate>, oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: std_mpsc::Sender<Job>,
+    readers: Arc<Vec<Mutex<Connection>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file, with full durability.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        SqliteStore::open_with(path, Durability::Full)
+    }
+
+    /// Opens (or creates) the database file with the given durability.
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(format!("cannot create directory {}: {e}", dir.display())))?;
+        }
+        let writer_conn = connect(&path, durability)?;
+        writer_conn.execute_batch(SCHEMA)?;
+        let readers = (0..READERS).map(|_| connect(&path, durability).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
+        let (tx, rx) = std_mpsc::channel();
+        std::thread::Builder::new()
+            .name("hookflow-sqlite-writer".into())
+            .spawn(move || writer_loop(writer_conn, rx))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore { path, writer: tx, readers: Arc::new(readers) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = readers.iter().find_map(|r| r.try_lock()).unwrap_or_else(|| readers[0].lock());
+            f(&guard)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("reader task failed: {e}")))?
+    }
+}
+
+fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;"
+    ))?;
+    Ok(conn)
+}
+
+fn writer_loop(mut conn: Connection, rx: std_mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(&mut conn, jobs);
+    }
+}
+
+enum Done {
+    Accept(oneshot::Sender<Result<Vec<Accepted>, StoreError>>, Result<Vec<Accepted>, StoreError>),
+    Save(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
+}
+
+fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let msg = e.to_string();
+            for job in jobs {
+                match job {
+                    Job::Accept(_, reply) => drop(reply.send(Err(StoreError::Database(msg.clone())))),
+                    Job::Save(_, reply) => drop(reply.send(Err(StoreError::Database(msg.clone())))),
+                }
+            }
+            return;
+        }
+    };
+    let mut done = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match job {
+            Job::Accept(events, reply) => done.push(Done::Accept(reply, in_savepoint(&tx, |c| accept_tx(c, events)))),
+            Job::Save(updates, reply) => done.push(Done::Save(reply, in_savepoint(&tx, |c| save_tx(c, updates)))),
+        }
+    }
+    let commit = tx.commit().map_err(|e| e.to_string());
+    for d in done {
+        match (d, &commit) {
+            (Done::Accept(reply, result), Ok(())) => drop(reply.send(result)),
+            (Done::Save(reply, result), Ok(())) => drop(reply.send(result)),
+            (Done::Accept(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.clone())))),
+            (Done::Save(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.clone())))),
+        }
+    }
+}
+
+fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    conn.execute_batch("SAVEPOINT job")?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("RELEASE job")?;
+            Ok(v)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+fn accept_tx(conn: &Connection, events: Vec<NewEvent>) -> Result<Vec<Accepted>, StoreError> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut insert_event = conn.prepare_cached(
+        "INSERT OR IGNORE INTO events (id, name, data, ts, user, source, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for NewEvent { event, runs } in events {
+        let user = event.user.as_ref().map(serde_json::to_string).transpose()?;
+        let inserted = insert_event.execute(params![
+            event.id,
+            event.name,
+            serde_json::to_string(&event.data)?,
+            event.ts,
+            user,
+            source_str(event.source),
+            event.received_at
+        ])?;
+        if inserted == 0 {
+            out.push(Accepted { event_id: event.id, new: false, runs: Vec::new() });
+            continue;
+        }
+        let mut created = Vec::with_capacity(runs.len());
+        for run in runs {
+            if insert_run(conn, &run)? {
+                created.push(run.id);
+            }
+        }
+        out.push(Accepted { event_id: event.id, new: true, runs: created });
+    }
+    Ok(out)
+}
+
+fn insert_run(conn: &Connection, run: &RunRecord) -> Result<bool, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, started_at, \
+         ended_at, output, error, wake_at, state, parent, rerun_of) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?;
+    let n = stmt.execute(params![
+        run.id,
+        run.function_id,
+        run.dedupe_key(),
+        serde_json::to_string(&run.event_ids)?,
+        run.status.as_str(),
+        run.attempt,
+        run.created_at,
+        run.started_at,
+        run.ended_at,
+        run.output.as_ref().map(serde_json::to_string).transpose()?,
+        run.error.as_ref().map(serde_json::to_string).transpose()?,
+        run.wake_at,
+        serde_json::to_string(&run.state)?,
+        run.parent.as_ref().map(serde_json::to_string).transpose()?,
+        run.rerun_of,
+    ])?;
+    Ok(n == 1)
+}
+
+fn save_tx(conn: &Connection, updates: Vec<RunUpdate>) -> Result<(), StoreError> {
+    let mut insert_step = conn.prepare_cached(
+        "INSERT OR IGNORE INTO steps (run_id, hash, name, kind, memo, attempts, started_at, ended_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut update_run = conn.prepare_cached(
+        "UPDATE runs SET status = ?2, attempt = ?3, started_at = ?4, ended_at = ?5, output = ?6, error = ?7, \
+         wake_at = ?8, state = ?9 WHERE id = ?1",
+    )?;
+    for update in updates {
+        if !update.events.is_empty() {
+            accept_tx(conn, update.events)?;
+        }
+        for step in &update.steps {
+            insert_step.execute(params![
+                step.run_id,
+                step.hash,
+                step.name,
+                step.kind.as_str(),
+                serde_json::to_string(&step.memo)?,
+                step.attempts,
+                step.started_at,
+                step.ended_at
+            ])?;
+        }
+        if let Some(run) = &update.run {
+            let changed = update_run.execute(params![
+                run.id,
+                run.status.as_str(),
+                run.attempt,
+                run.started_at,
+                run.ended_at,
+                run.output.as_ref().map(serde_json::to_string).transpose()?,
+                run.error.as_ref().map(serde_json::to_string).transpose()?,
+                run.wake_at,
+                serde_json::to_string(&run.state)?,
+            ])?;
+            if changed == 0 {
+                insert_run(conn, run)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn source_str(source: EventSource) -> String {
+    serde_json::to_value(source).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "api".into())
+}
+
+fn parse_source(s: &str) -> EventSource {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).unwrap_or(EventSource::Api)
+}
+
+const EVENT_COLUMNS: &str = "id, name, data, ts, user, source, received_at";
+const RUN_COLUMNS: &str =
+    "id, function_id, event_ids, status, attempt, created_at, started_at, ended_at, output, error, wake_at, state, parent, rerun_of";
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
+    let data: String = row.get(2)?;
+    let user: Option<String> = row.get(4)?;
+    let source: String = row.get(5)?;
+    let (id, name, ts, received_at) = (row.get(0)?, row.get(1)?, row.get(3)?, row.get(6)?);
+    Ok((|| {
+        Ok(StoredEvent {
+            id,
+            name,
+            data: serde_json::from_str(&data)?,
+            ts,
+            user: user.as_deref().map(serde_json::from_str).transpose()?,
+            source: parse_source(&source),
+            received_at,
+        })
+    })())
+}
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>> {
+    let event_ids: String = row.get(2)?;
+    let status: String = row.get(3)?;
+    let output: Option<String> = row.get(8)?;
+    let error: Option<String> = row.get(9)?;
+    let state: String = row.get(11)?;
+    let parent: Option<String> = row.get(12)?;
+    let rerun_of: Option<String> = row.get(13)?;
+    let (id, function_id, attempt, created_at, started_at, ended_at, wake_at) =
+        (row.get(0)?, row.get(1)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(10)?);
+    Ok((|| {
+        Ok(RunRecord {
+            id,
+            function_id,
+            event_ids: serde_json::from_str(&event_ids)?,
+            status: RunStatus::parse(&status)
+                .ok_or_else(|| StoreError::Database(format!("unknown run status `{status}`")))?,
+            attempt,
+            created_at,
+            started_at,
+            ended_at,
+            output: output.as_deref().map(serde_json::from_str).transpose()?,
+            error: error.as_deref().map(serde_json::from_str).transpose()?,
+            wake_at,
+            state: serde_json::from_str(&state)?,
+            parent: parent.as_deref().map(serde_json::from_str).transpose()?,
+            rerun_of,
+        })
+    })())
+}
+
+fn collect<T>(
+    rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>>,
+) -> Result<Vec<T>, StoreError> {
+    rows.map(|r| r.map_err(StoreError::from).and_then(|x| x)).collect()
+}
+
+/// Builds a WHERE clause from optional conditions.
+#[derive(Default)]
+struct Filter {
+    clauses: Vec<String>,
+    params: Vec<rusqlite::types::Value>,
+}
+
+impl Filter {
+    fn add(&mut self, clause: &str, value: impl Into<rusqlite::types::Value>) {
+        self.params.push(value.into());
+        self.clauses.push(clause.replace('?', &format!("?{}", self.params.len())));
+    }
+
+    fn raw(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+}
+
+fn like_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn accept(&self, events: Vec<NewEvent>) -> Result<Vec<Accepted>, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Job::Accept(events, tx)).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn save(&self, updates: Vec<RunUpdate>) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Job::Save(updates, tx)).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?;
+            stmt.query_row(params![id], run_from_row).optional()?.transpose()
+        })
+        .await
+    }
+
+    async fn journal(&self, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
+        let run_id = run_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT run_id, hash, name, kind, memo, attempts, started_at, ended_at FROM steps \
+                 WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![run_id], |row| {
+                let kind: String = row.get(3)?;
+                let memo: String = row.get(4)?;
+                let (run_id, hash, name, attempts, started_at, ended_at) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?, row.get(5)?, row.get(6)?, row.get(7)?);
+                Ok((|| {
+                    Ok(StepRecord {
+                        run_id,
+                        hash,
+                        name,
+                        kind: StepKind::parse(&kind)
+                            .ok_or_else(|| StoreError::Database(format!("unknown step kind `{kind}`")))?,
+                        memo: serde_json::from_str::<Memo>(&memo)?,
+                        attempts,
+                        started_at,
+                        ended_at,
+                    })
+                })())
+            })?;
+            collect(rows)
+        })
+        .await
+    }
+
+    async fn events(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
+        let ids = ids.to_vec();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(event) = stmt.query_row(params![id], event_from_row).optional()? {
+                    out.push(event?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn active_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN ('Completed', 'Failed', 'Cancelled') ORDER BY id"
+            ))?;
+            let rows = stmt.query_map([], run_from_row)?;
+            collect(rows)
+        })
+        .await
+    }
+
+    async fn list_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        let query = query.clone();
+        self.read(move |c| {
+            let mut filter = Filter::default();
+            if let Some(before) = &query.before {
+                filter.add("seq < (SELECT seq FROM events WHERE id = ?)", before.clone());
+            }
+            if let Some(name) = &query.name {
+                filter.add("name = ?", name.clone());
+            }
+            if !query.include_internal {
+                filter.raw("name NOT LIKE 'inngest/%'");
+            }
+            if let Some(since) = query.since {
+                filter.add("received_at >= ?", since);
+            }
+            if let Some(until) = query.until {
+                filter.add("received_at < ?", until);
+            }
+            if let Some(search) = &query.search {
+                let pattern = like_pattern(search);
+                filter.add("(lower(name) LIKE ? ESCAPE '\\'", pattern.clone());
+                let last = filter.clauses.len() - 1;
+                filter.params.push(pattern.into());
+                let n = filter.params.len();
+                filter.clauses[last].push_str(&format!(" OR lower(data) LIKE ?{n} ESCAPE '\\')"));
+            }
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events {} ORDER BY seq DESC LIMIT {}",
+                filter.sql(),
+                effective_limit(query.limit)
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(filter.params.iter()), event_from_row)?;
+            collect(rows)
+        })
+        .await
+    }
+
+    async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
+        let query = query.clone();
+        self.read(move |c| {
+            let mut filter = Filter::default();
+            if let Some(before) = &query.before {
+                filter.add("id < ?", before.clone());
+            }
+            if let Some(function_id) = &query.function_id {
+                filter.add("function_id = ?", function_id.clone());
+            }
+            if !query.statuses.is_empty() {
+                let list: Vec<String> = query.statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+                filter.raw(&format!("status IN ({})", list.join(", ")));
+            }
+            if let Some(event_id) = &query.event_id {
+                filter.add("(event_id = ? OR instr(event_ids, json_quote(?)) > 0)", event_id.clone());
+            }
+            if let Some(since) = query.since {
+                filter.add("created_at >= ?", since);
+            }
+            if let Some(until) = query.until {
+                filter.add("created_at < ?", until);
+            }
+            if let Some(search) = &query.search {
+                filter.add(
+                    "lower(function_id || ' ' || coalesce(output, '') || ' ' || coalesce(error, '')) LIKE ? ESCAPE '\\'",
+                    like_pattern(search),
+                );
+            }
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs {} ORDER BY id DESC LIMIT {}",
+                filter.sql(),
+                effective_limit(query.limit)
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(filter.params.iter()), run_from_row)?;
+            collect(rows)
+        })
+        .await
+    }
+}

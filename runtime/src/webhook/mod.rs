@@ -1,0 +1,171 @@
+//! HTTP ingress: signed provider webhooks (Clerk, and any Svix / Standard Webhooks sender) and
+//! Inngest's event API.
+//!
+//! Every endpoint reads the body with a size limit, checks it, hands the events to an
+//! [`EventSink`] and answers `2xx` only once the sink has committed them, so an acknowledged
+//! event is never lost. Rejections are JSON, `{"error": "...", "status": N}`, and say what was
+//! wrong and what to do:
+//!
+//! | status | when |
+//! |---|---|
+//! | 400 | malformed body (not JSON, not an envelope, invalid event) |
+//! | 401 | bad, stale or missing signature; unknown event key |
+//! | 413 | body over the size limit |
+//! | 503 | the event store could not commit (the sender retries) |
+//!
+//! - [`clerk`]: `POST /webhooks/clerk` → `clerk/<type>` events.
+//! - [`event_api`]: `POST /e/{key}`, Inngest's event API.
+//! - [`extract`]: [`VerifiedWebhook`], an axum extractor for any Standard Webhooks provider.
+//! - [`svix`]: signature verification and signing.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
+
+pub mod clerk;
+pub mod event_api;
+pub mod extract;
+pub mod sink;
+pub mod svix;
+
+pub use clerk::{ClerkConfigError, ClerkWebhook, ClerkWebhookConfig};
+pub use event_api::{EventApi, EventApiConfig};
+pub use extract::{VerifiedWebhook, WebhookVerifier};
+pub use sink::{EventSink, EventSource, SinkError};
+pub use svix::{SecretError, VerifiedMessage, Verifier, VerifyError};
+
+/// Why an ingress request was refused; its response is `{"error": "<this message>", "status": N}`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngressError {
+    /// The body is larger than the endpoint accepts (413).
+    #[error(
+        "the request body is larger than this endpoint's {limit}-byte limit: send a smaller body, or raise the \
+         limit in the endpoint's configuration (`max_body_bytes`)"
+    )]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The body could not be read, e.g. the client went away (400).
+    #[error("the request body could not be read ({0}): send the request again")]
+    BodyRead(String),
+    /// The webhook signature did not check out (401).
+    #[error("webhook verification failed: {0}")]
+    Unverified(#[from] VerifyError),
+    /// The body is not what the endpoint expects (400).
+    #[error("{0}")]
+    Malformed(String),
+    /// Event keys are configured and the request's key is not one of them (401).
+    #[error(
+        "event key not found: the key in `/e/{{key}}` is not one of this server's event keys; send with a key \
+         from the server's configuration (`INNGEST_EVENT_KEY`)"
+    )]
+    UnknownEventKey,
+    /// The event store could not commit; the sender should retry (503).
+    #[error("{0}; the events were not accepted, retry later")]
+    Sink(#[from] SinkError),
+    /// [`VerifiedWebhook`] was used on a route without a [`WebhookVerifier`] (500).
+    #[error(
+        "no webhook verifier is installed on this route: add `.layer(axum::Extension(WebhookVerifier::new(...)))` \
+         to the router that uses `VerifiedWebhook`"
+    )]
+    MissingVerifier,
+}
+
+impl IngressError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            IngressError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngressError::BodyRead(_) | IngressError::Malformed(_) => StatusCode::BAD_REQUEST,
+            IngressError::Unverified(_) | IngressError::UnknownEventKey => StatusCode::UNAUTHORIZED,
+            IngressError::Sink(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngressError::MissingVerifier => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for IngressError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), error = %self, "ingress request failed");
+        } else {
+            tracing::warn!(status = status.as_u16(), error = %self, "ingress request rejected");
+        }
+        let body = serde_json::json!({ "error": self.to_string(), "status": status.as_u16() });
+        let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, IngressError::TooLarge { .. }) {
+            // The rest of the body may not have been read: the connection cannot be reused.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+/// The success answer, Inngest's shape: `{"ids": [...], "status": 200}`.
+pub(crate) fn accepted(ids: Vec<String>) -> Response {
+    (StatusCode::OK, axum::Json(serde_json::json!({ "ids": ids, "status": 200 }))).into_response()
+}
+
+/// Reads at most `limit` bytes of body, never buffering more than that.
+///
+/// When the body is too large, up to a few times the limit is still read and thrown away before
+/// answering 413: closing a socket with unread data makes the kernel reset the connection, and
+/// the client would then see a reset instead of the 413 that explains the problem.
+pub(crate) async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, IngressError> {
+    let drain_budget = limit.saturating_mul(4).max(64 * 1024);
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    let mut stream = body.into_data_stream();
+    if let Some(length) = declared {
+        if length > limit as u64 {
+            if length <= drain_budget as u64 {
+                drain(stream, drain_budget).await;
+            }
+            return Err(IngressError::TooLarge { limit });
+        }
+    }
+    let capacity = declared.and_then(|l| usize::try_from(l).ok()).unwrap_or(0).min(limit);
+    let mut buffer = Vec::with_capacity(capacity);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| IngressError::BodyRead(e.to_string()))?;
+        if buffer.len().saturating_add(chunk.len()) > limit {
+            drain(stream, drain_budget.saturating_sub(buffer.len() + chunk.len())).await;
+            return Err(IngressError::TooLarge { limit });
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buffer))
+}
+
+async fn drain(mut stream: axum::body::BodyDataStream, budget: usize) {
+    let discard = async {
+        let mut read = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            read = read.saturating_add(chunk.len());
+            if read >= budget {
+                break;
+            }
+        }
+    };
+    // A slow client must not hold the request open: after this, answer and close anyway.
+    let _ = tokio::time::timeout(Duration::from_secs(5), discard).await;
+}
+
+/// "an object", "a string", ...: for messages about a JSON value of the wrong kind.
+pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

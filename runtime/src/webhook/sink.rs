@@ -1,0 +1,38 @@
+//! The seam between ingress and the engine: handlers hand verified events to an [`EventSink`]
+//! and answer the client only once the sink has committed them.
+
+/// Where accepted events go: the engine commits them durably before the future resolves.
+pub trait EventSink: Send + Sync + 'static {
+    /// Commits the events (all or none) and returns their ids, in order. Events whose id was
+    /// already accepted are not an error: their ids are returned as well.
+    fn accept(
+        &self,
+        events: Vec<crate::RawEvent>,
+        source: EventSource,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<String>, SinkError>>;
+}
+
+/// Where an event came from (shown in the dev UI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSource {
+    /// A signed provider webhook, such as Clerk's.
+    Webhook,
+    /// Inngest's event API, `POST /e/{key}`, or `hookflow send`.
+    Api,
+    /// `step.send_event` inside a function.
+    Step,
+    /// A replay (or edit & replay) from the dev UI.
+    Replay,
+    /// A cron trigger.
+    Cron,
+    /// The engine itself, e.g. `inngest/function.failed`.
+    Internal,
+    /// `App::send` from application code.
+    Code,
+}
+
+/// The sink could not commit (a store failure): the client should retry.
+#[derive(Debug, thiserror::Error)]
+#[error("the event store could not commit the events: {0}")]
+pub struct SinkError(pub String);
