@@ -133,7 +133,8 @@ fn closest_unit(unit: &str) -> Option<&'static str> {
         .filter(|name| name.len() > 2)
         .map(|name| (edit_distance(&lower, name), name))
         .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
+        // On a tie, the spelling as long as the input: `dayz` → `days`, not `day`.
+        .min_by_key(|(distance, name)| (*distance, name.len().abs_diff(unit.len())))
         .map(|(_, name)| name)
 }
 

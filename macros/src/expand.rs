@@ -424,7 +424,7 @@ mod tests {
         assert!(out.contains("Duration :: from_millis (3600000u64)"), "{out}");
         assert!(out.contains(". event :: < clerk :: UserCreated > ()"), "{out}");
         assert!(out.contains(". step ()"), "{out}");
-        assert!(out.contains("..:: hookflow :: __private :: Options :: DEFAULT"), "{out}");
+        assert!(out.contains(".. :: hookflow :: __private :: Options :: DEFAULT"), "{out}");
     }
 
     #[test]

@@ -31,3 +31,15 @@ pub const fn accepts(names: &[&str], name: &str) -> bool {
     }
     false
 }
+
+/// Stops compilation with `message` unless the event type `E` accepts the event `event`.
+///
+/// `#[inngest_fn]` emits `const _: () = expect_event::<E>("clerk/user.created", "...");` for
+/// each event parameter and trigger, spanned at the user's `E`, so that a payload type that
+/// cannot receive a trigger is a compile error on that type, with a message the macro wrote.
+#[track_caller]
+pub const fn expect_event<E: crate::event::EventType>(event: &str, message: &str) {
+    if !accepts(E::NAMES, event) {
+        panic!("{}", message);
+    }
+}

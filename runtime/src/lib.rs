@@ -20,6 +20,7 @@ extern crate self as hookflow;
 mod checks;
 pub mod clerk;
 pub mod clock;
+pub mod devui;
 #[path = "../../macros/src/duration.rs"]
 mod duration;
 pub mod engine;
@@ -33,6 +34,8 @@ mod invocation;
 mod output;
 mod registry;
 mod step;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhook;
 
 #[doc(hidden)]

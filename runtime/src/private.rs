@@ -15,6 +15,7 @@ pub use crate::invocation::Invocation;
 pub use crate::output::FunctionOutput;
 pub use crate::registry::Registration;
 pub use crate::checks::*;
+pub use crate::Json;
 
 /// Converts what the user's function returned into the engine's output.
 pub fn into_output<R: FunctionOutput>(result: R) -> Result<serde_json::Value, crate::Error> {

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use hookflow::clerk::{self, ClerkEvent, Envelope, EnvelopeError, CATALOG};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/fixtures/clerk");
@@ -232,7 +232,11 @@ fn every_fixture_field_maps_to_a_typed_field() {
             }
         }
     }
-    assert!(unmodelled.is_empty(), "fixture fields that only land in `extra`:\n{}", Vec::from_iter(unmodelled).join("\n"));
+    assert!(
+        unmodelled.is_empty(),
+        "fixture fields that only land in `extra`:\n{}",
+        Vec::from_iter(unmodelled).join("\n")
+    );
 }
 
 fn inject_probe(value: &mut Value) {
@@ -418,7 +422,10 @@ fn envelope_parse_errors_say_what_is_wrong() {
         (b"{\"type\": null, \"data\": {}}", "`type` must be a non-empty string such as \"user.created\", found null"),
         (b"{\"type\": \"user.created\"}", "missing field `data`: not a Clerk webhook envelope"),
         (b"{\"type\": \"user.created\", \"data\": \"{}\"}", "`data` must be an object, found a string"),
-        (b"{\"type\": \"user.created\", \"data\": {}, \"timestamp\": \"1716883200\"}", "`timestamp` must be an integer"),
+        (
+            b"{\"type\": \"user.created\", \"data\": {}, \"timestamp\": \"1716883200\"}",
+            "`timestamp` must be an integer",
+        ),
         (b"{\"type\": \"user.created\", \"data\": {}, \"event_attributes\": []}", "invalid Clerk webhook envelope: "),
     ];
     for (body, expected) in cases {
@@ -426,7 +433,10 @@ fn envelope_parse_errors_say_what_is_wrong() {
         assert!(message.starts_with(expected), "{:?}: got {message:?}", String::from_utf8_lossy(body));
     }
     assert!(matches!(parse_error(b"{"), EnvelopeError::NotJson(_)));
-    assert!(matches!(parse_error(b"{\"type\": \"x\", \"data\": 1}"), EnvelopeError::DataNotObject { found: "a number" }));
+    assert!(matches!(
+        parse_error(b"{\"type\": \"x\", \"data\": 1}"),
+        EnvelopeError::DataNotObject { found: "a number" }
+    ));
 }
 
 #[test]
@@ -452,7 +462,12 @@ fn envelope_timestamps_in_seconds_or_milliseconds() {
 fn the_losslessness_check_itself_catches_losses() {
     let input = json!({"a": 1, "b": {"c": [1, 2], "d": "x"}});
     let mut problems = Vec::new();
-    check_lossless("", &input, &json!({"a": 1, "b": {"c": [1, 2], "d": "x"}, "e": null, "f": [], "g": {}}), &mut problems);
+    check_lossless(
+        "",
+        &input,
+        &json!({"a": 1, "b": {"c": [1, 2], "d": "x"}, "e": null, "f": [], "g": {}}),
+        &mut problems,
+    );
     assert!(problems.is_empty(), "{problems:?}");
 
     for (output, expected) in [

@@ -572,7 +572,8 @@ async fn clerk_send_takes_fixture_files_holding_an_envelope_or_only_data() {
     let envelope = fixtures().join("clerk/user.created.json");
     let reply = cli::clerk_send("user.created", Some(&envelope), Some(SECRET), &base).await.expect("send");
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let clerk_envelope = &sink.stored()[1].user.as_ref().expect("user")["clerk_envelope"];
+    let stored = sink.stored();
+    let clerk_envelope = &stored[1].user.as_ref().expect("user")["clerk_envelope"];
     assert_eq!(clerk_envelope["instance_id"], json!("ins_2g7np7Hrk0SN6kj5EDMLDaKNL0S"));
 
     let mismatch = cli::clerk_send("user.deleted", Some(&envelope), Some(SECRET), &base).await;

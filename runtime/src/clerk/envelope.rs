@@ -169,7 +169,9 @@ impl Envelope {
         match fields.get("timestamp") {
             None | Some(Value::Null) => {}
             Some(Value::Number(n)) if n.is_i64() => {}
-            Some(Value::Number(n)) if n.is_u64() => return Err(EnvelopeError::BadTimestamp { found: "a number too large" }),
+            Some(Value::Number(n)) if n.is_u64() => {
+                return Err(EnvelopeError::BadTimestamp { found: "a number too large" })
+            }
             Some(Value::Number(_)) => return Err(EnvelopeError::BadTimestamp { found: "a fractional number" }),
             Some(other) => return Err(EnvelopeError::BadTimestamp { found: json_kind(other) }),
         }

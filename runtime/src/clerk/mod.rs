@@ -20,7 +20,10 @@
 //!   variant, which serializes back unchanged.
 //! - Every struct keeps fields it does not model in `extra`, and writes them back out, so a
 //!   payload survives a round trip: every field Clerk sent comes back with its value; the only
-//!   additions are modelled fields Clerk left out, written as `null` (or `[]`).
+//!   additions are modelled fields Clerk left out, written as `null` (or `[]`). Two documented
+//!   exceptions: a deleted-object stub without `deleted` is written with `deleted: true`, and a
+//!   domain verification's `expires_at` (the TypeScript spelling) is written as `expire_at`
+//!   (the wire spelling).
 //! - `data.object` is not trusted to say what a payload is (Clerk's examples disagree with its
 //!   schema); the envelope's `type` decides.
 

@@ -37,8 +37,8 @@ pub(super) async fn pass(core: &Arc<Core>, run_id: &str, preload: Option<super::
     if core.is_cancelled(run_id) {
         return finish(core, run, &trigger, Ending::Cancelled).await;
     }
-    if run.state.pending.is_empty() && run.wake_at.is_some_and(|at| at > now) {
-        // Woken before its back-off ended (a stale timer): keep waiting.
+    if run.status == RunStatus::Queued && run.wake_at.is_some_and(|at| at > now) {
+        // Woken before its function-level back-off ended (a stale timer): keep waiting.
         core.arm_suspension(&run, &trigger);
         return Ok(());
     }

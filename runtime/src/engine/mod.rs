@@ -675,14 +675,15 @@ impl Core {
                 return;
             }
             let now = self.clock.now_ms();
-            let (due, next) = {
+            // Scheduling under the timers lock: `settle` then sees either a due timer or an
+            // active pass, never neither.
+            let next = {
                 let mut timers = self.timers.lock();
-                let due = timers.pop_due(now);
-                (due, timers.next_due())
+                for run_id in timers.pop_due(now) {
+                    self.schedule(run_id, None);
+                }
+                timers.next_due()
             };
-            for run_id in due {
-                self.schedule(run_id, None);
-            }
             let changed = self.timer_changed.notified();
             match next {
                 Some(at) => {

@@ -1,0 +1,277 @@
+//! The guard in front of every dev UI route: host check (DNS rebinding), cross-origin writes,
+//! and the token (bearer header or cookie, set by visiting a page with `?token=`).
+
+use std::net::IpAddr;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{error_response, Shared};
+
+/// The cookie that carries the token for the browser.
+pub(crate) const COOKIE: &str = "hookflow_token";
+
+pub(crate) async fn guard(State(ui): State<Shared>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let api = is_api(&path);
+    let host = request_host(&request);
+    if ui.config.token.is_none() {
+        if let Some(host) = host.as_deref() {
+            if !host_allowed(host, &ui.config.allowed_hosts) {
+                return refuse(
+                    StatusCode::FORBIDDEN,
+                    api,
+                    "this dev server has no token, so it only answers requests addressed to localhost or an IP \
+                     address; set a token to reach it under another host name",
+                );
+            }
+        }
+    }
+    if is_unsafe(request.method()) && cross_origin(request.headers(), host.as_deref()) {
+        return refuse(StatusCode::FORBIDDEN, api, "cross-origin requests may not change anything on the dev server");
+    }
+    if let Some(token) = ui.config.token.as_deref() {
+        // Stylesheet, script and icon are the same for everyone; the login page needs them.
+        if !path.starts_with("/assets/") {
+            // Only pages take the token from the address (then move it into a cookie): API
+            // clients send the header, and addresses end up in logs.
+            let in_address = if api { None } else { query_token(request.uri().query()) };
+            if let Some(given) = in_address {
+                if request.method() != Method::GET || !same(&given, token) {
+                    return refuse(StatusCode::UNAUTHORIZED, api, "the token in the address is not this server's token");
+                }
+                return login(&path, request.uri().query(), token);
+            }
+            if !authorized(request.headers(), token) {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    api,
+                    "this dev server requires a token: send `Authorization: Bearer <token>`, or open the UI once \
+                     with `?token=<token>` in the address",
+                );
+            }
+        }
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    // A token may travel in an address: never leak it to another site.
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    response
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/v1/")
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The host the request was addressed to, without the port.
+fn request_host(request: &Request) -> Option<String> {
+    let authority = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))?;
+    Some(strip_port(&authority).to_ascii_lowercase())
+}
+
+fn strip_port(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+/// DNS rebinding needs a domain name the attacker controls: IP literals and `localhost` are safe.
+fn host_allowed(host: &str, extra: &[String]) -> bool {
+    host.parse::<IpAddr>().is_ok()
+        || host == "localhost"
+        || host.ends_with(".localhost")
+        || extra.iter().any(|h| h.eq_ignore_ascii_case(host))
+}
+
+/// Whether a browser sent this request from a page of another origin.
+fn cross_origin(headers: &HeaderMap, host: Option<&str>) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if matches!(site, "cross-site" | "same-site") {
+            return true;
+        }
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else { return false };
+    let Ok(origin) = origin.to_str() else { return true };
+    let Some((_, rest)) = origin.split_once("://") else { return true };
+    let origin_host = strip_port(rest).to_ascii_lowercase();
+    host.is_none_or(|h| h != origin_host)
+}
+
+fn same(given: &str, token: &str) -> bool {
+    let a: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+    let b: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    a.ct_eq(&b).into()
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let bearer = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .any(|v| same(v.trim(), token));
+    bearer || cookie_values(headers, COOKIE).iter().any(|v| same(v, token))
+}
+
+/// Every value of cookie `name`, percent-decoded.
+fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| percent_decode(v))
+        .collect()
+}
+
+fn query_token(query: Option<&str>) -> Option<String> {
+    query?.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == "token").map(|(_, v)| percent_decode(v))
+}
+
+/// Sets the cookie and sends the browser to the same page without the token in the address.
+fn login(path: &str, query: Option<&str>, token: &str) -> Response {
+    let rest: Vec<&str> =
+        query.unwrap_or("").split('&').filter(|p| !p.is_empty() && !p.starts_with("token=")).collect();
+    // `//host` would be a protocol-relative address: an open redirect.
+    let mut target = if path.starts_with("//") || path.contains('\\') { "/".to_owned() } else { path.to_owned() };
+    if !rest.is_empty() {
+        target.push('?');
+        target.push_str(&rest.join("&"));
+    }
+    let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", percent_encode(token));
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let (Ok(location), Ok(cookie)) = (HeaderValue::from_str(&target), HeaderValue::from_str(&cookie)) {
+        response.headers_mut().insert(header::LOCATION, location);
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response.headers_mut().insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// JSON for API paths; for pages, a small static page with a token form.
+fn refuse(status: StatusCode, api: bool, message: &str) -> Response {
+    if api {
+        return error_response(status, message);
+    }
+    let mut response = (status, LOGIN_PAGE.replace("{{message}}", message)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(super::CSP));
+    response
+}
+
+/// The message is one of ours, never request data: nothing is reflected into this page.
+const LOGIN_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>hookflow dev server: token required</title><link rel="stylesheet" href="/assets/app.css"></head>
+<body><main class="login"><h1>hookflow dev server</h1><p>{{message}}</p>
+<form method="get" action="/"><label for="token">Token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required>
+<button type="submit" class="primary">Open</button></form></main></body></html>
+"#;
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(v), _) => {
+                out.push(v);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, b) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_round_trip() {
+        for s in ["abc", "a b+c/=;%", "ünï", "%", "%4", "%zz"] {
+            assert_eq!(percent_decode(&percent_encode(s)), s);
+        }
+        assert_eq!(percent_decode("a%20b"), "a b");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+
+    #[test]
+    fn hosts() {
+        assert!(host_allowed("127.0.0.1", &[]));
+        assert!(host_allowed("::1", &[]));
+        assert!(host_allowed("localhost", &[]));
+        assert!(host_allowed("app.localhost", &[]));
+        assert!(!host_allowed("evil.example", &[]));
+        assert!(host_allowed("dev.internal", &["dev.internal".to_owned()]));
+        assert_eq!(strip_port("[::1]:8288"), "::1");
+        assert_eq!(strip_port("localhost:8288"), "localhost");
+        assert_eq!(strip_port("example.com"), "example.com");
+    }
+
+    #[test]
+    fn origins() {
+        let mut h = HeaderMap::new();
+        assert!(!cross_origin(&h, Some("127.0.0.1")));
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8288"));
+        assert!(!cross_origin(&h, Some("127.0.0.1")));
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert!(cross_origin(&h, Some("127.0.0.1")));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(cross_origin(&h, Some("127.0.0.1")));
+        let mut h = HeaderMap::new();
+        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(cross_origin(&h, Some("127.0.0.1")));
+    }
+}

@@ -1,0 +1,153 @@
+//! `/v1`: the part of Inngest's REST API that the dev server answers, so scripts written for
+//! Inngest (fetch an event's runs, poll a run's status and output, cancel) work unchanged.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::api::{parse_time, Params};
+use super::{ApiError, Shared};
+use crate::clock::Millis;
+use crate::store::{EventQuery, RunQuery, RunRecord, RunStatus, StoredEvent};
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/v1/events", get(list_events))
+        .route("/v1/events/{id}", get(event))
+        .route("/v1/events/{id}/runs", get(event_runs))
+        .route("/v1/runs/{id}", get(run).delete(cancel))
+}
+
+/// Inngest's default page size for events, and its largest.
+const DEFAULT_EVENTS: usize = 20;
+const MAX_EVENTS: usize = 100;
+
+fn rfc3339(ms: Millis) -> Value {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or(Value::Null, |t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+}
+
+/// Inngest's envelope: `{"data": ..., "metadata": {"fetched_at": ..., "cached_until": null}}`.
+fn wrap(ui: &Shared, data: Value) -> Json<Value> {
+    Json(json!({
+        "data": data,
+        "metadata": { "fetched_at": rfc3339(ui.engine.clock().now_ms()), "cached_until": null },
+    }))
+}
+
+/// Inngest's four run statuses: everything that has not ended is `Running`.
+fn inngest_status(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Queued | RunStatus::Running | RunStatus::Sleeping | RunStatus::Waiting => "Running",
+        RunStatus::Completed => "Completed",
+        RunStatus::Failed => "Failed",
+        RunStatus::Cancelled => "Cancelled",
+    }
+}
+
+fn event_json(ui: &Shared, e: &StoredEvent) -> Value {
+    json!({
+        "internal_id": e.id,
+        "id": e.id,
+        "name": e.name,
+        "data": e.data,
+        "user": e.user.clone().unwrap_or_else(|| json!({})),
+        "ts": e.ts,
+        "v": null,
+        "source": e.source,
+        "received_at": rfc3339(e.received_at),
+        "environment_id": ui.engine.app_id(),
+    })
+}
+
+fn run_json(ui: &Shared, r: &RunRecord) -> Value {
+    // A failed run's `output` is its error, as Inngest reports it.
+    let output = match (&r.output, &r.error) {
+        (Some(out), _) => out.clone(),
+        (None, Some(err)) => json!({ "error": err }),
+        (None, None) => Value::Null,
+    };
+    json!({
+        "run_id": r.id,
+        "function_id": r.function_id,
+        "function_version": 1,
+        "environment_id": ui.engine.app_id(),
+        "event_id": r.event_ids.first(),
+        "batch_id": (r.event_ids.len() > 1).then_some(&r.id),
+        "original_run_id": r.rerun_of,
+        "cron": null,
+        "status": inngest_status(r.status),
+        "hookflow_status": r.status.as_str(),
+        "run_started_at": rfc3339(r.started_at.unwrap_or(r.created_at)),
+        "ended_at": r.ended_at.map_or(Value::Null, rfc3339),
+        "output": output,
+    })
+}
+
+fn received(p: &Params, key: &str) -> Result<Option<Millis>, ApiError> {
+    p.get(key)
+        .map(|v| {
+            parse_time(v).ok_or_else(|| {
+                ApiError::BadRequest(format!("`{key}` must be an RFC 3339 time or milliseconds since the Unix epoch, got `{v}`"))
+            })
+        })
+        .transpose()
+}
+
+async fn list_events(State(ui): State<Shared>, Query(p): Query<Params>) -> Result<Json<Value>, ApiError> {
+    let limit = p.limit(DEFAULT_EVENTS, MAX_EVENTS)?;
+    let query = EventQuery {
+        name: p.get("name").map(str::to_owned),
+        before: p.get("cursor").map(str::to_owned),
+        since: received(&p, "received_after")?,
+        until: received(&p, "received_before")?,
+        search: None,
+        include_internal: true,
+        limit,
+    };
+    let events = ui.engine.store().list_events(&query).await?;
+    let cursor = (events.len() == limit).then(|| events.last().map(|e| e.id.clone())).flatten();
+    let mut body = wrap(&ui, events.iter().map(|e| event_json(&ui, e)).collect());
+    if let Value::Object(map) = &mut body.0 {
+        map.insert("cursor".into(), json!(cursor));
+    }
+    Ok(body)
+}
+
+async fn load_event(ui: &Shared, id: &str) -> Result<StoredEvent, ApiError> {
+    ui.engine
+        .store()
+        .events(&[id.to_owned()])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("no event with id `{id}`")))
+}
+
+async fn event(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let e = load_event(&ui, &id).await?;
+    Ok(wrap(&ui, event_json(&ui, &e)))
+}
+
+async fn event_runs(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    load_event(&ui, &id).await?;
+    let query = RunQuery { event_id: Some(id), limit: 1000, ..RunQuery::default() };
+    let runs = ui.engine.store().list_runs(&query).await?;
+    Ok(wrap(&ui, runs.iter().map(|r| run_json(&ui, r)).collect()))
+}
+
+async fn load_run(ui: &Shared, id: &str) -> Result<RunRecord, ApiError> {
+    ui.engine.store().run(id).await?.ok_or_else(|| ApiError::NotFound(format!("no run with id `{id}`")))
+}
+
+async fn run(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let r = load_run(&ui, &id).await?;
+    Ok(wrap(&ui, run_json(&ui, &r)))
+}
+
+async fn cancel(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let r = load_run(&ui, &id).await?;
+    let cancelled = !r.status.is_terminal() && ui.engine.cancel(&id).await?;
+    let status = if cancelled { "Cancelled" } else { inngest_status(r.status) };
+    Ok(wrap(&ui, json!({ "run_id": id, "cancelled": cancelled, "status": status })))
+}

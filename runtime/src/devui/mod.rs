@@ -1,0 +1,270 @@
+//! The dev server's web UI and its JSON APIs.
+//!
+//! [`router`] serves a small single-page app at `/` (runs, run detail with a step timeline,
+//! events, event detail with Replay and Edit & Replay, Send event, functions), the JSON API it
+//! uses under `/api/v1`, and an Inngest-compatible REST API under `/v1`. Every asset is embedded
+//! in the binary: no CDN, works offline. Live views are pushed over server-sent events from
+//! [`Engine::subscribe`]; nothing polls.
+//!
+//! # Security
+//!
+//! With [`DevUiConfig::token`] set, every request needs `Authorization: Bearer <token>` or the
+//! `hookflow_token` cookie, which visiting any page with `?token=<token>` sets (HttpOnly,
+//! SameSite=Strict); otherwise the answer is 401. Without a token the server must be bound to
+//! a loopback address, and requests whose `Host` is a domain name other than `localhost` are
+//! refused (403), so a web page cannot reach the UI through DNS rebinding. In both cases a
+//! state-changing request sent by a browser from another origin is refused (403).
+//!
+//! # `/api/v1` (the UI's API)
+//!
+//! Times are milliseconds since the Unix epoch; `now` in answers is the engine's clock. Lists
+//! are newest first and page with `before=<next_cursor>`. Errors are
+//! `{"error": "...", "status": N}`.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/api/v1/info` | app id, version, event key and paths for the cURL line, known event names |
+//! | GET | `/api/v1/runs` | runs; `function`, `status` (repeat or comma-separate), `event`, `since`, `until` (ms or RFC 3339), `last` (`15m`, `1h`, `7d`), `q` (text in function, output, error, trigger event name or payload), `before`, `limit` (≤ 200) → `{runs, next_cursor, now}` |
+//! | GET | `/api/v1/runs/{id}` | run detail: `{run, events, steps, pending, children, now}` with output/error, each step's output/error/attempts, and what a suspended run waits on (sleep until, event + expression, retry at + last error, invoked run) |
+//! | POST | `/api/v1/runs/{id}/cancel` | cancels → `{cancelled}`; 409 when the run has ended |
+//! | POST | `/api/v1/runs/{id}/rerun` | new run of the same function and events; body `{"from_step": "<hashed step id>"}` (optional) re-executes from that step with the earlier steps' recorded results → `{run_id}` |
+//! | GET | `/api/v1/events` | events with the runs each triggered; `name`, `q` (text in name or payload), `internal=true` (include `inngest/*`), `since`, `until`, `last`, `before`, `limit` → `{events, next_cursor, now}` |
+//! | POST | `/api/v1/events` | sends one event `{"name", "data", "id"?, "ts"?, "user"?}` or an array → `{ids}` |
+//! | GET | `/api/v1/events/{id}` | `{event, runs, skipped, now}`: payload, its runs, and functions listening to its name without a run, with the reason when known |
+//! | POST | `/api/v1/events/{id}/replay` | replays under a new id; a non-empty body is the edited `data` (JSON; 400 with the parse error) → `{event_id}` |
+//! | GET | `/api/v1/functions` | `{functions}`: id, name, triggers, options, run counts per status over the last 1000 runs |
+//! | GET | `/api/v1/functions/{id}` | `{function, runs, sample}`: one function, its recent runs and a sample payload for its first trigger |
+//! | POST | `/api/v1/functions/{id}/invoke` | sends an event named after the function's first event trigger; the body is its `data` (JSON, default `{}`) → `{event_id, event_name, run_ids}` |
+//! | GET | `/api/v1/templates` | the Clerk event catalogue (type, event name, description) |
+//! | GET | `/api/v1/templates/{clerk_type}` | `{clerk_type, event_name, data}`: the sample payload of one Clerk event type |
+//! | GET | `/api/v1/stream` | server-sent events: `event` (`{id, name}`), `run` (`{id, function_id, status}`), `resync` (changes were dropped: reload), a `: keep-alive` comment every 15 s |
+//!
+//! # `/v1` (Inngest's REST API, as the dev server serves it)
+//!
+//! Bodies are `{"data": ..., "metadata": {"fetched_at": ..., "cached_until": null}}`. Run
+//! `status` is Inngest's (`Running`, `Completed`, `Failed`, `Cancelled`; queued, sleeping and
+//! waiting runs are `Running`), hookflow's own is in `hookflow_status`.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/v1/events` | `name`, `received_after`, `received_before` (RFC 3339 or ms), `limit` (default 20, ≤ 100), `cursor` |
+//! | GET | `/v1/events/{id}` | one event |
+//! | GET | `/v1/events/{id}/runs` | the runs it triggered |
+//! | GET | `/v1/runs/{id}` | one run: `run_id`, `function_id`, `event_id`, `status`, `output`, `run_started_at`, `ended_at`, ... |
+//! | DELETE | `/v1/runs/{id}` | cancels a run |
+//!
+//! # The UI
+//!
+//! Client-side routes keep their state in the URL: `/runs?function=..&status=..&q=..&last=..`,
+//! `/runs/{id}`, `/events?q=..&internal=true`, `/events/{id}`, `/functions`, `/functions/{id}`,
+//! `/send`. Payloads are rendered as text, never as HTML.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::engine::{Engine, SendError};
+use crate::expr::Exprs;
+use crate::store::StoreError;
+
+mod api;
+mod auth;
+mod compat;
+mod live;
+
+/// How the dev UI is set up.
+#[derive(Clone, Default)]
+pub struct DevUiConfig {
+    /// When set, every request must carry this token (see the module docs). Required when the
+    /// server listens on a non-loopback address.
+    pub token: Option<String>,
+    /// The event key shown in the Send page's cURL line for `POST /e/{key}`; `None` shows
+    /// `dev`, which a server without configured event keys accepts.
+    pub event_key: Option<String>,
+    /// Host names (without port) accepted besides `localhost` and IP addresses when no token
+    /// is set, e.g. the name a reverse proxy on the same machine forwards.
+    pub allowed_hosts: Vec<String>,
+    /// When this turns `true`, live streams end, so that a graceful shutdown does not wait for
+    /// open browser tabs.
+    pub shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+impl std::fmt::Debug for DevUiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevUiConfig")
+            .field("token", &self.token.as_ref().map(|_| "(redacted)"))
+            .field("event_key", &self.event_key.as_ref().map(|_| "(redacted)"))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("shutdown", &self.shutdown.is_some())
+            .finish()
+    }
+}
+
+impl DevUiConfig {
+    /// No token, default event key.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requires this token on every request.
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into()).filter(|t: &String| !t.is_empty());
+        self
+    }
+
+    /// The event key shown in the Send page's cURL line.
+    #[must_use]
+    pub fn with_event_key(mut self, key: impl Into<String>) -> Self {
+        self.event_key = Some(key.into());
+        self
+    }
+
+    /// Ends live streams when `shutdown` turns `true`.
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+}
+
+/// The dev UI's shared state.
+pub(crate) struct DevUi {
+    pub(crate) engine: Engine,
+    pub(crate) config: DevUiConfig,
+    /// For the "skipped" reasons of an event's detail: trigger expressions evaluated again.
+    pub(crate) exprs: Exprs,
+}
+
+pub(crate) type Shared = Arc<DevUi>;
+
+/// The web UI, `/api/v1`, `/v1` and the live stream, with the token check in front.
+///
+/// Merge it with the ingress routes: `router(engine, config).merge(webhooks)`. It has no
+/// fallback, so merging never conflicts.
+pub fn router(engine: Engine, config: DevUiConfig) -> Router {
+    let state: Shared = Arc::new(DevUi { engine, config, exprs: Exprs::default() });
+    let mut pages = Router::new();
+    for path in PAGES {
+        pages = pages.route(path, get(index));
+    }
+    Router::new()
+        .merge(pages)
+        .route("/assets/app.js", get(app_js))
+        .route("/assets/app.css", get(app_css))
+        .route("/assets/favicon.svg", get(favicon))
+        .nest("/api/v1", api::routes())
+        .merge(compat::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .with_state(state)
+}
+
+/// The client-side routes: each serves the app, which renders the page from the URL.
+const PAGES: [&str; 9] = [
+    "/",
+    "/runs",
+    "/runs/{id}",
+    "/events",
+    "/events/{id}",
+    "/functions",
+    "/functions/{id}",
+    "/send",
+    "/index.html",
+];
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+const FAVICON: &str = include_str!("assets/favicon.svg");
+
+/// Only our own scripts and styles, no inline code, no framing: payloads are shown as text,
+/// and this is the second line of defence if one ever is not.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The binary is the version: revalidate so a rebuilt app never runs stale scripts.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn index() -> Response {
+    let mut response = asset(INDEX_HTML, "text/html; charset=utf-8");
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    response
+}
+
+async fn app_js() -> Response {
+    asset(APP_JS, "text/javascript; charset=utf-8")
+}
+
+async fn app_css() -> Response {
+    asset(APP_CSS, "text/css; charset=utf-8")
+}
+
+async fn favicon() -> Response {
+    asset(FAVICON, "image/svg+xml")
+}
+
+/// A dev UI request failed; answered as `{"error": "...", "status": N}`.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// Nothing with that id.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request conflicts with the current state (e.g. cancelling an ended run).
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed.
+    #[error("the event store failed: {0}; try again")]
+    Store(#[from] StoreError),
+    /// The engine is shutting down.
+    #[error("the engine is shutting down; try again once it has restarted")]
+    ShuttingDown,
+}
+
+impl From<SendError> for ApiError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Invalid { message, .. } => ApiError::BadRequest(message),
+            SendError::Store(e) => ApiError::Store(e),
+            SendError::ShuttingDown => ApiError::ShuttingDown,
+        }
+    }
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Store(_) | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "dev UI request failed");
+        }
+        error_response(status, &self.to_string())
+    }
+}
+
+/// The JSON error shape every dev UI endpoint answers with.
+pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message, "status": status.as_u16() }))).into_response()
+}

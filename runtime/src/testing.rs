@@ -1,0 +1,145 @@
+//! Test your functions in-process, on a test clock (feature `testing`).
+//!
+//! ```ignore
+//! let t = hookflow::testing::TestEngine::new(&[onboarding::DEF]).await;
+//! let run = t.run(onboarding::DEF, RawEvent::new("clerk/user.created", data)).await;
+//! assert_eq!(run.record.status, RunStatus::Sleeping);
+//! t.advance(Duration::from_secs(3 * 86_400)).await;
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::TestClock;
+use crate::engine::{Engine, EngineBuilder};
+use crate::event::IntoRawEvent;
+use crate::function::FunctionDef;
+use crate::invocation::State;
+use crate::registry::Registry;
+use crate::store::{MemoryStore, RunQuery, RunRecord, StepRecord, Store};
+
+/// An engine on a memory store and a [`TestClock`], with the functions you choose.
+#[derive(Debug, Clone)]
+pub struct TestEngine {
+    /// The engine.
+    pub engine: Engine,
+    /// The clock; [`TestEngine::advance`] moves it.
+    pub clock: TestClock,
+}
+
+/// A run and its journal.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The run.
+    pub record: RunRecord,
+    /// Its journal, in recording order.
+    pub journal: Vec<StepRecord>,
+}
+
+impl RunOutcome {
+    /// The journal entry of the step with this user id (its first occurrence).
+    pub fn step(&self, name: &str) -> Option<&StepRecord> {
+        self.journal.iter().find(|s| s.name == name)
+    }
+}
+
+impl TestEngine {
+    /// An engine running only `functions`.
+    pub async fn new(functions: &[&'static FunctionDef]) -> Self {
+        TestEngine::build(functions, Arc::new(MemoryStore::new()), State::default()).await
+    }
+
+    /// An engine running only `functions` on `store`, with shared `state`.
+    ///
+    /// # Panics
+    /// When two functions share an id, or the store cannot be read: test set-up errors.
+    pub async fn build(functions: &[&'static FunctionDef], store: Arc<dyn Store>, state: State) -> Self {
+        let mut registry = Registry::empty();
+        for def in functions {
+            if let Err(e) = registry.add(def) {
+                panic!("{e}");
+            }
+        }
+        let clock = TestClock::starting_now();
+        let engine = match EngineBuilder::new("test", registry)
+            .store(store)
+            .clock(Arc::new(clock.clone()))
+            .state(state)
+            .start()
+            .await
+        {
+            Ok(engine) => engine,
+            Err(e) => panic!("the test engine could not start: {e}"),
+        };
+        TestEngine { engine, clock }
+    }
+
+    /// Sends events and waits until the runs they start have suspended or ended.
+    ///
+    /// # Panics
+    /// When the events cannot be sent.
+    pub async fn send<I>(&self, events: I) -> Vec<String>
+    where
+        I: IntoIterator,
+        I::Item: IntoRawEvent,
+    {
+        let ids = match self.engine.send(events).await {
+            Ok(ids) => ids,
+            Err(e) => panic!("send failed: {e}"),
+        };
+        self.engine.settle().await;
+        ids
+    }
+
+    /// Sends one event and returns the run it started for `function`, once it suspended or ended.
+    ///
+    /// # Panics
+    /// When the event starts no run of `function`.
+    pub async fn run(&self, function: &'static FunctionDef, event: impl IntoRawEvent) -> RunOutcome {
+        let ids = self.send([event]).await;
+        let event_id = ids.first().cloned().unwrap_or_default();
+        match self.run_for(&event_id, function.id).await {
+            Some(run) => run,
+            None => panic!("event `{event_id}` started no run of `{}`", function.id),
+        }
+    }
+
+    /// The run of `function_id` that `event_id` started, with its journal.
+    pub async fn run_for(&self, event_id: &str, function_id: &str) -> Option<RunOutcome> {
+        let query = RunQuery {
+            event_id: Some(event_id.to_owned()),
+            function_id: Some(function_id.to_owned()),
+            ..RunQuery::default()
+        };
+        let record = self.engine.store().list_runs(&query).await.ok()?.into_iter().next()?;
+        self.outcome(record).await
+    }
+
+    /// A run by id, with its journal, as it is now.
+    pub async fn get(&self, run_id: &str) -> Option<RunOutcome> {
+        let record = self.engine.store().run(run_id).await.ok()??;
+        self.outcome(record).await
+    }
+
+    async fn outcome(&self, record: RunRecord) -> Option<RunOutcome> {
+        let journal = self.engine.store().journal(&record.id).await.ok()?;
+        Some(RunOutcome { record, journal })
+    }
+
+    /// Every run of a function, newest first.
+    pub async fn runs(&self, function_id: &str) -> Vec<RunRecord> {
+        let query = RunQuery { function_id: Some(function_id.to_owned()), limit: 1000, ..RunQuery::default() };
+        self.engine.store().list_runs(&query).await.unwrap_or_default()
+    }
+
+    /// Moves the clock forward and waits until the runs it woke have suspended or ended.
+    pub async fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.engine.settle().await;
+    }
+
+    /// Waits until no run is executing or due.
+    pub async fn settle(&self) {
+        self.engine.settle().await;
+    }
+}

@@ -1,0 +1,63 @@
+//! Every option at once, with their documented shapes.
+use hookflow::prelude::*;
+
+async fn notify_failure(event: Event<Json>, _step: Step) -> Result<()> {
+    let _ = event.data;
+    Ok(())
+}
+
+#[inngest_fn(
+    id = "send-welcome-email",
+    name = "Send welcome email",
+    event = "clerk/user.created",
+    retries = 3,
+    concurrency(limit = 5, key = "event.data.id", scope = "fn"),
+    concurrency(limit = 100, key = "'mail-provider'", scope = "account"),
+    throttle(limit = 10, period = "1m", burst = 2, key = "event.data.id"),
+    rate_limit(limit = 1, period = "1h", key = "event.data.id"),
+    debounce(period = "5s", key = "event.data.id", timeout = "1m"),
+    batch_events(max_size = 100, timeout = "5s", key = "event.data.id"),
+    priority(run = "event.data.plan == 'pro' ? 120 : 0"),
+    idempotency = "event.data.id",
+    cancel_on(event = "clerk/user.deleted", if = "event.data.id == async.data.id", timeout = "7d"),
+    cancel_on(event = "app/account.closed"),
+    timeouts(start = "10m", finish = "1h"),
+    on_failure = notify_failure,
+)]
+async fn send_welcome(event: Event<clerk::UserCreated>, _step: Step) -> Result<()> {
+    let _ = event.data;
+    Ok(())
+}
+
+fn main() {
+    use hookflow::{ConcurrencyScope, Trigger};
+    use std::time::Duration;
+
+    let def = send_welcome::DEF;
+    assert_eq!(def.id, "send-welcome-email");
+    assert_eq!(def.display_name(), "Send welcome email");
+    assert_eq!(def.triggers, &[Trigger::Event { name: "clerk/user.created", expr: None }]);
+    assert!(def.on_failure.is_some());
+    assert_eq!(def.location.path, "all_options::send_welcome");
+    let o = def.options;
+    assert_eq!(o.retries, Some(3));
+    assert_eq!(def.max_attempts(), 4);
+    assert_eq!(o.concurrency.len(), 2);
+    assert_eq!(o.concurrency[1].scope, ConcurrencyScope::Account);
+    assert_eq!(o.concurrency[1].key, Some("'mail-provider'"));
+    let throttle = o.throttle.unwrap();
+    assert_eq!((throttle.limit, throttle.period, throttle.burst), (10, Duration::from_secs(60), 2));
+    assert_eq!(o.rate_limit.unwrap().period, Duration::from_secs(3600));
+    assert_eq!(o.debounce.unwrap().timeout, Some(Duration::from_secs(60)));
+    assert_eq!(o.batch_events.unwrap().max_size, 100);
+    assert_eq!(o.priority.unwrap().run, "event.data.plan == 'pro' ? 120 : 0");
+    assert_eq!(o.idempotency, Some("event.data.id"));
+    assert_eq!(o.cancel_on.len(), 2);
+    assert_eq!(o.cancel_on[0].timeout, Some(Duration::from_secs(7 * 86_400)));
+    assert_eq!(o.cancel_on[1].expr, None);
+    let timeouts = o.timeouts.unwrap();
+    assert_eq!((timeouts.start, timeouts.finish), (Some(Duration::from_secs(600)), Some(Duration::from_secs(3600))));
+    // Registered at link time, and reachable by id.
+    let registry = hookflow::Registry::collect().unwrap();
+    assert!(std::ptr::eq(registry.get("send-welcome-email").unwrap(), send_welcome::DEF));
+}
