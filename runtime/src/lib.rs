@@ -17,6 +17,7 @@
 
 extern crate self as hookflow;
 
+mod app;
 mod checks;
 pub mod clerk;
 pub mod clock;
@@ -54,6 +55,7 @@ pub use function::{
 pub use hookflow_macros::{inngest_fn, Event};
 pub use invocation::{Dep, Invocation, State};
 pub use registry::{DuplicateFunction, Registry};
+pub use app::{shutdown_signal, App, AppError, RunningApp};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use engine::{Engine, EngineBuilder};
 pub use journal::hash_step_id;

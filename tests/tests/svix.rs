@@ -328,13 +328,39 @@ proptest! {
         }
         let outcome = verifier.verify_at(&map, &body, now);
         let ignoring = verifier.verify_ignoring_timestamp(&map, &body);
-        for result in [outcome, ignoring] {
-            if let Ok(message) = result {
-                let expected = sign(&v.secret, &message.id, message.timestamp, &body).expect("sign");
-                let carried = map.get_all("svix-signature").iter().chain(map.get_all("webhook-signature").iter())
-                    .any(|h| h.to_str().is_ok_and(|s| s.split_ascii_whitespace().any(|e| e == expected)));
-                prop_assert!(carried, "verified without the right signature: {map:?}");
-            }
+        for message in [outcome, ignoring].into_iter().flatten() {
+            let expected = sign(&v.secret, &message.id, message.timestamp, &body).expect("sign");
+            let carried = map.get_all("svix-signature").iter().chain(map.get_all("webhook-signature").iter())
+                .any(|h| h.to_str().is_ok_and(|s| s.split_ascii_whitespace().any(|e| e == expected)));
+            prop_assert!(carried, "verified without the right signature: {map:?}");
+        }
+    }
+
+    /// Among any other entries (junk, other versions, wrong MACs), a message verifies exactly
+    /// when the right `v1` signature is one of them.
+    #[test]
+    fn verifies_exactly_when_the_right_signature_is_among_the_entries(
+        body in prop::collection::vec(any::<u8>(), 0..256),
+        id in "[!-~]{1,40}",
+        timestamp in 0i64..4_000_000_000,
+        junk in prop::collection::vec("[!-~]{0,50}", 0..6),
+        include in any::<bool>(),
+        position in any::<prop::sample::Index>(),
+    ) {
+        let v = v2();
+        let verifier = Verifier::new([&v.secret]).expect("secret");
+        let right = sign(&v.secret, &id, timestamp, &body).expect("sign");
+        let mut entries: Vec<String> = junk.into_iter().filter(|e| *e != right).collect();
+        if include {
+            let at = position.index(entries.len() + 1);
+            entries.insert(at, right.clone());
+        }
+        prop_assume!(!entries.is_empty());
+        let map = svix_headers(&id, timestamp, &entries.join(" "));
+        let result = verifier.verify_at(&map, &body, timestamp);
+        prop_assert_eq!(result.is_ok(), include, "{:?} for {:?}", result, entries);
+        if let Ok(message) = result {
+            prop_assert_eq!((message.id.as_str(), message.timestamp), (id.as_str(), timestamp));
         }
     }
 

@@ -156,6 +156,7 @@ pub fn router(engine: Engine, config: DevUiConfig) -> Router {
         .merge(pages)
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
+        .route("/assets/theme.js", get(theme_js))
         .route("/assets/favicon.svg", get(favicon))
         .nest("/api/v1", api::routes())
         .merge(compat::routes())
@@ -179,6 +180,7 @@ const PAGES: [&str; 9] = [
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+const THEME_JS: &str = include_str!("assets/theme.js");
 const FAVICON: &str = include_str!("assets/favicon.svg");
 
 /// Only our own scripts and styles, no inline code, no framing: payloads are shown as text,
@@ -207,6 +209,10 @@ async fn app_js() -> Response {
 
 async fn app_css() -> Response {
     asset(APP_CSS, "text/css; charset=utf-8")
+}
+
+async fn theme_js() -> Response {
+    asset(THEME_JS, "text/javascript; charset=utf-8")
 }
 
 async fn favicon() -> Response {
