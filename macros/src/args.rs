@@ -48,7 +48,10 @@ impl Parse for Args {
 impl Parse for Arg {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let key = Ident::parse_any(input).map_err(|e| {
-            syn::Error::new(e.span(), "expected an option name, e.g. `id = \"my-function\"` or `event = \"clerk/user.created\"`")
+            syn::Error::new(
+                e.span(),
+                "expected an option name, e.g. `id = \"my-function\"` or `event = \"clerk/user.created\"`",
+            )
         })?;
         let value = if input.peek(Token![=]) {
             let eq: Token![=] = input.parse()?;
@@ -108,8 +111,10 @@ mod tests {
 
     #[test]
     fn parses_every_value_shape() {
-        let args = parse(quote::quote!(id = "x", retries = -1, on_failure = crate::a::b, event(name = "e", if = "true"), flag))
-            .map_err(|e| e.to_string());
+        let args = parse(
+            quote::quote!(id = "x", retries = -1, on_failure = crate::a::b, event(name = "e", if = "true"), flag),
+        )
+        .map_err(|e| e.to_string());
         let args = match args {
             Ok(args) => args,
             Err(e) => panic!("{e}"),

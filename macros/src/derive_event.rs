@@ -44,7 +44,10 @@ fn expand(input: &DeriveInput) -> TokenStream {
 fn validate(errors: &mut Errors, input: &DeriveInput) -> Option<String> {
     let ident = &input.ident;
     if let Data::Union(union) = &input.data {
-        errors.at(union.union_token.span, "`#[derive(Event)]` needs a struct or an enum that serde can (de)serialize, not a union");
+        errors.at(
+            union.union_token.span,
+            "`#[derive(Event)]` needs a struct or an enum that serde can (de)serialize, not a union",
+        );
     }
     if !input.generics.params.is_empty() {
         errors.spanned(
@@ -67,7 +70,8 @@ fn validate(errors: &mut Errors, input: &DeriveInput) -> Option<String> {
             if arg.key != "name" {
                 let key = arg.key.to_string();
                 let hint = if did_you_mean(&key, ["name"]).is_some() { "; did you mean `name`?" } else { "" };
-                errors.at(arg.key.span(), format!("unknown key `{key}` in `#[event(...)]`{hint} the only key is `name`"));
+                errors
+                    .at(arg.key.span(), format!("unknown key `{key}` in `#[event(...)]`{hint} the only key is `name`"));
                 continue;
             }
             if name.is_some() {
@@ -90,7 +94,13 @@ fn validate(errors: &mut Errors, input: &DeriveInput) -> Option<String> {
     // An attribute whose only problem was reported above needs no second error about the name.
     if name.is_none() && !(found_attr && errors.has_errors()) {
         let span = if found_attr { Span::call_site() } else { ident.span() };
-        errors.at(span, format!("`{ident}` needs its event name: add `#[event(name = \"app/{}\")]` below the derive", suggested(ident)));
+        errors.at(
+            span,
+            format!(
+                "`{ident}` needs its event name: add `#[event(name = \"app/{}\")]` below the derive",
+                suggested(ident)
+            ),
+        );
     }
     name.map(|lit| lit.value()).filter(|n| !n.is_empty())
 }
@@ -114,7 +124,10 @@ fn check_name(errors: &mut Errors, lit: &LitStr) -> bool {
         return false;
     }
     if value.chars().any(char::is_whitespace) {
-        errors.spanned(lit, format!("event name `{value}` contains whitespace: event names look like `app/invoice.paid`"));
+        errors.spanned(
+            lit,
+            format!("event name `{value}` contains whitespace: event names look like `app/invoice.paid`"),
+        );
         return false;
     }
     if let Some((_, message)) = RESERVED.iter().find(|(prefix, _)| value.starts_with(prefix)) {
@@ -168,7 +181,13 @@ mod tests {
 
     #[test]
     fn a_named_struct_gets_its_impls() {
-        let out = derive(quote!(#[event(name = "app/invoice.paid")] struct InvoicePaid { id: String })).to_string();
+        let out = derive(quote!(
+            #[event(name = "app/invoice.paid")]
+            struct InvoicePaid {
+                id: String,
+            }
+        ))
+        .to_string();
         assert!(out.contains("EventType for InvoicePaid"), "{out}");
         assert!(out.contains("const NAME : & 'static str = \"app/invoice.paid\""), "{out}");
         assert!(out.contains("RawEvent :: new (\"app/invoice.paid\""), "{out}");
@@ -176,23 +195,55 @@ mod tests {
 
     #[test]
     fn reserved_prefixes_are_refused() {
-        let e = errors(quote!(#[event(name = "clerk/user.created")] struct S;));
+        let e = errors(quote!(
+            #[event(name = "clerk/user.created")]
+            struct S;
+        ));
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("cannot declare `clerk/user.created`: `clerk/` names are reserved for Clerk's events"), "{e:?}");
-        let e = errors(quote!(#[event(name = "inngest/function.failed")] struct S;));
+        assert!(
+            e[0].starts_with("cannot declare `clerk/user.created`: `clerk/` names are reserved for Clerk's events"),
+            "{e:?}"
+        );
+        let e = errors(quote!(
+            #[event(name = "inngest/function.failed")]
+            struct S;
+        ));
         assert!(e[0].contains("`inngest/` names are reserved"), "{e:?}");
     }
 
     #[test]
     fn the_name_is_required_once_and_well_formed() {
-        let e = errors(quote!(struct InvoicePaid;));
-        assert_eq!(e, ["`InvoicePaid` needs its event name: add `#[event(name = \"app/invoice.paid\")]` below the derive"]);
-        let e = errors(quote!(#[event(name = "a/b", name = "a/c")] struct S;));
+        let e = errors(quote!(
+            struct InvoicePaid;
+        ));
+        assert_eq!(
+            e,
+            ["`InvoicePaid` needs its event name: add `#[event(name = \"app/invoice.paid\")]` below the derive"]
+        );
+        let e = errors(quote!(
+            #[event(name = "a/b", name = "a/c")]
+            struct S;
+        ));
         assert_eq!(e, ["`name` is given twice: an event has one name; remove one"]);
-        let e = errors(quote!(#[event(nmae = "a/b")] struct S;));
+        let e = errors(quote!(
+            #[event(nmae = "a/b")]
+            struct S;
+        ));
         assert_eq!(e, ["unknown key `nmae` in `#[event(...)]`; did you mean `name`? the only key is `name`"]);
-        assert!(errors(quote!(#[event(name = "a b")] struct S;))[0].contains("whitespace"));
-        assert!(errors(quote!(#[event(name = "")] struct S;))[0].contains("empty"));
-        assert!(errors(quote!(#[event(name = "a/b")] struct S<T>(T);))[0].contains("cannot be generic"));
+        assert!(errors(quote!(
+            #[event(name = "a b")]
+            struct S;
+        ))[0]
+            .contains("whitespace"));
+        assert!(errors(quote!(
+            #[event(name = "")]
+            struct S;
+        ))[0]
+            .contains("empty"));
+        assert!(errors(quote!(
+            #[event(name = "a/b")]
+            struct S<T>(T);
+        ))[0]
+            .contains("cannot be generic"));
     }
 }

@@ -106,7 +106,8 @@ pub(crate) fn parse_duration(input: &str) -> Result<Duration, DurationError> {
             return Err(DurationError::Fraction { input: text.to_owned() });
         }
         // A unit runs to the next space or digit, so that `1h30m` splits and `d@ys` stays whole.
-        let unit_len = after.len() - after.trim_start_matches(|c: char| !c.is_whitespace() && !c.is_ascii_digit()).len();
+        let unit_len =
+            after.len() - after.trim_start_matches(|c: char| !c.is_whitespace() && !c.is_ascii_digit()).len();
         if unit_len == 0 {
             return Err(DurationError::MissingUnit { input: text.to_owned(), number: number.to_owned() });
         }

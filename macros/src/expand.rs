@@ -250,7 +250,8 @@ fn fallible(call: TokenStream) -> TokenStream {
 /// The `on_failure` entry point: calls `path(Event<Json>, Step)`, everything spanned at the
 /// path so that a function with another signature is reported there.
 fn on_failure(path: &syn::Path) -> TokenStream {
-    let (invocation, future, json, boxed) = (paths::invocation(), paths::handler_future(), paths::json(), paths::boxed());
+    let (invocation, future, json, boxed) =
+        (paths::invocation(), paths::handler_future(), paths::json(), paths::boxed());
     let into_output = paths::into_output();
     let inv = format_ident!("__hookflow_inv");
     let event = fallible(quote!(#inv.event::<#json>()));
@@ -363,11 +364,14 @@ fn options(o: &validate::Options) -> TokenStream {
     }
     if let Some(r) = &o.rate_limit {
         let (limit, period, key) = (r.limit, duration(r.period), opt_str(r.key.as_deref()));
-        fields.push(quote!(rate_limit: #option::Some(#private::RateLimit { limit: #limit, period: #period, key: #key })));
+        fields
+            .push(quote!(rate_limit: #option::Some(#private::RateLimit { limit: #limit, period: #period, key: #key })));
     }
     if let Some(d) = &o.debounce {
         let (period, key, timeout) = (duration(d.period), opt_str(d.key.as_deref()), opt_duration(d.timeout));
-        fields.push(quote!(debounce: #option::Some(#private::Debounce { period: #period, key: #key, timeout: #timeout })));
+        fields.push(
+            quote!(debounce: #option::Some(#private::Debounce { period: #period, key: #key, timeout: #timeout })),
+        );
     }
     if let Some(b) = &o.batch_events {
         let (max_size, timeout, key) = (b.max_size, duration(b.timeout), opt_str(b.key.as_deref()));
@@ -413,7 +417,11 @@ mod tests {
     fn a_valid_function_registers_itself() {
         let out = expand(
             quote!(id = "welcome", event = "clerk/user.created", retries = 2, timeouts(finish = "1h")),
-            quote!(async fn welcome(event: Event<clerk::UserCreated>, step: Step) -> Result<()> { Ok(()) }),
+            quote!(
+                async fn welcome(event: Event<clerk::UserCreated>, step: Step) -> Result<()> {
+                    Ok(())
+                }
+            ),
         );
         assert!(out.starts_with("async fn welcome"), "the function comes first, unchanged: {out}");
         assert!(out.contains("struct welcome { }"), "{out}");
@@ -429,7 +437,14 @@ mod tests {
 
     #[test]
     fn errors_keep_the_function_and_add_a_placeholder() {
-        let out = expand(quote!(id = "x", event = "clerk/user.craeted"), quote!(async fn f() -> Result<()> { Ok(()) }));
+        let out = expand(
+            quote!(id = "x", event = "clerk/user.craeted"),
+            quote!(
+                async fn f() -> Result<()> {
+                    Ok(())
+                }
+            ),
+        );
         assert!(out.contains("async fn f"), "{out}");
         assert!(out.contains("compile_error !"), "{out}");
         assert!(out.contains("unknown Clerk event"), "{out}");
@@ -439,14 +454,26 @@ mod tests {
 
     #[test]
     fn non_functions_are_refused_and_kept() {
-        let out = expand(quote!(id = "x", event = "a/b"), quote!(struct S;));
+        let out = expand(
+            quote!(id = "x", event = "a/b"),
+            quote!(
+                struct S;
+            ),
+        );
         assert!(out.starts_with("struct S ;"), "{out}");
         assert!(out.contains("goes on an `async fn`, not on a struct"), "{out}");
     }
 
     #[test]
     fn methods_get_no_items_beside_them() {
-        let out = expand(quote!(id = "x", event = "a/b"), quote!(async fn f(&self) -> Result<()> { Ok(()) }));
+        let out = expand(
+            quote!(id = "x", event = "a/b"),
+            quote!(
+                async fn f(&self) -> Result<()> {
+                    Ok(())
+                }
+            ),
+        );
         assert!(!out.contains("struct"), "{out}");
         assert!(out.contains("compile_error !"), "{out}");
     }
@@ -455,11 +482,24 @@ mod tests {
     fn all_options_need_no_default() {
         let out = expand(
             quote!(
-                id = "a", event = "a/b", retries = 1, concurrency(limit = 1), throttle(limit = 1, period = "1s"),
-                rate_limit(limit = 1, period = "1s"), debounce(period = "1s"), batch_events(max_size = 1, timeout = "1s"),
-                priority(run = "0"), idempotency = "event.id", cancel_on(event = "a/c"), timeouts(start = "1s")
+                id = "a",
+                event = "a/b",
+                retries = 1,
+                concurrency(limit = 1),
+                throttle(limit = 1, period = "1s"),
+                rate_limit(limit = 1, period = "1s"),
+                debounce(period = "1s"),
+                batch_events(max_size = 1, timeout = "1s"),
+                priority(run = "0"),
+                idempotency = "event.id",
+                cancel_on(event = "a/c"),
+                timeouts(start = "1s")
             ),
-            quote!(async fn f() -> Result<()> { Ok(()) }),
+            quote!(
+                async fn f() -> Result<()> {
+                    Ok(())
+                }
+            ),
         );
         assert!(!out.contains("DEFAULT"), "{out}");
     }

@@ -52,8 +52,11 @@ pub(crate) fn unknown_clerk_event(name: &str) -> String {
         }
         None => catalog::family_of(name),
     };
-    let siblings: Vec<String> =
-        CLERK_EVENTS.iter().filter(|e| catalog::family_of(e.clerk_type) == family).map(|e| catalog::event_name(e.clerk_type)).collect();
+    let siblings: Vec<String> = CLERK_EVENTS
+        .iter()
+        .filter(|e| catalog::family_of(e.clerk_type) == family)
+        .map(|e| catalog::event_name(e.clerk_type))
+        .collect();
     if siblings.is_empty() {
         let mut families: Vec<&str> = CLERK_EVENTS.iter().map(|e| catalog::family_of(e.clerk_type)).collect();
         families.dedup();
@@ -84,7 +87,10 @@ mod tests {
     fn clerk_typos_are_corrected() {
         let m = unknown_clerk_event("clerk/user.craeted");
         assert!(m.starts_with("unknown Clerk event `clerk/user.craeted`; did you mean `clerk/user.created`?"), "{m}");
-        assert!(m.contains("the `user` events are `clerk/user.created`, `clerk/user.updated`, `clerk/user.deleted`"), "{m}");
+        assert!(
+            m.contains("the `user` events are `clerk/user.created`, `clerk/user.updated`, `clerk/user.deleted`"),
+            "{m}"
+        );
     }
 
     #[test]

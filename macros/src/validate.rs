@@ -224,13 +224,19 @@ fn signature(errors: &mut Errors, item: &ItemFn) -> Option<Vec<Param>> {
     let sig = &item.sig;
     let name = &sig.ident;
     if sig.asyncness.is_none() {
-        errors.at(sig.fn_token.span, format!("`{name}` must be an `async fn` to be an `#[inngest_fn]`: write `async fn {name}`"));
+        errors.at(
+            sig.fn_token.span,
+            format!("`{name}` must be an `async fn` to be an `#[inngest_fn]`: write `async fn {name}`"),
+        );
     }
     if let Some(constness) = &sig.constness {
         errors.at(constness.span, "an `#[inngest_fn]` cannot be `const`: remove `const`");
     }
     if let Some(unsafety) = &sig.unsafety {
-        errors.at(unsafety.span, "an `#[inngest_fn]` cannot be `unsafe`: remove `unsafe` and keep the unsafe code in a block inside");
+        errors.at(
+            unsafety.span,
+            "an `#[inngest_fn]` cannot be `unsafe`: remove `unsafe` and keep the unsafe code in a block inside",
+        );
     }
     if let Some(abi) = &sig.abi {
         errors.spanned(abi, "an `#[inngest_fn]` cannot have an ABI: remove the `extern`");
@@ -301,7 +307,8 @@ fn parameter(errors: &mut Errors, ty: &Type) -> Option<Param> {
         ("Step", []) => Some(Param::Step(ty.span())),
         ("Dep", [state]) => Some(Param::Dep(state.clone())),
         ("Dep", []) => {
-            errors.spanned(ty, "`Dep` needs the type of the state: write e.g. `Dep<Db>` (registered with `App::state`)");
+            errors
+                .spanned(ty, "`Dep` needs the type of the state: write e.g. `Dep<Db>` (registered with `App::state`)");
             None
         }
         _ => unsupported(errors),
@@ -333,7 +340,18 @@ fn last_segment(ty: &Type) -> Option<(&Ident, Vec<Type>)> {
 /// Tokens as a person writes them: `clerk::User`, `Vec<Event<E>>`.
 pub(crate) fn render(tokens: &TokenStream) -> String {
     let mut text = tokens.to_string();
-    for (from, to) in [(" :: ", "::"), (":: ", "::"), (" ::", "::"), (" < ", "<"), ("< ", "<"), (" <", "<"), (" >", ">"), (" ,", ","), ("& ", "&"), (" : ", ": ")] {
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" ::", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+        (" : ", ": "),
+    ] {
         text = text.replace(from, to);
     }
     text
@@ -349,7 +367,8 @@ struct Config {
 }
 
 fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
-    let mut config = Config { id: None, name: None, triggers: Vec::new(), options: Options::default(), on_failure: None };
+    let mut config =
+        Config { id: None, name: None, triggers: Vec::new(), options: Options::default(), on_failure: None };
     let mut seen = BTreeSet::new();
     let mut trigger_names = BTreeSet::new();
     let mut concurrency_count = 0;
@@ -520,7 +539,13 @@ fn list<'a>(errors: &mut Errors, arg: &'a Arg, example: &str) -> Option<&'a List
 }
 
 /// A duration within bounds; `min` and `max` carry their spelling for the message.
-fn duration(errors: &mut Errors, arg: &Arg, example: &str, min: (Duration, &str), max: Option<(Duration, &str)>) -> Option<Duration> {
+fn duration(
+    errors: &mut Errors,
+    arg: &Arg,
+    example: &str,
+    min: (Duration, &str),
+    max: Option<(Duration, &str)>,
+) -> Option<Duration> {
     let lit = string(errors, arg, example)?;
     match parse_duration(&lit.value()) {
         Ok(d) if d < min.0 => {
@@ -589,7 +614,8 @@ fn slug(errors: &mut Errors, lit: &LitStr) -> Option<String> {
     } else {
         format!("e.g. `id = \"{suggestion}\"`")
     };
-    errors.spanned(lit, format!("`{value}` is not a valid function id: use lower-case letters, digits and `-`, {hint}"));
+    errors
+        .spanned(lit, format!("`{value}` is not a valid function id: use lower-case letters, digits and `-`, {hint}"));
     None
 }
 
@@ -601,7 +627,10 @@ fn event_name(errors: &mut Errors, lit: &LitStr) -> bool {
         return false;
     }
     if value.chars().any(char::is_whitespace) {
-        errors.spanned(lit, format!("event name `{value}` contains whitespace: event names look like `app/invoice.paid`"));
+        errors.spanned(
+            lit,
+            format!("event name `{value}` contains whitespace: event names look like `app/invoice.paid`"),
+        );
         return false;
     }
     if value.starts_with("clerk/") && catalog::lookup(&value).is_none() {
@@ -613,13 +642,18 @@ fn event_name(errors: &mut Errors, lit: &LitStr) -> bool {
 
 /// `event = "name"` or `event(name = "...", if = "CEL")`.
 fn event_trigger(errors: &mut Errors, arg: &Arg) -> Option<(LitStr, Option<String>)> {
-    const EXAMPLE: &str = "event = \"clerk/user.created\"` or `event(name = \"clerk/user.created\", if = \"event.data.id != ''\")";
+    const EXAMPLE: &str =
+        "event = \"clerk/user.created\"` or `event(name = \"clerk/user.created\", if = \"event.data.id != ''\")";
     match &arg.value {
         Value::Lit(Lit::Str(lit)) => event_name(errors, lit).then(|| (lit.clone(), None)),
         Value::List(list) => {
             let fields = Fields::new(errors, arg, list, &["name", "if"]);
-            let name = fields.require(errors, "name", EXAMPLE).and_then(|a| string(errors, a, "name = \"clerk/user.created\""));
-            let expr = fields.get("if").map(|a| string(errors, a, "if = \"event.data.id != ''\"").and_then(|lit| cel(errors, &lit)));
+            let name = fields
+                .require(errors, "name", EXAMPLE)
+                .and_then(|a| string(errors, a, "name = \"clerk/user.created\""));
+            let expr = fields
+                .get("if")
+                .map(|a| string(errors, a, "if = \"event.data.id != ''\"").and_then(|lit| cel(errors, &lit)));
             let name = name.filter(|lit| event_name(errors, lit))?;
             match expr {
                 Some(None) => None,
@@ -673,7 +707,9 @@ impl<'a> Fields<'a> {
 fn key(errors: &mut Errors, fields: &Fields<'_>) -> Result<Option<String>, ()> {
     match fields.get("key") {
         None => Ok(None),
-        Some(arg) => string(errors, arg, "key = \"event.data.id\"").and_then(|lit| cel(errors, &lit)).map(Some).ok_or(()),
+        Some(arg) => {
+            string(errors, arg, "key = \"event.data.id\"").and_then(|lit| cel(errors, &lit)).map(Some).ok_or(())
+        }
     }
 }
 
@@ -764,7 +800,8 @@ fn batch_events(errors: &mut Errors, arg: &Arg) -> Option<BatchEvents> {
     const EXAMPLE: &str = "batch_events(max_size = 100, timeout = \"5s\")";
     let list = list(errors, arg, EXAMPLE)?;
     let fields = Fields::new(errors, arg, list, &["max_size", "timeout", "key"]);
-    let max_size = fields.require(errors, "max_size", EXAMPLE).and_then(|a| number(errors, a, "max_size = 100", 1..=1000));
+    let max_size =
+        fields.require(errors, "max_size", EXAMPLE).and_then(|a| number(errors, a, "max_size = 100", 1..=1000));
     let timeout = fields
         .require(errors, "timeout", EXAMPLE)
         .and_then(|a| duration(errors, a, "timeout = \"5s\"", (SECOND, "1s"), Some((MINUTE, "60s"))));
@@ -790,7 +827,9 @@ fn cancel_on(errors: &mut Errors, arg: &Arg) -> Option<CancelOn> {
         .filter(|lit| event_name(errors, lit));
     let expr = match fields.get("if") {
         None => Some(None),
-        Some(a) => string(errors, a, "if = \"event.data.id == async.data.id\"").and_then(|lit| cel(errors, &lit)).map(Some),
+        Some(a) => {
+            string(errors, a, "if = \"event.data.id == async.data.id\"").and_then(|lit| cel(errors, &lit)).map(Some)
+        }
     };
     let timeout = match fields.get("timeout") {
         None => Some(None),
@@ -911,7 +950,14 @@ mod tests {
     }
 
     fn errors(args: TokenStream) -> Vec<String> {
-        match validate(args, quote!(async fn f() -> Result<()> { Ok(()) })) {
+        match validate(
+            args,
+            quote!(
+                async fn f() -> Result<()> {
+                    Ok(())
+                }
+            ),
+        ) {
             Ok(_) => panic!("expected errors"),
             Err(e) => e,
         }
@@ -924,7 +970,14 @@ mod tests {
     }
 
     fn ok(args: TokenStream) -> Function {
-        match validate(args, quote!(async fn f(event: Event<clerk::User>, step: Step) -> Result<()> { Ok(()) })) {
+        match validate(
+            args,
+            quote!(
+                async fn f(event: Event<clerk::User>, step: Step) -> Result<()> {
+                    Ok(())
+                }
+            ),
+        ) {
             Ok(f) => f,
             Err(e) => panic!("{e:#?}"),
         }
@@ -1020,8 +1073,11 @@ mod tests {
         let m = one_error(quote!(id = "a", event = "a/b", event = "a/b"));
         assert!(m.starts_with("`a/b` is already a trigger"), "{m}");
         let m = one_error(quote!(
-            id = "a", event = "a/b",
-            concurrency(limit = 1), concurrency(limit = 2), concurrency(limit = 3)
+            id = "a",
+            event = "a/b",
+            concurrency(limit = 1),
+            concurrency(limit = 2),
+            concurrency(limit = 3)
         ));
         assert!(m.starts_with("at most two `concurrency` limits"), "{m}");
         let m = one_error(quote!(id = "a", event = "a/b", timeouts(start = "1s", start = "2s")));
@@ -1030,10 +1086,15 @@ mod tests {
 
     #[test]
     fn values_are_range_checked() {
-        assert_eq!(one_error(quote!(id = "a", event = "a/b", retries = 50)), "`retries` must be between 0 and 20, not `50`");
-        assert_eq!(one_error(quote!(id = "a", event = "a/b", retries = -1)), "`retries` must be between 0 and 20, not `-1`");
-        assert!(one_error(quote!(id = "a", event = "a/b", retries = "3"))
-            .starts_with("`retries` takes a whole number"));
+        assert_eq!(
+            one_error(quote!(id = "a", event = "a/b", retries = 50)),
+            "`retries` must be between 0 and 20, not `50`"
+        );
+        assert_eq!(
+            one_error(quote!(id = "a", event = "a/b", retries = -1)),
+            "`retries` must be between 0 and 20, not `-1`"
+        );
+        assert!(one_error(quote!(id = "a", event = "a/b", retries = "3")).starts_with("`retries` takes a whole number"));
         let m = one_error(quote!(id = "a", event = "a/b", rate_limit(limit = 1, period = "2d")));
         assert_eq!(m, "`period` must be at most 24h, not `2d`");
         let m = one_error(quote!(id = "a", event = "a/b", batch_events(max_size = 0, timeout = "5s")));
@@ -1099,14 +1160,30 @@ mod tests {
     #[test]
     fn shape_rules() {
         assert_eq!(
-            shape_errors(quote!(fn f() -> Result<()> { Ok(()) })),
+            shape_errors(quote!(
+                fn f() -> Result<()> {
+                    Ok(())
+                }
+            )),
             ["`f` must be an `async fn` to be an `#[inngest_fn]`: write `async fn f`"]
         );
-        let e = shape_errors(quote!(async fn f<T: Send>(x: Dep<T>) -> Result<()> { Ok(()) }));
+        let e = shape_errors(quote!(
+            async fn f<T: Send>(x: Dep<T>) -> Result<()> {
+                Ok(())
+            }
+        ));
         assert!(e[0].starts_with("`f` cannot be generic") && e[0].ends_with("remove `<T: Send>`"), "{e:#?}");
-        let e = shape_errors(quote!(async fn f(&self) -> Result<()> { Ok(()) }));
+        let e = shape_errors(quote!(
+            async fn f(&self) -> Result<()> {
+                Ok(())
+            }
+        ));
         assert!(e[0].starts_with("`f` takes `self`"), "{e:#?}");
-        let e = shape_errors(quote!(async fn f(x: &Step, y: String, z: Event) -> Result<()> { Ok(()) }));
+        let e = shape_errors(quote!(
+            async fn f(x: &Step, y: String, z: Event) -> Result<()> {
+                Ok(())
+            }
+        ));
         assert_eq!(e.len(), 3, "{e:#?}");
         assert!(e[0].starts_with("unsupported parameter type `&Step`: parameters are recognised by type"), "{e:#?}");
         assert!(e[1].starts_with("unsupported parameter type `String`"), "{e:#?}");
@@ -1116,17 +1193,21 @@ mod tests {
     #[test]
     fn parameters_are_recognised_by_type() {
         let item = quote!(
-            async fn f(_: Dep<Db>, mut s: hookflow::Step, all: Vec<Event<Json>>, e: hookflow::Event<clerk::UserCreated>) -> Result<()> { Ok(()) }
+            async fn f(
+                _: Dep<Db>,
+                mut s: hookflow::Step,
+                all: Vec<Event<Json>>,
+                e: hookflow::Event<clerk::UserCreated>,
+            ) -> Result<()> {
+                Ok(())
+            }
         );
         let f = validate(quote!(id = "a", event = "clerk/user.created"), item).map_err(|e| e.join("\n"));
         let f = match f {
             Ok(f) => f,
             Err(e) => panic!("{e}"),
         };
-        assert!(matches!(
-            f.params.as_slice(),
-            [Param::Dep(_), Param::Step(_), Param::Events(_), Param::Event(_)]
-        ));
+        assert!(matches!(f.params.as_slice(), [Param::Dep(_), Param::Step(_), Param::Events(_), Param::Event(_)]));
         let events: Vec<&str> = f.checks.iter().map(|c| c.event.as_str()).collect();
         assert_eq!(events, ["clerk/user.created", "clerk/user.created"]);
     }
@@ -1144,7 +1225,10 @@ mod tests {
             Trigger::Event { name: "clerk/user.updated".into(), expr: None },
         ];
         let m = payload_message("clerk::UserCreated", |t| format!("Event<{t}>"), "clerk/user.updated", &two);
-        assert!(m.ends_with("change the parameter to `Event<clerk::User>`, which every trigger of this function delivers"), "{m}");
+        assert!(
+            m.ends_with("change the parameter to `Event<clerk::User>`, which every trigger of this function delivers"),
+            "{m}"
+        );
         let mixed = [
             Trigger::Event { name: "clerk/user.created".into(), expr: None },
             Trigger::Event { name: "clerk/user.deleted".into(), expr: None },

@@ -126,7 +126,9 @@ impl App {
     pub fn database_url(mut self, url: &str) -> Result<Self, AppError> {
         self.store = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             if path.is_empty() {
-                return Err(AppError::Config(format!("database URL `{url}` has no file path: use `sqlite:hookflow.db`")));
+                return Err(AppError::Config(format!(
+                    "database URL `{url}` has no file path: use `sqlite:hookflow.db`"
+                )));
             }
             StoreChoice::Sqlite(PathBuf::from(path))
         } else if url == "memory:" {
@@ -204,9 +206,10 @@ impl App {
         }
         let engine = builder.start().await?;
         let sink: Arc<dyn EventSink> = Arc::new(engine.clone());
-        let mut router = Router::new()
-            .route("/health", get(|| async { Json(json!({"status": 200, "message": "OK"})) }))
-            .merge(EventApi::new(EventApiConfig::new().with_event_keys(self.event_keys.clone()), sink.clone()).router());
+        let mut router =
+            Router::new().route("/health", get(|| async { Json(json!({"status": 200, "message": "OK"})) })).merge(
+                EventApi::new(EventApiConfig::new().with_event_keys(self.event_keys.clone()), sink.clone()).router(),
+            );
         if let Some(clerk) = self.clerk {
             let webhook = ClerkWebhook::new(clerk, sink).map_err(|e| AppError::Config(e.to_string()))?;
             router = router.merge(webhook.router());

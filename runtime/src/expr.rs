@@ -135,6 +135,9 @@ mod tests {
         assert_eq!(join.async_path, vec!["data", "user_id"]);
         assert!(EqualityJoin::parse("event.data.id == 'x'").is_none());
         assert!(EqualityJoin::parse("event.data.id == async.data.id && true").is_none());
-        assert_eq!(EqualityJoin::key_at(&json!({"data": {"id": "u"}}), &["data".into(), "id".into()]), Some("\"u\"".into()));
+        assert_eq!(
+            EqualityJoin::key_at(&json!({"data": {"id": "u"}}), &["data".into(), "id".into()]),
+            Some("\"u\"".into())
+        );
     }
 }

@@ -26,15 +26,15 @@ pub mod devui;
 mod duration;
 pub mod engine;
 mod error;
-mod expr;
-mod journal;
-pub mod store;
 mod event;
+mod expr;
 mod function;
 mod invocation;
+mod journal;
 mod output;
 mod registry;
 mod step;
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod webhook;
@@ -46,6 +46,9 @@ pub mod cli;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use app::{shutdown_signal, App, AppError, RunningApp};
+pub use clock::{Clock, SystemClock, TestClock};
+pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};
 pub use event::{Event, EventType, IntoRawEvent, NamedEvent, RawEvent};
 pub use function::{
@@ -54,11 +57,8 @@ pub use function::{
 };
 pub use hookflow_macros::{inngest_fn, Event};
 pub use invocation::{Dep, Invocation, State};
-pub use registry::{DuplicateFunction, Registry};
-pub use app::{shutdown_signal, App, AppError, RunningApp};
-pub use clock::{Clock, SystemClock, TestClock};
-pub use engine::{Engine, EngineBuilder};
 pub use journal::hash_step_id;
+pub use registry::{DuplicateFunction, Registry};
 pub use step::{IntoDuration, Invoke, Step, WaitFor};
 
 /// Any JSON value: receive any event untyped with `Event<Json>`.

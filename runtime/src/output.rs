@@ -20,6 +20,7 @@ pub trait FunctionOutput {
 impl<T: Serialize, E: Into<Error>> FunctionOutput for Result<T, E> {
     fn into_output(self) -> Result<Value, Error> {
         let value = self.map_err(Into::into)?;
-        serde_json::to_value(value).map_err(|e| Error::non_retriable(format!("the function's output is not valid JSON: {e}")))
+        serde_json::to_value(value)
+            .map_err(|e| Error::non_retriable(format!("the function's output is not valid JSON: {e}")))
     }
 }

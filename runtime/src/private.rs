@@ -1,20 +1,20 @@
 //! Items the macros' generated code uses. Not public API: names and shapes may change in any
 //! release. User crates reach `inventory`, `serde` and friends only through here.
 
+pub use ::core::time::Duration;
 pub use ::inventory;
 pub use ::serde;
 pub use ::serde_json;
-pub use ::core::time::Duration;
 
+pub use crate::checks::*;
 pub use crate::event::{EventType, IntoRawEvent, NamedEvent, RawEvent};
 pub use crate::function::{
-    BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, FunctionDef, Handler, HandlerFuture, Options, Priority,
-    RateLimit, SourceLocation, Throttle, Timeouts, Trigger,
+    BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, FunctionDef, Handler, HandlerFuture, Options,
+    Priority, RateLimit, SourceLocation, Throttle, Timeouts, Trigger,
 };
 pub use crate::invocation::Invocation;
 pub use crate::output::FunctionOutput;
 pub use crate::registry::Registration;
-pub use crate::checks::*;
 pub use crate::Json;
 
 /// Converts what the user's function returned into the engine's output.

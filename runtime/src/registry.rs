@@ -49,7 +49,11 @@ impl Registry {
     pub fn add(&mut self, def: &'static FunctionDef) -> Result<&mut Self, DuplicateFunction> {
         if let Some(existing) = self.functions.get(def.id) {
             if !std::ptr::eq(*existing, def) {
-                return Err(DuplicateFunction { id: def.id.to_owned(), first: existing.location, second: def.location });
+                return Err(DuplicateFunction {
+                    id: def.id.to_owned(),
+                    first: existing.location,
+                    second: def.location,
+                });
             }
         }
         self.functions.insert(def.id, def);

@@ -201,7 +201,13 @@ impl RunCtx {
         Ok(())
     }
 
-    async fn run_step<T, F, Fut>(self: Arc<Self>, hash: String, name: String, kind: StepKind, f: F) -> Result<T, StepError>
+    async fn run_step<T, F, Fut>(
+        self: Arc<Self>,
+        hash: String,
+        name: String,
+        kind: StepKind,
+        f: F,
+    ) -> Result<T, StepError>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -326,7 +332,9 @@ fn decode<T: DeserializeOwned>(name: &str, memo: Memo) -> Result<T, StepError> {
             step: name.to_owned(),
             info: ErrorInfo {
                 name: "DeserializeError".into(),
-                message: format!("the recorded result of step `{name}` does not fit the type the code expects now: {e}"),
+                message: format!(
+                    "the recorded result of step `{name}` does not fit the type the code expects now: {e}"
+                ),
                 cause: None,
             },
         }),
@@ -367,7 +375,8 @@ impl IntoDuration for Duration {
 
 impl IntoDuration for &str {
     fn into_duration(self) -> Result<Duration, Error> {
-        crate::duration::parse_duration(self).map_err(|e| Error::non_retriable(format!("invalid duration `{self}`: {e}")))
+        crate::duration::parse_duration(self)
+            .map_err(|e| Error::non_retriable(format!("invalid duration `{self}`: {e}")))
     }
 }
 
@@ -455,7 +464,11 @@ impl Step {
 
     /// Sleeps durably for `duration` (a `Duration`, or a string such as `"3 days"` or `"1h30m"`):
     /// the run is suspended and holds no memory but a timer until it wakes.
-    pub fn sleep<'a>(&'a self, id: &str, duration: impl IntoDuration) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+    pub fn sleep<'a>(
+        &'a self,
+        id: &str,
+        duration: impl IntoDuration,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
         let hash = self.ctx.next_hash(id);
         let name = id.to_owned();
         let duration = duration.into_duration();
@@ -467,7 +480,11 @@ impl Step {
     }
 
     /// Sleeps durably until `until` (milliseconds since the Unix epoch).
-    pub fn sleep_until<'a>(&'a self, id: &str, until: chrono::DateTime<chrono::Utc>) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+    pub fn sleep_until<'a>(
+        &'a self,
+        id: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
         let hash = self.ctx.next_hash(id);
         let name = id.to_owned();
         self.sleep_step(hash, name, until.timestamp_millis())
@@ -515,7 +532,10 @@ impl Step {
                 Memo::Data(value) => {
                     let raw: crate::RawEvent = serde_json::from_value(value)?;
                     Ok(Some(Event::try_from(&raw).map_err(|e| {
-                        Error::non_retriable(format!("the awaited event does not match `{}`: {e}", std::any::type_name::<E>()))
+                        Error::non_retriable(format!(
+                            "the awaited event does not match `{}`: {e}",
+                            std::any::type_name::<E>()
+                        ))
                     })?))
                 }
                 Memo::Error(info) => Err(Error::from_info(&info)),
@@ -525,7 +545,11 @@ impl Step {
 
     /// Sends events as a step: sent once, with ids derived from the run and step so that a
     /// retried step cannot send them twice. Returns their ids.
-    pub fn send_event<'a, I>(&'a self, id: &str, events: I) -> impl Future<Output = Result<Vec<String>, StepError>> + Send + 'a
+    pub fn send_event<'a, I>(
+        &'a self,
+        id: &str,
+        events: I,
+    ) -> impl Future<Output = Result<Vec<String>, StepError>> + Send + 'a
     where
         I: IntoIterator + Send + 'a,
         I::Item: IntoRawEvent,
@@ -566,7 +590,9 @@ impl Step {
                     let until = self.ctx.now().saturating_add(invoke.timeout.map(millis).unwrap_or(YEAR_MS));
                     match self.ctx.core.start_invoke(&self.ctx.run_id, &hash, invoke.function, invoke.data).await {
                         Ok(child_event) => {
-                            self.ctx.wait_on(PendingOp::Invoke { step: hash, name: name.clone(), child_event, until }).await
+                            self.ctx
+                                .wait_on(PendingOp::Invoke { step: hash, name: name.clone(), child_event, until })
+                                .await
                         }
                         Err(e) => self.ctx.park(Interrupt::StoreFailed(e.to_string())).await,
                     }

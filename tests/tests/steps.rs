@@ -106,8 +106,11 @@ async fn trigger_if_expressions_filter_and_state_is_injected() {
     let mut state = hookflow::State::default();
     state.insert(Greeting("hello"));
     let t = TestEngine::build(&[pro_only::DEF], std::sync::Arc::new(hookflow::store::MemoryStore::new()), state).await;
-    t.send([event("test/plan", json!({"plan": "free", "name": "ann"})), event("test/plan", json!({"plan": "pro", "name": "bob"}))])
-        .await;
+    t.send([
+        event("test/plan", json!({"plan": "free", "name": "ann"})),
+        event("test/plan", json!({"plan": "pro", "name": "bob"})),
+    ])
+    .await;
     let runs = t.runs("pro-only").await;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].output, Some(json!("hello bob")));
@@ -307,7 +310,10 @@ async fn send_event_is_a_step_and_sends_once() {
     assert_eq!(done.record.status, RunStatus::Completed);
     let notified_runs = t.runs("notified").await;
     assert_eq!(notified_runs.len(), 1, "the replay after the nap did not send again");
-    assert_eq!(notified_runs[0].event_ids, serde_json::from_value::<Vec<String>>(done.record.output.expect("ids")).expect("ids"));
+    assert_eq!(
+        notified_runs[0].event_ids,
+        serde_json::from_value::<Vec<String>>(done.record.output.expect("ids")).expect("ids")
+    );
 }
 
 #[inngest_fn(id = "child", event = "test/never")]
@@ -326,7 +332,14 @@ async fn invoke_runs_another_function_and_returns_its_typed_result() {
     let t = TestEngine::new(&[parent::DEF, child::DEF]).await;
     let run = t.run(parent::DEF, event("test/parent", json!({}))).await;
     let done = t.get(&run.record.id).await.expect("run");
-    assert_eq!(done.record.status, RunStatus::Completed, "{:?} {:?} {:?}", done.record, t.runs("child").await, done.journal);
+    assert_eq!(
+        done.record.status,
+        RunStatus::Completed,
+        "{:?} {:?} {:?}",
+        done.record,
+        t.runs("child").await,
+        done.journal
+    );
     assert_eq!(done.record.output, Some(json!(42)));
     let children = t.runs("child").await;
     assert_eq!(children.len(), 1);

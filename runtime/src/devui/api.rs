@@ -13,9 +13,7 @@ use super::{ApiError, Shared};
 use crate::clock::Millis;
 use crate::error::ErrorInfo;
 use crate::function::{ConcurrencyScope, FunctionDef, Trigger};
-use crate::store::{
-    EventQuery, Memo, PendingOp, RunQuery, RunRecord, RunStatus, StepKind, StepRecord, StoredEvent,
-};
+use crate::store::{EventQuery, Memo, PendingOp, RunQuery, RunRecord, RunStatus, StepKind, StepRecord, StoredEvent};
 use crate::webhook::EventSource;
 use crate::RawEvent;
 
@@ -101,7 +99,9 @@ impl Params {
 }
 
 fn bad_time(key: &str, value: &str) -> String {
-    format!("`{key}` must be milliseconds since the Unix epoch or an RFC 3339 time (2024-05-28T08:00:00Z), got `{value}`")
+    format!(
+        "`{key}` must be milliseconds since the Unix epoch or an RFC 3339 time (2024-05-28T08:00:00Z), got `{value}`"
+    )
 }
 
 pub(crate) fn parse_time(v: &str) -> Option<Millis> {
@@ -359,9 +359,10 @@ fn run_matches(ui: &Shared, run: &RunRecord, event: Option<&StoredEvent>, needle
         || contains(&run.function_id)
         || contains(&function_name(ui, &run.function_id))
         || run.output.as_ref().is_some_and(json_contains)
-        || run.error.as_ref().is_some_and(|e| {
-            contains(&e.name) || contains(&e.message) || e.cause.as_deref().is_some_and(contains)
-        })
+        || run
+            .error
+            .as_ref()
+            .is_some_and(|e| contains(&e.name) || contains(&e.message) || e.cause.as_deref().is_some_and(contains))
         || event.is_some_and(|e| contains(&e.id) || contains(&e.name) || json_contains(&e.data))
 }
 
@@ -734,7 +735,8 @@ async fn replay(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) -
 async fn send(State(ui): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
     if is_blank(&body) {
         return Err(ApiError::BadRequest(
-            r#"the body is empty: send one event {"name": "app/user.signup", "data": {...}} or an array of them"#.into(),
+            r#"the body is empty: send one event {"name": "app/user.signup", "data": {...}} or an array of them"#
+                .into(),
         ));
     }
     parse_json(&body, "the body")?;
@@ -813,7 +815,10 @@ fn options(def: &FunctionDef) -> Vec<(String, String)> {
         ));
     }
     if let Some(r) = o.rate_limit {
-        out.push(("rate_limit".into(), format!("limit = {}, period = \"{}\"{}", r.limit, duration(r.period), key(r.key))));
+        out.push((
+            "rate_limit".into(),
+            format!("limit = {}, period = \"{}\"{}", r.limit, duration(r.period), key(r.key)),
+        ));
     }
     if let Some(d) = o.debounce {
         let timeout = d.timeout.map(|t| format!(", timeout = \"{}\"", duration(t))).unwrap_or_default();

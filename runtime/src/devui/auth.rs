@@ -43,7 +43,11 @@ pub(crate) async fn guard(State(ui): State<Shared>, request: Request, next: Next
             let in_address = if api { None } else { query_token(request.uri().query()) };
             if let Some(given) = in_address {
                 if request.method() != Method::GET || !same(&given, token) {
-                    return refuse(StatusCode::UNAUTHORIZED, api, "the token in the address is not this server's token");
+                    return refuse(
+                        StatusCode::UNAUTHORIZED,
+                        api,
+                        "the token in the address is not this server's token",
+                    );
                 }
                 return login(&path, request.uri().query(), token);
             }
@@ -147,7 +151,11 @@ fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
 }
 
 fn query_token(query: Option<&str>) -> Option<String> {
-    query?.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == "token").map(|(_, v)| percent_decode(v))
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "token")
+        .map(|(_, v)| percent_decode(v))
 }
 
 /// Sets the cookie and sends the browser to the same page without the token in the address.

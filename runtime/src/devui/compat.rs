@@ -89,7 +89,9 @@ fn received(p: &Params, key: &str) -> Result<Option<Millis>, ApiError> {
     p.get(key)
         .map(|v| {
             parse_time(v).ok_or_else(|| {
-                ApiError::BadRequest(format!("`{key}` must be an RFC 3339 time or milliseconds since the Unix epoch, got `{v}`"))
+                ApiError::BadRequest(format!(
+                    "`{key}` must be an RFC 3339 time or milliseconds since the Unix epoch, got `{v}`"
+                ))
             })
         })
         .transpose()

@@ -58,14 +58,18 @@ async fn next(feed: &mut Feed) -> Option<Event> {
     match received {
         Ok(change) => Some(to_event(&change)),
         // The client missed changes: it reloads what it shows.
-        Err(RecvError::Lagged(missed)) => Some(Event::default().event("resync").data(json!({ "missed": missed }).to_string())),
+        Err(RecvError::Lagged(missed)) => {
+            Some(Event::default().event("resync").data(json!({ "missed": missed }).to_string()))
+        }
         Err(RecvError::Closed) => None,
     }
 }
 
 fn to_event(change: &Change) -> Event {
     match change {
-        Change::Event { id, name } => Event::default().event("event").data(json!({ "id": id, "name": name }).to_string()),
+        Change::Event { id, name } => {
+            Event::default().event("event").data(json!({ "id": id, "name": name }).to_string())
+        }
         Change::Run { id, function_id, status } => Event::default()
             .event("run")
             .data(json!({ "id": id, "function_id": function_id, "status": status.as_str() }).to_string()),

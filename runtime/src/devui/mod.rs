@@ -165,17 +165,8 @@ pub fn router(engine: Engine, config: DevUiConfig) -> Router {
 }
 
 /// The client-side routes: each serves the app, which renders the page from the URL.
-const PAGES: [&str; 9] = [
-    "/",
-    "/runs",
-    "/runs/{id}",
-    "/events",
-    "/events/{id}",
-    "/functions",
-    "/functions/{id}",
-    "/send",
-    "/index.html",
-];
+const PAGES: [&str; 9] =
+    ["/", "/runs", "/runs/{id}", "/events", "/events/{id}", "/functions", "/functions/{id}", "/send", "/index.html"];
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");

@@ -45,7 +45,10 @@ pub(super) async fn pass(core: &Arc<Core>, run_id: &str, preload: Option<super::
     let Some(def) = core.registry.get(&run.function_id) else {
         let error = ErrorInfo {
             name: "FunctionNotFound".into(),
-            message: format!("function `{}` is not registered in this app; was it renamed or removed?", run.function_id),
+            message: format!(
+                "function `{}` is not registered in this app; was it renamed or removed?",
+                run.function_id
+            ),
             cause: None,
         };
         return finish(core, run, &trigger, Ending::Failed(error)).await;
@@ -101,7 +104,8 @@ pub(super) async fn pass(core: &Arc<Core>, run_id: &str, preload: Option<super::
         Outcome::Interrupted(Interrupt::Suspend) => {
             drop(_enter);
             run.state = ctx.suspension();
-            let waits = run.state.pending.iter().any(|op| matches!(op, PendingOp::Wait { .. } | PendingOp::Invoke { .. }));
+            let waits =
+                run.state.pending.iter().any(|op| matches!(op, PendingOp::Wait { .. } | PendingOp::Invoke { .. }));
             run.status = if waits { RunStatus::Waiting } else { RunStatus::Sleeping };
             run.wake_at = run.state.pending.iter().map(PendingOp::due).min();
             suspend(core, run, &trigger).await
@@ -214,7 +218,11 @@ async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, endi
     let (status, parent_memo, names): (RunStatus, Memo, Vec<(&str, Value)>) = match ending {
         Ending::Completed(output) => {
             run.output = Some(output.clone());
-            (RunStatus::Completed, Memo::Data(output.clone()), vec![("inngest/function.finished", with("result", output))])
+            (
+                RunStatus::Completed,
+                Memo::Data(output.clone()),
+                vec![("inngest/function.finished", with("result", output))],
+            )
         }
         Ending::Failed(error) => {
             run.error = Some(error.clone());
@@ -262,7 +270,11 @@ async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, endi
     core.notify(Change::Run { id: run.id.clone(), function_id: run.function_id.clone(), status });
     let accepted = events
         .iter()
-        .map(|e| Accepted { event_id: e.event.id.clone(), new: true, runs: e.runs.iter().map(|r| r.id.clone()).collect() })
+        .map(|e| Accepted {
+            event_id: e.event.id.clone(),
+            new: true,
+            runs: e.runs.iter().map(|r| r.id.clone()).collect(),
+        })
         .collect();
     core.after_accept(events, jsons, accepted).await;
     if let Some(parent) = &run.parent {

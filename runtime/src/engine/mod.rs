@@ -294,12 +294,19 @@ impl Engine {
         if let Some(from) = from_step {
             let journal = core.store.journal(run_id).await?;
             let Some(cut) = journal.iter().position(|s| s.hash == from) else {
-                return Err(SendError::Invalid { index: 0, message: format!("run `{run_id}` has no recorded step `{from}`") });
+                return Err(SendError::Invalid {
+                    index: 0,
+                    message: format!("run `{run_id}` has no recorded step `{from}`"),
+                });
             };
-            steps = journal.into_iter().take(cut).map(|mut s| {
-                s.run_id = run.id.clone();
-                s
-            }).collect();
+            steps = journal
+                .into_iter()
+                .take(cut)
+                .map(|mut s| {
+                    s.run_id = run.id.clone();
+                    s
+                })
+                .collect();
         }
         core.store.save(vec![RunUpdate { steps, run: Some(run.clone()), events: Vec::new() }]).await?;
         let id = run.id.clone();
@@ -470,7 +477,8 @@ impl Core {
             raw.ts = now;
         }
         let json = serde_json::to_value(&raw).map_err(|e| SendError::Invalid { index, message: e.to_string() })?;
-        let runs = self.matching(&raw, &json).into_iter().map(|f| self.new_run(f, vec![raw.id.clone()], None)).collect();
+        let runs =
+            self.matching(&raw, &json).into_iter().map(|f| self.new_run(f, vec![raw.id.clone()], None)).collect();
         let event = StoredEvent {
             id: raw.id,
             name: raw.name,
@@ -483,7 +491,11 @@ impl Core {
         Ok((NewEvent { event, runs }, json))
     }
 
-    pub(crate) async fn send(self: &Arc<Self>, raws: Vec<RawEvent>, source: EventSource) -> Result<Vec<String>, SendError> {
+    pub(crate) async fn send(
+        self: &Arc<Self>,
+        raws: Vec<RawEvent>,
+        source: EventSource,
+    ) -> Result<Vec<String>, SendError> {
         if self.stopping.load(Ordering::SeqCst) {
             return Err(SendError::ShuttingDown);
         }
@@ -510,7 +522,11 @@ impl Core {
             let trigger = Arc::new(json.clone());
             for run in new.runs.into_iter().filter(|r| acc.runs.contains(&r.id)) {
                 self.arm_cancels(&run, &trigger);
-                self.notify(Change::Run { id: run.id.clone(), function_id: run.function_id.clone(), status: run.status });
+                self.notify(Change::Run {
+                    id: run.id.clone(),
+                    function_id: run.function_id.clone(),
+                    status: run.status,
+                });
                 let id = run.id.clone();
                 self.schedule(id, Some(Preload { run, events: raw.clone() }));
             }

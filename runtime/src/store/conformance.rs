@@ -79,12 +79,10 @@ async fn accept(store: &Arc<dyn Store>, events: Vec<NewEvent>) -> Vec<super::Acc
 }
 
 async fn accept_is_idempotent(store: Arc<dyn Store>) {
-    let first =
-        accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")] }]).await;
+    let first = accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")] }]).await;
     assert!(first[0].new, "accept_is_idempotent: a new event is new");
     assert_eq!(first[0].runs, vec!["01A".to_owned()]);
-    let again =
-        accept(&store, vec![NewEvent { event: event("e1", "a", 2), runs: vec![run("01B", "f", "e1")] }]).await;
+    let again = accept(&store, vec![NewEvent { event: event("e1", "a", 2), runs: vec![run("01B", "f", "e1")] }]).await;
     assert!(!again[0].new, "accept_is_idempotent: the same id is not new");
     assert!(again[0].runs.is_empty(), "accept_is_idempotent: no runs for a repeated event");
     assert!(store.run("01B").await.expect("run").is_none());
@@ -96,7 +94,10 @@ async fn accept_is_idempotent(store: Arc<dyn Store>) {
 async fn runs_are_unique_per_event_and_function(store: Arc<dyn Store>) {
     let out = accept(
         &store,
-        vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1"), run("01B", "f", "e1"), run("01C", "g", "e1")] }],
+        vec![NewEvent {
+            event: event("e1", "a", 1),
+            runs: vec![run("01A", "f", "e1"), run("01B", "f", "e1"), run("01C", "g", "e1")],
+        }],
     )
     .await;
     assert_eq!(out[0].runs, vec!["01A".to_owned(), "01C".to_owned()], "one run per (event, function)");
@@ -140,7 +141,13 @@ async fn active_runs_exclude_ended_ones(store: Arc<dyn Store>) {
     done.output = Some(json!({"ok": true}));
     let mut sleeping = run("01C", "h", "e1");
     sleeping.status = RunStatus::Sleeping;
-    store.save(vec![RunUpdate { run: Some(done), ..RunUpdate::default() }, RunUpdate { run: Some(sleeping), ..RunUpdate::default() }]).await.expect("save");
+    store
+        .save(vec![
+            RunUpdate { run: Some(done), ..RunUpdate::default() },
+            RunUpdate { run: Some(sleeping), ..RunUpdate::default() },
+        ])
+        .await
+        .expect("save");
     let active: Vec<String> = store.active_runs().await.expect("active").into_iter().map(|r| r.id).collect();
     assert_eq!(active, vec!["01A".to_owned(), "01C".to_owned()], "active runs exclude ended ones");
 }
@@ -156,17 +163,29 @@ async fn events_are_listed_newest_first_with_filters(store: Arc<dyn Store>) {
     let ids = |v: Vec<StoredEvent>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
     let all = store.list_events(&EventQuery::default()).await.expect("list");
     assert_eq!(ids(all), vec!["e4", "e3", "e2", "e1"], "newest first, internal events hidden");
-    let with_internal = store.list_events(&EventQuery { include_internal: true, limit: 1, ..EventQuery::default() }).await.expect("list");
+    let with_internal = store
+        .list_events(&EventQuery { include_internal: true, limit: 1, ..EventQuery::default() })
+        .await
+        .expect("list");
     assert_eq!(ids(with_internal), vec!["sys"]);
-    let by_name = store.list_events(&EventQuery { name: Some("a".into()), ..EventQuery::default() }).await.expect("list");
+    let by_name =
+        store.list_events(&EventQuery { name: Some("a".into()), ..EventQuery::default() }).await.expect("list");
     assert_eq!(ids(by_name), vec!["e3", "e1"]);
-    let page = store.list_events(&EventQuery { before: Some("e3".into()), ..EventQuery::default() }).await.expect("list");
+    let page =
+        store.list_events(&EventQuery { before: Some("e3".into()), ..EventQuery::default() }).await.expect("list");
     assert_eq!(ids(page), vec!["e2", "e1"], "cursor pages");
-    let search = store.list_events(&EventQuery { search: Some("E2@EXAMPLE".into()), ..EventQuery::default() }).await.expect("list");
+    let search = store
+        .list_events(&EventQuery { search: Some("E2@EXAMPLE".into()), ..EventQuery::default() })
+        .await
+        .expect("list");
     assert_eq!(ids(search), vec!["e2"], "search is case-insensitive over the payload");
-    let window = store.list_events(&EventQuery { since: Some(10), until: Some(30), ..EventQuery::default() }).await.expect("list");
+    let window = store
+        .list_events(&EventQuery { since: Some(10), until: Some(30), ..EventQuery::default() })
+        .await
+        .expect("list");
     assert_eq!(ids(window), vec!["e3", "e2"]);
-    let like = store.list_events(&EventQuery { search: Some("%".into()), ..EventQuery::default() }).await.expect("list");
+    let like =
+        store.list_events(&EventQuery { search: Some("%".into()), ..EventQuery::default() }).await.expect("list");
     assert!(like.is_empty(), "search text is literal, not a pattern");
 }
 
@@ -195,7 +214,8 @@ async fn saves_commit_emitted_events(store: Arc<dyn Store>) {
     accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")] }]).await;
     let mut done = run("01A", "f", "e1");
     done.status = RunStatus::Completed;
-    let emitted = NewEvent { event: event("fin", "inngest/function.finished", 3), runs: vec![run("01Z", "on-finish", "fin")] };
+    let emitted =
+        NewEvent { event: event("fin", "inngest/function.finished", 3), runs: vec![run("01Z", "on-finish", "fin")] };
     store.save(vec![RunUpdate { run: Some(done), events: vec![emitted], ..RunUpdate::default() }]).await.expect("save");
     assert_eq!(store.events(&["fin".into()]).await.expect("events").len(), 1, "emitted events are stored");
     assert!(store.run("01Z").await.expect("run").is_some(), "and their runs");
@@ -207,6 +227,7 @@ async fn reruns_do_not_collide_with_their_original(store: Arc<dyn Store>) {
     rerun.rerun_of = Some("01A".into());
     store.save(vec![RunUpdate { run: Some(rerun.clone()), ..RunUpdate::default() }]).await.expect("save");
     assert_eq!(store.run("01B").await.expect("run"), Some(rerun), "a re-run of the same event is stored");
-    let for_event = store.list_runs(&RunQuery { event_id: Some("e1".into()), ..RunQuery::default() }).await.expect("list");
+    let for_event =
+        store.list_runs(&RunQuery { event_id: Some("e1".into()), ..RunQuery::default() }).await.expect("list");
     assert_eq!(for_event.len(), 2, "both runs belong to the event");
 }

@@ -115,9 +115,9 @@ impl Store for MemoryStore {
             .filter(|e| query.since.is_none_or(|t| e.received_at >= t))
             .filter(|e| query.until.is_none_or(|t| e.received_at < t))
             .filter(|e| {
-                needle.as_ref().is_none_or(|n| {
-                    e.name.to_lowercase().contains(n) || e.data.to_string().to_lowercase().contains(n)
-                })
+                needle
+                    .as_ref()
+                    .is_none_or(|n| e.name.to_lowercase().contains(n) || e.data.to_string().to_lowercase().contains(n))
             })
             .take(effective_limit(query.limit))
             .cloned()

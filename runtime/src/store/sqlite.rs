@@ -118,7 +118,8 @@ impl SqliteStore {
         }
         let writer_conn = connect(&path, durability)?;
         writer_conn.execute_batch(SCHEMA)?;
-        let readers = (0..READERS).map(|_| connect(&path, durability).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
+        let readers =
+            (0..READERS).map(|_| connect(&path, durability).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let (tx, rx) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("hookflow-sqlite-writer".into())
@@ -385,9 +386,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>
     })())
 }
 
-fn collect<T>(
-    rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>>,
-) -> Result<Vec<T>, StoreError> {
+fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>>) -> Result<Vec<T>, StoreError> {
     rows.map(|r| r.map_err(StoreError::from).and_then(|x| x)).collect()
 }
 

@@ -33,7 +33,13 @@ pub struct StoredEvent {
 impl StoredEvent {
     /// The untyped event a function receives.
     pub fn to_raw(&self) -> RawEvent {
-        RawEvent { name: self.name.clone(), data: self.data.clone(), id: self.id.clone(), ts: self.ts, user: self.user.clone() }
+        RawEvent {
+            name: self.name.clone(),
+            data: self.data.clone(),
+            id: self.id.clone(),
+            ts: self.ts,
+            user: self.user.clone(),
+        }
     }
 
     /// Whether this is one of Inngest's internal events (`inngest/...`).

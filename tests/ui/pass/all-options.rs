@@ -38,7 +38,9 @@ fn main() {
     assert_eq!(def.display_name(), "Send welcome email");
     assert_eq!(def.triggers, &[Trigger::Event { name: "clerk/user.created", expr: None }]);
     assert!(def.on_failure.is_some());
-    assert_eq!(def.location.path, "all_options::send_welcome");
+    assert!(def.location.path.ends_with("::send_welcome"), "{}", def.location.path);
+    assert!(def.location.file.ends_with("all-options.rs"), "{}", def.location.file);
+    assert_eq!(def.location.line, 9, "the line of the attribute");
     let o = def.options;
     assert_eq!(o.retries, Some(3));
     assert_eq!(def.max_attempts(), 4);

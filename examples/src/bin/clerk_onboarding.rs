@@ -1,0 +1,217 @@
+//! The Clerk onboarding example: the whole product in one command.
+//!
+//! - `sync-user-from-clerk`, `update-user-from-clerk`, `delete-user-from-clerk` keep the
+//!   application's `users` table (SQLite at `APP_DATABASE_URL`, default `sqlite:app.db`) in step
+//!   with Clerk.
+//! - `send-welcome-email` sends the welcome email at sign-up (fan-out beside the sync).
+//! - `onboarding-emails` sleeps `TRIAL_OFFER_DELAY` (default `3 days`), then sends the trial
+//!   offer; a `clerk/user.deleted` for the same user cancels it.
+//!
+//! Run it:
+//!
+//! ```text
+//! cargo run -p hookflow-examples --bin clerk-onboarding
+//! ```
+//!
+//! then, in another terminal, send a signed test webhook and open http://127.0.0.1:8288/:
+//!
+//! ```text
+//! cargo run -p hookflow --bin hookflow -- clerk send user.created
+//! ```
+//!
+//! Settings (environment): `HOOKFLOW_ADDR` (default `127.0.0.1:8288`), `HOOKFLOW_DATABASE_URL`
+//! (default `sqlite:hookflow.db`), `CLERK_WEBHOOK_SIGNING_SECRET` (without it, a dev secret is
+//! generated and saved in `.hookflow/dev-secret`), `SMTP_URL` or `OUTBOX_DIR` (default
+//! `./outbox`), `MAIL_FROM`, `TRIAL_OFFER_DELAY`, `APP_DATABASE_URL`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use hookflow::prelude::*;
+use hookflow_examples::app_db::{AppDb, UserRow};
+use hookflow_examples::mailer::{Email, Mailer};
+
+/// Settings the functions read.
+#[derive(Debug, Clone)]
+struct Settings {
+    mail_from: String,
+    trial_offer_delay: String,
+}
+
+#[inngest_fn(id = "sync-user-from-clerk", name = "Sync user from Clerk", event = "clerk/user.created")]
+async fn sync_user(event: Event<clerk::UserCreated>, step: Step, db: Dep<AppDb>) -> Result<()> {
+    step.run("upsert-user", || async { Ok(db.upsert(user_row(&event.data)).await?) }).await?;
+    Ok(())
+}
+
+#[inngest_fn(id = "update-user-from-clerk", name = "Update user from Clerk", event = "clerk/user.updated")]
+async fn update_user(event: Event<clerk::UserUpdated>, step: Step, db: Dep<AppDb>) -> Result<()> {
+    step.run("upsert-user", || async { Ok(db.upsert(user_row(&event.data)).await?) }).await?;
+    Ok(())
+}
+
+#[inngest_fn(id = "delete-user-from-clerk", name = "Delete user from Clerk", event = "clerk/user.deleted")]
+async fn delete_user(event: Event<clerk::UserDeleted>, step: Step, db: Dep<AppDb>) -> Result<bool> {
+    let Some(id) = event.data.id().map(str::to_owned) else {
+        return Err(NonRetriable::new("the deleted-user payload has no id").into());
+    };
+    let existed = step.run("delete-user", || async move { Ok(db.delete(&id).await?) }).await?;
+    Ok(existed)
+}
+
+#[inngest_fn(id = "send-welcome-email", name = "Send welcome email", event = "clerk/user.created")]
+async fn send_welcome_email(
+    event: Event<clerk::UserCreated>,
+    step: Step,
+    mailer: Dep<Mailer>,
+    settings: Dep<Settings>,
+) -> Result<String> {
+    let user = &event.data;
+    let Some(to) = user.primary_email_address().map(str::to_owned) else {
+        return Ok(format!("user {} has no primary email address: nothing to send", user.id));
+    };
+    let email = Email {
+        to: to.clone(),
+        to_name: user.full_name(),
+        subject: format!("Welcome, {}!", user.first_name.as_deref().unwrap_or("there")),
+        body: format!(
+            "Hi {},\n\nWelcome aboard! Your account {} is ready.\n\n— The team\n",
+            user.display_name(),
+            user.id
+        ),
+    };
+    step.run("send-welcome-email", || async { Ok(mailer.send(&settings.mail_from, email).await?) }).await?;
+    Ok(format!("welcome email sent to {to}"))
+}
+
+#[inngest_fn(
+    id = "onboarding-emails",
+    name = "Onboarding emails",
+    event = "clerk/user.created",
+    cancel_on(event = "clerk/user.deleted", if = "event.data.id == async.data.id")
+)]
+async fn onboarding_emails(
+    event: Event<clerk::UserCreated>,
+    step: Step,
+    mailer: Dep<Mailer>,
+    settings: Dep<Settings>,
+) -> Result<String> {
+    let user = &event.data;
+    let Some(to) = user.primary_email_address().map(str::to_owned) else {
+        return Ok(format!("user {} has no primary email address: no onboarding emails", user.id));
+    };
+    step.sleep("wait-3-days", settings.trial_offer_delay.as_str()).await?;
+    let email = Email {
+        to: to.clone(),
+        to_name: user.full_name(),
+        subject: "Your free trial of Pro is waiting".to_owned(),
+        body: format!(
+            "Hi {},\n\nYou've been with us a few days: here is a 14-day trial of Pro, on the house.\n\n— The team\n",
+            user.display_name()
+        ),
+    };
+    step.run("trial-offer-email", || async { Ok(mailer.send(&settings.mail_from, email).await?) }).await?;
+    Ok(format!("trial offer sent to {to}"))
+}
+
+fn user_row(user: &clerk::User) -> UserRow {
+    UserRow {
+        id: user.id.clone(),
+        email: user.primary_email_address().map(str::to_owned),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+    }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+/// The signing secret: `CLERK_WEBHOOK_SIGNING_SECRET`, or in dev mode one generated once and
+/// kept in `.hookflow/dev-secret`, where `hookflow clerk send` finds it.
+fn signing_secret() -> Result<(String, bool), String> {
+    if let Some(secret) = std::env::var("CLERK_WEBHOOK_SIGNING_SECRET").ok().filter(|s| !s.is_empty()) {
+        return Ok((secret, false));
+    }
+    let path = Path::new(".hookflow/dev-secret");
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim().to_owned();
+        if !existing.is_empty() {
+            return Ok((existing, true));
+        }
+    }
+    use base64::Engine as _;
+    let bytes: [u8; 24] = rand::random();
+    let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes));
+    std::fs::create_dir_all(".hookflow").map_err(|e| format!("cannot create .hookflow/: {e}"))?;
+    std::fs::write(path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok((secret, true))
+}
+
+async fn run() -> Result<(), String> {
+    let addr = env_or("HOOKFLOW_ADDR", "127.0.0.1:8288");
+    let store_url = env_or("HOOKFLOW_DATABASE_URL", "sqlite:hookflow.db");
+    let app_db_url = env_or("APP_DATABASE_URL", "sqlite:app.db");
+    let settings = Settings {
+        mail_from: env_or("MAIL_FROM", "Onboarding <onboarding@example.com>"),
+        trial_offer_delay: env_or("TRIAL_OFFER_DELAY", "3 days"),
+    };
+    if let Err(e) = hookflow::IntoDuration::into_duration(settings.trial_offer_delay.as_str()) {
+        return Err(format!("TRIAL_OFFER_DELAY: {e}"));
+    }
+    let (secret, dev_secret) = signing_secret()?;
+    let db = AppDb::open_url(&app_db_url).map_err(|e| e.to_string())?;
+    let mailer = Mailer::from_env().map_err(|e| e.to_string())?;
+    let mail_target = mailer.describe();
+
+    let app = hookflow::App::new("clerk-onboarding")
+        .database_url(&store_url)
+        .map_err(|e| e.to_string())?
+        .state(db)
+        .state(mailer)
+        .state(settings.clone())
+        .clerk_webhooks(&secret)
+        .dev_ui()
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let functions: Vec<&str> = app.engine().registry().iter().map(|f| f.id).collect();
+    println!("hookflow clerk-onboarding is running");
+    println!("  dev UI           http://{local}/");
+    println!("  Clerk webhooks   POST http://{local}/webhooks/clerk");
+    println!("  event API        POST http://{local}/e/{{key}}");
+    println!("  engine store     {store_url}");
+    println!("  app database     {app_db_url} (table users)");
+    println!("  email            {mail_target}");
+    println!("  trial offer in   {}", settings.trial_offer_delay);
+    println!("  functions        {}", functions.join(", "));
+    if dev_secret {
+        println!("  signing secret   {secret}  (dev mode: generated, saved in .hookflow/dev-secret;");
+        println!("                   set CLERK_WEBHOOK_SIGNING_SECRET to use your Clerk endpoint's secret)");
+    } else {
+        println!("  signing secret   from CLERK_WEBHOOK_SIGNING_SECRET");
+    }
+    println!();
+    println!("Send a signed test webhook:");
+    println!("  cargo run -q -p hookflow --bin hookflow -- clerk send user.created --url http://{local}");
+    app.serve(listener, hookflow::shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

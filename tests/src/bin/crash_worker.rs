@@ -1,0 +1,98 @@
+//! A real engine process for the crash test: SQLite store, the event API on a random port
+//! (written to `--port-file`), and two multi-step functions with sleeps whose every step
+//! execution is recorded in `--effects`, outside the engine. The test kills it with SIGKILL.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use hookflow::prelude::*;
+
+/// The side-effect log: one line per step execution, `event function step token`.
+struct Effects {
+    file: Mutex<std::fs::File>,
+    generation: u32,
+}
+
+impl Effects {
+    fn record(&self, event: &str, function: &str, step: &str) -> Result<String> {
+        let token = format!("g{}-{:016x}", self.generation, rand::random::<u64>());
+        let line = format!("{event} {function} {step} {token}\n");
+        let mut file = self.file.lock().map_err(|_| Error::msg("effects lock poisoned"))?;
+        file.write_all(line.as_bytes())?;
+        Ok(token)
+    }
+}
+
+#[inngest_fn(id = "crash-a", event = "crash/go")]
+async fn crash_a(event: Event<Json>, step: Step, fx: Dep<Effects>) -> Result<Vec<String>> {
+    let id = event.id.clone();
+    let one = step.run("one", || async { fx.record(&id, "crash-a", "one") }).await?;
+    step.sleep("nap", "150ms").await?;
+    let two = step.run("two", || async { fx.record(&id, "crash-a", "two") }).await?;
+    let three = step.run("three", || async { fx.record(&id, "crash-a", "three") }).await?;
+    Ok(vec![one, two, three])
+}
+
+#[inngest_fn(id = "crash-b", event = "crash/go")]
+async fn crash_b(event: Event<Json>, step: Step, fx: Dep<Effects>) -> Result<Vec<String>> {
+    let id = event.id.clone();
+    let one = step.run("one", || async { fx.record(&id, "crash-b", "one") }).await?;
+    let two = step.run("two", || async { fx.record(&id, "crash-b", "two") }).await?;
+    step.sleep("nap", "80ms").await?;
+    let three = step.run("three", || async { fx.record(&id, "crash-b", "three") }).await?;
+    Ok(vec![one, two, three])
+}
+
+fn arg(name: &str) -> Option<String> {
+    let mut args = std::env::args();
+    while let Some(a) = args.next() {
+        if a == name {
+            return args.next();
+        }
+    }
+    None
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let (Some(db), Some(effects), Some(port_file)) = (arg("--db"), arg("--effects"), arg("--port-file")) else {
+        eprintln!("usage: crash_worker --db PATH --effects PATH --port-file PATH [--generation N]");
+        return std::process::ExitCode::FAILURE;
+    };
+    let generation = arg("--generation").and_then(|g| g.parse().ok()).unwrap_or(0);
+    let file = match std::fs::OpenOptions::new().create(true).append(true).open(&effects) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("cannot open {effects}: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let fx = Effects { file: Mutex::new(file), generation };
+    let app = match hookflow::App::new("crash-worker").store_sqlite(PathBuf::from(db)).state(fx).start().await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let tmp = format!("{port_file}.tmp");
+    if std::fs::write(&tmp, port.to_string()).and_then(|()| std::fs::rename(&tmp, &port_file)).is_err() {
+        return std::process::ExitCode::FAILURE;
+    }
+    match app.serve(listener, std::future::pending()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("serve failed: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

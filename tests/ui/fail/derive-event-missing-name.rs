@@ -1,0 +1,8 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, hookflow::Event)]
+struct InvoicePaid {
+    invoice_id: String,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use hookflow::prelude::*;
+
+#[inngest_fn(id = "sync-user", event = "clerk/user.created")]
+async fn sync_user(event: Event<clerk::UserCreated>) {
+    let _ = event.data;
+}
+
+fn main() {}
