@@ -27,12 +27,72 @@ pub struct ClerkSendArgs {
     /// The server's base URL.
     #[arg(long, default_value = DEFAULT_URL, env = "HOOKFLOW_URL")]
     pub url: String,
+    /// For `user.*` events: the user id to put in the payload (default: the sample's).
+    #[arg(long)]
+    pub user_id: Option<String>,
+    /// For `user.created` / `user.updated`: the user's primary email address
+    /// (default for the built-in sample: `john.doe@example.com`).
+    #[arg(long)]
+    pub email: Option<String>,
 }
 
 impl ClerkSendArgs {
     /// Runs the command.
     pub async fn run(&self) -> Result<HttpReply, CliError> {
-        clerk_send(&self.event_type, self.fixture.as_deref(), self.secret.as_deref(), &self.url).await
+        let overrides = UserOverrides { id: self.user_id.clone(), email: self.email.clone() };
+        clerk_send_with(&self.event_type, self.fixture.as_deref(), self.secret.as_deref(), &self.url, &overrides).await
+    }
+}
+
+/// Changes to a `user.*` payload: its id and primary email address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserOverrides {
+    /// The user id.
+    pub id: Option<String>,
+    /// The primary email address.
+    pub email: Option<String>,
+}
+
+/// The email the built-in user samples get: Clerk's published examples carry none.
+const SAMPLE_EMAIL: &str = "john.doe@example.com";
+
+impl UserOverrides {
+    /// Applies the overrides to a `user.*` envelope; other types are left alone. A built-in
+    /// sample user gets an email address (Clerk's examples have none), so that emails can be sent.
+    fn apply(&self, clerk_type: &str, envelope: &mut Value, builtin: bool) {
+        if !clerk_type.starts_with("user.") {
+            return;
+        }
+        let Some(data) = envelope.get_mut("data").and_then(Value::as_object_mut) else { return };
+        if let Some(id) = &self.id {
+            data.insert("id".into(), json!(id));
+        }
+        if clerk_type == "user.deleted" {
+            return;
+        }
+        let has_email = data.get("email_addresses").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+        if self.email.is_none() && (has_email || !builtin) {
+            return;
+        }
+        let email = self.email.clone().unwrap_or_else(|| SAMPLE_EMAIL.to_owned());
+        let email_id = match data.get("primary_email_address_id").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => id.to_owned(),
+            _ => format!("idn_{}", random_alphanumeric(27)),
+        };
+        data.insert("primary_email_address_id".into(), json!(email_id));
+        data.insert(
+            "email_addresses".into(),
+            json!([{
+                "id": email_id,
+                "object": "email_address",
+                "email_address": email,
+                "reserved": false,
+                "verification": {"status": "verified", "strategy": "email_code", "attempts": 1, "expire_at": null},
+                "linked_to": [],
+                "created_at": 0,
+                "updated_at": 0
+            }]),
+        );
     }
 }
 
@@ -68,9 +128,20 @@ pub async fn clerk_send(
     secret: Option<&str>,
     url: &str,
 ) -> Result<HttpReply, CliError> {
+    clerk_send_with(event_type, fixture, secret, url, &UserOverrides::default()).await
+}
+
+/// [`clerk_send`] with changes to a `user.*` payload.
+pub async fn clerk_send_with(
+    event_type: &str,
+    fixture: Option<&Path>,
+    secret: Option<&str>,
+    url: &str,
+    overrides: &UserOverrides,
+) -> Result<HttpReply, CliError> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let secret = resolve_secret(secret, std::env::var(SECRET_ENV).ok().as_deref(), &cwd)?;
-    let message = build_clerk_message(event_type, fixture, &secret, SystemTime::now())?;
+    let message = build_clerk_message_with(event_type, fixture, &secret, SystemTime::now(), overrides)?;
     let segments: Vec<&str> = DEFAULT_PATH.split('/').filter(|s| !s.is_empty()).collect();
     let target = endpoint(url, &segments)?;
     post(target, message.body.clone(), &message.headers()).await
@@ -102,6 +173,17 @@ pub fn build_clerk_message(
     secret: &str,
     now: SystemTime,
 ) -> Result<SignedMessage, CliError> {
+    build_clerk_message_with(event_type, fixture, secret, now, &UserOverrides::default())
+}
+
+/// [`build_clerk_message`] with changes to a `user.*` payload.
+pub fn build_clerk_message_with(
+    event_type: &str,
+    fixture: Option<&Path>,
+    secret: &str,
+    now: SystemTime,
+    overrides: &UserOverrides,
+) -> Result<SignedMessage, CliError> {
     let secret = parse_secret(secret)?;
     let clerk_type = event_type.trim().strip_prefix("clerk/").unwrap_or(event_type.trim());
     if clerk_type.is_empty() || clerk_type.contains(char::is_whitespace) {
@@ -110,7 +192,7 @@ pub fn build_clerk_message(
         )));
     }
     let timestamp_ms = now_ms(now);
-    let envelope = match fixture {
+    let mut envelope = match fixture {
         Some(path) => {
             envelope_from_text(&read_file(path)?, &format!("`{}`", path.display()), clerk_type, timestamp_ms)?
         }
@@ -124,6 +206,7 @@ pub fn build_clerk_message(
             envelope_from_text(sample, &format!("the built-in `{clerk_type}` sample"), clerk_type, timestamp_ms)?
         }
     };
+    overrides.apply(clerk_type, &mut envelope, fixture.is_none());
     let body =
         serde_json::to_vec(&envelope).map_err(|e| CliError::Invalid(format!("the envelope cannot be encoded: {e}")))?;
     let id = format!("msg_{}", random_alphanumeric(27));

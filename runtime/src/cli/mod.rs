@@ -12,7 +12,10 @@ use crate::RawEvent;
 
 mod clerk;
 
-pub use clerk::{build_clerk_message, clerk_send, resolve_secret, ClerkSendArgs, SignedMessage, DEV_SECRET_FILE};
+pub use clerk::{
+    build_clerk_message, build_clerk_message_with, clerk_send, clerk_send_with, resolve_secret, ClerkSendArgs,
+    SignedMessage, UserOverrides, DEV_SECRET_FILE,
+};
 
 /// Where `hookflow dev` (and an app in dev mode) listens.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8288";

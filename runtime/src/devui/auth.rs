@@ -42,7 +42,7 @@ pub(crate) async fn guard(State(ui): State<Shared>, request: Request, next: Next
             // clients send the header, and addresses end up in logs.
             let in_address = if api { None } else { query_token(request.uri().query()) };
             if let Some(given) = in_address {
-                if request.method() != Method::GET || !same(&given, token) {
+                if request.method() != Method::GET || !same(given.as_bytes(), token) {
                     return refuse(
                         StatusCode::UNAUTHORIZED,
                         api,
@@ -121,20 +121,20 @@ fn cross_origin(headers: &HeaderMap, host: Option<&str>) -> bool {
     host.is_none_or(|h| h != origin_host)
 }
 
-fn same(given: &str, token: &str) -> bool {
-    let a: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+fn same(given: &[u8], token: &str) -> bool {
+    let a: [u8; 32] = Sha256::digest(given).into();
     let b: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     a.ct_eq(&b).into()
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    // Bytes, not `to_str`: a token may be UTF-8, which header values carry as opaque bytes.
     let bearer = headers
         .get_all(header::AUTHORIZATION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .any(|v| same(v.trim(), token));
-    bearer || cookie_values(headers, COOKIE).iter().any(|v| same(v, token))
+        .filter_map(|v| v.as_bytes().strip_prefix(b"Bearer ").or_else(|| v.as_bytes().strip_prefix(b"bearer ")))
+        .any(|v| same(v.trim_ascii(), token));
+    bearer || cookie_values(headers, COOKIE).iter().any(|v| same(v.as_bytes(), token))
 }
 
 /// Every value of cookie `name`, percent-decoded.

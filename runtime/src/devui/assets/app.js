@@ -40,6 +40,11 @@ function clear(el) {
   return el;
 }
 
+/** Replaces an element's children (skipping null, false and undefined, unlike Element.append). */
+function fill(el, ...children) {
+  return append(clear(el), children);
+}
+
 const main = () => document.getElementById("main");
 
 // ------------------------------------------------------------------------------------------
@@ -457,7 +462,7 @@ class PagedList {
     } catch (e) {
       if (seq !== this.seq) return;
       clear(this.tbody);
-      clear(this.footer).append(errorBox(e), h("button", { type: "button", class: "btn", text: "Retry", onclick: () => this.reload() }));
+      fill(this.footer, errorBox(e), h("button", { type: "button", class: "btn", text: "Retry", onclick: () => this.reload() }));
     }
   }
 
@@ -658,7 +663,7 @@ function runPage(root, params, id) {
       draw();
     } catch (e) {
       if (my !== seq) return;
-      clear(section).append(pageHead("Run", { back: { href: "/runs", text: "Runs" } }), errorBox(e));
+      fill(section, pageHead("Run", { back: { href: "/runs", text: "Runs" } }), errorBox(e));
     }
   };
 
@@ -707,7 +712,7 @@ function runPage(root, params, id) {
       ? stepPanel(run, steps.find((s) => s.hash === selected), select)
       : runPanel(run, events, children);
 
-    clear(section).append(
+    fill(section, 
       pageHead(h("span", {}, run.function_name, " ", statusBadge(run.status)), {
         back: { href: "/runs", text: "Runs" },
         sub: h("p", { class: "muted mono small", text: run.id }),
@@ -957,7 +962,7 @@ function eventPage(root, params, id) {
       data = await api("/events/" + encodeURIComponent(id));
       if (full || !runsBox) draw(); else drawRuns();
     } catch (e) {
-      clear(section).append(pageHead("Event", { back: { href: "/events", text: "Events" } }), errorBox(e));
+      fill(section, pageHead("Event", { back: { href: "/events", text: "Events" } }), errorBox(e));
     }
   };
 
@@ -975,7 +980,7 @@ function eventPage(root, params, id) {
 
   const drawRuns = () => {
     const { runs, skipped } = data;
-    clear(runsBox).append(
+    fill(runsBox, 
       h("h2", { class: "card-title", text: "Functions triggered" }),
       runs.length ? h("ul", { class: "run-list" }, runs.map((r) => h("li", {},
         h("a", { attrs: { href: "/runs/" + encodeURIComponent(r.id) } }, h("strong", { text: r.function_name })),
@@ -1013,7 +1018,7 @@ function eventPage(root, params, id) {
     } else editor = null;
 
     runsBox = h("div", { class: "card" });
-    clear(section).append(
+    fill(section, 
       pageHead(e.name, { back: { href: "/events", text: "Events" }, sub: h("p", { class: "muted mono small", text: e.id }), actions: [replayBtn, editBtn] }),
       editPanel,
       h("div", { class: "run-grid" },
@@ -1090,10 +1095,10 @@ function sendPage(root, params) {
     try {
       const res = await api("/events", { method: "POST", json: { name: nameInput.value.trim(), data: r.value } });
       const id = res.ids[0];
-      clear(result).append(h("p", { class: "ok-text" }, "Sent ", h("a", { class: "mono", attrs: { href: "/events/" + encodeURIComponent(id) }, text: id })));
+      fill(result, h("p", { class: "ok-text" }, "Sent ", h("a", { class: "mono", attrs: { href: "/events/" + encodeURIComponent(id) }, text: id })));
       toast("Event sent", { link: { href: "/events/" + encodeURIComponent(id), text: "Open it" } });
     } catch (err) {
-      clear(result).append(errorBox(err));
+      fill(result, errorBox(err));
     } finally { sendBtn.disabled = false; }
   } },
     h("div", { class: "field" }, h("label", { attrs: { for: "send-template" }, text: "Template" }), template,
@@ -1169,7 +1174,7 @@ function functionsPage(root, params) {
         h("td", { class: "hide-sm" }, countChips(f.id, f.counts)),
         h("td", { class: "actions-col" }, h("a", { class: "btn small", attrs: { href: "/functions/" + encodeURIComponent(f.id) + "#invoke", "aria-label": `Invoke ${f.name}` }, text: "Invoke" }))));
     }
-    clear(status).append(shown.length ? h("p", { class: "muted small", text: `${shown.length} of ${fns.length} functions` }) : h("p", { class: "empty", text: fns.length ? "No function matches." : "No functions are registered in this app." }));
+    fill(status, shown.length ? h("p", { class: "muted small", text: `${shown.length} of ${fns.length} functions` }) : h("p", { class: "empty", text: fns.length ? "No function matches." : "No functions are registered in this app." }));
   };
   const search = searchField("f-fn", "Search", filter, "Function name or id…", (v) => { setQuery({ query: v }); draw(v); });
   root.append(h("section", { class: "page" }, pageHead("Functions"),
@@ -1179,7 +1184,7 @@ function functionsPage(root, params) {
     try {
       fns = await functionsList(true);
       draw(search.querySelector("input").value.trim());
-    } catch (e) { clear(status).append(errorBox(e)); }
+    } catch (e) { fill(status, errorBox(e)); }
   };
   load();
   const reload = debounce(load, 1000);
@@ -1196,7 +1201,7 @@ function functionPage(root, params, id) {
   const load = async (full) => {
     let d;
     try { d = await api("/functions/" + encodeURIComponent(id)); } catch (e) {
-      clear(section).append(pageHead("Function", { back: { href: "/functions", text: "Functions" } }), errorBox(e));
+      fill(section, pageHead("Function", { back: { href: "/functions", text: "Functions" } }), errorBox(e));
       return;
     }
     if (!full && runsBody) { drawRuns(d); return; }
@@ -1226,7 +1231,7 @@ function functionPage(root, params, id) {
 
     const runsTable = table([["Status"], ["Run"], ["Trigger", "hide-sm"], ["Function", "hide-sm"], ["Queued", "hide-sm"], ["Started", "hide-md"], ["Ended", "hide-md"], ["Duration"]], "runs-table compact");
     runsBody = runsTable.tbody;
-    clear(section).append(
+    fill(section, 
       pageHead(f.name, { back: { href: "/functions", text: "Functions" }, sub: h("p", { class: "muted mono small", text: f.id }),
         actions: [h("a", { class: "btn", attrs: { href: "/runs" + qs({ function: f.id }) }, text: "All runs" })] }),
       h("div", { class: "run-grid" },
@@ -1252,7 +1257,7 @@ function functionPage(root, params, id) {
     for (const r of d.runs) runsBody.append(runRow(r));
     if (!d.runs.length) runsBody.append(h("tr", {}, h("td", { attrs: { colspan: "8" }, class: "empty", text: "No runs yet." })));
     const counts = section.querySelector(".counts");
-    if (counts) clear(counts).append(countChips(d.function.id, d.function.counts));
+    if (counts) fill(counts, countChips(d.function.id, d.function.counts));
   };
 
   load(true);
