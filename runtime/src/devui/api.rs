@@ -584,13 +584,33 @@ struct EventRow {
 }
 
 const PREVIEW_CHARS: usize = 240;
+/// Characters shown before a search match in a preview.
+const PREVIEW_LEAD: usize = 60;
 
-fn preview(data: &Value) -> String {
+/// The payload as compact JSON, cut to [`PREVIEW_CHARS`]; with a search, the window starts
+/// shortly before the first match so that the row shows why it matched.
+fn preview(data: &Value, needle: Option<&str>) -> String {
     let text = data.to_string();
-    match text.char_indices().nth(PREVIEW_CHARS) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
+    let chars: Vec<char> = text.chars().collect();
+    let start = needle
+        .filter(|n| !n.is_empty())
+        .and_then(|n| {
+            let lower: Vec<char> = text.to_lowercase().chars().collect();
+            let n: Vec<char> = n.to_lowercase().chars().collect();
+            // Lower-casing can change lengths (rarely): then the match position is not usable.
+            (lower.len() == chars.len()).then(|| lower.windows(n.len()).position(|w| w == n.as_slice())).flatten()
+        })
+        .map_or(0, |at| at.saturating_sub(PREVIEW_LEAD));
+    let end = (start + PREVIEW_CHARS).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
     }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
 }
 
 async fn runs_of_event(ui: &Shared, event_id: &str) -> Result<Vec<RunRecord>, ApiError> {
@@ -622,7 +642,7 @@ async fn list_events(State(ui): State<Shared>, Query(p): Query<Params>) -> Resul
             received_at: e.received_at,
             ts: e.ts,
             internal: e.is_internal(),
-            preview: preview(&e.data),
+            preview: preview(&e.data, query.search.as_deref()),
             runs: runs
                 .iter()
                 .map(|r| RunBrief {
@@ -989,9 +1009,12 @@ mod tests {
     #[test]
     fn previews_are_cut() {
         let long = json!({ "text": "x".repeat(1000) });
-        let p = preview(&long);
+        let p = preview(&long, None);
         assert!(p.ends_with('…'));
         assert_eq!(p.chars().count(), PREVIEW_CHARS + 1);
-        assert_eq!(preview(&json!({"a": 1})), r#"{"a":1}"#);
+        assert_eq!(preview(&json!({"a": 1}), None), r#"{"a":1}"#);
+        let found = preview(&json!({ "text": "x".repeat(1000), "city": "Lisbon" }), Some("LISBON"));
+        assert!(found.starts_with('…') && found.contains("\"city\":\"Lisbon\""), "{found}");
+        assert_eq!(preview(&json!({"a": "é"}), Some("zzz")), r#"{"a":"é"}"#);
     }
 }

@@ -1021,7 +1021,7 @@ function eventPage(root, params, id) {
     fill(section, 
       pageHead(e.name, { back: { href: "/events", text: "Events" }, sub: h("p", { class: "muted mono small", text: e.id }), actions: [replayBtn, editBtn] }),
       editPanel,
-      h("div", { class: "run-grid" },
+      h("div", { class: "run-grid event-grid" },
         h("div", { class: "run-main" },
           h("div", { class: "card" },
             h("h2", { class: "card-title", text: "Event" }),
