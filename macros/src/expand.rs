@@ -18,7 +18,7 @@
 //! (tests, `Registry::add(onboarding::DEF)`), while everything else stays hidden in the block.
 
 use proc_macro2::{Delimiter, Group, Literal, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, quote_spanned, ToTokens};
+use quote::{format_ident, quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Item, ItemFn};
 
@@ -209,13 +209,15 @@ fn handler(f: &Function) -> TokenStream {
     let mut args = Vec::new();
     for (i, param) in f.params.iter().enumerate() {
         let arg = format_ident!("__hookflow_arg{}", i);
-        let value = match param {
-            Param::Event(ty) => fallible(quote_spanned!(ty.span()=> #inv.event::<#ty>())),
-            Param::Events(ty) => fallible(quote_spanned!(ty.span()=> #inv.events::<#ty>())),
-            Param::Step(span) => quote_spanned!(*span=> #inv.step()),
-            Param::Dep(ty) => fallible(quote_spanned!(ty.span()=> #inv.dep::<#ty>())),
+        // Each statement is spanned at the user's type, so that a type the runtime cannot
+        // supply (`Event<NotAnEvent>`) is reported there and not on the attribute.
+        let (span, value) = match param {
+            Param::Event(ty) => (ty.span(), fallible(quote!(#inv.event::<#ty>()))),
+            Param::Events(ty) => (ty.span(), fallible(quote!(#inv.events::<#ty>()))),
+            Param::Step(span) => (*span, quote!(#inv.step())),
+            Param::Dep(ty) => (ty.span(), fallible(quote!(#inv.dep::<#ty>()))),
         };
-        lets.push(quote!(let #arg = #value;));
+        lets.push(respan_except(quote!(let #arg = #value;), span, &inv));
         args.push(arg);
     }
     let ident = &f.ident;
@@ -253,14 +255,18 @@ fn on_failure(path: &syn::Path) -> TokenStream {
     let (invocation, future, json, boxed) =
         (paths::invocation(), paths::handler_future(), paths::json(), paths::boxed());
     let into_output = paths::into_output();
+    let (event_type, step) = (paths::event(), paths::step());
     let inv = format_ident!("__hookflow_inv");
     let event = fallible(quote!(#inv.event::<#json>()));
+    // Coercing to a fn pointer first turns a wrong signature into one "expected fn pointer
+    // `fn(Event<Value>, Step) -> _`, found fn item" error on the path.
     let body = quote! {
         let __hookflow_event = #event;
-        let __hookflow_out = #path(__hookflow_event, #inv.step()).await;
+        let __hookflow_fn: fn(#event_type<#json>, #step) -> _ = #path;
+        let __hookflow_out = __hookflow_fn(__hookflow_event, #inv.step()).await;
         #into_output(__hookflow_out)
     };
-    let body = respan(body, path.span());
+    let body = respan_except(body, path.span(), &inv);
     quote! {
         fn __hookflow_on_failure(#inv: #invocation) -> #future {
             #boxed::pin(async move { #body })
@@ -276,13 +282,34 @@ fn payload_check(check: &PayloadCheck) -> TokenStream {
     let tokens: Vec<TokenTree> = ty.to_token_stream().into_iter().collect();
     let first = tokens.first().map_or_else(Span::call_site, TokenTree::span);
     let last = tokens.last().map_or(first, TokenTree::span);
+    let head = respan(quote!(const _: () = ), first);
     let helper = respan(paths::expect_event(), first);
     let (event, message) = (&check.event, &check.message);
     let mut args = Group::new(Delimiter::Parenthesis, quote!(#event, #message));
     args.set_span(last);
+    let semi = respan(quote!(;), last);
     quote! {
-        const _: () = #helper::<#ty> #args;
+        #head #helper::<#ty> #args #semi
     }
+}
+
+/// Like `respan`, but leaves `keep` (an identifier bound elsewhere) as it is.
+fn respan_except(tokens: TokenStream, span: Span, keep: &proc_macro2::Ident) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Group(group) => {
+                let mut new = Group::new(group.delimiter(), respan_except(group.stream(), span, keep));
+                new.set_span(span);
+                TokenTree::Group(new)
+            }
+            TokenTree::Ident(ident) if ident == *keep => TokenTree::Ident(ident),
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
 }
 
 /// Gives every token (recursively) the span `span`.

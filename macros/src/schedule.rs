@@ -80,14 +80,24 @@ pub(crate) fn parse_schedule(input: &str) -> Result<Schedule, ScheduleError> {
     Ok(Schedule { timezone, cron })
 }
 
-/// croner capitalises and punctuates its messages; ours continue them mid-sentence.
+/// croner capitalises and punctuates its messages ("Component error: Number out of bounds.");
+/// ours continue them mid-sentence, so each `: `-separated part starts in lower case unless its
+/// first word is a name (`CronPattern`).
 fn lower_first(message: &str) -> String {
-    let trimmed = message.trim_end_matches('.');
-    let mut chars = trimmed.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    message
+        .trim_end_matches('.')
+        .split(": ")
+        .map(|part| {
+            let first_word = part.split(' ').next().unwrap_or_default();
+            let is_plain_word = first_word.chars().skip(1).all(|c| !c.is_uppercase());
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) if is_plain_word => first.to_lowercase().chain(chars).collect(),
+                _ => part.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 #[cfg(test)]
@@ -125,6 +135,8 @@ mod tests {
     #[test]
     fn lower_first_continues_a_sentence() {
         assert_eq!(lower_first("Invalid pattern: x."), "invalid pattern: x");
+        assert_eq!(lower_first("Component error: Number out of bounds."), "component error: number out of bounds");
+        assert_eq!(lower_first("Bad: CronPattern has 'F'"), "bad: CronPattern has 'F'");
         assert_eq!(lower_first(""), "");
     }
 }

@@ -47,7 +47,7 @@ pub(crate) fn unknown_clerk_event(name: &str) -> String {
     let best = did_you_mean(clerk_type, CLERK_EVENTS.iter().map(|e| e.clerk_type));
     let family = match best {
         Some(best) => {
-            message.push_str(&format!("; did you mean `{}`?", catalog::event_name(best)));
+            message.push_str(&format!(": did you mean `{}`?", catalog::event_name(best)));
             catalog::family_of(best)
         }
         None => catalog::family_of(name),
@@ -60,12 +60,15 @@ pub(crate) fn unknown_clerk_event(name: &str) -> String {
     if siblings.is_empty() {
         let mut families: Vec<&str> = CLERK_EVENTS.iter().map(|e| catalog::family_of(e.clerk_type)).collect();
         families.dedup();
+        let sep = if best.is_some() { " " } else { ": " };
         message.push_str(&format!(
-            "; Clerk's event families are {}; see `hookflow::clerk` for every event",
+            "{sep}Clerk's event families are {}; see `hookflow::clerk` for every event",
             backticked(families)
         ));
     } else {
-        message.push_str(&format!("; the `{family}` events are {}", backticked(siblings.iter().map(String::as_str))));
+        let sep = if best.is_some() { " " } else { ": " };
+        message
+            .push_str(&format!("{sep}the `{family}` events are {}", backticked(siblings.iter().map(String::as_str))));
     }
     message
 }
@@ -86,7 +89,7 @@ mod tests {
     #[test]
     fn clerk_typos_are_corrected() {
         let m = unknown_clerk_event("clerk/user.craeted");
-        assert!(m.starts_with("unknown Clerk event `clerk/user.craeted`; did you mean `clerk/user.created`?"), "{m}");
+        assert!(m.starts_with("unknown Clerk event `clerk/user.craeted`: did you mean `clerk/user.created`?"), "{m}");
         assert!(
             m.contains("the `user` events are `clerk/user.created`, `clerk/user.updated`, `clerk/user.deleted`"),
             "{m}"

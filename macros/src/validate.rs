@@ -575,15 +575,38 @@ fn cel(errors: &mut Errors, lit: &LitStr) -> Option<String> {
     match cel::Program::compile(&source) {
         Ok(_) => Some(source),
         Err(e) => {
+            // The syntax errors come with a position; prefer them to the parser's follow-ups.
             let detail = e
                 .errors
-                .first()
-                .map(|first| format!("{} (line {}, column {})", first.msg, first.pos.0, first.pos.1 + 1))
+                .iter()
+                .find(|error| error.msg.starts_with("Syntax error"))
+                .or(e.errors.first())
+                .map(|first| format!("{} at column {}", cel_message(&first.msg), first.pos.1))
                 .unwrap_or_else(|| e.to_string());
             errors.spanned(lit, format!("invalid CEL expression `{source}`: {detail}; expressions read the event as `event`, e.g. `event.data.id`"));
             None
         }
     }
+}
+
+/// The CEL parser speaks ANTLR ("mismatched input '<EOF>' expecting {'[', '{', ...}"); keep
+/// what it found and drop the token set, which is noise to a person.
+fn cel_message(message: &str) -> String {
+    let message = message.strip_prefix("Syntax error: ").unwrap_or(message);
+    let message = message.split(" expecting ").next().unwrap_or(message);
+    for prefix in
+        ["mismatched input ", "extraneous input ", "no viable alternative at input ", "token recognition error at: "]
+    {
+        if let Some(found) = message.strip_prefix(prefix) {
+            let found = found.trim_matches('\'').trim();
+            return if found == "<EOF>" {
+                "the expression ends too early".to_owned()
+            } else {
+                format!("unexpected `{found}`")
+            };
+        }
+    }
+    message.to_owned()
 }
 
 /// An `id`: a non-empty slug of `a-z`, `0-9` and `-`.
@@ -672,11 +695,14 @@ fn event_trigger(errors: &mut Errors, arg: &Arg) -> Option<(LitStr, Option<Strin
 struct Fields<'a> {
     owner: &'a Arg,
     found: Vec<(&'static str, &'a Arg)>,
+    /// An unknown key was reported: it is probably the missing one, misspelt.
+    had_unknown: bool,
 }
 
 impl<'a> Fields<'a> {
     fn new(errors: &mut Errors, owner: &'a Arg, list: &'a List, valid: &[&'static str]) -> Self {
         let mut found: Vec<(&'static str, &'a Arg)> = Vec::new();
+        let mut had_unknown = false;
         for arg in &list.items {
             let key = arg.key.to_string();
             match valid.iter().find(|k| **k == key) {
@@ -684,10 +710,13 @@ impl<'a> Fields<'a> {
                     errors.at(arg.key.span(), format!("`{known}` is given twice in `{}`: remove one", owner.key));
                 }
                 Some(&known) => found.push((known, arg)),
-                None => errors.at(arg.key.span(), unknown_key(&key, Some(&owner.key.to_string()), valid)),
+                None => {
+                    had_unknown = true;
+                    errors.at(arg.key.span(), unknown_key(&key, Some(&owner.key.to_string()), valid));
+                }
             }
         }
-        Fields { owner, found }
+        Fields { owner, found, had_unknown }
     }
 
     fn get(&self, key: &str) -> Option<&'a Arg> {
@@ -696,7 +725,7 @@ impl<'a> Fields<'a> {
 
     fn require(&self, errors: &mut Errors, key: &str, example: &str) -> Option<&'a Arg> {
         let arg = self.get(key);
-        if arg.is_none() {
+        if arg.is_none() && !self.had_unknown {
             errors.at(self.owner.span(), format!("`{}` needs `{key}`, e.g. `{example}`", self.owner.key));
         }
         arg
@@ -842,7 +871,7 @@ fn timeouts(errors: &mut Errors, arg: &Arg) -> Option<Timeouts> {
     const EXAMPLE: &str = "timeouts(start = \"10m\", finish = \"1h\")";
     let list = list(errors, arg, EXAMPLE)?;
     let fields = Fields::new(errors, arg, list, &["start", "finish"]);
-    if fields.found.is_empty() && list.items.is_empty() {
+    if list.items.is_empty() {
         errors.at(arg.span(), format!("`timeouts` needs `start`, `finish` or both, e.g. `{EXAMPLE}`"));
         return None;
     }
@@ -1130,7 +1159,14 @@ mod tests {
         let m = one_error(quote!(id = "a", cron = "TZ=Europe/Pariss 0 9 * * *"));
         assert_eq!(m, "unknown time zone `Europe/Pariss`; did you mean `TZ=Europe/Paris`?");
         let m = one_error(quote!(id = "a", event(name = "a/b", if = "event.data.id ==")));
-        assert!(m.starts_with("invalid CEL expression `event.data.id ==`"), "{m}");
+        assert!(
+            m.starts_with("invalid CEL expression `event.data.id ==`: the expression ends too early at column"),
+            "{m}"
+        );
+        let m = one_error(quote!(id = "a", event(name = "a/b", if = "event.data.id = 'x'")));
+        assert!(m.starts_with("invalid CEL expression `event.data.id = 'x'`: unexpected `=` at column 15"), "{m}");
+        let m = one_error(quote!(id = "a", event = "a/b", priority(run = "event.data.plan == 'pro' ? 120")));
+        assert!(m.contains(": the expression ends too early at column 31;"), "{m}");
         let m = one_error(quote!(id = "a", event = "a/b", idempotency = ""));
         assert!(m.starts_with("empty CEL expression"), "{m}");
     }
@@ -1138,7 +1174,7 @@ mod tests {
     #[test]
     fn clerk_names_are_checked_in_triggers_and_cancel_on() {
         let m = one_error(quote!(id = "a", event = "clerk/user.craeted"));
-        assert!(m.starts_with("unknown Clerk event `clerk/user.craeted`; did you mean `clerk/user.created`?"), "{m}");
+        assert!(m.starts_with("unknown Clerk event `clerk/user.craeted`: did you mean `clerk/user.created`?"), "{m}");
         let m = one_error(quote!(id = "a", event = "a/b", cancel_on(event = "clerk/user.delete")));
         assert!(m.contains("did you mean `clerk/user.deleted`?"), "{m}");
         assert!(one_error(quote!(id = "a", event = "app/invoice paid")).contains("contains whitespace"));

@@ -31,6 +31,7 @@ mod expr;
 mod function;
 mod invocation;
 mod journal;
+pub mod logs;
 mod output;
 mod registry;
 mod step;

@@ -7,6 +7,7 @@ pub use ::serde;
 pub use ::serde_json;
 
 pub use crate::checks::*;
+pub use crate::event::Event;
 pub use crate::event::{EventType, IntoRawEvent, NamedEvent, RawEvent};
 pub use crate::function::{
     BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, FunctionDef, Handler, HandlerFuture, Options,
@@ -15,6 +16,7 @@ pub use crate::function::{
 pub use crate::invocation::Invocation;
 pub use crate::output::FunctionOutput;
 pub use crate::registry::Registration;
+pub use crate::step::Step;
 pub use crate::Json;
 
 /// Converts what the user's function returned into the engine's output.

@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::clock::Millis;
 use crate::engine::Core;
@@ -225,13 +226,16 @@ impl RunCtx {
         let guard = InFlight::enter(&self);
         let attempt = self.inner.lock().step_attempts.get(&hash).copied().unwrap_or(0);
         let started = self.now();
-        let span = tracing::info_span!("step", run_id = %self.run_id, function_id = self.function.id, step_id = %name, attempt);
-        let outcome = {
-            let _enter = span.enter();
-            tracing::debug!("step started");
-            drop(_enter);
-            AssertUnwindSafe(f()).catch_unwind().await
-        };
+        let span = tracing::info_span!(
+            "step",
+            engine = self.core.instance,
+            run_id = %self.run_id,
+            function_id = self.function.id,
+            step_id = %name,
+            attempt
+        );
+        // The closure runs inside the step's span, so what it logs is attributed to the step.
+        let outcome = AssertUnwindSafe(f()).catch_unwind().instrument(span.clone()).await;
         let result = match outcome {
             Ok(Ok(value)) => serde_json::to_value(&value)
                 .map(|data| (value, data))

@@ -67,7 +67,7 @@ pub(super) async fn pass(core: &Arc<Core>, run_id: &str, preload: Option<super::
         step: Step { ctx: ctx.clone() },
         state: core.state.clone(),
     };
-    let span = tracing::info_span!("run", run_id = %run.id, function_id = def.id, attempt = run.attempt);
+    let span = tracing::info_span!("run", engine = core.instance, run_id = %run.id, function_id = def.id, attempt = run.attempt);
     let outcome = drive((def.handler)(invocation), &ctx).instrument(span.clone()).await;
     let _enter = span.enter();
     match outcome {

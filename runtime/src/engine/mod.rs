@@ -95,6 +95,8 @@ pub(crate) struct Core {
     pub(crate) registry: Registry,
     pub(crate) exprs: Exprs,
     pub(crate) state: Arc<State>,
+    /// This engine's number in the process, to route captured step logs.
+    pub(crate) instance: u64,
     app_id: String,
     listeners: HashMap<String, Vec<Listener>>,
     slots: Mutex<HashMap<String, Slot>>,
@@ -190,9 +192,12 @@ impl EngineBuilder {
             }
         }
         let (changes, _) = broadcast::channel(4096);
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(crate::store::MemoryStore::new()));
+        let instance = crate::logs::register(store.clone());
         let core = Arc::new(Core {
             clock: self.clock,
-            store: self.store.unwrap_or_else(|| Arc::new(crate::store::MemoryStore::new())),
+            store,
+            instance,
             registry,
             exprs: Exprs::default(),
             state: Arc::new(self.state),

@@ -28,6 +28,7 @@ where
     runs_are_listed_with_filters(make().await).await;
     saves_commit_emitted_events(make().await).await;
     reruns_do_not_collide_with_their_original(make().await).await;
+    logs_are_kept_per_run_in_order(make().await).await;
 }
 
 fn event(id: &str, name: &str, received_at: i64) -> StoredEvent {
@@ -230,4 +231,19 @@ async fn reruns_do_not_collide_with_their_original(store: Arc<dyn Store>) {
     let for_event =
         store.list_runs(&RunQuery { event_id: Some("e1".into()), ..RunQuery::default() }).await.expect("list");
     assert_eq!(for_event.len(), 2, "both runs belong to the event");
+}
+
+async fn logs_are_kept_per_run_in_order(store: Arc<dyn Store>) {
+    let line = |run: &str, message: &str| super::LogLine {
+        run_id: run.into(),
+        step: "send".into(),
+        attempt: 0,
+        ts: 5,
+        level: "INFO".into(),
+        message: message.into(),
+    };
+    store.append_logs(vec![line("r1", "first"), line("r2", "other")]).await.expect("append");
+    store.append_logs(vec![line("r1", "second")]).await.expect("append");
+    assert_eq!(store.logs("r1").await.expect("logs"), vec![line("r1", "first"), line("r1", "second")]);
+    assert!(store.logs("r3").await.expect("logs").is_empty());
 }

@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 
 use super::types::effective_limit;
 use super::{
-    Accepted, EventQuery, NewEvent, RunQuery, RunRecord, RunUpdate, StepRecord, Store, StoreError, StoredEvent,
+    Accepted, EventQuery, LogLine, NewEvent, RunQuery, RunRecord, RunUpdate, StepRecord, Store, StoreError, StoredEvent,
 };
 
 /// A store that keeps everything in memory.
@@ -25,6 +25,7 @@ struct Inner {
     runs: BTreeMap<String, RunRecord>,
     run_keys: HashMap<(String, String), String>,
     journals: HashMap<String, Vec<StepRecord>>,
+    logs: HashMap<String, Vec<LogLine>>,
 }
 
 impl MemoryStore {
@@ -139,6 +140,18 @@ impl Store for MemoryStore {
             .take(effective_limit(query.limit))
             .cloned()
             .collect())
+    }
+
+    async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock();
+        for line in lines {
+            inner.logs.entry(line.run_id.clone()).or_default().push(line);
+        }
+        Ok(())
+    }
+
+    async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
+        Ok(self.inner.lock().logs.get(run_id).cloned().unwrap_or_default())
     }
 }
 

@@ -12,10 +12,10 @@ mod types;
 pub mod conformance;
 
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{Durability, SqliteStore};
 pub use types::{
-    Accepted, EventQuery, Memo, NewEvent, ParentRef, PendingOp, RunQuery, RunRecord, RunState, RunStatus, RunUpdate,
-    StepKind, StepRecord, StoredEvent, WaitSpec,
+    Accepted, EventQuery, LogLine, Memo, NewEvent, ParentRef, PendingOp, RunQuery, RunRecord, RunState, RunStatus,
+    RunUpdate, StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 
 use async_trait::async_trait;
@@ -68,4 +68,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs, newest first.
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Appends log lines that steps wrote (best effort: not part of the durability contract).
+    async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError>;
+
+    /// A run's log lines, in the order they were written.
+    async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError>;
 }

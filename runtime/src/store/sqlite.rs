@@ -16,8 +16,8 @@ use tokio::sync::oneshot;
 
 use super::types::effective_limit;
 use super::{
-    Accepted, EventQuery, Memo, NewEvent, RunQuery, RunRecord, RunStatus, RunUpdate, StepKind, StepRecord, Store,
-    StoreError, StoredEvent,
+    Accepted, EventQuery, LogLine, Memo, NewEvent, RunQuery, RunRecord, RunStatus, RunUpdate, StepKind, StepRecord,
+    Store, StoreError, StoredEvent,
 };
 use crate::webhook::EventSource;
 
@@ -72,6 +72,16 @@ CREATE TABLE IF NOT EXISTS steps (
     ended_at INTEGER NOT NULL,
     UNIQUE (run_id, hash)
 );
+CREATE TABLE IF NOT EXISTS step_logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS step_logs_by_run ON step_logs(run_id, seq);
 "#;
 
 /// How hard SQLite makes each commit durable.
@@ -88,6 +98,7 @@ pub enum Durability {
 enum Job {
     Accept(Vec<NewEvent>, oneshot::Sender<Result<Vec<Accepted>, StoreError>>),
     Save(Vec<RunUpdate>, oneshot::Sender<Result<(), StoreError>>),
+    Logs(Vec<LogLine>, oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// The SQLite store.
@@ -185,7 +196,9 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
             for job in jobs {
                 match job {
                     Job::Accept(_, reply) => drop(reply.send(Err(StoreError::Database(msg.clone())))),
-                    Job::Save(_, reply) => drop(reply.send(Err(StoreError::Database(msg.clone())))),
+                    Job::Save(_, reply) | Job::Logs(_, reply) => {
+                        drop(reply.send(Err(StoreError::Database(msg.clone()))))
+                    }
                 }
             }
             return;
@@ -196,6 +209,7 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
         match job {
             Job::Accept(events, reply) => done.push(Done::Accept(reply, in_savepoint(&tx, |c| accept_tx(c, events)))),
             Job::Save(updates, reply) => done.push(Done::Save(reply, in_savepoint(&tx, |c| save_tx(c, updates)))),
+            Job::Logs(lines, reply) => done.push(Done::Save(reply, in_savepoint(&tx, |c| logs_tx(c, lines)))),
         }
     }
     let commit = tx.commit().map_err(|e| e.to_string());
@@ -325,6 +339,16 @@ fn save_tx(conn: &Connection, updates: Vec<RunUpdate>) -> Result<(), StoreError>
     Ok(())
 }
 
+fn logs_tx(conn: &Connection, lines: Vec<LogLine>) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO step_logs (run_id, step, attempt, ts, level, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for l in lines {
+        stmt.execute(params![l.run_id, l.step, l.attempt, l.ts, l.level, l.message])?;
+    }
+    Ok(())
+}
+
 fn source_str(source: EventSource) -> String {
     serde_json::to_value(source).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "api".into())
 }
@@ -433,6 +457,33 @@ impl Store for SqliteStore {
         let (tx, rx) = oneshot::channel();
         self.writer.send(Job::Save(updates, tx)).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Job::Logs(lines, tx)).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
+        let run_id = run_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT run_id, step, attempt, ts, level, message FROM step_logs WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![run_id], |r| {
+                Ok(Ok(LogLine {
+                    run_id: r.get(0)?,
+                    step: r.get(1)?,
+                    attempt: r.get(2)?,
+                    ts: r.get(3)?,
+                    level: r.get(4)?,
+                    message: r.get(5)?,
+                }))
+            })?;
+            collect(rows)
+        })
+        .await
     }
 
     async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {

@@ -402,3 +402,20 @@ pub(crate) fn effective_limit(limit: usize) -> usize {
         limit.min(1000)
     }
 }
+
+/// A line a step logged through `tracing` (captured by [`crate::logs::layer`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// The run.
+    pub run_id: String,
+    /// The user's step id.
+    pub step: String,
+    /// The attempt (0-based) that logged it.
+    pub attempt: u32,
+    /// When (ms).
+    pub ts: Millis,
+    /// `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`.
+    pub level: String,
+    /// The message and its fields, formatted.
+    pub message: String,
+}
