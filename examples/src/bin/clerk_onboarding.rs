@@ -80,7 +80,11 @@ async fn send_welcome_email(
             user.id
         ),
     };
-    step.run("send-welcome-email", || async { Ok(mailer.send(&settings.mail_from, email).await?) }).await?;
+    step.run("send-welcome-email", || async {
+        tracing::info!(to = %to, "sending the welcome email via {}", mailer.describe());
+        Ok(mailer.send(&settings.mail_from, email).await?)
+    })
+    .await?;
     Ok(format!("welcome email sent to {to}"))
 }
 
@@ -110,7 +114,11 @@ async fn onboarding_emails(
             user.display_name()
         ),
     };
-    step.run("trial-offer-email", || async { Ok(mailer.send(&settings.mail_from, email).await?) }).await?;
+    step.run("trial-offer-email", || async {
+        tracing::info!(to = %to, "sending the trial offer via {}", mailer.describe());
+        Ok(mailer.send(&settings.mail_from, email).await?)
+    })
+    .await?;
     Ok(format!("trial offer sent to {to}"))
 }
 
@@ -201,11 +209,15 @@ async fn run() -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_filter(filter))
+        // What the functions log inside a run shows up in the dev UI, next to each step.
+        .with(hookflow::logs::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO))
         .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,

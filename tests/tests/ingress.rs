@@ -1,0 +1,202 @@
+//! Webhooks and the event API through the real engine: a verified Clerk delivery is committed
+//! before the 2xx, starts one run per function with a typed payload, and a re-delivery starts
+//! nothing; bad input is rejected and writes nothing; a failing store answers 503.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use hookflow::cli::build_clerk_message;
+use hookflow::prelude::*;
+use hookflow::store::{
+    Accepted, EventQuery, LogLine, MemoryStore, NewEvent, RunQuery, RunRecord, RunStatus, RunUpdate, StepRecord, Store,
+    StoreError, StoredEvent,
+};
+use serde_json::{json, Value};
+
+const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+#[inngest_fn(id = "greet-clerk-user", event = "clerk/user.created")]
+async fn greet(event: Event<clerk::UserCreated>) -> Result<String> {
+    Ok(format!("hello {}", event.data.first_name.as_deref().unwrap_or("?")))
+}
+
+#[inngest_fn(id = "count-signups", event = "app/signup")]
+async fn count_signups(event: Event<Json>) -> Result<Value> {
+    Ok(event.data)
+}
+
+/// A store whose writes can be made to fail, to check that ingress reports it.
+#[derive(Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    failing: AtomicBool,
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    async fn accept(&self, events: Vec<NewEvent>) -> Result<Vec<Accepted>, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Database("disk I/O error".into()));
+        }
+        self.inner.accept(events).await
+    }
+    async fn save(&self, updates: Vec<RunUpdate>) -> Result<(), StoreError> {
+        self.inner.save(updates).await
+    }
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        self.inner.run(id).await
+    }
+    async fn journal(&self, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
+        self.inner.journal(run_id).await
+    }
+    async fn events(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.events(ids).await
+    }
+    async fn active_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        self.inner.active_runs().await
+    }
+    async fn list_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.list_events(query).await
+    }
+    async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
+        self.inner.list_runs(query).await
+    }
+    async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError> {
+        self.inner.append_logs(lines).await
+    }
+    async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
+        self.inner.logs(run_id).await
+    }
+}
+
+struct Server {
+    url: String,
+    engine: hookflow::Engine,
+    store: Arc<FlakyStore>,
+}
+
+async fn serve() -> Server {
+    let mut registry = hookflow::Registry::empty();
+    registry.add(greet::DEF).expect("add").add(count_signups::DEF).expect("add");
+    let store = Arc::new(FlakyStore::default());
+    let app = hookflow::App::with_registry("ingress-test", Ok(registry))
+        .store(store.clone())
+        .clerk_webhooks(SECRET)
+        .event_key("secret-key")
+        .start()
+        .await
+        .expect("start");
+    let engine = app.engine().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    Server { url, engine, store }
+}
+
+async fn post_clerk(client: &reqwest::Client, url: &str, msg: &hookflow::cli::SignedMessage) -> (u16, Value) {
+    let mut req = client.post(format!("{url}/webhooks/clerk")).body(msg.body.clone());
+    for (name, value) in msg.headers() {
+        req = req.header(name, value);
+    }
+    let resp = req.send().await.expect("post");
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn event_count(store: &FlakyStore) -> usize {
+    store
+        .list_events(&EventQuery { include_internal: false, limit: 1000, ..EventQuery::default() })
+        .await
+        .expect("list")
+        .len()
+}
+
+#[tokio::test]
+async fn a_verified_clerk_webhook_is_committed_before_the_ack_and_fans_out_once() {
+    let server = serve().await;
+    let client = reqwest::Client::new();
+    let msg = build_clerk_message("user.created", None, SECRET, SystemTime::now()).expect("sign");
+
+    let (status, body) = post_clerk(&client, &server.url, &msg).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"ids": [msg.id.clone()], "status": 200}));
+    // Acknowledged means committed: the event is in the store the moment the reply arrives.
+    let stored = server.store.events(&[msg.id.clone()]).await.expect("events");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].name, "clerk/user.created");
+    assert!(stored[0].user.as_ref().is_some_and(|u| u.get("clerk_envelope").is_some()), "the envelope is kept");
+
+    server.engine.settle().await;
+    let runs = server.store.list_runs(&RunQuery::default()).await.expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Completed);
+    assert_eq!(runs[0].output, Some(json!("hello John")), "the typed payload reached the function");
+
+    let (status, _) = post_clerk(&client, &server.url, &msg).await;
+    assert_eq!(status, 200, "a re-delivery is acknowledged");
+    server.engine.settle().await;
+    assert_eq!(server.store.list_runs(&RunQuery::default()).await.expect("runs").len(), 1, "and starts nothing");
+}
+
+#[tokio::test]
+async fn rejected_webhooks_write_nothing() {
+    let server = serve().await;
+    let client = reqwest::Client::new();
+    let mut forged =
+        build_clerk_message("user.created", None, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", SystemTime::now())
+            .expect("sign");
+    let (status, body) = post_clerk(&client, &server.url, &forged).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "the reason is given: {body}");
+
+    let stale =
+        build_clerk_message("user.created", None, SECRET, SystemTime::now() - std::time::Duration::from_secs(600))
+            .expect("sign");
+    assert_eq!(post_clerk(&client, &server.url, &stale).await.0, 401);
+
+    forged = build_clerk_message("user.created", None, SECRET, SystemTime::now()).expect("sign");
+    forged.body = b"{not json".to_vec();
+    let resign = hookflow::webhook::svix::sign(SECRET, &forged.id, forged.timestamp, &forged.body).expect("sign");
+    forged.signature = resign;
+    assert_eq!(post_clerk(&client, &server.url, &forged).await.0, 400);
+    assert_eq!(event_count(&server.store).await, 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn unknown_clerk_types_are_kept_as_raw_events() {
+    let server = serve().await;
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let fixture = dir.path().join("new.json");
+    std::fs::write(&fixture, r#"{"id": "thing_1", "object": "thing"}"#).expect("write");
+    let msg = build_clerk_message("thing.invented", Some(&fixture), SECRET, SystemTime::now()).expect("sign");
+    assert_eq!(post_clerk(&client, &server.url, &msg).await.0, 200);
+    let stored = server.store.events(&[msg.id.clone()]).await.expect("events");
+    assert_eq!(stored[0].name, "clerk/thing.invented");
+    assert_eq!(stored[0].data, json!({"id": "thing_1", "object": "thing"}));
+}
+
+#[tokio::test]
+async fn the_event_api_needs_the_key_and_a_failing_store_answers_503() {
+    let server = serve().await;
+    let client = reqwest::Client::new();
+    let body =
+        json!([{"name": "app/signup", "data": {"plan": "pro"}}, {"name": "app/signup", "data": {"plan": "free"}}]);
+    let wrong = client.post(format!("{}/e/nope", server.url)).json(&body).send().await.expect("post");
+    assert_eq!(wrong.status().as_u16(), 401);
+    let ok = client.post(format!("{}/e/secret-key", server.url)).json(&body).send().await.expect("post");
+    assert_eq!(ok.status().as_u16(), 200);
+    let reply: Value = ok.json().await.expect("json");
+    assert_eq!(reply["ids"].as_array().map(Vec::len), Some(2));
+    server.engine.settle().await;
+    assert_eq!(server.store.list_runs(&RunQuery::default()).await.expect("runs").len(), 2);
+
+    server.store.failing.store(true, Ordering::SeqCst);
+    let failed = client.post(format!("{}/e/secret-key", server.url)).json(&body).send().await.expect("post");
+    assert_eq!(failed.status().as_u16(), 503, "the sender should retry");
+    let msg = build_clerk_message("user.created", None, SECRET, SystemTime::now()).expect("sign");
+    assert_eq!(post_clerk(&client, &server.url, &msg).await.0, 503);
+    server.store.failing.store(false, Ordering::SeqCst);
+    assert_eq!(post_clerk(&client, &server.url, &msg).await.0, 200, "the retried delivery succeeds");
+}
