@@ -17,7 +17,7 @@
 //! so that `<fn_name>::DEF` names the function's definition wherever the function is in scope
 //! (tests, `Registry::add(onboarding::DEF)`), while everything else stays hidden in the block.
 
-use proc_macro2::{Delimiter, Group, Literal, Span, TokenStream, TokenTree};
+use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Item, ItemFn};
@@ -217,17 +217,18 @@ fn handler(f: &Function) -> TokenStream {
             Param::Step(span) => (*span, quote!(#inv.step())),
             Param::Dep(ty) => (ty.span(), fallible(quote!(#inv.dep::<#ty>()))),
         };
-        lets.push(respan_except(quote!(let #arg = #value;), span, &inv));
+        lets.push(respan(quote!(let #arg = #value;), span));
         args.push(arg);
     }
     let ident = &f.ident;
-    let out = Ident2::new("__hookflow_out", f.output_span);
+    let out = format_ident!("__hookflow_out");
     let convert = respan(paths::into_output(), f.output_span);
+    let call = respan(quote!(let #out = #ident(#(#args),*).await;), ident.span());
     quote! {
         fn __hookflow_handler(#inv: #invocation) -> #future {
             #boxed::pin(async move {
                 #(#lets)*
-                let #out = #ident(#(#args),*).await;
+                #call
                 let __hookflow_result: #result<_, _> = #convert(#out);
                 __hookflow_result
             })
@@ -235,16 +236,14 @@ fn handler(f: &Function) -> TokenStream {
     }
 }
 
-type Ident2 = proc_macro2::Ident;
-
 /// `match call { Ok(v) => v, Err(e) => return Err(e) }`: `?` would need the async block's
 /// error type spelled out before inference has seen it.
 fn fallible(call: TokenStream) -> TokenStream {
     let result = paths::result();
     quote! {
         match #call {
-            #result::Ok(value) => value,
-            #result::Err(error) => return #result::Err(error),
+            #result::Ok(__hookflow_value) => __hookflow_value,
+            #result::Err(__hookflow_error) => return #result::Err(__hookflow_error),
         }
     }
 }
@@ -266,7 +265,7 @@ fn on_failure(path: &syn::Path) -> TokenStream {
         let __hookflow_out = __hookflow_fn(__hookflow_event, #inv.step()).await;
         #into_output(__hookflow_out)
     };
-    let body = respan_except(body, path.span(), &inv);
+    let body = respan(body, path.span());
     quote! {
         fn __hookflow_on_failure(#inv: #invocation) -> #future {
             #boxed::pin(async move { #body })
@@ -282,37 +281,23 @@ fn payload_check(check: &PayloadCheck) -> TokenStream {
     let tokens: Vec<TokenTree> = ty.to_token_stream().into_iter().collect();
     let first = tokens.first().map_or_else(Span::call_site, TokenTree::span);
     let last = tokens.last().map_or(first, TokenTree::span);
+    // Every token is the user's: rustc merges the spans of an expression only when they come
+    // from the same expansion, and falls back to the attribute otherwise.
     let head = respan(quote!(const _: () = ), first);
     let helper = respan(paths::expect_event(), first);
+    let open = respan(quote!(::<), first);
+    let close = respan(quote!(>), last);
     let (event, message) = (&check.event, &check.message);
-    let mut args = Group::new(Delimiter::Parenthesis, quote!(#event, #message));
-    args.set_span(last);
-    let semi = respan(quote!(;), last);
+    let args = respan(quote!((#event, #message);), last);
     quote! {
-        #head #helper::<#ty> #args #semi
+        #head #helper #open #ty #close #args
     }
 }
 
-/// Like `respan`, but leaves `keep` (an identifier bound elsewhere) as it is.
-fn respan_except(tokens: TokenStream, span: Span, keep: &proc_macro2::Ident) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|tree| match tree {
-            TokenTree::Group(group) => {
-                let mut new = Group::new(group.delimiter(), respan_except(group.stream(), span, keep));
-                new.set_span(span);
-                TokenTree::Group(new)
-            }
-            TokenTree::Ident(ident) if ident == *keep => TokenTree::Ident(ident),
-            mut other => {
-                other.set_span(span);
-                other
-            }
-        })
-        .collect()
-}
-
-/// Gives every token (recursively) the span `span`.
+/// Gives every token (recursively) the span `span`, so that errors about the code land on the
+/// user's tokens, except our local variables (`__hookflow_*`): they keep the call-site span
+/// they were made with, because a local binding and its uses must share hygiene, and the
+/// user's tokens may come from a `macro_rules!` whose locals are hygienic.
 fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
@@ -322,6 +307,7 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
                 new.set_span(span);
                 TokenTree::Group(new)
             }
+            TokenTree::Ident(ident) if ident.to_string().starts_with("__hookflow_") => TokenTree::Ident(ident),
             mut other => {
                 other.set_span(span);
                 other

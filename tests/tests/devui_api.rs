@@ -726,6 +726,30 @@ async fn fixture_onboarding(event: Event<clerk::UserCreated>, step: Step) -> Res
     Ok(())
 }
 
+/// Not in the example app: shows the retrying, failed and waiting states in the UI.
+#[inngest_fn(id = "export-user-to-crm", event = "clerk/user.updated", retries = 2)]
+async fn fixture_export(event: Event<clerk::UserUpdated>, step: Step) -> Result<()> {
+    let id = event.data.id.clone();
+    step.run("lookup", || async move { Ok(json!({ "user": id, "plan": "trial" })) }).await?;
+    step.run("push-to-crm", || async {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused (os error 111)");
+        Err::<(), _>(hookflow::Error::from(io))
+    })
+    .await?;
+    Ok(())
+}
+
+#[inngest_fn(id = "await-verification", event = "clerk/user.updated")]
+async fn fixture_await(step: Step) -> Result<Option<Value>> {
+    let verified: Option<Event<Json>> = step
+        .wait_for_event(
+            "email-verified",
+            hookflow::WaitFor::timeout("2d").event("clerk/email.created").matching("data.id"),
+        )
+        .await?;
+    Ok(verified.map(|e| e.data))
+}
+
 /// Serves a Clerk-onboarding-like app with the dev UI until Ctrl-C, for `tests/browser/run.mjs`
 /// while the example binary is not available:
 /// `HOOKFLOW_FIXTURE_ADDR=127.0.0.1:8288 CLERK_WEBHOOK_SIGNING_SECRET=whsec_... cargo test -p
@@ -737,7 +761,9 @@ async fn browser_fixture_server() {
     let secret = std::env::var("CLERK_WEBHOOK_SIGNING_SECRET")
         .unwrap_or_else(|_| "whsec_dGVzdF9zaWduaW5nX3NlY3JldF8zMl9jaGFyc19sb25n".into());
     let mut registry = Registry::empty();
-    for def in [fixture_sync_user::DEF, fixture_welcome::DEF, fixture_onboarding::DEF] {
+    for def in
+        [fixture_sync_user::DEF, fixture_welcome::DEF, fixture_onboarding::DEF, fixture_export::DEF, fixture_await::DEF]
+    {
         registry.add(def).expect("unique ids");
     }
     let mut app =

@@ -135,27 +135,6 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
 }
 
-/// The signing secret: `CLERK_WEBHOOK_SIGNING_SECRET`, or in dev mode one generated once and
-/// kept in `.hookflow/dev-secret`, where `hookflow clerk send` finds it.
-fn signing_secret() -> Result<(String, bool), String> {
-    if let Some(secret) = std::env::var("CLERK_WEBHOOK_SIGNING_SECRET").ok().filter(|s| !s.is_empty()) {
-        return Ok((secret, false));
-    }
-    let path = Path::new(".hookflow/dev-secret");
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        let existing = existing.trim().to_owned();
-        if !existing.is_empty() {
-            return Ok((existing, true));
-        }
-    }
-    use base64::Engine as _;
-    let bytes: [u8; 24] = rand::random();
-    let secret = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes));
-    std::fs::create_dir_all(".hookflow").map_err(|e| format!("cannot create .hookflow/: {e}"))?;
-    std::fs::write(path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok((secret, true))
-}
-
 async fn run() -> Result<(), String> {
     let addr = env_or("HOOKFLOW_ADDR", "127.0.0.1:8288");
     let store_url = env_or("HOOKFLOW_DATABASE_URL", "sqlite:hookflow.db");
@@ -167,7 +146,7 @@ async fn run() -> Result<(), String> {
     if let Err(e) = hookflow::IntoDuration::into_duration(settings.trial_offer_delay.as_str()) {
         return Err(format!("TRIAL_OFFER_DELAY: {e}"));
     }
-    let (secret, dev_secret) = signing_secret()?;
+    let (secret, dev_secret) = hookflow::cli::dev_secret(Path::new(".")).map_err(|e| e.to_string())?;
     let db = AppDb::open_url(&app_db_url).map_err(|e| e.to_string())?;
     let mailer = Mailer::from_env().map_err(|e| e.to_string())?;
     let mail_target = mailer.describe();

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hookflow::cli::{ClerkSendArgs, HttpReply, SendArgs};
+use hookflow::cli::{ClerkSendArgs, DevArgs, HttpReply, SendArgs};
 
 /// Durable, event-driven functions: send events and Clerk webhooks to a running server.
 #[derive(Debug, Parser)]
@@ -15,6 +15,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the dev UI, the event API and the Clerk webhook endpoint over a store.
+    Dev(DevArgs),
     /// Send an event to `POST /e/{key}` (Inngest's event API).
     Send(SendArgs),
     /// Clerk helpers.
@@ -32,11 +34,21 @@ enum ClerkCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Send(args) => args.run().await,
-        Command::Clerk(ClerkCommand::Send(args)) => args.run().await,
+        Command::Dev(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .init();
+            args.run().await.map(|()| None)
+        }
+        Command::Send(args) => args.run().await.map(Some),
+        Command::Clerk(ClerkCommand::Send(args)) => args.run().await.map(Some),
     };
     match result {
-        Ok(reply) => report(&reply),
+        Ok(Some(reply)) => report(&reply),
+        Ok(None) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE

@@ -11,11 +11,13 @@ use crate::webhook::svix::{self, Secret, SecretError};
 use crate::RawEvent;
 
 mod clerk;
+mod dev;
 
 pub use clerk::{
     build_clerk_message, build_clerk_message_with, clerk_send, clerk_send_with, resolve_secret, ClerkSendArgs,
     SignedMessage, UserOverrides, DEV_SECRET_FILE,
 };
+pub use dev::{dev_secret, DevArgs};
 
 /// Where `hookflow dev` (and an app in dev mode) listens.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8288";

@@ -762,6 +762,11 @@ impl Core {
         }
         let empty = Arc::new(Value::Null);
         for run in runs {
+            if self.registry.get(&run.function_id).is_none() {
+                // Another app (or an older build) owns it: leave it for the app that has it.
+                tracing::warn!(run_id = %run.id, function_id = %run.function_id, "not resuming a run of a function this app does not have");
+                continue;
+            }
             let trigger = run.event_ids.first().and_then(|id| triggers.get(id)).unwrap_or(&empty).clone();
             self.arm_cancels(&run, &trigger);
             match run.status {
