@@ -19,6 +19,14 @@ struct Worker {
     url: String,
 }
 
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // SIGKILL: the point of the test. Reaping it avoids a zombie.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start_worker(dir: &Path, generation: u32) -> Worker {
     let port_file = dir.join("port");
     let _ = std::fs::remove_file(&port_file);
@@ -36,19 +44,20 @@ fn start_worker(dir: &Path, generation: u32) -> Worker {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the worker");
+    let mut worker = Worker { child, url: String::new() };
     let started = Instant::now();
     loop {
         if let Ok(port) = std::fs::read_to_string(&port_file) {
-            return Worker { child, url: format!("http://127.0.0.1:{}", port.trim()) };
+            worker.url = format!("http://127.0.0.1:{}", port.trim());
+            return worker;
         }
         assert!(started.elapsed() < Duration::from_secs(30), "the worker did not start");
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
-fn kill(mut worker: Worker) {
-    worker.child.kill().expect("SIGKILL the worker");
-    worker.child.wait().expect("reap the worker");
+fn kill(worker: Worker) {
+    drop(worker);
 }
 
 /// Sends batches of events until `until`; returns the ids the server acknowledged.

@@ -122,7 +122,7 @@ async fn a_verified_clerk_webhook_is_committed_before_the_ack_and_fans_out_once(
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({"ids": [msg.id.clone()], "status": 200}));
     // Acknowledged means committed: the event is in the store the moment the reply arrives.
-    let stored = server.store.events(&[msg.id.clone()]).await.expect("events");
+    let stored = server.store.events(std::slice::from_ref(&msg.id)).await.expect("events");
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].name, "clerk/user.created");
     assert!(stored[0].user.as_ref().is_some_and(|u| u.get("clerk_envelope").is_some()), "the envelope is kept");
@@ -172,7 +172,7 @@ async fn unknown_clerk_types_are_kept_as_raw_events() {
     std::fs::write(&fixture, r#"{"id": "thing_1", "object": "thing"}"#).expect("write");
     let msg = build_clerk_message("thing.invented", Some(&fixture), SECRET, SystemTime::now()).expect("sign");
     assert_eq!(post_clerk(&client, &server.url, &msg).await.0, 200);
-    let stored = server.store.events(&[msg.id.clone()]).await.expect("events");
+    let stored = server.store.events(std::slice::from_ref(&msg.id)).await.expect("events");
     assert_eq!(stored[0].name, "clerk/thing.invented");
     assert_eq!(stored[0].data, json!({"id": "thing_1", "object": "thing"}));
 }

@@ -316,7 +316,7 @@ impl Engine {
         core.store.save(vec![RunUpdate { steps, run: Some(run.clone()), events: Vec::new() }]).await?;
         let id = run.id.clone();
         if let Some(first) = run.event_ids.first() {
-            if let Some(event) = core.store.events(&[first.clone()]).await?.pop() {
+            if let Some(event) = core.store.events(std::slice::from_ref(first)).await?.pop() {
                 let trigger = Arc::new(serde_json::to_value(event.to_raw()).unwrap_or(Value::Null));
                 core.arm_cancels(&run, &trigger);
             }

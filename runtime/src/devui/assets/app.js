@@ -618,17 +618,18 @@ function runsPage(root, params) {
   };
 }
 
-function runRow(r) {
+/** A runs-table row; `compact` leaves out the function and the start/end columns. */
+function runRow(r, { compact = false } = {}) {
   const live = !TERMINAL.has(r.status);
   const tr = h("tr", { dataset: { id: r.id, status: r.status } },
     h("td", {}, statusBadge(r.status)),
     h("td", {}, h("a", { class: "mono", attrs: { href: "/runs/" + encodeURIComponent(r.id), title: r.id, "aria-label": `Run ${r.id} of ${r.function_name}, ${r.status}` }, text: shortId(r.id) }),
       r.rerun_of ? h("span", { class: "pill", attrs: { title: "Rerun of " + r.rerun_of }, text: "rerun" }) : null),
     h("td", { class: "hide-sm" }, r.event_name ? h("a", { class: "pill event", attrs: { href: "/events/" + encodeURIComponent(r.event_id) }, text: r.event_name }) : h("span", { class: "muted", text: "—" })),
-    h("td", {}, h("a", { attrs: { href: "/functions/" + encodeURIComponent(r.function_id) }, text: r.function_name })),
+    compact ? null : h("td", {}, h("a", { attrs: { href: "/functions/" + encodeURIComponent(r.function_id) }, text: r.function_name })),
     h("td", { class: "hide-sm" }, timeEl(r.queued_at)),
-    h("td", { class: "hide-md" }, timeEl(r.started_at)),
-    h("td", { class: "hide-md" }, timeEl(r.ended_at)),
+    compact ? null : h("td", { class: "hide-md" }, timeEl(r.started_at)),
+    compact ? null : h("td", { class: "hide-md" }, timeEl(r.ended_at)),
     h("td", { class: "num" + (live ? " ticking" : ""), dataset: { from: String(r.queued_at) }, text: fmtDur(r.duration_ms) }));
   tr.addEventListener("click", (e) => {
     if (e.target.closest("a, button") || window.getSelection().toString()) return;
@@ -799,7 +800,8 @@ function timeline(data, selected, onSelect) {
     rows.push(h("li", { class: "tl-row note" }, h("p", { class: "bad-text" }, "Function error: ", h("strong", { text: run.error.name }), " ", run.error.message)));
   }
 
-  const ticks = [0, 25, 50, 75, 100].map((p) => h("span", { class: "tick", style: { left: p + "%" }, text: fmtDur((span * p) / 100) }));
+  const tick = (ms) => (span < 20 ? `${ms.toFixed(1)}ms` : fmtDur(ms));
+  const ticks = [0, 25, 50, 75, 100].map((p) => h("span", { class: "tick", style: { left: p + "%" }, text: tick((span * p) / 100) }));
   return h("div", { class: "card" },
     h("h2", { class: "card-title", text: "Timeline" }),
     h("div", { class: "tl-scale", attrs: { "aria-hidden": "true" } }, h("span"), h("div", { class: "ticks" }, ticks), h("span")),
@@ -817,7 +819,7 @@ function pendingRow(p, from, end, bar) {
     case "wait":
       label = "Waiting for event";
       cls = "b-wait pending";
-      detail = h("span", {}, h("code", { class: "mono", text: p.event }), p.expr ? h("span", {}, " if ", h("code", { class: "mono", text: p.expr })) : null, " · times out ", timeEl(p.until, fmtRelative(p.until)));
+      detail = h("span", {}, "for ", h("code", { class: "mono", text: p.event }), p.expr ? h("span", {}, " if ", h("code", { class: "mono", text: p.expr })) : null, " · times out ", timeEl(p.until, fmtRelative(p.until)));
       break;
     case "retry":
       label = "Retrying";
@@ -1231,7 +1233,7 @@ function functionPage(root, params, id) {
       editor.el,
       h("div", { class: "actions" }, invokeBtn));
 
-    const runsTable = table([["Status"], ["Run"], ["Trigger", "hide-sm"], ["Function", "hide-sm"], ["Queued", "hide-sm"], ["Started", "hide-md"], ["Ended", "hide-md"], ["Duration"]], "runs-table compact");
+    const runsTable = table([["Status"], ["Run"], ["Trigger", "hide-sm"], ["Queued", "hide-sm"], ["Duration"]], "runs-table compact");
     runsBody = runsTable.tbody;
     fill(section, 
       pageHead(f.name, { back: { href: "/functions", text: "Functions" }, sub: h("p", { class: "muted mono small", text: f.id }),
@@ -1256,8 +1258,8 @@ function functionPage(root, params, id) {
 
   const drawRuns = (d) => {
     clear(runsBody);
-    for (const r of d.runs) runsBody.append(runRow(r));
-    if (!d.runs.length) runsBody.append(h("tr", {}, h("td", { attrs: { colspan: "8" }, class: "empty", text: "No runs yet." })));
+    for (const r of d.runs) runsBody.append(runRow(r, { compact: true }));
+    if (!d.runs.length) runsBody.append(h("tr", {}, h("td", { attrs: { colspan: "5" }, class: "empty", text: "No runs yet." })));
     const counts = section.querySelector(".counts");
     if (counts) fill(counts, countChips(d.function.id, d.function.counts));
   };
