@@ -23,7 +23,7 @@ use syn::spanned::Spanned;
 use syn::{Item, ItemFn};
 
 use crate::paths;
-use crate::validate::{self, Function, Param, PayloadCheck, Scope, Trigger};
+use crate::validate::{self, Function, ParamKind, PayloadCheck, Scope, Trigger};
 
 /// `#[inngest_fn(args)] item`.
 pub(crate) fn inngest_fn(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -211,17 +211,23 @@ fn handler(f: &Function) -> TokenStream {
         let arg = format_ident!("__hookflow_arg{}", i);
         // Each statement is spanned at the user's type, so that a type the runtime cannot
         // supply (`Event<NotAnEvent>`) is reported there and not on the attribute.
-        let (span, value) = match param {
-            Param::Event(ty) => (ty.span(), fallible(quote!(#inv.event::<#ty>()))),
-            Param::Events(ty) => (ty.span(), fallible(quote!(#inv.events::<#ty>()))),
-            Param::Step(span) => (*span, quote!(#inv.step())),
-            Param::Dep(ty) => (ty.span(), fallible(quote!(#inv.dep::<#ty>()))),
+        // The binding is annotated with the parameter's own type, so that a type the runtime
+        // cannot supply is reported on it, by the same error the signature already gets.
+        let (span, value) = match &param.kind {
+            ParamKind::Event(e) => (e.span(), fallible(quote!(#inv.event::<#e>()), e.span())),
+            ParamKind::Events(e) => (e.span(), fallible(quote!(#inv.events::<#e>()), e.span())),
+            ParamKind::Step => (param.ty.span(), quote!(#inv.step())),
+            ParamKind::Dep(t) => (t.span(), fallible(quote!(#inv.dep::<#t>()), t.span())),
         };
-        lets.push(respan(quote!(let #arg = #value;), span));
+        let ty = &param.ty;
+        let value = respan(value, span);
+        lets.push(quote!(let #arg: #ty = #value;));
         args.push(arg);
     }
     let ident = &f.ident;
-    let out = format_ident!("__hookflow_out");
+    // Spanned at the return type, binding and use alike (a local's hygiene comes from its
+    // span), so that the argument of `into_output` is reported there.
+    let out = proc_macro2::Ident::new("__hookflow_out", f.output_span);
     let convert = respan(paths::into_output(), f.output_span);
     let call = respan(quote!(let #out = #ident(#(#args),*).await;), ident.span());
     quote! {
@@ -237,12 +243,14 @@ fn handler(f: &Function) -> TokenStream {
 }
 
 /// `match call { Ok(v) => v, Err(e) => return Err(e) }`: `?` would need the async block's
-/// error type spelled out before inference has seen it.
-fn fallible(call: TokenStream) -> TokenStream {
+/// error type spelled out before inference has seen it. The value's binding is spanned at
+/// `span` (the user's type), so that nothing about its type is reported on the attribute.
+fn fallible(call: TokenStream, span: Span) -> TokenStream {
     let result = paths::result();
+    let value = proc_macro2::Ident::new("__hookflow_value", span);
     quote! {
         match #call {
-            #result::Ok(__hookflow_value) => __hookflow_value,
+            #result::Ok(#value) => #value,
             #result::Err(__hookflow_error) => return #result::Err(__hookflow_error),
         }
     }
@@ -256,7 +264,7 @@ fn on_failure(path: &syn::Path) -> TokenStream {
     let into_output = paths::into_output();
     let (event_type, step) = (paths::event(), paths::step());
     let inv = format_ident!("__hookflow_inv");
-    let event = fallible(quote!(#inv.event::<#json>()));
+    let event = fallible(quote!(#inv.event::<#json>()), Span::call_site());
     // Coercing to a fn pointer first turns a wrong signature into one "expected fn pointer
     // `fn(Event<Value>, Step) -> _`, found fn item" error on the path.
     let body = quote! {

@@ -106,15 +106,20 @@ pub(crate) struct Timeouts {
     pub(crate) finish: Option<Duration>,
 }
 
-/// A parameter, recognised by its type.
-pub(crate) enum Param {
-    /// `Event<E>`: the triggering event (the first of a batch).
+/// A parameter: its type as written, and what that type was recognised as.
+pub(crate) struct Param {
+    pub(crate) ty: Type,
+    pub(crate) kind: ParamKind,
+}
+
+pub(crate) enum ParamKind {
+    /// `Event<E>`: the triggering event (the first of a batch); holds `E`.
     Event(Type),
-    /// `Vec<Event<E>>`: every event of a batch.
+    /// `Vec<Event<E>>`: every event of a batch; holds `E`.
     Events(Type),
     /// `Step`.
-    Step(Span),
-    /// `Dep<T>`: application state.
+    Step,
+    /// `Dep<T>`: application state; holds `T`.
     Dep(Type),
 }
 
@@ -282,6 +287,10 @@ const PARAM_HELP: &str = "parameters are recognised by type: `Event<E>`, `Vec<Ev
 
 /// Recognises a parameter by the last segment of its type's path.
 fn parameter(errors: &mut Errors, ty: &Type) -> Option<Param> {
+    parameter_kind(errors, ty).map(|kind| Param { ty: ty.clone(), kind })
+}
+
+fn parameter_kind(errors: &mut Errors, ty: &Type) -> Option<ParamKind> {
     let unsupported = |errors: &mut Errors| {
         errors.spanned(ty, format!("unsupported parameter type `{}`: {PARAM_HELP}", render(&ty.to_token_stream())));
         None
@@ -290,7 +299,7 @@ fn parameter(errors: &mut Errors, ty: &Type) -> Option<Param> {
         return unsupported(errors);
     };
     match (ident.to_string().as_str(), args.as_slice()) {
-        ("Event", [payload]) => Some(Param::Event(payload.clone())),
+        ("Event", [payload]) => Some(ParamKind::Event(payload.clone())),
         ("Event", []) => {
             errors.spanned(
                 ty,
@@ -300,12 +309,12 @@ fn parameter(errors: &mut Errors, ty: &Type) -> Option<Param> {
         }
         ("Vec", [inner]) => match last_segment(inner) {
             Some((inner_ident, inner_args)) if inner_ident == "Event" && inner_args.len() == 1 => {
-                Some(Param::Events(inner_args[0].clone()))
+                Some(ParamKind::Events(inner_args[0].clone()))
             }
             _ => unsupported(errors),
         },
-        ("Step", []) => Some(Param::Step(ty.span())),
-        ("Dep", [state]) => Some(Param::Dep(state.clone())),
+        ("Step", []) => Some(ParamKind::Step),
+        ("Dep", [state]) => Some(ParamKind::Dep(state.clone())),
         ("Dep", []) => {
             errors
                 .spanned(ty, "`Dep` needs the type of the state: write e.g. `Dep<Db>` (registered with `App::state`)");
@@ -900,10 +909,10 @@ fn timezone_hint(error: crate::schedule::ScheduleError) -> String {
 fn payload_checks(params: &[Param], triggers: &[Trigger]) -> Vec<PayloadCheck> {
     let mut checks = Vec::new();
     for param in params {
-        let (ty, wrap): (&Type, fn(&str) -> String) = match param {
-            Param::Event(ty) => (ty, |t| format!("Event<{t}>")),
-            Param::Events(ty) => (ty, |t| format!("Vec<Event<{t}>>")),
-            Param::Step(_) | Param::Dep(_) => continue,
+        let (ty, wrap): (&Type, fn(&str) -> String) = match &param.kind {
+            ParamKind::Event(ty) => (ty, |t| format!("Event<{t}>")),
+            ParamKind::Events(ty) => (ty, |t| format!("Vec<Event<{t}>>")),
+            ParamKind::Step | ParamKind::Dep(_) => continue,
         };
         let written = render(&ty.to_token_stream());
         let mut cron_checked = false;
@@ -1243,7 +1252,12 @@ mod tests {
             Ok(f) => f,
             Err(e) => panic!("{e}"),
         };
-        assert!(matches!(f.params.as_slice(), [Param::Dep(_), Param::Step(_), Param::Events(_), Param::Event(_)]));
+        let kinds: Vec<&ParamKind> = f.params.iter().map(|p| &p.kind).collect();
+        assert!(matches!(
+            kinds.as_slice(),
+            [ParamKind::Dep(_), ParamKind::Step, ParamKind::Events(_), ParamKind::Event(_)]
+        ));
+        assert_eq!(render(&f.params[1].ty.to_token_stream()), "hookflow::Step");
         let events: Vec<&str> = f.checks.iter().map(|c| c.event.as_str()).collect();
         assert_eq!(events, ["clerk/user.created", "clerk/user.created"]);
     }

@@ -217,21 +217,31 @@ async function main() {
     await page.waitForURL((u) => !u.search.includes("status="), { timeout: TIMEOUT });
   });
 
-  await test("a run opens with its step timeline", async () => {
+  await test("a sleeping run shows what it waits for", async () => {
     await runRow(eventId, SLEEPER).locator("td a.mono").first().click();
     await page.waitForURL(/\/runs\/[^/?]+/, { timeout: TIMEOUT });
-    await page.locator(".timeline .tl-btn[data-step]").first().waitFor({ timeout: TIMEOUT });
     await page.locator('.pending-row[data-pending="sleep"]', { hasText: "until" }).waitFor({ timeout: TIMEOUT });
     assert(await page.locator(".page-head .status", { hasText: "Sleeping" }).count() === 1, "the run is shown as sleeping");
     const trigger = page.locator(".detail-panel .code-body").last();
     assert((await trigger.textContent()).includes(userId), "the trigger payload is shown");
     await shot("run-detail-light.png");
-    await page.locator(".timeline .tl-btn[data-step]").first().click();
+    await auditPage("run page", 1280);
+  });
+
+  await test("a run's steps open with their output", async () => {
+    await page.goBack();
+    await runRow(eventId, "sync-user-from-clerk").locator("td a.mono").first().click();
+    await page.waitForURL(/\/runs\/[^/?]+/, { timeout: TIMEOUT });
+    const steps = page.locator(".timeline .tl-btn[data-step]");
+    await steps.first().waitFor({ timeout: TIMEOUT });
+    await steps.first().click();
     await page.locator(".detail-panel", { hasText: "Step hash" }).waitFor({ timeout: TIMEOUT });
+    await page.locator(".detail-panel .code-label", { hasText: /Step (output|error)/ }).waitFor({ timeout: TIMEOUT });
     await page.locator("button", { hasText: "Rerun from this step" }).waitFor({ timeout: TIMEOUT });
     assert(new URL(page.url()).searchParams.has("step"), "the selected step is in the address");
     await shot("step-detail-light.png");
-    await auditPage("run page", 1280);
+    await page.locator("button", { hasText: "Back to run" }).click();
+    await page.locator(".detail-panel h2", { hasText: "Result" }).waitFor({ timeout: TIMEOUT });
   });
 
   await test("events can be found by a payload field", async () => {
@@ -375,7 +385,7 @@ async function main() {
     const runs = await runsOf(eventId);
     const sleeper = runs.find((r) => r.function_id === SLEEPER);
     await goto(`/runs/${sleeper.id}`);
-    await page.locator(".timeline .tl-btn").first().waitFor({ timeout: TIMEOUT });
+    await page.locator('.pending-row[data-pending="sleep"]').waitFor({ timeout: TIMEOUT });
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     assert(bg === "rgb(14, 17, 22)", `dark background from prefers-color-scheme (${bg})`);
     await shot("run-detail-dark.png");

@@ -6,8 +6,9 @@
 //! Also holds an ignored test, `browser_fixture_server`, that serves a Clerk-onboarding-like app
 //! with the dev UI for `tests/browser/run.mjs` (see tests/browser/README.md).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use hookflow::devui::{router, DevUiConfig};
@@ -21,15 +22,22 @@ use serde_json::{json, Value};
 
 // ---- functions under test -------------------------------------------------------------------
 
-static HELLO_RUNS: AtomicUsize = AtomicUsize::new(0);
+/// How often step `hello` ran, per greeted name (tests run in parallel: each uses its own name).
+static HELLO_RUNS: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Mutex::default);
 static WORLD_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn hello_runs(name: &str) -> usize {
+    HELLO_RUNS.lock().map(|m| m.get(name).copied().unwrap_or(0)).unwrap_or(0)
+}
 
 #[inngest_fn(id = "greet", name = "Greet a user", event = "app/greet", retries = 2)]
 async fn greet(event: Event<Json>, step: Step) -> Result<Value> {
     let name = event.data["name"].as_str().unwrap_or("nobody").to_owned();
     let hello: String = step
         .run("hello", || async move {
-            HELLO_RUNS.fetch_add(1, Ordering::SeqCst);
+            if let Ok(mut runs) = HELLO_RUNS.lock() {
+                *runs.entry(name.clone()).or_default() += 1;
+            }
             Ok(format!("hello {name}"))
         })
         .await?;
@@ -267,11 +275,10 @@ async fn cancel_rerun_and_rerun_from_a_step() {
     assert_eq!(status, StatusCode::CONFLICT, "an ended run cannot be cancelled: {body}");
     assert_eq!(s.post("/api/v1/runs/01NOPE/cancel", "").await.0, StatusCode::NOT_FOUND);
 
-    let hello_before = HELLO_RUNS.load(Ordering::SeqCst);
     let greet_event = s.send("app/greet", json!({"name": "Lin"})).await;
     let original = s.run_of(&greet_event, "greet").await;
     let original_id = original["id"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(HELLO_RUNS.load(Ordering::SeqCst), hello_before + 1);
+    assert_eq!(hello_runs("Lin"), 1);
 
     // A whole rerun executes every step again.
     let (status, body) = s.post(&format!("/api/v1/runs/{original_id}/rerun"), "").await;
@@ -283,7 +290,7 @@ async fn cancel_rerun_and_rerun_from_a_step() {
     assert_eq!(rerun["run"]["status"], "Completed");
     assert_eq!(rerun["run"]["rerun_of"], original_id.as_str());
     assert_eq!(rerun["run"]["output"]["greeting"], "hello Lin");
-    assert_eq!(HELLO_RUNS.load(Ordering::SeqCst), hello_before + 2);
+    assert_eq!(hello_runs("Lin"), 2);
 
     // From the second step: the first step's recorded result is reused, not executed again.
     let world = hookflow::hash_step_id("world");
@@ -294,7 +301,7 @@ async fn cancel_rerun_and_rerun_from_a_step() {
     s.engine.settle().await;
     let from_step = s.ok(&format!("/api/v1/runs/{from_step_id}")).await;
     assert_eq!(from_step["run"]["status"], "Completed");
-    assert_eq!(HELLO_RUNS.load(Ordering::SeqCst), hello_before + 2, "the step before `world` was not executed");
+    assert_eq!(hello_runs("Lin"), 2, "the step before `world` was not executed");
     let original_detail = s.ok(&format!("/api/v1/runs/{original_id}")).await;
     assert_eq!(from_step["steps"][0]["output"], original_detail["steps"][0]["output"]);
     assert_eq!(from_step["steps"][0]["started_at"], original_detail["steps"][0]["started_at"]);
@@ -330,7 +337,9 @@ async fn events_list_search_internal_and_their_runs() {
         internal["events"].as_array().is_some_and(|a| a.iter().any(|e| e["name"] == "inngest/function.finished")),
         "{internal}"
     );
-    assert_eq!(ids(&s.ok("/api/v1/events?q=porto").await["events"]), vec![nap.clone()]);
+    let porto = s.ok("/api/v1/events?q=porto").await;
+    assert_eq!(ids(&porto["events"]), vec![nap.clone()]);
+    assert!(porto["events"][0]["preview"].as_str().unwrap_or_default().contains("Porto"));
     assert_eq!(ids(&s.ok("/api/v1/events?q=app/greet").await["events"]), vec![ada.clone()]);
     assert_eq!(ids(&s.ok("/api/v1/events?name=app/nap").await["events"]), vec![nap.clone()]);
     let page = s.ok("/api/v1/events?limit=1").await;

@@ -185,7 +185,7 @@ fn refuse(status: StatusCode, api: bool, message: &str) -> Response {
     if api {
         return error_response(status, message);
     }
-    let mut response = (status, LOGIN_PAGE.replace("{{message}}", message)).into_response();
+    let mut response = (status, LOGIN_PAGE.replace("{{message}}", &escape_html(message))).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(super::CSP));
     response
@@ -198,8 +198,23 @@ const LOGIN_PAGE: &str = r#"<!doctype html>
 <body><main class="login"><h1>hookflow dev server</h1><p>{{message}}</p>
 <form method="get" action="/"><label for="token">Token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required>
-<button type="submit" class="primary">Open</button></form></main></body></html>
+<button type="submit" class="btn primary">Open</button></form></main></body></html>
 "#;
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -253,6 +268,13 @@ mod tests {
         assert_eq!(percent_decode("a%20b"), "a b");
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%4"), "%4");
+    }
+
+    #[test]
+    fn login_page_escapes_its_message() {
+        let page = refuse(StatusCode::UNAUTHORIZED, false, "send `Bearer <token>` & more");
+        assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(escape_html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
 
     #[test]
