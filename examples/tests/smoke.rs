@@ -2,54 +2,15 @@
 //! webhooks for the whole user lifecycle, and check the application database, the outbox and
 //! the run statuses over the REST API.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hookflow::cli::{clerk_send_with, UserOverrides};
 use serde_json::Value;
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clerk-onboarding"))
-        .current_dir(dir)
-        .env("HOOKFLOW_ADDR", "127.0.0.1:0")
-        .env("HOOKFLOW_DATABASE_URL", format!("sqlite:{}", dir.join("hookflow.db").display()))
-        .env("APP_DATABASE_URL", format!("sqlite:{}", dir.join("app.db").display()))
-        .env("OUTBOX_DIR", dir.join("outbox"))
-        .env("CLERK_WEBHOOK_SIGNING_SECRET", SECRET)
-        .env("TRIAL_OFFER_DELAY", "3s")
-        .env("RUST_LOG", "warn")
-        .env_remove("SMTP_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start clerk-onboarding");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("the server printed its address").expect("read stdout");
-        if let Some(rest) = line.trim().strip_prefix("dev UI") {
-            break rest.trim().trim_end_matches('/').to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, url }
-}
+use common::SECRET;
 
 async fn send(url: &str, clerk_type: &str, user: &str, email: Option<&str>) -> String {
     let overrides = UserOverrides { id: Some(user.to_owned()), email: email.map(str::to_owned) };
@@ -117,7 +78,7 @@ fn outbox(dir: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_user_lifecycle_works_end_to_end() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start(dir.path());
+    let server = common::start(dir.path(), "3s");
     let client = reqwest::Client::new();
     let url = server.url.clone();
     assert!(client.get(format!("{url}/health")).send().await.expect("health").status().is_success());

@@ -214,16 +214,18 @@ impl App {
             let webhook = ClerkWebhook::new(clerk, sink).map_err(|e| AppError::Config(e.to_string()))?;
             router = router.merge(webhook.router());
         }
+        let (stop_streams, streams_stopped) = tokio::sync::watch::channel(false);
         if self.dev_ui {
             let config = crate::devui::DevUiConfig {
                 token: self.ui_token.clone(),
                 event_key: self.event_keys.first().cloned(),
+                shutdown: Some(streams_stopped),
                 ..crate::devui::DevUiConfig::default()
             };
             router = router.merge(crate::devui::router(engine.clone(), config));
         }
         let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
-        Ok(RunningApp { engine, router, dev_ui: self.dev_ui, ui_token: self.ui_token })
+        Ok(RunningApp { engine, router, dev_ui: self.dev_ui, ui_token: self.ui_token, stop_streams })
     }
 
     /// Starts and serves on `addr` until Ctrl-C or SIGTERM, then shuts down gracefully.
@@ -241,6 +243,8 @@ pub struct RunningApp {
     router: Router,
     dev_ui: bool,
     ui_token: Option<String>,
+    /// Ends the dev UI's live streams, which a graceful shutdown would otherwise wait for.
+    stop_streams: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for RunningApp {
@@ -285,6 +289,11 @@ impl RunningApp {
             )));
         }
         tracing::info!(%addr, "hookflow listening");
+        let stop_streams = self.stop_streams;
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_streams.send(true);
+        };
         let result = axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await;
         self.engine.shutdown(SHUTDOWN_GRACE).await;
         result.map_err(|source| AppError::Bind { addr: addr.to_string(), source })

@@ -244,6 +244,19 @@ async function main() {
     await page.locator(".detail-panel h2", { hasText: "Result" }).waitFor({ timeout: TIMEOUT });
   });
 
+  await test("a step's tracing log lines show beside it", async () => {
+    await goto("/runs");
+    await runRow(eventId, "send-welcome-email").locator("td a.mono").first().click();
+    await page.waitForURL(/\/runs\/[^/?]+/, { timeout: TIMEOUT });
+    const step = page.locator(".timeline .tl-btn[data-step]").first();
+    await step.waitFor({ timeout: TIMEOUT });
+    await step.click();
+    const line = page.locator(".detail-panel .log-lines .log-line", { hasText: "sending the welcome email" });
+    await line.waitFor({ timeout: TIMEOUT });
+    assert((await line.textContent()).includes("INFO"), "the level is shown");
+    await shot("step-logs-light.png");
+  });
+
   await test("events can be found by a payload field", async () => {
     await page.locator('.nav a[href="/events"]').click();
     await page.locator("h1", { hasText: "Events" }).waitFor({ timeout: TIMEOUT });

@@ -15,7 +15,6 @@ use crate::error::ErrorInfo;
 use crate::function::{ConcurrencyScope, FunctionDef, Trigger};
 use crate::store::{EventQuery, Memo, PendingOp, RunQuery, RunRecord, RunStatus, StepKind, StepRecord, StoredEvent};
 use crate::webhook::EventSource;
-use crate::RawEvent;
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -489,10 +488,12 @@ async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<
         map.insert("registered".into(), json!(def.is_some()));
     }
     let children = run_views(&ui, &children).await?;
+    let logs = ui.engine.store().logs(&run.id).await?;
     Ok(Json(json!({
         "run": view,
         "events": events.iter().map(event_view).collect::<Vec<_>>(),
         "steps": steps,
+        "logs": logs,
         "pending": pending,
         "children": children,
         "now": now,
@@ -939,11 +940,6 @@ async fn function_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Re
 
 async fn invoke(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let def = load_function(&ui, &id)?;
-    let Some(name) = first_event(def) else {
-        return Err(ApiError::BadRequest(format!(
-            "`{id}` has only cron triggers: it cannot be invoked with a payload from the dev UI"
-        )));
-    };
     let data = if is_blank(&body) { json!({}) } else { parse_json(&body, "the payload")? };
     if !data.is_object() {
         return Err(ApiError::BadRequest(format!(
@@ -951,15 +947,18 @@ async fn invoke(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) -
             crate::webhook::json_kind(&data)
         )));
     }
-    let ids = ui.engine.send_raw(vec![RawEvent::new(name, data)], EventSource::Api).await?;
-    let event_id = ids.into_iter().next().unwrap_or_default();
-    let runs = runs_of_event(&ui, &event_id).await?;
-    let run_id = runs.iter().find(|r| r.function_id == def.id).map(|r| r.id.clone());
+    // Only this function runs: the event is `inngest/function.invoked`, addressed to it.
+    let run_id = ui.engine.invoke(def.id, data).await?;
+    let run = match &run_id {
+        Some(id) => ui.engine.store().run(id).await?,
+        None => None,
+    };
+    let event_id = run.as_ref().and_then(|r| r.event_ids.first().cloned());
     Ok(Json(json!({
         "event_id": event_id,
-        "event_name": name,
+        "event_name": "inngest/function.invoked",
         "run_id": run_id,
-        "run_ids": runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        "run_ids": run_id.iter().cloned().collect::<Vec<_>>(),
     })))
 }
 

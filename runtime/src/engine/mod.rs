@@ -281,6 +281,14 @@ impl Engine {
         Ok(ids.into_iter().next())
     }
 
+    /// Starts one run of a function (and of no other), with `data` as its event's payload:
+    /// the dev UI's "Invoke". Returns the run id, or `None` when there is no such function.
+    pub async fn invoke(&self, function_id: &str, data: Value) -> Result<Option<String>, SendError> {
+        let Some(function) = self.core.registry.get(function_id) else { return Ok(None) };
+        let (_, run) = self.core.invoke(function, data, new_id(), None).await?;
+        Ok(run)
+    }
+
     /// Starts a new run of the same function with the same events. With `from_step` (a hashed
     /// step id), the steps recorded before it are copied into the new run, so it re-executes
     /// from that step on. Returns the new run's id.
@@ -412,8 +420,14 @@ pub struct EngineStats {
     pub cancellable_runs: usize,
 }
 
+/// A new id that sorts after every id made before it in this process (ULIDs made within the
+/// same millisecond are otherwise in random order, and lists sort runs by id).
 pub(crate) fn new_id() -> String {
-    ulid::Ulid::new().to_string()
+    static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let mut guard = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let generator = guard.get_or_insert_with(ulid::Generator::new);
+    // Overflow (2^80 ids in one millisecond) cannot happen in practice; fall back to random.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new()).to_string()
 }
 
 impl Core {
@@ -602,6 +616,19 @@ impl Core {
         data: Value,
     ) -> Result<String, SendError> {
         let id = crate::journal::hash_step_id(&format!("{parent_run}-{step}-invoke"));
+        let parent = ParentRef { run_id: parent_run.to_owned(), step: step.to_owned() };
+        self.invoke(function, data, id, Some(parent)).await.map(|(event, _)| event)
+    }
+
+    /// Starts one run of `function` (and of no other) with an `inngest/function.invoked` event
+    /// carrying `data`. Returns the event id and the run id (`None` if the event id was taken).
+    pub(crate) async fn invoke(
+        self: &Arc<Self>,
+        function: &'static FunctionDef,
+        data: Value,
+        event_id: String,
+        parent: Option<ParentRef>,
+    ) -> Result<(String, Option<String>), SendError> {
         let mut data = match data {
             Value::Object(map) => map,
             Value::Null => serde_json::Map::new(),
@@ -611,18 +638,17 @@ impl Core {
                 m
             }
         };
-        data.insert("_inngest".into(), json!({"fn_id": function.id, "source_run_id": parent_run, "step": step}));
-        let raw = RawEvent::new("inngest/function.invoked", Value::Object(data)).with_id(id.clone());
+        let source_run = parent.as_ref().map(|p| p.run_id.clone());
+        let source_step = parent.as_ref().map(|p| p.step.clone());
+        data.insert("_inngest".into(), json!({"fn_id": function.id, "source_run_id": source_run, "step": source_step}));
+        let raw = RawEvent::new("inngest/function.invoked", Value::Object(data)).with_id(event_id.clone());
         let (mut new, json) = self.prepare(raw, EventSource::Internal, 0)?;
-        new.runs = vec![self.new_run(
-            function,
-            vec![id.clone()],
-            Some(ParentRef { run_id: parent_run.to_owned(), step: step.to_owned() }),
-        )];
+        new.runs = vec![self.new_run(function, vec![event_id.clone()], parent)];
         let keep = vec![new.clone()];
         let accepted = self.store.accept(vec![new]).await?;
+        let run = accepted.first().and_then(|a| a.runs.first().cloned());
         self.after_accept(keep, vec![json], accepted).await;
-        Ok(id)
+        Ok((event_id, run))
     }
 
     /// Cancels a run: immediately when it is suspended or queued, at its next step when it is

@@ -680,6 +680,7 @@ function runPage(root, params, id) {
 
   const draw = () => {
     const { run, events, steps, pending, children } = data;
+    const logs = data.logs || [];
     document.title = `${run.function_name} ${shortId(run.id)} · hookflow`;
     const ended = TERMINAL.has(run.status);
     const cancelBtn = h("button", { type: "button", class: "btn danger", text: "Cancel", disabled: ended, attrs: { title: ended ? "Only runs that have not ended can be cancelled" : "Cancel this run" }, onclick: async () => {
@@ -710,8 +711,8 @@ function runPage(root, params, id) {
 
     const tl = timeline(data, selected, select);
     const panel = selected && steps.find((s) => s.hash === selected)
-      ? stepPanel(run, steps.find((s) => s.hash === selected), select)
-      : runPanel(run, events, children);
+      ? stepPanel(run, steps.find((s) => s.hash === selected), select, logs)
+      : runPanel(run, events, children, logs);
 
     fill(section, 
       pageHead(h("span", {}, run.function_name, " ", statusBadge(run.status)), {
@@ -850,7 +851,19 @@ function errorView(err, label = "Error") {
     codeBlock(err, { label }));
 }
 
-function runPanel(run, events, children) {
+/** The lines a step (or, with step "", the function body) logged through `tracing`. */
+function logView(lines, title) {
+  if (!lines.length) return null;
+  return h("div", { class: "logs" },
+    h("h3", { text: title }),
+    h("ol", { class: "log-lines plain", attrs: { "aria-label": title } }, lines.map((l) => h("li", { class: "log-line level-" + l.level.toLowerCase() },
+      h("span", { class: "log-level", text: l.level }), " ",
+      timeEl(l.ts), " ",
+      l.attempt > 0 ? h("span", { class: "pill", text: `attempt ${l.attempt + 1}` }) : null, " ",
+      h("span", { class: "log-message", text: l.message })))));
+}
+
+function runPanel(run, events, children, logs = []) {
   const panel = h("div", { class: "card detail-panel" }, h("h2", { class: "card-title", attrs: { tabindex: "-1" }, text: "Result" }));
   if (run.status === "Failed" && run.error) panel.append(errorView(run.error, "Run error"));
   else if (run.status === "Completed") panel.append(codeBlock(run.output, { label: "Output" }));
@@ -860,6 +873,8 @@ function runPanel(run, events, children) {
     panel.append(h("h3", { text: "Invoked runs" }), h("ul", { class: "plain" }, children.map((c) => h("li", {},
       h("a", { attrs: { href: "/runs/" + encodeURIComponent(c.id) } }, c.function_name, " ", mono(shortId(c.id))), " ", statusBadge(c.status)))));
   }
+  const bodyLogs = logView(logs.filter((l) => !l.step), "Function logs");
+  if (bodyLogs) panel.append(bodyLogs);
   for (const e of events) {
     panel.append(h("h3", {}, "Trigger: ", h("a", { attrs: { href: "/events/" + encodeURIComponent(e.id) }, text: e.name })),
       h("p", { class: "muted small" }, "Received ", timeEl(e.received_at), " · ", mono(e.id)),
@@ -868,7 +883,7 @@ function runPanel(run, events, children) {
   return panel;
 }
 
-function stepPanel(run, s, onSelect) {
+function stepPanel(run, s, onSelect, logs = []) {
   const rerunBtn = h("button", { type: "button", class: "btn primary", text: "Rerun from this step", disabled: !run.registered,
     attrs: { title: "Start a new run that reuses the results of the steps before this one and runs again from here" },
     onclick: () => runPage.rerun(run.id, s.hash) });
@@ -886,7 +901,8 @@ function stepPanel(run, s, onSelect) {
       s.invoked_run_id ? field("Invoked run", h("a", { class: "mono", attrs: { href: "/runs/" + encodeURIComponent(s.invoked_run_id) }, text: s.invoked_run_id })) : null,
       s.timed_out !== null && s.timed_out !== undefined ? field("Timed out", s.timed_out ? "yes" : "no") : null),
     h("div", { class: "actions" }, rerunBtn),
-    s.error ? errorView(s.error, "Step error") : codeBlock(s.output, { label: s.kind === "wait" ? "Matched event" : "Step output" }));
+    s.error ? errorView(s.error, "Step error") : codeBlock(s.output, { label: s.kind === "wait" ? "Matched event" : "Step output" }),
+    logView(logs.filter((l) => l.step === s.name), "Step logs") || h("p", { class: "muted small", text: "This step logged nothing through tracing." }));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1211,8 +1227,8 @@ function functionPage(root, params, id) {
     if (!full && runsBody) { drawRuns(d); return; }
     const f = d.function;
     document.title = `${f.name} · hookflow`;
-    const invokeBtn = h("button", { type: "submit", class: "btn primary", text: "Invoke", disabled: !d.invoke_event });
-    editor = jsonEditor({ id: "invoke-data", label: "Test payload: the event's data (JSON)", value: d.sample, rows: 14, onValidity: (ok) => { invokeBtn.disabled = !ok || !d.invoke_event; } });
+    const invokeBtn = h("button", { type: "submit", class: "btn primary", text: "Invoke" });
+    editor = jsonEditor({ id: "invoke-data", label: "Test payload: the event's data (JSON)", value: d.sample, rows: 14, onValidity: (ok) => { invokeBtn.disabled = !ok; } });
     const invokeForm = h("form", { id: "invoke", class: "card", onsubmit: async (e) => {
       e.preventDefault();
       const r = editor.check();
@@ -1220,16 +1236,14 @@ function functionPage(root, params, id) {
       invokeBtn.disabled = true;
       try {
         const res = await api(`/functions/${encodeURIComponent(f.id)}/invoke`, { method: "POST", body: JSON.stringify(r.value) });
-        toast(`Sent ${res.event_name}`, { link: { href: "/events/" + encodeURIComponent(res.event_id), text: "Event" } });
+        toast(`Invoked ${f.id}`, { link: { href: "/events/" + encodeURIComponent(res.event_id), text: "Event" } });
         navigate(res.run_id ? "/runs/" + encodeURIComponent(res.run_id) : "/events/" + encodeURIComponent(res.event_id));
       } catch (err) {
         editor.el.querySelector(".field-error").textContent = err.message;
       } finally { invokeBtn.disabled = false; }
     } },
       h("h2", { class: "card-title", text: "Invoke" }),
-      d.invoke_event
-        ? h("p", { class: "muted small" }, "Sends ", h("code", { text: d.invoke_event }), " with this data; every function that listens to it runs.")
-        : h("p", { class: "muted small", text: "This function has only cron triggers: it cannot be invoked with a payload." }),
+      h("p", { class: "muted small" }, "Runs this function alone, with an ", h("code", { text: "inngest/function.invoked" }), " event carrying this data."),
       editor.el,
       h("div", { class: "actions" }, invokeBtn));
 
