@@ -67,6 +67,7 @@ struct PassState {
     /// Ops persisted by earlier passes that are still pending.
     previous: Vec<PendingOp>,
     step_attempts: std::collections::BTreeMap<String, u32>,
+    step_started: std::collections::BTreeMap<String, Millis>,
     /// Ops requested in this pass: what the run waits on if it suspends.
     requested: Vec<PendingOp>,
     in_flight: usize,
@@ -93,6 +94,7 @@ impl RunCtx {
                 journal,
                 previous: state.pending,
                 step_attempts: state.step_attempts,
+                step_started: state.step_started,
                 requested: Vec::new(),
                 in_flight: 0,
                 interrupt: None,
@@ -137,7 +139,11 @@ impl RunCtx {
     /// What the run waits on, and the step attempts to persist with it.
     pub(crate) fn suspension(&self) -> RunState {
         let inner = self.inner.lock();
-        RunState { pending: inner.requested.clone(), step_attempts: inner.step_attempts.clone() }
+        RunState {
+            pending: inner.requested.clone(),
+            step_attempts: inner.step_attempts.clone(),
+            step_started: inner.step_started.clone(),
+        }
     }
 
     /// Steps committed during this pass.
@@ -224,8 +230,11 @@ impl RunCtx {
             Lookup::New => {}
         }
         let guard = InFlight::enter(&self);
-        let attempt = self.inner.lock().step_attempts.get(&hash).copied().unwrap_or(0);
-        let started = self.now();
+        let (attempt, first_started) = {
+            let inner = self.inner.lock();
+            (inner.step_attempts.get(&hash).copied().unwrap_or(0), inner.step_started.get(&hash).copied())
+        };
+        let started = first_started.unwrap_or_else(|| self.now());
         let span = tracing::info_span!(
             "step",
             engine = self.core.instance,
@@ -283,7 +292,11 @@ impl RunCtx {
                     }
                     Some(delay) => {
                         tracing::warn!(parent: &span, error = %info, retry_in = ?delay, "step failed; will retry");
-                        self.inner.lock().step_attempts.insert(hash.clone(), attempt + 1);
+                        {
+                            let mut inner = self.inner.lock();
+                            inner.step_attempts.insert(hash.clone(), attempt + 1);
+                            inner.step_started.insert(hash.clone(), started);
+                        }
                         let at = ended.saturating_add(millis(delay));
                         drop(guard);
                         self.wait_on(PendingOp::Retry { step: hash, name, at, error: info }).await

@@ -147,6 +147,9 @@ async fn a_failing_step_is_retried_on_its_own_with_backoff() {
     assert_eq!(done.record.status, RunStatus::Completed);
     assert_eq!(done.record.output, Some(json!(3)));
     assert_eq!(done.step("flaky-call").map(|s| s.attempts), Some(3));
+    let step = done.step("flaky-call").expect("recorded");
+    assert_eq!(step.started_at, run.record.started_at.expect("started"), "the record spans every attempt");
+    assert!(step.ended_at - step.started_at >= 3_600_000, "it ended after the back-offs");
     assert_eq!(FLAKY_CALLS.load(Ordering::SeqCst), 3);
 }
 

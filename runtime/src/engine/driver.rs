@@ -96,7 +96,7 @@ pub(super) async fn pass(core: &Arc<Core>, run_id: &str, preload: Option<super::
                     run.status = RunStatus::Queued;
                     run.error = Some(info);
                     run.wake_at = Some(core.clock.now_ms().saturating_add(millis(delay)));
-                    run.state = RunState { pending: Vec::new(), step_attempts: ctx.suspension().step_attempts };
+                    run.state = RunState { pending: Vec::new(), ..ctx.suspension() };
                     suspend(core, run, &trigger).await
                 }
             }

@@ -229,6 +229,9 @@ pub struct RunState {
     /// Failed attempts so far per hashed step id (steps not yet in the journal).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub step_attempts: BTreeMap<String, u32>,
+    /// When the first attempt of each retried step started (ms), so its record spans them all.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub step_started: BTreeMap<String, Millis>,
 }
 
 /// A run: one execution of one function for its triggering event(s).
