@@ -432,3 +432,49 @@ async fn what_steps_log_through_tracing_is_kept_with_the_run() {
     assert!(lines.contains(&("", "INFO", "before the step")), "{lines:?}");
     assert!(lines.contains(&("talk", "WARN", "sending email user=ann")), "{lines:?}");
 }
+
+// ---- lifecycle events -------------------------------------------------------------------------
+
+#[inngest_fn(id = "lifecycle", event = "test/lifecycle", retries = 0)]
+async fn lifecycle(event: Event<Json>, step: Step) -> Result<&'static str> {
+    match event.data["mode"].as_str() {
+        Some("fail") => Err(NonRetriable::new("asked to fail").into()),
+        Some("sleep") => {
+            step.sleep("long", "1d").await?;
+            Ok("woke")
+        }
+        _ => Ok("done"),
+    }
+}
+
+#[tokio::test]
+async fn finished_failed_and_cancelled_events_are_emitted_as_inngest_defines_them() {
+    use hookflow::store::EventQuery;
+    let t = TestEngine::new(&[lifecycle::DEF]).await;
+    let ok = t.run(lifecycle::DEF, event("test/lifecycle", json!({"mode": "ok"}))).await;
+    let failed = t.run(lifecycle::DEF, event("test/lifecycle", json!({"mode": "fail"}))).await;
+    let sleeping = t.run(lifecycle::DEF, event("test/lifecycle", json!({"mode": "sleep"}))).await;
+    assert!(t.engine.cancel(&sleeping.record.id).await.expect("cancel"));
+    t.settle().await;
+
+    let internal = |name: &str| {
+        let query = EventQuery { name: Some(name.to_owned()), include_internal: true, ..EventQuery::default() };
+        let store = t.engine.store().clone();
+        async move { store.list_events(&query).await.expect("events") }
+    };
+    let finished = internal("inngest/function.finished").await;
+    assert_eq!(finished.len(), 2, "completed and failed runs finish");
+    let of = |run: &str| finished.iter().find(|e| e.data["run_id"] == run).cloned().expect("finished event");
+    assert_eq!(of(&ok.record.id).data["result"], json!("done"));
+    assert_eq!(of(&ok.record.id).data["function_id"], json!("lifecycle"));
+    assert_eq!(of(&ok.record.id).data["event"]["data"], json!({"mode": "ok"}));
+    assert_eq!(of(&failed.record.id).data["error"]["message"], json!("asked to fail"));
+    let failed_events = internal("inngest/function.failed").await;
+    assert_eq!(failed_events.len(), 1);
+    assert_eq!(failed_events[0].data["run_id"], json!(failed.record.id));
+    let cancelled = internal("inngest/function.cancelled").await;
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].data["run_id"], json!(sleeping.record.id));
+    let hidden = t.engine.store().list_events(&EventQuery::default()).await.expect("events");
+    assert!(hidden.iter().all(|e| !e.name.starts_with("inngest/")), "internal events are hidden by default");
+}
