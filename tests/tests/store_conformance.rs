@@ -43,3 +43,38 @@ async fn sqlite_store_survives_reopen() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].data, serde_json::json!({"k": 1}));
 }
+
+#[tokio::test]
+async fn sqlite_search_uses_the_index_and_the_unindexed_tail() {
+    use hookflow::store::{EventQuery, NewEvent, StoredEvent};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("search.db")).expect("open");
+    let event = |id: &str, email: &str| NewEvent {
+        event: StoredEvent {
+            id: id.into(),
+            name: "clerk/user.created".into(),
+            data: serde_json::json!({"id": id, "email_addresses": [{"email_address": email}]}),
+            ts: 1,
+            user: None,
+            source: hookflow::webhook::EventSource::Webhook,
+            received_at: 1,
+        },
+        runs: vec![],
+    };
+    store.accept(vec![event("user_1", "ann@example.com"), event("user_2", "bob@example.com")]).await.expect("accept");
+    store.catch_up_search_index().await.expect("index");
+    store.accept(vec![event("user_3", "ann@elsewhere.org")]).await.expect("accept");
+    let ids = |query: EventQuery| {
+        let store = &store;
+        async move { store.list_events(&query).await.expect("list").into_iter().map(|e| e.id).collect::<Vec<_>>() }
+    };
+    let search = |text: &str| EventQuery { search: Some(text.into()), ..EventQuery::default() };
+    assert_eq!(ids(search("ann")).await, vec!["user_3", "user_1"], "the tail first, then the index");
+    assert_eq!(ids(search("ANN@EXAMPLE.COM")).await, vec!["user_1"], "a phrase, case-insensitive");
+    assert_eq!(ids(search("bob@exam")).await, vec!["user_2"], "the last word is a prefix");
+    assert_eq!(ids(search("user_2")).await, vec!["user_2"]);
+    assert!(ids(search("carol")).await.is_empty());
+    assert_eq!(ids(EventQuery { limit: 1, ..search("ann") }).await, vec!["user_3"]);
+    let page = EventQuery { before: Some("user_3".into()), ..search("example") };
+    assert_eq!(ids(page).await, vec!["user_2", "user_1"]);
+}

@@ -82,6 +82,9 @@ CREATE TABLE IF NOT EXISTS step_logs (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS step_logs_by_run ON step_logs(run_id, seq);
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(name, data, content='', tokenize='unicode61');
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('fts_indexed_seq', 0);
 "#;
 
 /// How hard SQLite makes each commit durable.
@@ -99,6 +102,7 @@ enum Job {
     Accept(Vec<NewEvent>, oneshot::Sender<Result<Vec<Accepted>, StoreError>>),
     Save(Vec<RunUpdate>, oneshot::Sender<Result<(), StoreError>>),
     Logs(Vec<LogLine>, oneshot::Sender<Result<(), StoreError>>),
+    IndexAll(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// The SQLite store.
@@ -139,6 +143,14 @@ impl SqliteStore {
         Ok(SqliteStore { path, writer: tx, readers: Arc::new(readers) })
     }
 
+    /// Brings the event search index up to date now (it otherwise follows commits shortly
+    /// after them, and searches scan what it has not reached yet).
+    pub async fn catch_up_search_index(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Job::IndexAll(tx)).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -170,17 +182,72 @@ fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError
     Ok(conn)
 }
 
+/// Events indexed for search after each group commit, at most: indexing keeps pace with
+/// ingest without delaying it much; an idle writer catches up in bigger batches.
+const INDEX_PER_GROUP: i64 = 256;
+const INDEX_WHEN_IDLE: i64 = 5_000;
+const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
+
 fn writer_loop(mut conn: Connection, rx: std_mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+    loop {
+        let batch = match rx.recv_timeout(IDLE) {
+            Ok(first) => {
+                let mut jobs = vec![first];
+                while jobs.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run_group(&mut conn, jobs);
+                INDEX_PER_GROUP
             }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => INDEX_WHEN_IDLE,
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        if let Err(e) = index_events(&conn, batch) {
+            tracing::warn!(error = %e, "could not update the event search index");
         }
-        run_group(&mut conn, jobs);
     }
+}
+
+/// Adds up to `batch` not yet indexed events to the full-text index. Search is not part of the
+/// durability contract, so this runs after the commits it follows, in its own transaction.
+fn index_events(conn: &Connection, batch: i64) -> Result<usize, StoreError> {
+    let done: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'fts_indexed_seq'", [], |r| r.get(0))?;
+    let last: Option<i64> = conn.query_row(
+        "SELECT max(seq) FROM (SELECT seq FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
+        params![done, batch],
+        |r| r.get(0),
+    )?;
+    let Some(last) = last else { return Ok(0) };
+    conn.execute_batch("BEGIN")?;
+    let result = (|| {
+        let n = conn.execute(
+            "INSERT INTO events_fts (rowid, name, data) SELECT seq, name, data FROM events WHERE seq > ?1 AND seq <= ?2",
+            params![done, last],
+        )?;
+        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'fts_indexed_seq'", params![last])?;
+        Ok::<usize, rusqlite::Error>(n)
+    })();
+    match result {
+        Ok(n) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(n)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK")?;
+            Err(e.into())
+        }
+    }
+}
+
+/// The full-text query for a search: its words as one phrase, the last one as a prefix, so
+/// `ann@exam` finds `ann@example.com`. `None` when the text has no word to look up.
+fn fts_query(search: &str) -> Option<String> {
+    let words: Vec<String> =
+        search.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    (!words.is_empty()).then(|| format!("\"{}\" *", words.join(" ")))
 }
 
 enum Done {
@@ -196,7 +263,7 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
             for job in jobs {
                 match job {
                     Job::Accept(_, reply) => drop(reply.send(Err(StoreError::Database(msg.clone())))),
-                    Job::Save(_, reply) | Job::Logs(_, reply) => {
+                    Job::Save(_, reply) | Job::Logs(_, reply) | Job::IndexAll(reply) => {
                         drop(reply.send(Err(StoreError::Database(msg.clone()))))
                     }
                 }
@@ -205,14 +272,26 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
         }
     };
     let mut done = Vec::with_capacity(jobs.len());
+    let mut indexing = Vec::new();
     for job in jobs {
         match job {
             Job::Accept(events, reply) => done.push(Done::Accept(reply, in_savepoint(&tx, |c| accept_tx(c, events)))),
             Job::Save(updates, reply) => done.push(Done::Save(reply, in_savepoint(&tx, |c| save_tx(c, updates)))),
             Job::Logs(lines, reply) => done.push(Done::Save(reply, in_savepoint(&tx, |c| logs_tx(c, lines)))),
+            Job::IndexAll(reply) => indexing.push(reply),
         }
     }
     let commit = tx.commit().map_err(|e| e.to_string());
+    for reply in indexing {
+        let result = loop {
+            match index_events(conn, INDEX_WHEN_IDLE) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        drop(reply.send(result));
+    }
     for d in done {
         match (d, &commit) {
             (Done::Accept(reply, result), Ok(())) => drop(reply.send(result)),
@@ -358,6 +437,7 @@ fn parse_source(s: &str) -> EventSource {
 }
 
 const EVENT_COLUMNS: &str = "id, name, data, ts, user, source, received_at";
+const EVENT_COLUMNS_E: &str = "e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at";
 const RUN_COLUMNS: &str =
     "id, function_id, event_ids, status, attempt, created_at, started_at, ended_at, output, error, wake_at, state, parent, rerun_of";
 
@@ -555,38 +635,62 @@ impl Store for SqliteStore {
     async fn list_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let query = query.clone();
         self.read(move |c| {
-            let mut filter = Filter::default();
-            if let Some(before) = &query.before {
-                filter.add("seq < (SELECT seq FROM events WHERE id = ?)", before.clone());
+            let limit = effective_limit(query.limit);
+            let base = || {
+                let mut filter = Filter::default();
+                if let Some(before) = &query.before {
+                    filter.add("e.seq < (SELECT seq FROM events WHERE id = ?)", before.clone());
+                }
+                if let Some(name) = &query.name {
+                    filter.add("e.name = ?", name.clone());
+                }
+                if !query.include_internal {
+                    filter.raw("e.name NOT LIKE 'inngest/%'");
+                }
+                if let Some(since) = query.since {
+                    filter.add("e.received_at >= ?", since);
+                }
+                if let Some(until) = query.until {
+                    filter.add("e.received_at < ?", until);
+                }
+                filter
+            };
+            let run =
+                |filter: &Filter, from: &str, order: &str, limit: usize| -> Result<Vec<StoredEvent>, StoreError> {
+                    let sql = format!(
+                        "SELECT {EVENT_COLUMNS_E} FROM {from} {} ORDER BY {order} DESC LIMIT {limit}",
+                        filter.sql()
+                    );
+                    let mut stmt = c.prepare_cached(&sql)?;
+                    let rows = stmt.query_map(rusqlite::params_from_iter(filter.params.iter()), event_from_row)?;
+                    collect(rows)
+                };
+            let Some(search) = &query.search else {
+                return run(&base(), "events e", "e.seq", limit);
+            };
+            let pattern = like_pattern(search);
+            let like = |filter: &mut Filter| {
+                filter.add("(lower(e.name) LIKE ? ESCAPE '\\' OR lower(e.data) LIKE ? ESCAPE '\\')", pattern.clone());
+            };
+            let Some(fts) = fts_query(search) else {
+                let mut filter = base();
+                like(&mut filter);
+                return run(&filter, "events e", "e.seq", limit);
+            };
+            // Events not yet in the index are scanned; the rest come from the index.
+            let indexed: i64 = c.query_row("SELECT value FROM meta WHERE key = 'fts_indexed_seq'", [], |r| r.get(0))?;
+            let mut tail = base();
+            tail.add("e.seq > ?", indexed);
+            like(&mut tail);
+            let mut found = run(&tail, "events e", "e.seq", limit)?;
+            if found.len() < limit {
+                let mut older = base();
+                older.add("e.seq <= ?", indexed);
+                older.add("f.events_fts MATCH ?", fts);
+                let from = "events_fts f JOIN events e ON e.seq = f.rowid";
+                found.extend(run(&older, from, "f.rowid", limit - found.len())?);
             }
-            if let Some(name) = &query.name {
-                filter.add("name = ?", name.clone());
-            }
-            if !query.include_internal {
-                filter.raw("name NOT LIKE 'inngest/%'");
-            }
-            if let Some(since) = query.since {
-                filter.add("received_at >= ?", since);
-            }
-            if let Some(until) = query.until {
-                filter.add("received_at < ?", until);
-            }
-            if let Some(search) = &query.search {
-                let pattern = like_pattern(search);
-                filter.add("(lower(name) LIKE ? ESCAPE '\\'", pattern.clone());
-                let last = filter.clauses.len() - 1;
-                filter.params.push(pattern.into());
-                let n = filter.params.len();
-                filter.clauses[last].push_str(&format!(" OR lower(data) LIKE ?{n} ESCAPE '\\')"));
-            }
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM events {} ORDER BY seq DESC LIMIT {}",
-                filter.sql(),
-                effective_limit(query.limit)
-            );
-            let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(filter.params.iter()), event_from_row)?;
-            collect(rows)
+            Ok(found)
         })
         .await
     }

@@ -368,7 +368,9 @@ pub struct EventQuery {
     pub since: Option<Millis>,
     /// Only events received before this time (ms).
     pub until: Option<Millis>,
-    /// Case-insensitive text that the name or payload must contain.
+    /// Text to find in the name or payload, case-insensitive. The SQLite store looks its words
+    /// up as a phrase in a full-text index (the last word may be a prefix: `ann@exam` finds
+    /// `ann@example.com`); the memory store matches any substring.
     pub search: Option<String>,
     /// Include `inngest/*` events.
     pub include_internal: bool,
