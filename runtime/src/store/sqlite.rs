@@ -189,6 +189,8 @@ const INDEX_WHEN_IDLE: i64 = 5_000;
 const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn writer_loop(mut conn: Connection, rx: std_mpsc::Receiver<Job>) {
+    // Whether events may be waiting for the index (true at start: a previous run may have left some).
+    let mut behind = true;
     loop {
         let batch = match rx.recv_timeout(IDLE) {
             Ok(first) => {
@@ -200,13 +202,16 @@ fn writer_loop(mut conn: Connection, rx: std_mpsc::Receiver<Job>) {
                     }
                 }
                 run_group(&mut conn, jobs);
+                behind = true;
                 INDEX_PER_GROUP
             }
-            Err(std_mpsc::RecvTimeoutError::Timeout) => INDEX_WHEN_IDLE,
+            Err(std_mpsc::RecvTimeoutError::Timeout) if behind => INDEX_WHEN_IDLE,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => continue,
             Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
         };
-        if let Err(e) = index_events(&conn, batch) {
-            tracing::warn!(error = %e, "could not update the event search index");
+        match index_events(&conn, batch) {
+            Ok(indexed) => behind = indexed as i64 == batch,
+            Err(e) => tracing::warn!(error = %e, "could not update the event search index"),
         }
     }
 }
