@@ -190,13 +190,14 @@ mod tests {
 
     #[test]
     fn unknown_unit_names_the_unit_and_suggests() {
-        let err = parse_duration("3 dayz").unwrap_err();
-        assert_eq!(err, DurationError::UnknownUnit { input: "3 dayz".into(), unit: "dayz".into() });
-        let message = err.to_string();
+        let err = parse_duration("3 dayz").err();
+        assert_eq!(err, Some(DurationError::UnknownUnit { input: "3 dayz".into(), unit: "dayz".into() }));
+        let message = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("unknown unit `dayz`"), "{message}");
         assert!(message.contains("did you mean `days`?"), "{message}");
         assert!(message.contains("ms, s, m, h, d or w"), "{message}");
-        let far = parse_duration("3 fortnights").unwrap_err().to_string();
+        let far = parse_duration("3 fortnights").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(far.starts_with("unknown unit `fortnights`"), "{far}");
         assert!(!far.contains("did you mean"), "{far}");
     }
 

@@ -17,7 +17,7 @@
 //! so that `<fn_name>::DEF` names the function's definition wherever the function is in scope
 //! (tests, `Registry::add(onboarding::DEF)`), while everything else stays hidden in the block.
 
-use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::{Item, ItemFn};
@@ -205,39 +205,46 @@ fn handler(f: &Function) -> TokenStream {
     let (invocation, future, result, boxed) =
         (paths::invocation(), paths::handler_future(), paths::result(), paths::boxed());
     let inv = format_ident!("__hookflow_inv");
-    let mut lets = Vec::new();
     let mut args = Vec::new();
-    for (i, param) in f.params.iter().enumerate() {
-        let arg = format_ident!("__hookflow_arg{}", i);
-        // Each statement is spanned at the user's type, so that a type the runtime cannot
-        // supply (`Event<NotAnEvent>`) is reported there and not on the attribute.
-        // The binding is annotated with the parameter's own type, so that a type the runtime
-        // cannot supply is reported on it, by the same error the signature already gets.
+    for param in &f.params {
+        // Each argument is built in place (a local of type `Event<NotAnEvent>` would add an
+        // error of its own) and spanned at the user's type, so that a type the runtime cannot
+        // supply is reported on the user's tokens rather than on the attribute.
         let (span, value) = match &param.kind {
             ParamKind::Event(e) => (e.span(), fallible(quote!(#inv.event::<#e>()), e.span())),
             ParamKind::Events(e) => (e.span(), fallible(quote!(#inv.events::<#e>()), e.span())),
             ParamKind::Step => (param.ty.span(), quote!(#inv.step())),
             ParamKind::Dep(t) => (t.span(), fallible(quote!(#inv.dep::<#t>()), t.span())),
         };
-        let ty = &param.ty;
-        let value = respan(value, span);
-        lets.push(quote!(let #arg: #ty = #value;));
-        args.push(arg);
+        args.push(respan(value, span));
     }
     let ident = &f.ident;
     // Spanned at the return type, binding and use alike (a local's hygiene comes from its
     // span), so that the argument of `into_output` is reported there.
     let out = proc_macro2::Ident::new("__hookflow_out", f.output_span);
     let convert = respan(paths::into_output(), f.output_span);
-    let call = respan(quote!(let #out = #ident(#(#args),*).await;), ident.span());
+    let mut call_args = Group::new(Delimiter::Parenthesis, quote!(#(#args),*));
+    call_args.set_span(ident.span());
+    let call_head = respan(quote!(let #out = #ident), ident.span());
+    let call_tail = respan(quote!(.await;), ident.span());
+    let call = quote!(#call_head #call_args #call_tail);
+    let body = quote! {
+        #call
+        let __hookflow_result: #result<_, _> = #convert(#out);
+        __hookflow_result
+    };
+    // The future is boxed as `dyn Future + Send`: spanned at the function's name, so that a
+    // future that is not `Send` is reported there.
+    let span = ident.span();
+    let mut block = Group::new(Delimiter::Brace, body);
+    block.set_span(span);
+    let async_block = respan(quote!(async move), span);
+    let mut pin_args = Group::new(Delimiter::Parenthesis, quote!(#async_block #block));
+    pin_args.set_span(span);
+    let pin = respan(quote!(#boxed::pin), span);
     quote! {
         fn __hookflow_handler(#inv: #invocation) -> #future {
-            #boxed::pin(async move {
-                #(#lets)*
-                #call
-                let __hookflow_result: #result<_, _> = #convert(#out);
-                __hookflow_result
-            })
+            #pin #pin_args
         }
     }
 }

@@ -265,7 +265,7 @@ fn signature(errors: &mut Errors, item: &ItemFn) -> Option<Vec<Param>> {
         let param = match input {
             FnArg::Receiver(receiver) => {
                 errors.spanned(
-                    &receiver.self_token,
+                    receiver.self_token,
                     format!(
                         "`{name}` takes `self`, but an `#[inngest_fn]` must be a free function: move it out of the `impl` \
                          and receive what it needs as parameters (`Event<E>`, `Step`, `Dep<T>`)"
@@ -598,7 +598,7 @@ fn cel(errors: &mut Errors, lit: &LitStr) -> Option<String> {
     }
 }
 
-/// The CEL parser speaks ANTLR ("mismatched input '<EOF>' expecting {'[', '{', ...}"); keep
+/// The CEL parser speaks ANTLR (`mismatched input '<EOF>' expecting {'[', '{', ...}`); keep
 /// what it found and drop the token set, which is noise to a person.
 fn cel_message(message: &str) -> String {
     let message = message.strip_prefix("Syntax error: ").unwrap_or(message);
