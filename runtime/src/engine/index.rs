@@ -129,7 +129,7 @@ impl MatchIndex {
             }
         }
         slot.exprs = kept;
-        matched.retain(|w| w.deadline >= now);
+        // Every waiter taken out is forgotten, expired ones included; only live ones match.
         for w in &matched {
             if let Some(events) = self.by_run.get_mut(&w.run_id) {
                 if let Some(i) = events.iter().position(|e| e == name) {
@@ -140,6 +140,7 @@ impl MatchIndex {
                 }
             }
         }
+        matched.retain(|w| w.deadline >= now);
         matched
     }
 
