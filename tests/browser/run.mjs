@@ -321,8 +321,14 @@ async function main() {
     await page.locator("button", { hasText: "Rerun from this step" }).click();
     await page.waitForURL((u) => u.pathname.startsWith("/runs/") && !u.pathname.endsWith(done.id), { timeout: TIMEOUT });
     const newId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop());
-    await page.locator(".fields", { hasText: "Rerun of" }).waitFor({ timeout: TIMEOUT });
-    await page.locator(".page-head .status", { hasText: "Completed" }).waitFor({ timeout: TIMEOUT });
+    try {
+      await page.locator(".fields", { hasText: "Rerun of" }).waitFor({ timeout: TIMEOUT });
+      await page.locator(".page-head .status", { hasText: "Completed" }).waitFor({ timeout: TIMEOUT });
+    } catch (e) {
+      const detail = await api(`/api/v1/runs/${encodeURIComponent(newId)}`).catch((err) => String(err));
+      const head = await page.locator(".page-head").textContent().catch(() => "?");
+      throw new Error(`${e.message}; page head: ${head}; run: ${JSON.stringify(detail).slice(0, 600)}`);
+    }
     const detail = await api(`/api/v1/runs/${encodeURIComponent(newId)}`);
     assert(detail.run.rerun_of === done.id, "the new run is a rerun of the old one");
   });

@@ -739,7 +739,11 @@ function runPage(root, params, id) {
   const ticker = setInterval(() => tickDurations(section), 1000);
   return {
     onChange(c) {
-      if (!data) return;
+      // A change that lands while the first load is in flight must not be lost: load again.
+      if (!data) {
+        if (c.type === "resync" || (c.type === "run" && c.id === id)) reload();
+        return;
+      }
       const related = c.type === "resync" || (c.type === "run" && (c.id === id || data.children.some((k) => k.id === c.id) || (data.run.status !== "Completed" && c.status === "Queued")));
       if (related) reload();
     },
