@@ -400,39 +400,6 @@ async fn cancel_on_cancels_only_the_matching_run_and_cancel_by_id_works() {
     assert_eq!(t.get(&a.record.id).await.expect("a").record.status, RunStatus::Cancelled);
 }
 
-// ---- step logs --------------------------------------------------------------------------------
-
-#[inngest_fn(id = "chatty", event = "test/chatty")]
-async fn chatty(step: Step) -> Result<()> {
-    tracing::info!("before the step");
-    step.run("talk", || async {
-        tracing::warn!(user = "ann", "sending email");
-        Ok(())
-    })
-    .await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn what_steps_log_through_tracing_is_kept_with_the_run() {
-    use tracing_subscriber::layer::SubscriberExt;
-    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(hookflow::logs::layer()));
-    let t = TestEngine::new(&[chatty::DEF]).await;
-    let run = t.run(chatty::DEF, event("test/chatty", json!({}))).await;
-    let mut logs = Vec::new();
-    for _ in 0..1000 {
-        logs = t.engine.store().logs(&run.record.id).await.expect("logs");
-        if logs.len() >= 2 {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    let lines: Vec<(&str, &str, &str)> =
-        logs.iter().map(|l| (l.step.as_str(), l.level.as_str(), l.message.as_str())).collect();
-    assert!(lines.contains(&("", "INFO", "before the step")), "{lines:?}");
-    assert!(lines.contains(&("talk", "WARN", "sending email user=ann")), "{lines:?}");
-}
-
 // ---- lifecycle events -------------------------------------------------------------------------
 
 #[inngest_fn(id = "lifecycle", event = "test/lifecycle", retries = 0)]

@@ -26,14 +26,16 @@ enum Outcome {
 
 pub(super) async fn pass(core: &Arc<Core>, run_id: &str, preload: Option<super::Preload>) -> Result<(), StoreError> {
     let now = core.clock.now_ms();
-    let (mut run, events, journal) = match preload {
-        Some(p) => (p.run, p.events, Journal::default()),
+    let (mut run, events, journal, trigger) = match preload {
+        Some(p) => (p.run, p.events, Journal::default(), p.trigger),
         None => match load(core, run_id).await? {
-            Some(loaded) => loaded,
+            Some((run, events, journal)) => {
+                let trigger = Arc::new(events.first().map(serde_json::to_value).transpose()?.unwrap_or(Value::Null));
+                (run, events, journal, trigger)
+            }
             None => return Ok(()),
         },
     };
-    let trigger = Arc::new(events.first().map(serde_json::to_value).transpose()?.unwrap_or(Value::Null));
     if core.is_cancelled(run_id) {
         return finish(core, run, &trigger, Ending::Cancelled).await;
     }
@@ -246,11 +248,13 @@ async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, endi
     run.wake_at = None;
     run.state = RunState::default();
     let mut events = Vec::new();
-    let mut jsons = Vec::new();
+    let mut observed = Vec::new();
     for (name, data) in names {
         let (event, json) = core.system_event(name, &run, data);
+        if let Some(json) = json {
+            observed.push((event.clone(), json));
+        }
         events.push(event);
-        jsons.push(json);
     }
     let mut steps = Vec::new();
     if let Some(parent) = &run.parent {
@@ -265,18 +269,21 @@ async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, endi
             ended_at: now,
         });
     }
-    core.store.save(vec![RunUpdate { steps, run: Some(run.clone()), events: events.clone() }]).await?;
+    core.store.save(vec![RunUpdate { steps, run: Some(run.clone()), events }]).await?;
     core.forget(&run.id);
     core.notify(Change::Run { id: run.id.clone(), function_id: run.function_id.clone(), status });
-    let accepted = events
-        .iter()
-        .map(|e| Accepted {
-            event_id: e.event.id.clone(),
-            new: true,
-            runs: e.runs.iter().map(|r| r.id.clone()).collect(),
-        })
-        .collect();
-    core.after_accept(events, jsons, accepted).await;
+    if !observed.is_empty() {
+        let accepted = observed
+            .iter()
+            .map(|(e, _)| Accepted {
+                event_id: e.event.id.clone(),
+                new: true,
+                runs: e.runs.iter().map(|r| r.id.clone()).collect(),
+            })
+            .collect();
+        let (events, jsons) = observed.into_iter().unzip();
+        core.after_accept(events, jsons, accepted).await;
+    }
     if let Some(parent) = &run.parent {
         core.schedule(parent.run_id.clone(), None);
     }

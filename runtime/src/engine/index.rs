@@ -144,6 +144,11 @@ impl MatchIndex {
         matched
     }
 
+    /// Whether any run waits for events with this name.
+    pub(crate) fn has_event(&self, name: &str) -> bool {
+        self.by_event.contains_key(name)
+    }
+
     pub(crate) fn runs(&self) -> usize {
         self.by_run.len()
     }

@@ -76,6 +76,8 @@ pub enum SendError {
 pub(crate) struct Preload {
     run: RunRecord,
     events: Arc<[RawEvent]>,
+    /// The first event as JSON (`event` in expressions), shared by the event's runs.
+    trigger: Arc<Value>,
 }
 
 struct Slot {
@@ -547,7 +549,7 @@ impl Core {
                     status: run.status,
                 });
                 let id = run.id.clone();
-                self.schedule(id, Some(Preload { run, events: raw.clone() }));
+                self.schedule(id, Some(Preload { run, events: raw.clone(), trigger: trigger.clone() }));
             }
             self.resolve_waits(&new.event.name, &json).await;
             self.apply_cancels(&new.event.name, &json).await;
@@ -809,26 +811,28 @@ impl Core {
         Ok(())
     }
 
-    /// Builds a finished/failed/cancelled system event and the runs it starts.
-    pub(crate) fn system_event(&self, name: &str, run: &RunRecord, data: Value) -> (NewEvent, Value) {
-        let raw = RawEvent::new(name, data).with_id(crate::journal::hash_step_id(&format!("{}-{name}", run.id)));
-        match self.prepare(raw.clone(), EventSource::Internal, 0) {
-            Ok(x) => x,
-            Err(_) => {
-                let json = serde_json::to_value(&raw).unwrap_or(Value::Null);
-                let now = self.clock.now_ms();
-                let event = StoredEvent {
-                    id: raw.id,
-                    name: raw.name,
-                    data: raw.data,
-                    ts: now,
-                    user: None,
-                    source: EventSource::Internal,
-                    received_at: now,
-                };
-                (NewEvent { event, runs: Vec::new() }, json)
+    /// Whether anything reacts to events with this name: a trigger, a wait or a `cancel_on`.
+    fn is_observed(&self, name: &str) -> bool {
+        self.listeners.contains_key(name) || self.waits.lock().has_event(name) || self.cancels.lock().has_event(name)
+    }
+
+    /// Builds a finished/failed/cancelled system event and the runs it starts; its JSON form
+    /// (for matching) only when something observes that name, since most apps do not.
+    pub(crate) fn system_event(&self, name: &str, run: &RunRecord, data: Value) -> (NewEvent, Option<Value>) {
+        let id = crate::journal::hash_step_id(&format!("{}-{name}", run.id));
+        if self.is_observed(name) {
+            let raw = RawEvent::new(name, data).with_id(id);
+            if let Ok((event, json)) = self.prepare(raw, EventSource::Internal, 0) {
+                return (event, Some(json));
             }
+            return (NewEvent { event: self.internal_event(name, String::new(), Value::Null), runs: Vec::new() }, None);
         }
+        (NewEvent { event: self.internal_event(name, id, data), runs: Vec::new() }, None)
+    }
+
+    fn internal_event(&self, name: &str, id: String, data: Value) -> StoredEvent {
+        let now = self.clock.now_ms();
+        StoredEvent { id, name: name.to_owned(), data, ts: now, user: None, source: EventSource::Internal, received_at: now }
     }
 
     /// The error recorded for an invoke that timed out.
