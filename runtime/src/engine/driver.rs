@@ -209,13 +209,16 @@ enum Ending {
 /// the run that invoked it, all in one commit.
 async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, ending: Ending) -> Result<(), StoreError> {
     let now = core.clock.now_ms();
-    let base = json!({"function_id": run.function_id, "run_id": run.id, "event": **trigger});
-    let with = |key: &str, value: Value| {
-        let mut data = base.clone();
-        if let Some(map) = data.as_object_mut() {
-            map.insert(key.to_owned(), value);
+    // Inngest's system events carry the triggering event; each copy of it costs, so make one per event.
+    let with = |key: Option<&str>, value: Value| {
+        let mut data = serde_json::Map::new();
+        data.insert("function_id".into(), json!(run.function_id));
+        data.insert("run_id".into(), json!(run.id));
+        data.insert("event".into(), (**trigger).clone());
+        if let Some(key) = key {
+            data.insert(key.to_owned(), value);
         }
-        data
+        Value::Object(data)
     };
     let (status, parent_memo, names): (RunStatus, Memo, Vec<(&str, Value)>) = match ending {
         Ending::Completed(output) => {
@@ -223,7 +226,7 @@ async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, endi
             (
                 RunStatus::Completed,
                 Memo::Data(output.clone()),
-                vec![("inngest/function.finished", with("result", output))],
+                vec![("inngest/function.finished", with(Some("result"), output))],
             )
         }
         Ending::Failed(error) => {
@@ -233,14 +236,14 @@ async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, endi
                 RunStatus::Failed,
                 Memo::Error(error),
                 vec![
-                    ("inngest/function.failed", with("error", error_json.clone())),
-                    ("inngest/function.finished", with("error", error_json)),
+                    ("inngest/function.failed", with(Some("error"), error_json.clone())),
+                    ("inngest/function.finished", with(Some("error"), error_json)),
                 ],
             )
         }
         Ending::Cancelled => {
             let error = ErrorInfo { name: "RunCancelled".into(), message: "the run was cancelled".into(), cause: None };
-            (RunStatus::Cancelled, Memo::Error(error), vec![("inngest/function.cancelled", base.clone())])
+            (RunStatus::Cancelled, Memo::Error(error), vec![("inngest/function.cancelled", with(None, Value::Null))])
         }
     };
     run.status = status;

@@ -218,6 +218,8 @@ fn writer_loop(mut conn: Connection, rx: std_mpsc::Receiver<Job>) {
 
 /// Adds up to `batch` not yet indexed events to the full-text index. Search is not part of the
 /// durability contract, so this runs after the commits it follows, in its own transaction.
+/// Internal `inngest/*` events (two per run, hidden by default) are left out: searching them
+/// scans only the part of the log the index has not reached.
 fn index_events(conn: &Connection, batch: i64) -> Result<usize, StoreError> {
     let done: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'fts_indexed_seq'", [], |r| r.get(0))?;
     let last: Option<i64> = conn.query_row(
@@ -229,7 +231,8 @@ fn index_events(conn: &Connection, batch: i64) -> Result<usize, StoreError> {
     conn.execute_batch("BEGIN")?;
     let result = (|| {
         let n = conn.execute(
-            "INSERT INTO events_fts (rowid, name, data) SELECT seq, name, data FROM events WHERE seq > ?1 AND seq <= ?2",
+            "INSERT INTO events_fts (rowid, name, data) SELECT seq, name, data FROM events \
+             WHERE seq > ?1 AND seq <= ?2 AND name NOT LIKE 'inngest/%'",
             params![done, last],
         )?;
         conn.execute("UPDATE meta SET value = ?1 WHERE key = 'fts_indexed_seq'", params![last])?;

@@ -370,7 +370,8 @@ pub struct EventQuery {
     pub until: Option<Millis>,
     /// Text to find in the name or payload, case-insensitive. The SQLite store looks its words
     /// up as a phrase in a full-text index (the last word may be a prefix: `ann@exam` finds
-    /// `ann@example.com`); the memory store matches any substring.
+    /// `ann@example.com`; internal `inngest/*` events are not indexed); the memory store
+    /// matches any substring.
     pub search: Option<String>,
     /// Include `inngest/*` events.
     pub include_internal: bool,
