@@ -333,6 +333,28 @@ async function main() {
     assert(detail.run.rerun_of === done.id, "the new run is a rerun of the old one");
   });
 
+  await test("rerun from a step with an edited input", async () => {
+    const runs = await runsOf(eventId);
+    const done = runs.find((r) => r.function_id === "sync-user-from-clerk");
+    await goto(`/runs/${done.id}`);
+    const steps = page.locator(".timeline .tl-btn[data-step]");
+    await steps.first().waitFor({ timeout: TIMEOUT });
+    await steps.last().click();
+    await page.locator("summary", { hasText: "Edit the input" }).click();
+    const editor = page.locator("#rerun-input");
+    const data = JSON.parse(await editor.inputValue());
+    data.first_name = "Edited";
+    await editor.fill(JSON.stringify(data, null, 2));
+    await page.locator("button", { hasText: "Rerun with this input" }).click();
+    await page.waitForURL((u) => u.pathname.startsWith("/runs/") && !u.pathname.endsWith(done.id), { timeout: TIMEOUT });
+    const newId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop());
+    await waitFor("the edited rerun completes", async () => (await api(`/api/v1/runs/${encodeURIComponent(newId)}`)).run.status === "Completed");
+    const detail = await api(`/api/v1/runs/${encodeURIComponent(newId)}`);
+    assert(detail.run.rerun_of === done.id, "it is a rerun");
+    assert(detail.events[0].data.first_name === "Edited", "the new run got the edited input");
+    assert(detail.events[0].id !== eventId, "under a new event");
+  });
+
   await test("a sleeping run can be cancelled", async () => {
     const runs = await runsOf(replayId || eventId);
     const sleeping = runs.find((r) => r.function_id === SLEEPER && r.status === "Sleeping");

@@ -543,6 +543,9 @@ async fn cancel(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json
 struct RerunBody {
     #[serde(default)]
     from_step: Option<String>,
+    /// New data for the triggering event (rerun with an edited input).
+    #[serde(default)]
+    data: Option<Value>,
 }
 
 async fn rerun(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -550,11 +553,14 @@ async fn rerun(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) ->
         RerunBody::default()
     } else {
         serde_json::from_value(parse_json(&body, "the body")?).map_err(|e| {
-            ApiError::BadRequest(format!("the body must be {{\"from_step\": \"<hashed step id>\"}} or empty: {e}"))
+            ApiError::BadRequest(format!("the body must be {{\"from_step\": \"<hashed step id>\", \"data\": {{...}}}} (both optional) or empty: {e}"))
         })?
     };
     let from = body.from_step.filter(|s| !s.is_empty());
-    match ui.engine.rerun(&id, from.as_deref()).await? {
+    if body.data.as_ref().is_some_and(|d| !d.is_object()) {
+        return Err(ApiError::BadRequest("`data` must be a JSON object: the event's new payload".into()));
+    }
+    match ui.engine.rerun_with(&id, from.as_deref(), body.data).await? {
         Some(run_id) => Ok(Json(json!({ "run_id": run_id, "rerun_of": id, "from_step": from }))),
         None => Err(ApiError::NotFound(format!("no run with id `{id}`"))),
     }

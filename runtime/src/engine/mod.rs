@@ -295,6 +295,17 @@ impl Engine {
     /// step id), the steps recorded before it are copied into the new run, so it re-executes
     /// from that step on. Returns the new run's id.
     pub async fn rerun(&self, run_id: &str, from_step: Option<&str>) -> Result<Option<String>, SendError> {
+        self.rerun_with(run_id, from_step, None).await
+    }
+
+    /// [`Engine::rerun`] with the triggering event's data replaced by `data`: the new run gets a
+    /// new event (source `replay`) that starts it alone, committed with the copied steps.
+    pub async fn rerun_with(
+        &self,
+        run_id: &str,
+        from_step: Option<&str>,
+        data: Option<Value>,
+    ) -> Result<Option<String>, SendError> {
         let core = &self.core;
         let Some(old) = core.store.run(run_id).await? else { return Ok(None) };
         let Some(def) = core.registry.get(&old.function_id) else {
@@ -303,8 +314,28 @@ impl Engine {
                 message: format!("function `{}` is not registered in this app", old.function_id),
             });
         };
+        let old_events = core.store.events(&old.event_ids).await?;
         let mut run = core.new_run(def, old.event_ids.clone(), None);
         run.rerun_of = Some(old.id.clone());
+        let mut events = Vec::new();
+        if let Some(data) = data {
+            let Some(first) = old_events.first() else {
+                return Err(SendError::Invalid { index: 0, message: format!("run `{run_id}` has no event to edit") });
+            };
+            let now = core.clock.now_ms();
+            let event = StoredEvent {
+                id: new_id(),
+                name: first.name.clone(),
+                data,
+                ts: now,
+                user: first.user.clone(),
+                source: EventSource::Replay,
+                received_at: now,
+            };
+            run.event_ids = vec![event.id.clone()];
+            run.rerun_of = Some(old.id.clone());
+            events.push(NewEvent { event, runs: vec![run.clone()] });
+        }
         let mut steps = Vec::new();
         if let Some(from) = from_step {
             let journal = core.store.journal(run_id).await?;
@@ -323,13 +354,20 @@ impl Engine {
                 })
                 .collect();
         }
-        core.store.save(vec![RunUpdate { steps, run: Some(run.clone()), events: Vec::new() }]).await?;
+        // The new event (with its run) and the copied steps are one commit.
+        let run_record = if events.is_empty() { Some(run.clone()) } else { None };
+        core.store.save(vec![RunUpdate { steps, run: run_record, events: events.clone() }]).await?;
         let id = run.id.clone();
-        if let Some(first) = run.event_ids.first() {
-            if let Some(event) = core.store.events(std::slice::from_ref(first)).await?.pop() {
-                let trigger = Arc::new(serde_json::to_value(event.to_raw()).unwrap_or(Value::Null));
-                core.arm_cancels(&run, &trigger);
-            }
+        let trigger = match events.first() {
+            Some(new) => Some(new.event.to_raw()),
+            None => old_events.first().map(StoredEvent::to_raw),
+        };
+        if let Some(trigger) = trigger {
+            let trigger = Arc::new(serde_json::to_value(trigger).unwrap_or(Value::Null));
+            core.arm_cancels(&run, &trigger);
+        }
+        for new in &events {
+            core.notify(Change::Event { id: new.event.id.clone(), name: new.event.name.clone() });
         }
         core.notify(Change::Run { id: id.clone(), function_id: run.function_id.clone(), status: run.status });
         core.schedule(id.clone(), None);
@@ -832,7 +870,15 @@ impl Core {
 
     fn internal_event(&self, name: &str, id: String, data: Value) -> StoredEvent {
         let now = self.clock.now_ms();
-        StoredEvent { id, name: name.to_owned(), data, ts: now, user: None, source: EventSource::Internal, received_at: now }
+        StoredEvent {
+            id,
+            name: name.to_owned(),
+            data,
+            ts: now,
+            user: None,
+            source: EventSource::Internal,
+            received_at: now,
+        }
     }
 
     /// The error recorded for an invoke that timed out.

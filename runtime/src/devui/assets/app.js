@@ -711,7 +711,7 @@ function runPage(root, params, id) {
 
     const tl = timeline(data, selected, select);
     const panel = selected && steps.find((s) => s.hash === selected)
-      ? stepPanel(run, steps.find((s) => s.hash === selected), select, logs)
+      ? stepPanel(run, steps.find((s) => s.hash === selected), select, logs, events)
       : runPanel(run, events, children, logs);
 
     fill(section, 
@@ -725,9 +725,12 @@ function runPage(root, params, id) {
         h("div", { class: "run-side" }, panel)));
   };
 
-  const rerun = async (runId, fromStep) => {
+  const rerun = async (runId, fromStep, data) => {
     try {
-      const r = await api(`/runs/${encodeURIComponent(runId)}/rerun`, { method: "POST", json: fromStep ? { from_step: fromStep } : {} });
+      const body = {};
+      if (fromStep) body.from_step = fromStep;
+      if (data !== undefined) body.data = data;
+      const r = await api(`/runs/${encodeURIComponent(runId)}/rerun`, { method: "POST", json: body });
       toast(fromStep ? "Rerun from step queued" : "Rerun queued", { link: { href: "/runs/" + encodeURIComponent(r.run_id), text: "Open it" } });
       navigate("/runs/" + encodeURIComponent(r.run_id));
     } catch (e) { toast(e.message, { kind: "error" }); }
@@ -887,7 +890,24 @@ function runPanel(run, events, children, logs = []) {
   return panel;
 }
 
-function stepPanel(run, s, onSelect, logs = []) {
+/** "Rerun from this step" with the trigger's data edited first: the new run gets its own event. */
+function editedRerun(run, s, events) {
+  const trigger = events && events[0];
+  if (!trigger || !run.registered) return null;
+  const button = h("button", { type: "submit", class: "btn", text: "Rerun with this input" });
+  const editor = jsonEditor({ id: "rerun-input", label: "Input: the triggering event's data (JSON)", value: trigger.data, rows: 10, onValidity: (ok) => { button.disabled = !ok; } });
+  const form = h("form", { class: "rerun-edit", onsubmit: async (e) => {
+    e.preventDefault();
+    const r = editor.check();
+    if (r.error) { editor.textarea.focus(); return; }
+    button.disabled = true;
+    await runPage.rerun(run.id, s.hash, r.value);
+    button.disabled = false;
+  } }, editor.el, h("div", { class: "actions" }, button));
+  return h("details", { class: "rerun-details" }, h("summary", { text: "Edit the input, then rerun from this step" }), form);
+}
+
+function stepPanel(run, s, onSelect, logs = [], events = []) {
   const rerunBtn = h("button", { type: "button", class: "btn primary", text: "Rerun from this step", disabled: !run.registered,
     attrs: { title: "Start a new run that reuses the results of the steps before this one and runs again from here" },
     onclick: () => runPage.rerun(run.id, s.hash) });
@@ -905,6 +925,7 @@ function stepPanel(run, s, onSelect, logs = []) {
       s.invoked_run_id ? field("Invoked run", h("a", { class: "mono", attrs: { href: "/runs/" + encodeURIComponent(s.invoked_run_id) }, text: s.invoked_run_id })) : null,
       s.timed_out !== null && s.timed_out !== undefined ? field("Timed out", s.timed_out ? "yes" : "no") : null),
     h("div", { class: "actions" }, rerunBtn),
+    editedRerun(run, s, events),
     s.error ? errorView(s.error, "Step error") : codeBlock(s.output, { label: s.kind === "wait" ? "Matched event" : "Step output" }),
     logView(logs.filter((l) => l.step === s.name), "Step logs") || h("p", { class: "muted small", text: "This step logged nothing through tracing." }));
 }
