@@ -38,4 +38,3 @@ async fn what_steps_log_through_tracing_is_kept_with_the_run() {
     assert!(lines.contains(&("", "INFO", "before the step")), "{lines:?}");
     assert!(lines.contains(&("talk", "WARN", "sending email user=ann")), "{lines:?}");
 }
-
