@@ -541,7 +541,12 @@ async fn clerk_send_posts_a_signed_sample_that_the_endpoint_accepts() {
     assert_eq!(event.name, "clerk/user.created");
     assert!(event.id.starts_with("msg_") && event.id.len() == 31, "{}", event.id);
     assert!(event.ts >= before_ms, "the envelope carries the current time, not the sample's");
-    assert_eq!(Some(&event.data), hookflow::clerk::fixtures::sample_data("user.created").as_ref());
+    // The sample, with the email address Clerk's published example lacks (so emails can be sent).
+    let mut expected = hookflow::clerk::fixtures::sample_data("user.created").expect("sample");
+    expected["email_addresses"] = event.data["email_addresses"].clone();
+    assert_eq!(event.data, expected);
+    assert_eq!(event.data["email_addresses"][0]["email_address"], "john.doe@example.com");
+    assert_eq!(event.data["email_addresses"][0]["id"], event.data["primary_email_address_id"]);
     let reply_ids: Value = serde_json::from_str(&reply.body).expect("json");
     assert_eq!(reply_ids["ids"], json!([event.id]));
 
