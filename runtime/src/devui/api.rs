@@ -38,7 +38,7 @@ pub(crate) fn routes() -> Router<Shared> {
 const MAX_LIMIT: usize = 200;
 /// How many runs a text search over runs reads at most per request before it answers with
 /// what it found and a cursor to continue.
-const SEARCH_BUDGET: usize = 5_000;
+const SEARCH_BUDGET: usize = 3_000;
 /// Runs per function counted for the functions list.
 const COUNT_WINDOW: usize = 1_000;
 

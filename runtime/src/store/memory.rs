@@ -133,7 +133,7 @@ impl Store for MemoryStore {
             .filter(|r| query.before.as_ref().is_none_or(|b| &r.id < b))
             .filter(|r| query.function_id.as_ref().is_none_or(|f| &r.function_id == f))
             .filter(|r| query.statuses.is_empty() || query.statuses.contains(&r.status))
-            .filter(|r| query.event_id.as_ref().is_none_or(|e| r.event_ids.contains(e)))
+            .filter(|r| query.event_id.as_ref().is_none_or(|e| r.event_ids.first() == Some(e)))
             .filter(|r| query.since.is_none_or(|t| r.created_at >= t))
             .filter(|r| query.until.is_none_or(|t| r.created_at < t))
             .filter(|r| needle.as_ref().is_none_or(|n| run_text(r).contains(n)))

@@ -55,8 +55,10 @@ CREATE TABLE IF NOT EXISTS runs (
     state TEXT NOT NULL,
     parent TEXT,
     rerun_of TEXT,
-    UNIQUE (event_id, function_id)
+    dedupe_key TEXT NOT NULL,
+    UNIQUE (dedupe_key, function_id)
 );
+CREATE INDEX IF NOT EXISTS runs_by_event ON runs(event_id);
 CREATE INDEX IF NOT EXISTS runs_active ON runs(status) WHERE status NOT IN ('Completed', 'Failed', 'Cancelled');
 CREATE INDEX IF NOT EXISTS runs_by_function ON runs(function_id, id);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs(created_at);
@@ -358,13 +360,13 @@ fn accept_tx(conn: &Connection, events: Vec<NewEvent>) -> Result<Vec<Accepted>, 
 fn insert_run(conn: &Connection, run: &RunRecord) -> Result<bool, StoreError> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, started_at, \
-         ended_at, output, error, wake_at, state, parent, rerun_of) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
     let n = stmt.execute(params![
         run.id,
         run.function_id,
-        run.dedupe_key(),
+        run.event_ids.first().cloned().unwrap_or_default(),
         serde_json::to_string(&run.event_ids)?,
         run.status.as_str(),
         run.attempt,
@@ -377,6 +379,7 @@ fn insert_run(conn: &Connection, run: &RunRecord) -> Result<bool, StoreError> {
         serde_json::to_string(&run.state)?,
         run.parent.as_ref().map(serde_json::to_string).transpose()?,
         run.rerun_of,
+        run.dedupe_key(),
     ])?;
     Ok(n == 1)
 }
@@ -718,7 +721,8 @@ impl Store for SqliteStore {
                 filter.raw(&format!("status IN ({})", list.join(", ")));
             }
             if let Some(event_id) = &query.event_id {
-                filter.add("(event_id = ? OR instr(event_ids, json_quote(?)) > 0)", event_id.clone());
+                // The first triggering event, through its index (batches are listed under their first event).
+                filter.add("event_id = ?", event_id.clone());
             }
             if let Some(since) = query.since {
                 filter.add("created_at >= ?", since);

@@ -386,7 +386,7 @@ pub struct RunQuery {
     pub function_id: Option<String>,
     /// Only runs with one of these statuses (empty: any).
     pub statuses: Vec<RunStatus>,
-    /// Only runs triggered by this event.
+    /// Only runs whose (first) triggering event is this one.
     pub event_id: Option<String>,
     /// Only runs created before this run id: a page cursor.
     pub before: Option<String>,
