@@ -200,3 +200,16 @@ async fn the_event_api_needs_the_key_and_a_failing_store_answers_503() {
     server.store.failing.store(false, Ordering::SeqCst);
     assert_eq!(post_clerk(&client, &server.url, &msg).await.0, 200, "the retried delivery succeeds");
 }
+
+#[tokio::test]
+async fn the_dev_ui_refuses_a_non_loopback_address_without_a_token() {
+    if std::env::var("HOOKFLOW_UI_TOKEN").is_ok_and(|t| !t.is_empty()) {
+        return; // a token from the environment makes the address acceptable
+    }
+    // Only the start-up check is exercised: no request is ever sent to this address.
+    let app =
+        hookflow::App::with_registry("exposed", Ok(hookflow::Registry::empty())).dev_ui().start().await.expect("start");
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.expect("bind");
+    let err = app.serve(listener, std::future::pending()).await.expect_err("refused");
+    assert!(err.to_string().contains("HOOKFLOW_UI_TOKEN"), "{err}");
+}

@@ -1709,10 +1709,7 @@ fn query_plans(path: &Path, event_id: &str) -> Fallible<()> {
         ),
         (
             "list_runs event=… (Events page, once per listed event)",
-            format!(
-                "SELECT id FROM runs WHERE (event_id = '{event_id}' OR instr(event_ids, json_quote('{event_id}')) > 0) \
-                 ORDER BY id DESC LIMIT 200"
-            ),
+            format!("SELECT id FROM runs WHERE event_id = '{event_id}' ORDER BY id DESC LIMIT 200"),
         ),
         ("list_runs status=Failed", "SELECT id FROM runs WHERE status IN ('Failed') ORDER BY id DESC LIMIT 50".to_owned()),
     ];
