@@ -107,6 +107,12 @@ impl RawEvent {
         self.id = id.into();
         self
     }
+
+    /// The event as Inngest's JSON (what `event` is in expressions).
+    pub(crate) fn to_json(&self) -> Value {
+        // A `RawEvent` holds only strings, numbers and JSON values: serializing cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
 }
 
 /// A typed value that can be sent as an event: `Event<E>`, a `#[derive(Event)]` struct, or a

@@ -36,7 +36,7 @@ struct FlakyStore {
 
 #[async_trait]
 impl Store for FlakyStore {
-    async fn accept(&self, events: Vec<NewEvent>) -> Result<Vec<Accepted>, StoreError> {
+    async fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(StoreError::Database("disk I/O error".into()));
         }

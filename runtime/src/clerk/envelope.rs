@@ -151,6 +151,20 @@ impl Envelope {
     /// assert_eq!(err.to_string(), "`data` must be an object, found an array");
     /// ```
     pub fn parse(body: &[u8]) -> Result<Envelope, EnvelopeError> {
+        Envelope::parse_with_rest(body).map(|(envelope, _)| envelope)
+    }
+
+    /// Parses a webhook body as [`Envelope::parse`] does, and also returns the envelope's
+    /// fields other than `data` exactly as sent (values and order), from the same single parse.
+    ///
+    /// ```
+    /// # use hookflow::clerk::Envelope;
+    /// let body = br#"{"type": "user.created", "data": {"id": "user_1"}, "object": "event"}"#;
+    /// let (envelope, rest) = Envelope::parse_with_rest(body).unwrap();
+    /// assert_eq!(envelope.data["id"], "user_1");
+    /// assert_eq!(rest.keys().collect::<Vec<_>>(), ["type", "object"]);
+    /// ```
+    pub fn parse_with_rest(body: &[u8]) -> Result<(Envelope, Map<String, Value>), EnvelopeError> {
         let value: Value = serde_json::from_slice(body).map_err(EnvelopeError::NotJson)?;
         let Value::Object(fields) = &value else {
             return Err(EnvelopeError::NotAnObject { found: json_kind(&value) });
@@ -175,7 +189,8 @@ impl Envelope {
             Some(Value::Number(_)) => return Err(EnvelopeError::BadTimestamp { found: "a fractional number" }),
             Some(other) => return Err(EnvelopeError::BadTimestamp { found: json_kind(other) }),
         }
-        serde_json::from_value(value).map_err(EnvelopeError::Invalid)
+        let rest = fields.iter().filter(|(k, _)| k.as_str() != "data").map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ok((serde_json::from_value(value).map_err(EnvelopeError::Invalid)?, rest))
     }
 
     /// The hookflow event name: `clerk/` followed by `type`.

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use futures::FutureExt;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
-use super::{Accepted, Change, Core};
+use super::{Accepted, Change, Core, TriggerEvent};
 use crate::error::{Error, ErrorInfo, Retry};
 use crate::event::RawEvent;
 use crate::invocation::Invocation;
@@ -26,13 +26,10 @@ enum Outcome {
 
 pub(super) async fn pass(core: &Arc<Core>, run_id: &str, preload: Option<super::Preload>) -> Result<(), StoreError> {
     let now = core.clock.now_ms();
-    let (mut run, events, journal, trigger) = match preload {
-        Some(p) => (p.run, p.events, Journal::default(), p.trigger),
+    let (mut run, journal, trigger) = match preload {
+        Some(p) => (p.run, Journal::default(), p.trigger),
         None => match load(core, run_id).await? {
-            Some((run, events, journal)) => {
-                let trigger = Arc::new(events.first().map(serde_json::to_value).transpose()?.unwrap_or(Value::Null));
-                (run, events, journal, trigger)
-            }
+            Some((run, events, journal)) => (run, journal, TriggerEvent::new(events)),
             None => return Ok(()),
         },
     };
@@ -65,7 +62,7 @@ pub(super) async fn pass(core: &Arc<Core>, run_id: &str, preload: Option<super::
     let invocation = Invocation {
         function_id: def.id,
         run_id: run.id.clone(),
-        events: events.clone(),
+        events: trigger.events().clone(),
         step: Step { ctx: ctx.clone() },
         state: core.state.clone(),
     };
@@ -188,7 +185,7 @@ async fn load(core: &Arc<Core>, run_id: &str) -> Result<Option<(RunRecord, Arc<[
     Ok(Some((run, Arc::from(events), journal)))
 }
 
-async fn suspend(core: &Arc<Core>, run: RunRecord, trigger: &Arc<Value>) -> Result<(), StoreError> {
+async fn suspend(core: &Arc<Core>, run: RunRecord, trigger: &TriggerEvent) -> Result<(), StoreError> {
     core.store.save(vec![RunUpdate { run: Some(run.clone()), ..RunUpdate::default() }]).await?;
     core.notify(Change::Run { id: run.id.clone(), function_id: run.function_id.clone(), status: run.status });
     core.arm_suspension(&run, trigger);
@@ -199,6 +196,9 @@ async fn suspend(core: &Arc<Core>, run: RunRecord, trigger: &Arc<Value>) -> Resu
     Ok(())
 }
 
+/// A system event's name and its data (without the triggering event, which `system_event` adds).
+type SystemEvent = (&'static str, Map<String, Value>);
+
 enum Ending {
     Completed(Value),
     Failed(ErrorInfo),
@@ -207,20 +207,24 @@ enum Ending {
 
 /// Ends a run: its final record, the system events Inngest emits, and the result handed to
 /// the run that invoked it, all in one commit.
-async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, ending: Ending) -> Result<(), StoreError> {
+async fn finish(
+    core: &Arc<Core>,
+    mut run: RunRecord,
+    trigger: &TriggerEvent,
+    ending: Ending,
+) -> Result<(), StoreError> {
     let now = core.clock.now_ms();
-    // Inngest's system events carry the triggering event; each copy of it costs, so make one per event.
+    // Inngest's system events also carry the triggering event: `system_event` adds it.
     let with = |key: Option<&str>, value: Value| {
-        let mut data = serde_json::Map::new();
+        let mut data = Map::new();
         data.insert("function_id".into(), json!(run.function_id));
         data.insert("run_id".into(), json!(run.id));
-        data.insert("event".into(), (**trigger).clone());
         if let Some(key) = key {
             data.insert(key.to_owned(), value);
         }
-        Value::Object(data)
+        data
     };
-    let (status, parent_memo, names): (RunStatus, Memo, Vec<(&str, Value)>) = match ending {
+    let (status, parent_memo, names): (RunStatus, Memo, Vec<SystemEvent>) = match ending {
         Ending::Completed(output) => {
             run.output = Some(output.clone());
             (
@@ -253,9 +257,9 @@ async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, endi
     let mut events = Vec::new();
     let mut observed = Vec::new();
     for (name, data) in names {
-        let (event, json) = core.system_event(name, &run, data);
-        if let Some(json) = json {
-            observed.push((event.clone(), json));
+        let (event, is_observed) = core.system_event(name, &run, data, trigger);
+        if is_observed {
+            observed.push(event.clone());
         }
         events.push(event);
     }
@@ -278,14 +282,14 @@ async fn finish(core: &Arc<Core>, mut run: RunRecord, trigger: &Arc<Value>, endi
     if !observed.is_empty() {
         let accepted = observed
             .iter()
-            .map(|(e, _)| Accepted {
+            .map(|e| Accepted {
                 event_id: e.event.id.clone(),
                 new: true,
                 runs: e.runs.iter().map(|r| r.id.clone()).collect(),
             })
             .collect();
-        let (events, jsons) = observed.into_iter().unzip();
-        core.after_accept(events, jsons, accepted).await;
+        let jsons = vec![None; observed.len()];
+        core.after_accept(observed, jsons, accepted).await;
     }
     if let Some(parent) = &run.parent {
         core.schedule(parent.run_id.clone(), None);

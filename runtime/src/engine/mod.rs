@@ -3,6 +3,7 @@
 
 mod driver;
 mod index;
+mod trigger_event;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -26,6 +27,7 @@ use crate::store::{
 use crate::webhook::EventSource;
 
 use index::{MatchIndex, Timers, Waiter};
+pub(crate) use trigger_event::TriggerEvent;
 
 /// Runs executing at once, at most: bounds memory under a burst.
 const MAX_CONCURRENT_PASSES: usize = 4096;
@@ -75,9 +77,8 @@ pub enum SendError {
 /// Data for a run's first pass that the engine already has in memory.
 pub(crate) struct Preload {
     run: RunRecord,
-    events: Arc<[RawEvent]>,
-    /// The first event as JSON (`event` in expressions), shared by the event's runs.
-    trigger: Arc<Value>,
+    /// Shared by the event's runs.
+    trigger: Arc<TriggerEvent>,
 }
 
 struct Slot {
@@ -334,7 +335,7 @@ impl Engine {
             };
             run.event_ids = vec![event.id.clone()];
             run.rerun_of = Some(old.id.clone());
-            events.push(NewEvent { event, runs: vec![run.clone()] });
+            events.push(NewEvent { event, runs: vec![run.clone()], embeds: None });
         }
         let mut steps = Vec::new();
         if let Some(from) = from_step {
@@ -363,8 +364,7 @@ impl Engine {
             None => old_events.first().map(StoredEvent::to_raw),
         };
         if let Some(trigger) = trigger {
-            let trigger = Arc::new(serde_json::to_value(trigger).unwrap_or(Value::Null));
-            core.arm_cancels(&run, &trigger);
+            core.arm_cancels(&run, &TriggerEvent::new(Arc::from(vec![trigger])));
         }
         for new in &events {
             core.notify(Change::Event { id: new.event.id.clone(), name: new.event.name.clone() });
@@ -480,7 +480,7 @@ impl Core {
     }
 
     /// The functions an event starts.
-    fn matching(&self, event: &RawEvent, event_json: &Value) -> Vec<&'static FunctionDef> {
+    fn matching(&self, event: &RawEvent, json: &mut Option<Value>) -> Vec<&'static FunctionDef> {
         let Some(listeners) = self.listeners.get(&event.name) else { return Vec::new() };
         let mut out: Vec<&'static FunctionDef> = Vec::new();
         for l in listeners {
@@ -489,7 +489,7 @@ impl Core {
             }
             let matches = match l.expr {
                 None => true,
-                Some(expr) => match self.exprs.test(expr, &[("event", event_json)]) {
+                Some(expr) => match self.exprs.test(expr, &[("event", json.get_or_insert_with(|| event.to_json()))]) {
                     Ok(m) => m,
                     Err(e) => {
                         tracing::warn!(function_id = l.function.id, event = %event.name, error = %e, "trigger expression failed; function skipped");
@@ -524,7 +524,14 @@ impl Core {
     }
 
     /// Prepares an event for storage: id and timestamp filled in, the runs it starts.
-    fn prepare(&self, mut raw: RawEvent, source: EventSource, index: usize) -> Result<(NewEvent, Value), SendError> {
+    /// Checks an event and decides its runs. Its JSON form is built only if a trigger
+    /// expression reads it, and returned for reuse.
+    fn prepare(
+        &self,
+        mut raw: RawEvent,
+        source: EventSource,
+        index: usize,
+    ) -> Result<(NewEvent, Option<Value>), SendError> {
         if raw.name.trim().is_empty() {
             return Err(SendError::Invalid { index, message: "the event has no `name`".into() });
         }
@@ -535,9 +542,9 @@ impl Core {
         if raw.ts == 0 {
             raw.ts = now;
         }
-        let json = serde_json::to_value(&raw).map_err(|e| SendError::Invalid { index, message: e.to_string() })?;
+        let mut json = None;
         let runs =
-            self.matching(&raw, &json).into_iter().map(|f| self.new_run(f, vec![raw.id.clone()], None)).collect();
+            self.matching(&raw, &mut json).into_iter().map(|f| self.new_run(f, vec![raw.id.clone()], None)).collect();
         let event = StoredEvent {
             id: raw.id,
             name: raw.name,
@@ -547,7 +554,7 @@ impl Core {
             source,
             received_at: now,
         };
-        Ok((NewEvent { event, runs }, json))
+        Ok((NewEvent { event, runs, embeds: None }, json))
     }
 
     pub(crate) async fn send(
@@ -563,22 +570,21 @@ impl Core {
             batch.push(self.prepare(raw, source, i)?);
         }
         let ids = batch.iter().map(|(e, _)| e.event.id.clone()).collect();
-        let (events, jsons): (Vec<NewEvent>, Vec<Value>) = batch.into_iter().unzip();
-        let keep = events.clone();
-        let accepted = self.store.accept(events).await?;
-        self.after_accept(keep, jsons, accepted).await;
+        let (events, jsons): (Vec<NewEvent>, Vec<Option<Value>>) = batch.into_iter().unzip();
+        let accepted = self.store.accept(&events).await?;
+        self.after_accept(events, jsons, accepted).await;
         Ok(ids)
     }
 
     /// After events are committed: start their runs, resolve waits, apply `cancel_on`.
-    async fn after_accept(self: &Arc<Self>, events: Vec<NewEvent>, jsons: Vec<Value>, accepted: Vec<Accepted>) {
+    async fn after_accept(self: &Arc<Self>, events: Vec<NewEvent>, jsons: Vec<Option<Value>>, accepted: Vec<Accepted>) {
         for ((new, json), acc) in events.into_iter().zip(jsons).zip(accepted) {
             if !acc.new {
                 continue;
             }
             self.notify(Change::Event { id: new.event.id.clone(), name: new.event.name.clone() });
-            let raw: Arc<[RawEvent]> = Arc::from(vec![new.event.to_raw()]);
-            let trigger = Arc::new(json.clone());
+            let name = new.event.name.clone();
+            let trigger = TriggerEvent::with_json(Arc::from(vec![new.event.into_raw()]), json);
             for run in new.runs.into_iter().filter(|r| acc.runs.contains(&r.id)) {
                 self.arm_cancels(&run, &trigger);
                 self.notify(Change::Run {
@@ -587,15 +593,15 @@ impl Core {
                     status: run.status,
                 });
                 let id = run.id.clone();
-                self.schedule(id, Some(Preload { run, events: raw.clone(), trigger: trigger.clone() }));
+                self.schedule(id, Some(Preload { run, trigger: trigger.clone() }));
             }
-            self.resolve_waits(&new.event.name, &json).await;
-            self.apply_cancels(&new.event.name, &json).await;
+            self.resolve_waits(&name, &trigger).await;
+            self.apply_cancels(&name, &trigger).await;
         }
     }
 
     /// Arms a new or recovered run's `cancel_on` conditions.
-    fn arm_cancels(&self, run: &RunRecord, trigger: &Arc<Value>) {
+    fn arm_cancels(&self, run: &RunRecord, trigger: &TriggerEvent) {
         let Some(def) = self.registry.get(&run.function_id) else { return };
         if def.options.cancel_on.is_empty() {
             return;
@@ -603,13 +609,19 @@ impl Core {
         let mut cancels = self.cancels.lock();
         for c in def.options.cancel_on {
             let deadline = c.timeout.map_or(Millis::MAX, |t| run.created_at.saturating_add(crate::step::millis(t)));
-            cancels.add(c.event, c.expr, trigger, Waiter { run_id: run.id.clone(), step: None, deadline });
+            cancels.add(c.event, c.expr, trigger.json(), Waiter { run_id: run.id.clone(), step: None, deadline });
         }
     }
 
-    async fn resolve_waits(self: &Arc<Self>, name: &str, json: &Value) {
+    async fn resolve_waits(self: &Arc<Self>, name: &str, incoming: &TriggerEvent) {
         let now = self.clock.now_ms();
-        let matched = self.waits.lock().take_matches(name, json, now, &self.exprs);
+        let matched = {
+            let mut waits = self.waits.lock();
+            if !waits.has_event(name) {
+                return;
+            }
+            waits.take_matches(name, incoming.json(), now, &self.exprs)
+        };
         for waiter in matched {
             let Some(step) = waiter.step else { continue };
             let record = StepRecord {
@@ -617,7 +629,7 @@ impl Core {
                 hash: step,
                 name: String::new(),
                 kind: StepKind::Wait,
-                memo: Memo::Data(json.clone()),
+                memo: Memo::Data(incoming.json().as_ref().clone()),
                 attempts: 1,
                 started_at: now,
                 ended_at: now,
@@ -632,9 +644,15 @@ impl Core {
         }
     }
 
-    async fn apply_cancels(self: &Arc<Self>, name: &str, json: &Value) {
+    async fn apply_cancels(self: &Arc<Self>, name: &str, incoming: &TriggerEvent) {
         let now = self.clock.now_ms();
-        let matched = self.cancels.lock().take_matches(name, json, now, &self.exprs);
+        let matched = {
+            let mut cancels = self.cancels.lock();
+            if !cancels.has_event(name) {
+                return;
+            }
+            cancels.take_matches(name, incoming.json(), now, &self.exprs)
+        };
         for waiter in matched {
             if let Err(e) = self.cancel(&waiter.run_id).await {
                 tracing::error!(run_id = %waiter.run_id, error = %e, "could not cancel a run");
@@ -684,10 +702,10 @@ impl Core {
         let raw = RawEvent::new("inngest/function.invoked", Value::Object(data)).with_id(event_id.clone());
         let (mut new, json) = self.prepare(raw, EventSource::Internal, 0)?;
         new.runs = vec![self.new_run(function, vec![event_id.clone()], parent)];
-        let keep = vec![new.clone()];
-        let accepted = self.store.accept(vec![new]).await?;
+        let events = vec![new];
+        let accepted = self.store.accept(&events).await?;
         let run = accepted.first().and_then(|a| a.runs.first().cloned());
-        self.after_accept(keep, vec![json], accepted).await;
+        self.after_accept(events, vec![json], accepted).await;
         Ok((event_id, run))
     }
 
@@ -785,7 +803,7 @@ impl Core {
     }
 
     /// Registers what a suspended run waits on: its timer and its event waits.
-    pub(crate) fn arm_suspension(&self, run: &RunRecord, trigger: &Arc<Value>) {
+    pub(crate) fn arm_suspension(&self, run: &RunRecord, trigger: &TriggerEvent) {
         if let Some(at) = run.wake_at {
             self.wake_at(at, run.id.clone());
         }
@@ -794,7 +812,7 @@ impl Core {
         for op in &run.state.pending {
             if let PendingOp::Wait { step, spec, until, .. } = op {
                 let waiter = Waiter { run_id: run.id.clone(), step: Some(step.clone()), deadline: *until };
-                waits.add(&spec.event, spec.expr.as_deref(), trigger, waiter);
+                waits.add(&spec.event, spec.expr.as_deref(), trigger.json(), waiter);
             }
         }
     }
@@ -813,7 +831,7 @@ impl Core {
             return Ok(());
         }
         tracing::info!(runs = runs.len(), "resuming runs that had not ended");
-        let mut triggers: HashMap<String, Arc<Value>> = HashMap::new();
+        let mut triggers: HashMap<String, Arc<TriggerEvent>> = HashMap::new();
         let needs_trigger = |r: &RunRecord| {
             r.state.pending.iter().any(|op| matches!(op, PendingOp::Wait { .. }))
                 || self.registry.get(&r.function_id).is_some_and(|d| !d.options.cancel_on.is_empty())
@@ -822,11 +840,10 @@ impl Core {
             runs.iter().filter(|r| needs_trigger(r)).filter_map(|r| r.event_ids.first().cloned()).collect();
         for chunk in wanted.chunks(500) {
             for event in self.store.events(chunk).await? {
-                let json = serde_json::to_value(event.to_raw())?;
-                triggers.insert(event.id, Arc::new(json));
+                triggers.insert(event.id.clone(), TriggerEvent::new(Arc::from(vec![event.into_raw()])));
             }
         }
-        let empty = Arc::new(Value::Null);
+        let empty = TriggerEvent::new(Arc::from(Vec::new()));
         for run in runs {
             if self.registry.get(&run.function_id).is_none() {
                 // Another app (or an older build) owns it: leave it for the app that has it.
@@ -854,18 +871,34 @@ impl Core {
         self.listeners.contains_key(name) || self.waits.lock().has_event(name) || self.cancels.lock().has_event(name)
     }
 
-    /// Builds a finished/failed/cancelled system event and the runs it starts; its JSON form
-    /// (for matching) only when something observes that name, since most apps do not.
-    pub(crate) fn system_event(&self, name: &str, run: &RunRecord, data: Value) -> (NewEvent, Option<Value>) {
+    /// Builds a finished/failed/cancelled system event and the runs it starts, and says
+    /// whether anything observes it. Inngest's `data.event` (the run's triggering event) is
+    /// copied in only when something observes the name; otherwise the store keeps it by
+    /// reference, which saves a copy of every event per run.
+    pub(crate) fn system_event(
+        &self,
+        name: &str,
+        run: &RunRecord,
+        mut data: serde_json::Map<String, Value>,
+        trigger: &TriggerEvent,
+    ) -> (NewEvent, bool) {
         let id = crate::journal::hash_step_id(&format!("{}-{name}", run.id));
-        if self.is_observed(name) {
-            let raw = RawEvent::new(name, data).with_id(id);
-            if let Ok((event, json)) = self.prepare(raw, EventSource::Internal, 0) {
-                return (event, Some(json));
-            }
-            return (NewEvent { event: self.internal_event(name, String::new(), Value::Null), runs: Vec::new() }, None);
+        let embeds = trigger.id().map(str::to_owned);
+        if embeds.is_none() || self.is_observed(name) {
+            data.insert("event".into(), trigger.json().as_ref().clone());
         }
-        (NewEvent { event: self.internal_event(name, id, data), runs: Vec::new() }, None)
+        if self.is_observed(name) {
+            let raw = RawEvent::new(name, Value::Object(data)).with_id(id.clone());
+            if let Ok((event, _)) = self.prepare(raw, EventSource::Internal, 0) {
+                return (event, true);
+            }
+            // `prepare` refuses only nameless events; a system event always has its name.
+            return (
+                NewEvent { event: self.internal_event(name, id, Value::Null), runs: Vec::new(), embeds: None },
+                false,
+            );
+        }
+        (NewEvent { event: self.internal_event(name, id, Value::Object(data)), runs: Vec::new(), embeds }, false)
     }
 
     fn internal_event(&self, name: &str, id: String, data: Value) -> StoredEvent {

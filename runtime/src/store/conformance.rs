@@ -27,6 +27,7 @@ where
     events_are_listed_newest_first_with_filters(make().await).await;
     runs_are_listed_with_filters(make().await).await;
     saves_commit_emitted_events(make().await).await;
+    embedded_events_read_back_whole(make().await).await;
     reruns_do_not_collide_with_their_original(make().await).await;
     logs_are_kept_per_run_in_order(make().await).await;
 }
@@ -76,14 +77,18 @@ fn step(run: &str, hash: &str, memo: Memo) -> StepRecord {
 }
 
 async fn accept(store: &Arc<dyn Store>, events: Vec<NewEvent>) -> Vec<super::Accepted> {
-    store.accept(events).await.expect("accept")
+    store.accept(&events).await.expect("accept")
 }
 
 async fn accept_is_idempotent(store: Arc<dyn Store>) {
-    let first = accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")] }]).await;
+    let first =
+        accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")], embeds: None }])
+            .await;
     assert!(first[0].new, "accept_is_idempotent: a new event is new");
     assert_eq!(first[0].runs, vec!["01A".to_owned()]);
-    let again = accept(&store, vec![NewEvent { event: event("e1", "a", 2), runs: vec![run("01B", "f", "e1")] }]).await;
+    let again =
+        accept(&store, vec![NewEvent { event: event("e1", "a", 2), runs: vec![run("01B", "f", "e1")], embeds: None }])
+            .await;
     assert!(!again[0].new, "accept_is_idempotent: the same id is not new");
     assert!(again[0].runs.is_empty(), "accept_is_idempotent: no runs for a repeated event");
     assert!(store.run("01B").await.expect("run").is_none());
@@ -98,6 +103,7 @@ async fn runs_are_unique_per_event_and_function(store: Arc<dyn Store>) {
         vec![NewEvent {
             event: event("e1", "a", 1),
             runs: vec![run("01A", "f", "e1"), run("01B", "f", "e1"), run("01C", "g", "e1")],
+            embeds: None,
         }],
     )
     .await;
@@ -105,7 +111,8 @@ async fn runs_are_unique_per_event_and_function(store: Arc<dyn Store>) {
 }
 
 async fn journal_entries_are_never_overwritten(store: Arc<dyn Store>) {
-    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")] }]).await;
+    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")], embeds: None }])
+        .await;
     let first = step("01A", "h1", Memo::Data(json!(1)));
     store.save(vec![RunUpdate { steps: vec![first.clone()], ..RunUpdate::default() }]).await.expect("save");
     let second = step("01A", "h1", Memo::Data(json!(2)));
@@ -116,7 +123,8 @@ async fn journal_entries_are_never_overwritten(store: Arc<dyn Store>) {
 }
 
 async fn run_records_round_trip(store: Arc<dyn Store>) {
-    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")] }]).await;
+    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")], embeds: None }])
+        .await;
     let mut r = run("01A", "f", "e1");
     r.status = RunStatus::Waiting;
     r.attempt = 2;
@@ -136,7 +144,7 @@ async fn run_records_round_trip(store: Arc<dyn Store>) {
 
 async fn active_runs_exclude_ended_ones(store: Arc<dyn Store>) {
     let runs = vec![run("01A", "f", "e1"), run("01B", "g", "e1"), run("01C", "h", "e1")];
-    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs }]).await;
+    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs, embeds: None }]).await;
     let mut done = run("01B", "g", "e1");
     done.status = RunStatus::Completed;
     done.output = Some(json!({"ok": true}));
@@ -157,8 +165,16 @@ async fn events_are_listed_newest_first_with_filters(store: Arc<dyn Store>) {
     let events = ["e1", "e2", "e3", "e4"]
         .iter()
         .enumerate()
-        .map(|(i, id)| NewEvent { event: event(id, if i % 2 == 0 { "a" } else { "b" }, i as i64 * 10), runs: vec![] })
-        .chain(std::iter::once(NewEvent { event: event("sys", "inngest/function.finished", 50), runs: vec![] }))
+        .map(|(i, id)| NewEvent {
+            event: event(id, if i % 2 == 0 { "a" } else { "b" }, i as i64 * 10),
+            runs: vec![],
+            embeds: None,
+        })
+        .chain(std::iter::once(NewEvent {
+            event: event("sys", "inngest/function.finished", 50),
+            runs: vec![],
+            embeds: None,
+        }))
         .collect();
     accept(&store, events).await;
     let ids = |v: Vec<StoredEvent>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
@@ -192,8 +208,9 @@ async fn events_are_listed_newest_first_with_filters(store: Arc<dyn Store>) {
 
 async fn runs_are_listed_with_filters(store: Arc<dyn Store>) {
     let runs = vec![run("01A", "f", "e1"), run("01B", "g", "e1")];
-    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs }]).await;
-    accept(&store, vec![NewEvent { event: event("e2", "a", 2), runs: vec![run("01C", "f", "e2")] }]).await;
+    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs, embeds: None }]).await;
+    accept(&store, vec![NewEvent { event: event("e2", "a", 2), runs: vec![run("01C", "f", "e2")], embeds: None }])
+        .await;
     let mut failed = run("01B", "g", "e1");
     failed.status = RunStatus::Failed;
     failed.error = Some(ErrorInfo { name: "SmtpError".into(), message: "mailbox full".into(), cause: None });
@@ -212,18 +229,50 @@ async fn runs_are_listed_with_filters(store: Arc<dyn Store>) {
 }
 
 async fn saves_commit_emitted_events(store: Arc<dyn Store>) {
-    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")] }]).await;
+    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")], embeds: None }])
+        .await;
     let mut done = run("01A", "f", "e1");
     done.status = RunStatus::Completed;
-    let emitted =
-        NewEvent { event: event("fin", "inngest/function.finished", 3), runs: vec![run("01Z", "on-finish", "fin")] };
+    let emitted = NewEvent {
+        event: event("fin", "inngest/function.finished", 3),
+        runs: vec![run("01Z", "on-finish", "fin")],
+        embeds: None,
+    };
     store.save(vec![RunUpdate { run: Some(done), events: vec![emitted], ..RunUpdate::default() }]).await.expect("save");
     assert_eq!(store.events(&["fin".into()]).await.expect("events").len(), 1, "emitted events are stored");
     assert!(store.run("01Z").await.expect("run").is_some(), "and their runs");
 }
 
+async fn embedded_events_read_back_whole(store: Arc<dyn Store>) {
+    let mut trigger = event("e1", "clerk/user.created", 1);
+    trigger.user = Some(json!({"clerk_envelope": {"type": "user.created"}}));
+    accept(&store, vec![NewEvent::new(trigger.clone())]).await;
+    let mut finished = event("fin", "inngest/function.finished", 2);
+    finished.data = json!({"function_id": "f", "run_id": "01A", "result": 7});
+    let emitted = NewEvent { embeds: Some("e1".into()), ..NewEvent::new(finished) };
+    store.save(vec![RunUpdate { events: vec![emitted], ..RunUpdate::default() }]).await.expect("save");
+    let expected = json!({
+        "function_id": "f",
+        "run_id": "01A",
+        "result": 7,
+        "event": {"name": "clerk/user.created", "data": trigger.data, "id": "e1", "ts": 1,
+                  "user": {"clerk_envelope": {"type": "user.created"}}},
+    });
+    let by_id = store.events(&["fin".into()]).await.expect("events");
+    assert_eq!(by_id[0].data, expected, "the embedded event is under data.event");
+    let listed = store
+        .list_events(&EventQuery { include_internal: true, ..EventQuery::default() })
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|e| e.id == "fin")
+        .expect("listed");
+    assert_eq!(listed.data, expected, "listing reads it whole as well");
+}
+
 async fn reruns_do_not_collide_with_their_original(store: Arc<dyn Store>) {
-    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")] }]).await;
+    accept(&store, vec![NewEvent { event: event("e1", "a", 1), runs: vec![run("01A", "f", "e1")], embeds: None }])
+        .await;
     let mut rerun = run("01B", "f", "e1");
     rerun.rerun_of = Some("01A".into());
     store.save(vec![RunUpdate { run: Some(rerun.clone()), ..RunUpdate::default() }]).await.expect("save");

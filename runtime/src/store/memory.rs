@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
+use serde_json::Value;
 
 use super::types::effective_limit;
 use super::{
@@ -37,13 +38,17 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn accept(&self, events: Vec<NewEvent>) -> Result<Vec<Accepted>, StoreError> {
+    async fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
         let mut inner = self.inner.lock();
         let mut out = Vec::with_capacity(events.len());
-        for NewEvent { event, runs } in events {
+        for NewEvent { mut event, runs, embeds } in events.iter().cloned() {
             if inner.event_index.contains_key(&event.id) {
                 out.push(Accepted { event_id: event.id, new: false, runs: Vec::new() });
                 continue;
+            }
+            if let (Some(id), Value::Object(data)) = (embeds, &mut event.data) {
+                let embedded = inner.event_index.get(&id).map(|&at| inner.events[at].to_raw().to_json());
+                data.insert("event".into(), embedded.unwrap_or(Value::Null));
             }
             let position = inner.events.len();
             inner.event_index.insert(event.id.clone(), position);
@@ -66,7 +71,7 @@ impl Store for MemoryStore {
     async fn save(&self, updates: Vec<RunUpdate>) -> Result<(), StoreError> {
         for update in &updates {
             if !update.events.is_empty() {
-                self.accept(update.events.clone()).await?;
+                self.accept(&update.events).await?;
             }
         }
         let mut inner = self.inner.lock();

@@ -46,7 +46,7 @@ pub trait Store: Send + Sync + 'static {
     /// Commits events and the runs each creates, atomically per call. An event whose id is
     /// already stored is not inserted again and its runs are not created; runs are unique per
     /// (event id, function id) as well.
-    async fn accept(&self, events: Vec<NewEvent>) -> Result<Vec<Accepted>, StoreError>;
+    async fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError>;
 
     /// Commits journal entries and run changes, atomically per call.
     async fn save(&self, updates: Vec<RunUpdate>) -> Result<(), StoreError>;

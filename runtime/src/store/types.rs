@@ -42,6 +42,11 @@ impl StoredEvent {
         }
     }
 
+    /// The untyped event a function receives, without copying.
+    pub fn into_raw(self) -> RawEvent {
+        RawEvent { name: self.name, data: self.data, id: self.id, ts: self.ts, user: self.user }
+    }
+
     /// Whether this is one of Inngest's internal events (`inngest/...`).
     pub fn is_internal(&self) -> bool {
         self.name.starts_with("inngest/")
@@ -55,6 +60,17 @@ pub struct NewEvent {
     pub event: StoredEvent,
     /// The runs it starts, created only if the event is new.
     pub runs: Vec<RunRecord>,
+    /// The id of a stored event that readers find under `data.event` (which `data` then
+    /// lacks). Inngest's system events carry their run's triggering event: kept by reference,
+    /// it is stored once rather than once per run.
+    pub embeds: Option<String>,
+}
+
+impl NewEvent {
+    /// An event that starts no run.
+    pub fn new(event: StoredEvent) -> Self {
+        NewEvent { event, runs: Vec::new(), embeds: None }
+    }
 }
 
 /// What accepting one event did.

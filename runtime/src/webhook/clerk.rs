@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::extract::{WebhookVerifier, DEFAULT_MAX_BODY_BYTES};
 use super::svix::{SecretError, VerifiedMessage, Verifier};
@@ -157,7 +157,9 @@ fn to_event(body: &[u8], message: &VerifiedMessage) -> Result<RawEvent, IngressE
     let malformed = |why: String| {
         IngressError::Malformed(format!("the webhook body is not a Clerk event envelope ({why}); {SHAPE}"))
     };
-    let envelope = Envelope::parse(body).map_err(|e| malformed(e.to_string()))?;
+    // The envelope as sent (not as re-serialised by `Envelope`), minus the `data` that becomes
+    // the event's payload, is kept for inspection and replay.
+    let (envelope, kept) = Envelope::parse_with_rest(body).map_err(|e| malformed(e.to_string()))?;
     // Types Clerk adds later are still accepted (functions may take them untyped); a known type
     // whose payload does not fit its struct is accepted too, since refusing it would make Clerk
     // retry a message that can never succeed: the function that types it reports the error.
@@ -176,10 +178,6 @@ fn to_event(body: &[u8], message: &VerifiedMessage) -> Result<RawEvent, IngressE
             "Clerk payload does not match its hookflow type: accepted, but typed functions will fail on it"
         );
     }
-    // Keep the envelope as sent (not as re-serialised by `Envelope`), minus the `data` that
-    // becomes the event's payload.
-    let mut kept: Map<String, Value> = serde_json::from_slice(body).map_err(|e| malformed(e.to_string()))?;
-    kept.remove("data");
     Ok(RawEvent {
         name: envelope.event_name(),
         ts: envelope.timestamp_ms().unwrap_or_else(|| message.timestamp.saturating_mul(1000)),

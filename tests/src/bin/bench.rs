@@ -1461,7 +1461,7 @@ fn ui_row(i: usize, start_ms: i64, templates: &[Value]) -> Fallible<NewEvent> {
         source: EventSource::Webhook,
         received_at: at,
     };
-    Ok(NewEvent { event, runs: vec![run] })
+    Ok(NewEvent { event, runs: vec![run], embeds: None })
 }
 
 /// Fills the store through `Store::accept`, in batches of 5,000 events with their runs.
@@ -1488,7 +1488,7 @@ async fn ui_fill(store: &Arc<SqliteStore>, rows: usize) -> Fallible<f64> {
             let events = (first..(first + batch).min(rows))
                 .map(|i| ui_row(i, start_ms, &templates))
                 .collect::<Fallible<Vec<_>>>()?;
-            store.accept(events).await?;
+            store.accept(&events).await?;
             Ok(())
         });
         if first % 100_000 == 0 && first > 0 {

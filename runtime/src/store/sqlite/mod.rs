@@ -1,9 +1,14 @@
 //! The embedded default store: one SQLite file in WAL mode.
 //!
-//! All writes go through one writer thread that groups whatever is waiting into a single
-//! transaction (group commit), so thousands of concurrent steps share one fsync. Each caller's
-//! work sits in its own savepoint: one bad write fails alone. Reads use separate connections,
-//! which WAL lets run beside the writer.
+//! All writes go through one writer thread ([`writer`]) that commits whatever is waiting as
+//! one transaction; callers encode their rows first ([`rows`]). Reads use separate
+//! connections, which WAL lets run beside the writer.
+
+mod rows;
+mod writer;
+
+use rows::{parse_source, EventRow, UpdateRow, Write, Written};
+use writer::{Job, Writer};
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -19,10 +24,7 @@ use super::{
     Accepted, EventQuery, LogLine, Memo, NewEvent, RunQuery, RunRecord, RunStatus, RunUpdate, StepKind, StepRecord,
     Store, StoreError, StoredEvent,
 };
-use crate::webhook::EventSource;
 
-/// How many queued writes one transaction takes at most.
-const MAX_GROUP: usize = 1024;
 /// Read connections kept open.
 const READERS: usize = 2;
 
@@ -35,7 +37,8 @@ CREATE TABLE IF NOT EXISTS events (
     ts INTEGER NOT NULL,
     user TEXT,
     source TEXT NOT NULL,
-    received_at INTEGER NOT NULL
+    received_at INTEGER NOT NULL,
+    embeds TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_name ON events(name, seq);
 CREATE INDEX IF NOT EXISTS events_by_received ON events(received_at);
@@ -100,13 +103,6 @@ pub enum Durability {
     Normal,
 }
 
-enum Job {
-    Accept(Vec<NewEvent>, oneshot::Sender<Result<Vec<Accepted>, StoreError>>),
-    Save(Vec<RunUpdate>, oneshot::Sender<Result<(), StoreError>>),
-    Logs(Vec<LogLine>, oneshot::Sender<Result<(), StoreError>>),
-    IndexAll(oneshot::Sender<Result<(), StoreError>>),
-}
-
 /// The SQLite store.
 pub struct SqliteStore {
     path: PathBuf,
@@ -135,12 +131,14 @@ impl SqliteStore {
         }
         let writer_conn = connect(&path, durability)?;
         writer_conn.execute_batch(SCHEMA)?;
+        migrate(&writer_conn)?;
         let readers =
             (0..READERS).map(|_| connect(&path, durability).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
+        let writer = Writer::new(writer_conn, connect(&path, durability)?)?;
         let (tx, rx) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("hookflow-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx))
+            .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore { path, writer: tx, readers: Arc::new(readers) })
     }
@@ -150,6 +148,12 @@ impl SqliteStore {
     pub async fn catch_up_search_index(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
         self.writer.send(Job::IndexAll(tx)).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(Job::Write(write, tx)).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -172,6 +176,16 @@ impl SqliteStore {
     }
 }
 
+/// Brings a database made by an earlier version up to the current schema.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let has_embeds: bool =
+        conn.query_row("SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'embeds'", [], |r| r.get(0))?;
+    if !has_embeds {
+        conn.execute_batch("ALTER TABLE events ADD COLUMN embeds TEXT;")?;
+    }
+    Ok(())
+}
+
 fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     let sync = match durability {
@@ -184,74 +198,6 @@ fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError
     Ok(conn)
 }
 
-/// Events indexed for search after each group commit, at most: indexing keeps pace with
-/// ingest without delaying it much; an idle writer catches up in bigger batches.
-const INDEX_PER_GROUP: i64 = 256;
-const INDEX_WHEN_IDLE: i64 = 5_000;
-const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
-
-fn writer_loop(mut conn: Connection, rx: std_mpsc::Receiver<Job>) {
-    // Whether events may be waiting for the index (true at start: a previous run may have left some).
-    let mut behind = true;
-    loop {
-        let batch = match rx.recv_timeout(IDLE) {
-            Ok(first) => {
-                let mut jobs = vec![first];
-                while jobs.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
-                run_group(&mut conn, jobs);
-                behind = true;
-                INDEX_PER_GROUP
-            }
-            Err(std_mpsc::RecvTimeoutError::Timeout) if behind => INDEX_WHEN_IDLE,
-            Err(std_mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-        };
-        match index_events(&conn, batch) {
-            Ok(indexed) => behind = indexed as i64 == batch,
-            Err(e) => tracing::warn!(error = %e, "could not update the event search index"),
-        }
-    }
-}
-
-/// Adds up to `batch` not yet indexed events to the full-text index. Search is not part of the
-/// durability contract, so this runs after the commits it follows, in its own transaction.
-/// Internal `inngest/*` events (two per run, hidden by default) are left out: searching them
-/// scans only the part of the log the index has not reached.
-fn index_events(conn: &Connection, batch: i64) -> Result<usize, StoreError> {
-    let done: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'fts_indexed_seq'", [], |r| r.get(0))?;
-    let last: Option<i64> = conn.query_row(
-        "SELECT max(seq) FROM (SELECT seq FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
-        params![done, batch],
-        |r| r.get(0),
-    )?;
-    let Some(last) = last else { return Ok(0) };
-    conn.execute_batch("BEGIN")?;
-    let result = (|| {
-        let n = conn.execute(
-            "INSERT INTO events_fts (rowid, name, data) SELECT seq, name, data FROM events \
-             WHERE seq > ?1 AND seq <= ?2 AND name NOT LIKE 'inngest/%'",
-            params![done, last],
-        )?;
-        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'fts_indexed_seq'", params![last])?;
-        Ok::<usize, rusqlite::Error>(n)
-    })();
-    match result {
-        Ok(n) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(n)
-        }
-        Err(e) => {
-            conn.execute_batch("ROLLBACK")?;
-            Err(e.into())
-        }
-    }
-}
-
 /// The full-text query for a search: its words as one phrase, the last one as a prefix, so
 /// `ann@exam` finds `ann@example.com`. `None` when the text has no word to look up.
 fn fts_query(search: &str) -> Option<String> {
@@ -260,205 +206,21 @@ fn fts_query(search: &str) -> Option<String> {
     (!words.is_empty()).then(|| format!("\"{}\" *", words.join(" ")))
 }
 
-enum Done {
-    Accept(oneshot::Sender<Result<Vec<Accepted>, StoreError>>, Result<Vec<Accepted>, StoreError>),
-    Save(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
-}
-
-fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
-    let tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(e) => {
-            let msg = e.to_string();
-            for job in jobs {
-                match job {
-                    Job::Accept(_, reply) => drop(reply.send(Err(StoreError::Database(msg.clone())))),
-                    Job::Save(_, reply) | Job::Logs(_, reply) | Job::IndexAll(reply) => {
-                        drop(reply.send(Err(StoreError::Database(msg.clone()))))
-                    }
-                }
-            }
-            return;
-        }
-    };
-    let mut done = Vec::with_capacity(jobs.len());
-    let mut indexing = Vec::new();
-    for job in jobs {
-        match job {
-            Job::Accept(events, reply) => done.push(Done::Accept(reply, in_savepoint(&tx, |c| accept_tx(c, events)))),
-            Job::Save(updates, reply) => done.push(Done::Save(reply, in_savepoint(&tx, |c| save_tx(c, updates)))),
-            Job::Logs(lines, reply) => done.push(Done::Save(reply, in_savepoint(&tx, |c| logs_tx(c, lines)))),
-            Job::IndexAll(reply) => indexing.push(reply),
-        }
-    }
-    let commit = tx.commit().map_err(|e| e.to_string());
-    for reply in indexing {
-        let result = loop {
-            match index_events(conn, INDEX_WHEN_IDLE) {
-                Ok(0) => break Ok(()),
-                Ok(_) => {}
-                Err(e) => break Err(e),
-            }
-        };
-        drop(reply.send(result));
-    }
-    for d in done {
-        match (d, &commit) {
-            (Done::Accept(reply, result), Ok(())) => drop(reply.send(result)),
-            (Done::Save(reply, result), Ok(())) => drop(reply.send(result)),
-            (Done::Accept(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.clone())))),
-            (Done::Save(reply, _), Err(e)) => drop(reply.send(Err(StoreError::Database(e.clone())))),
-        }
-    }
-}
-
-fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT job")?;
-    match f(conn) {
-        Ok(v) => {
-            conn.execute_batch("RELEASE job")?;
-            Ok(v)
-        }
-        Err(e) => {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
-            Err(e)
-        }
-    }
-}
-
-fn accept_tx(conn: &Connection, events: Vec<NewEvent>) -> Result<Vec<Accepted>, StoreError> {
-    let mut out = Vec::with_capacity(events.len());
-    let mut insert_event = conn.prepare_cached(
-        "INSERT OR IGNORE INTO events (id, name, data, ts, user, source, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for NewEvent { event, runs } in events {
-        let user = event.user.as_ref().map(serde_json::to_string).transpose()?;
-        let inserted = insert_event.execute(params![
-            event.id,
-            event.name,
-            serde_json::to_string(&event.data)?,
-            event.ts,
-            user,
-            source_str(event.source),
-            event.received_at
-        ])?;
-        if inserted == 0 {
-            out.push(Accepted { event_id: event.id, new: false, runs: Vec::new() });
-            continue;
-        }
-        let mut created = Vec::with_capacity(runs.len());
-        for run in runs {
-            if insert_run(conn, &run)? {
-                created.push(run.id);
-            }
-        }
-        out.push(Accepted { event_id: event.id, new: true, runs: created });
-    }
-    Ok(out)
-}
-
-fn insert_run(conn: &Connection, run: &RunRecord) -> Result<bool, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, started_at, \
-         ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?;
-    let n = stmt.execute(params![
-        run.id,
-        run.function_id,
-        run.event_ids.first().cloned().unwrap_or_default(),
-        serde_json::to_string(&run.event_ids)?,
-        run.status.as_str(),
-        run.attempt,
-        run.created_at,
-        run.started_at,
-        run.ended_at,
-        run.output.as_ref().map(serde_json::to_string).transpose()?,
-        run.error.as_ref().map(serde_json::to_string).transpose()?,
-        run.wake_at,
-        serde_json::to_string(&run.state)?,
-        run.parent.as_ref().map(serde_json::to_string).transpose()?,
-        run.rerun_of,
-        run.dedupe_key(),
-    ])?;
-    Ok(n == 1)
-}
-
-fn save_tx(conn: &Connection, updates: Vec<RunUpdate>) -> Result<(), StoreError> {
-    let mut insert_step = conn.prepare_cached(
-        "INSERT OR IGNORE INTO steps (run_id, hash, name, kind, memo, attempts, started_at, ended_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    let mut update_run = conn.prepare_cached(
-        "UPDATE runs SET status = ?2, attempt = ?3, started_at = ?4, ended_at = ?5, output = ?6, error = ?7, \
-         wake_at = ?8, state = ?9 WHERE id = ?1",
-    )?;
-    for update in updates {
-        if !update.events.is_empty() {
-            accept_tx(conn, update.events)?;
-        }
-        for step in &update.steps {
-            insert_step.execute(params![
-                step.run_id,
-                step.hash,
-                step.name,
-                step.kind.as_str(),
-                serde_json::to_string(&step.memo)?,
-                step.attempts,
-                step.started_at,
-                step.ended_at
-            ])?;
-        }
-        if let Some(run) = &update.run {
-            let changed = update_run.execute(params![
-                run.id,
-                run.status.as_str(),
-                run.attempt,
-                run.started_at,
-                run.ended_at,
-                run.output.as_ref().map(serde_json::to_string).transpose()?,
-                run.error.as_ref().map(serde_json::to_string).transpose()?,
-                run.wake_at,
-                serde_json::to_string(&run.state)?,
-            ])?;
-            if changed == 0 {
-                insert_run(conn, run)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn logs_tx(conn: &Connection, lines: Vec<LogLine>) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO step_logs (run_id, step, attempt, ts, level, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for l in lines {
-        stmt.execute(params![l.run_id, l.step, l.attempt, l.ts, l.level, l.message])?;
-    }
-    Ok(())
-}
-
-fn source_str(source: EventSource) -> String {
-    serde_json::to_value(source).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| "api".into())
-}
-
-fn parse_source(s: &str) -> EventSource {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).unwrap_or(EventSource::Api)
-}
-
-const EVENT_COLUMNS: &str = "id, name, data, ts, user, source, received_at";
-const EVENT_COLUMNS_E: &str = "e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at";
+const EVENT_COLUMNS: &str = "id, name, data, ts, user, source, received_at, embeds";
+const EVENT_COLUMNS_E: &str = "e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at, e.embeds";
 const RUN_COLUMNS: &str =
     "id, function_id, event_ids, status, attempt, created_at, started_at, ended_at, output, error, wake_at, state, parent, rerun_of";
 
-fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
+/// An event row, and the id of the event it embeds by reference (see [`NewEvent::embeds`]).
+type EventRowRead = (StoredEvent, Option<String>);
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRowRead, StoreError>> {
     let data: String = row.get(2)?;
     let user: Option<String> = row.get(4)?;
     let source: String = row.get(5)?;
-    let (id, name, ts, received_at) = (row.get(0)?, row.get(1)?, row.get(3)?, row.get(6)?);
+    let (id, name, ts, received_at, embeds) = (row.get(0)?, row.get(1)?, row.get(3)?, row.get(6)?, row.get(7)?);
     Ok((|| {
-        Ok(StoredEvent {
+        let event = StoredEvent {
             id,
             name,
             data: serde_json::from_str(&data)?,
@@ -466,8 +228,26 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreEr
             user: user.as_deref().map(serde_json::from_str).transpose()?,
             source: parse_source(&source),
             received_at,
-        })
+        };
+        Ok((event, embeds))
     })())
+}
+
+/// Puts each embedded event back under `data.event`, as Inngest's payload has it.
+fn with_embedded(conn: &Connection, rows: Vec<EventRowRead>) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (mut event, embeds) in rows {
+        if let (Some(id), serde_json::Value::Object(data)) = (embeds, &mut event.data) {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
+            let embedded = match stmt.query_row(params![id], event_from_row).optional()? {
+                Some(row) => row?.0.into_raw().to_json(),
+                None => serde_json::Value::Null,
+            };
+            data.insert("event".into(), embedded);
+        }
+        out.push(event);
+    }
+    Ok(out)
 }
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>> {
@@ -538,22 +318,22 @@ fn like_pattern(text: &str) -> String {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn accept(&self, events: Vec<NewEvent>) -> Result<Vec<Accepted>, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::Accept(events, tx)).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+    async fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
+        let rows = events.iter().map(EventRow::encode).collect::<Result<_, _>>()?;
+        match self.write(Write::Accept(rows)).await? {
+            Written::Accepted(accepted) => Ok(accepted),
+            Written::Saved => Err(StoreError::Database("the writer answered an accept with a save".into())),
+        }
     }
 
     async fn save(&self, updates: Vec<RunUpdate>) -> Result<(), StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::Save(updates, tx)).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        let rows = updates.iter().map(UpdateRow::encode).collect::<Result<_, _>>()?;
+        drop(updates);
+        self.write(Write::Save(rows)).await.map(drop)
     }
 
     async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::Logs(lines, tx)).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        self.write(Write::Logs(lines)).await.map(drop)
     }
 
     async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
@@ -621,13 +401,13 @@ impl Store for SqliteStore {
         let ids = ids.to_vec();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
-            let mut out = Vec::with_capacity(ids.len());
+            let mut rows = Vec::with_capacity(ids.len());
             for id in ids {
-                if let Some(event) = stmt.query_row(params![id], event_from_row).optional()? {
-                    out.push(event?);
+                if let Some(row) = stmt.query_row(params![id], event_from_row).optional()? {
+                    rows.push(row?);
                 }
             }
-            Ok(out)
+            with_embedded(c, rows)
         })
         .await
     }
@@ -674,7 +454,7 @@ impl Store for SqliteStore {
                     );
                     let mut stmt = c.prepare_cached(&sql)?;
                     let rows = stmt.query_map(rusqlite::params_from_iter(filter.params.iter()), event_from_row)?;
-                    collect(rows)
+                    with_embedded(c, collect(rows)?)
                 };
             let Some(search) = &query.search else {
                 return run(&base(), "events e", "e.seq", limit);
