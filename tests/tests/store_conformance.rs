@@ -75,6 +75,7 @@ async fn sqlite_search_uses_the_index_and_the_unindexed_tail() {
     assert_eq!(ids(search("bob@exam")).await, vec!["user_2"], "the last word is a prefix");
     assert_eq!(ids(search("user_2")).await, vec!["user_2"]);
     assert!(ids(search("carol")).await.is_empty());
+    assert!(ids(search("example ann")).await.is_empty(), "the text as written, not just its words");
     assert_eq!(ids(EventQuery { limit: 1, ..search("ann") }).await, vec!["user_3"]);
     let page = EventQuery { before: Some("user_3".into()), ..search("example") };
     assert_eq!(ids(page).await, vec!["user_2", "user_1"]);

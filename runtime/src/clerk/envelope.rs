@@ -166,7 +166,7 @@ impl Envelope {
     /// ```
     pub fn parse_with_rest(body: &[u8]) -> Result<(Envelope, Map<String, Value>), EnvelopeError> {
         let value: Value = serde_json::from_slice(body).map_err(EnvelopeError::NotJson)?;
-        let Value::Object(fields) = &value else {
+        let Value::Object(mut fields) = value else {
             return Err(EnvelopeError::NotAnObject { found: json_kind(&value) });
         };
         match fields.get("type") {
@@ -189,8 +189,13 @@ impl Envelope {
             Some(Value::Number(_)) => return Err(EnvelopeError::BadTimestamp { found: "a fractional number" }),
             Some(other) => return Err(EnvelopeError::BadTimestamp { found: json_kind(other) }),
         }
-        let rest = fields.iter().filter(|(k, _)| k.as_str() != "data").map(|(k, v)| (k.clone(), v.clone())).collect();
-        Ok((serde_json::from_value(value).map_err(EnvelopeError::Invalid)?, rest))
+        // `data` is moved out, not deserialized: going through serde (and `extra`'s flatten)
+        // would copy the whole payload. The small rest is read as the envelope's other fields.
+        let data = fields.shift_remove("data").unwrap_or_default();
+        let mut head = fields.clone();
+        head.insert("data".into(), Value::Null);
+        let envelope = serde_json::from_value(Value::Object(head)).map_err(EnvelopeError::Invalid)?;
+        Ok((Envelope { data, ..envelope }, fields))
     }
 
     /// The hookflow event name: `clerk/` followed by `type`.

@@ -103,6 +103,12 @@ fn durability_name(d: Durability) -> &'static str {
     }
 }
 
+/// The allocator the example app uses, as we advise for any hookflow binary (the engine
+/// allocates many small JSON nodes). `--features system-allocator` measures glibc's instead.
+#[cfg(not(feature = "system-allocator"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -972,6 +978,10 @@ struct WebhookArgs {
     /// Also measure hookflow with no function listening (ingress and commit only).
     #[arg(long)]
     ingress_only: bool,
+    /// Also measure the HTTP floor: an axum handler that reads the body and answers 200, with
+    /// no verification, parsing or commit (what wrk and loopback HTTP alone cost here).
+    #[arg(long)]
+    floor: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -1206,6 +1216,42 @@ async fn hookflow_webhook_trial(
     Ok((result?, committed))
 }
 
+/// The same requests against a handler that only reads the body: the cost of HTTP and wrk.
+async fn floor_webhook_trial(args: &WebhookArgs, script: &Path, requests: &Path) -> Fallible<(WrkResult, i64)> {
+    use std::sync::atomic::AtomicI64;
+    let handled = Arc::new(AtomicI64::new(0));
+    let counter = handled.clone();
+    let router = axum::Router::new().route(
+        "/webhooks/clerk",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let counter = counter.clone();
+            async move {
+                if !body.is_empty() {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                axum::Json(json!({"ids": ["floor"], "status": 200}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/webhooks/clerk", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let before = Cpu::now()?;
+    let result = run_wrk(args, &url, script, requests).await;
+    let during = Cpu::now()?.since(before).process;
+    let result = result.map(|r| WrkResult { cpu_during: during, cpu_total: during, ..r });
+    let _ = stop.send(());
+    server.await??;
+    Ok((result?, handled.load(Ordering::Relaxed)))
+}
+
 /// The Node server in `tests/bench/node`, on a random port.
 async fn node_webhook_trial(
     args: &WebhookArgs,
@@ -1285,6 +1331,9 @@ async fn webhook(args: WebhookArgs) -> Fallible<()> {
     if args.ingress_only {
         servers.push("hookflow (no function)");
     }
+    if args.floor {
+        servers.push("HTTP floor: axum reads the body, answers 200");
+    }
     if !args.no_node {
         servers.push("Node: svix + better-sqlite3");
     }
@@ -1297,13 +1346,16 @@ async fn webhook(args: WebhookArgs) -> Fallible<()> {
         presign(&requests, &secret, args.requests, &format!("t{trial}"))?;
         for (k, server) in servers.iter().enumerate() {
             let name = format!("webhook-{k}-{trial}");
-            let (r, committed) = match k {
-                0 => {
+            let (r, committed) = match *server {
+                "hookflow (1 function, 1 step)" => {
                     hookflow_webhook_trial(&args, dir.path(), &name, &[on_signup::DEF], &secret, &script, &requests)
                         .await?
                 }
-                1 if args.ingress_only => {
+                "hookflow (no function)" => {
                     hookflow_webhook_trial(&args, dir.path(), &name, &[], &secret, &script, &requests).await?
+                }
+                "HTTP floor: axum reads the body, answers 200" => {
+                    floor_webhook_trial(&args, &script, &requests).await?
                 }
                 _ => node_webhook_trial(&args, dir.path(), &name, &secret, &script, &requests).await?,
             };
@@ -1691,14 +1743,18 @@ async fn ui_scale(args: UiScaleArgs) -> Fallible<()> {
 }
 
 /// `EXPLAIN QUERY PLAN` of the SQL that `SqliteStore` builds for the slow calls (copied from
-/// `runtime/src/store/sqlite.rs`; keep in step with it).
+/// `runtime/src/store/sqlite/mod.rs`; keep in step with it).
 fn query_plans(path: &Path, event_id: &str) -> Fallible<()> {
     let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut search = path.as_os_str().to_owned();
+    search.push("-search");
+    conn.execute("ATTACH DATABASE ?1 AS search", [search.to_string_lossy()])?;
     let plans = [
         (
             "list_events search (indexed part)",
-            "SELECT e.id FROM events_fts f JOIN events e ON e.seq = f.rowid WHERE e.name NOT LIKE 'inngest/%' \
-             AND e.seq <= ?1 AND f.events_fts MATCH ?2 ORDER BY f.rowid DESC LIMIT 50"
+            "SELECT e.id FROM search.events_fts f JOIN events e ON e.seq = f.rowid WHERE e.name NOT LIKE 'inngest/%' \
+             AND e.seq <= ?1 AND f.events_fts MATCH ?2 AND (lower(e.name) LIKE ?3 ESCAPE '\\' \
+             OR lower(e.data) LIKE ?3 ESCAPE '\\') ORDER BY f.rowid DESC LIMIT 50"
                 .to_owned(),
         ),
         (

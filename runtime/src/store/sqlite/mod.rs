@@ -5,6 +5,7 @@
 //! connections, which WAL lets run beside the writer.
 
 mod rows;
+mod search;
 mod writer;
 
 use rows::{parse_source, EventRow, UpdateRow, Write, Written};
@@ -28,9 +29,11 @@ use super::{
 /// Read connections kept open.
 const READERS: usize = 2;
 
+/// `seq` columns are plain rowids: nothing is ever deleted, so they only grow, and SQLite does
+/// not have to keep `AUTOINCREMENT`'s counter table up to date on every insert.
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     data TEXT NOT NULL,
@@ -66,7 +69,7 @@ CREATE INDEX IF NOT EXISTS runs_active ON runs(status) WHERE status NOT IN ('Com
 CREATE INDEX IF NOT EXISTS runs_by_function ON runs(function_id, id);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs(created_at);
 CREATE TABLE IF NOT EXISTS steps (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL,
     hash TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -78,7 +81,7 @@ CREATE TABLE IF NOT EXISTS steps (
     UNIQUE (run_id, hash)
 );
 CREATE TABLE IF NOT EXISTS step_logs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL,
     step TEXT NOT NULL,
     attempt INTEGER NOT NULL,
@@ -87,9 +90,6 @@ CREATE TABLE IF NOT EXISTS step_logs (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS step_logs_by_run ON step_logs(run_id, seq);
-CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(name, data, content='', tokenize='unicode61');
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('fts_indexed_seq', 0);
 "#;
 
 /// How hard SQLite makes each commit durable.
@@ -107,6 +107,7 @@ pub enum Durability {
 pub struct SqliteStore {
     path: PathBuf,
     writer: std_mpsc::Sender<Job>,
+    indexer: std_mpsc::Sender<search::CatchUp>,
     readers: Arc<Vec<Mutex<Connection>>>,
 }
 
@@ -132,28 +133,34 @@ impl SqliteStore {
         let writer_conn = connect(&path, durability)?;
         writer_conn.execute_batch(SCHEMA)?;
         migrate(&writer_conn)?;
-        let readers =
-            (0..READERS).map(|_| connect(&path, durability).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
+        let indexer = search::spawn(connect(&path, durability)?, &path)?;
+        let reader = || {
+            let conn = connect(&path, durability)?;
+            search::attach(&conn, &path)?;
+            Ok::<_, StoreError>(Mutex::new(conn))
+        };
+        let readers = (0..READERS).map(|_| reader()).collect::<Result<Vec<_>, _>>()?;
         let writer = Writer::new(writer_conn, connect(&path, durability)?)?;
         let (tx, rx) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("hookflow-sqlite-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
-        Ok(SqliteStore { path, writer: tx, readers: Arc::new(readers) })
+        Ok(SqliteStore { path, writer: tx, indexer, readers: Arc::new(readers) })
     }
 
-    /// Brings the event search index up to date now (it otherwise follows commits shortly
-    /// after them, and searches scan what it has not reached yet).
+    /// Brings the event search index up to date now. It otherwise follows commits shortly
+    /// after them, in its own file (`<path>-search`) and thread, and searches scan what it has
+    /// not reached yet.
     pub async fn catch_up_search_index(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::IndexAll(tx)).map_err(|_| StoreError::Closed)?;
+        self.indexer.send(tx).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn write(&self, write: Write) -> Result<Written, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.writer.send(Job::Write(write, tx)).map_err(|_| StoreError::Closed)?;
+        self.writer.send((write, tx)).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -183,6 +190,8 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if !has_embeds {
         conn.execute_batch("ALTER TABLE events ADD COLUMN embeds TEXT;")?;
     }
+    // The search index used to live in the store's file; it has its own now.
+    conn.execute_batch("DROP TABLE IF EXISTS events_fts; DROP TABLE IF EXISTS meta;")?;
     Ok(())
 }
 
@@ -192,18 +201,25 @@ fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
+    // 8 KiB pages (for new files only) hold three typical Clerk events (2-3 KiB of JSON each)
+    // where 4 KiB pages hold one: fewer pages written per commit.
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;"
+        "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;"
     ))?;
     Ok(conn)
 }
 
-/// The full-text query for a search: its words as one phrase, the last one as a prefix, so
-/// `ann@exam` finds `ann@example.com`. `None` when the text has no word to look up.
+/// The full-text query for a search: every word of it, the last one as a prefix, so
+/// `ann@exam` finds the events holding `ann` and a word starting with `exam`. The index keeps
+/// no positions (`detail=none`: a third of the indexing work), so the caller checks the exact
+/// text on what it finds. `None` when the text has no word to look up.
 fn fts_query(search: &str) -> Option<String> {
-    let words: Vec<String> =
-        search.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
-    (!words.is_empty()).then(|| format!("\"{}\" *", words.join(" ")))
+    let words: Vec<String> = search
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .collect();
+    (!words.is_empty()).then(|| format!("{} *", words.join(" AND ")))
 }
 
 const EVENT_COLUMNS: &str = "id, name, data, ts, user, source, received_at, embeds";
@@ -469,7 +485,8 @@ impl Store for SqliteStore {
                 return run(&filter, "events e", "e.seq", limit);
             };
             // Events not yet in the index are scanned; the rest come from the index.
-            let indexed: i64 = c.query_row("SELECT value FROM meta WHERE key = 'fts_indexed_seq'", [], |r| r.get(0))?;
+            let indexed: i64 =
+                c.query_row("SELECT value FROM search.meta WHERE key = 'fts_indexed_seq'", [], |r| r.get(0))?;
             let mut tail = base();
             tail.add("e.seq > ?", indexed);
             like(&mut tail);
@@ -478,7 +495,8 @@ impl Store for SqliteStore {
                 let mut older = base();
                 older.add("e.seq <= ?", indexed);
                 older.add("f.events_fts MATCH ?", fts);
-                let from = "events_fts f JOIN events e ON e.seq = f.rowid";
+                like(&mut older);
+                let from = "search.events_fts f JOIN events e ON e.seq = f.rowid";
                 found.extend(run(&older, from, "f.rowid", limit - found.len())?);
             }
             Ok(found)

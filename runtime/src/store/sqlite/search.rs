@@ -1,0 +1,138 @@
+//! The event search index: a full-text index in a database file of its own
+//! (`<store>-search`), filled by its own thread.
+//!
+//! Search is not part of the durability contract, and a separate file has its own write lock:
+//! indexing never holds up a commit of the store. It also yields to ingest: while events keep
+//! arriving it waits (a burst is absorbed first, then indexed), unless it has fallen more than
+//! [`MAX_LAG`] events behind, when it indexes alongside, one batch per poll. Searches scan what
+//! it has not reached yet. The file holds only what can be rebuilt from the events (delete it
+//! to rebuild the index).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use rusqlite::{params, Connection};
+use tokio::sync::oneshot;
+
+use crate::store::StoreError;
+
+/// Events indexed per transaction.
+const BATCH: i64 = 2_000;
+/// How often the indexer looks for new events.
+const POLL: Duration = Duration::from_millis(20);
+/// How far behind the indexer may fall while events keep arriving.
+const MAX_LAG: i64 = 100_000;
+
+/// The search database that sits beside the store's file.
+pub(super) fn search_path(store: &Path) -> PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push("-search");
+    PathBuf::from(name)
+}
+
+/// Makes the search database reachable from `conn` as `search` (creating it if needed).
+pub(super) fn attach(conn: &Connection, store: &Path) -> Result<(), StoreError> {
+    let path = search_path(store);
+    let path = path
+        .to_str()
+        .ok_or_else(|| StoreError::Database(format!("the search index path {} is not valid UTF-8", path.display())))?;
+    conn.execute("ATTACH DATABASE ?1 AS search", params![path])?;
+    Ok(())
+}
+
+/// A request to the indexer thread: index everything committed so far, then answer.
+pub(super) type CatchUp = oneshot::Sender<Result<(), StoreError>>;
+
+/// Starts the indexer thread on its own connection: it reads the store's events and writes
+/// the attached search database only.
+pub(super) fn spawn(conn: Connection, store: &Path) -> Result<std_mpsc::Sender<CatchUp>, StoreError> {
+    attach(&conn, store)?;
+    conn.execute_batch(
+        "PRAGMA search.journal_mode=WAL; PRAGMA search.synchronous=NORMAL;
+         CREATE VIRTUAL TABLE IF NOT EXISTS search.events_fts
+             USING fts5(name, data, content='', columnsize=0, detail=none, tokenize='unicode61');
+         CREATE TABLE IF NOT EXISTS search.meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+         INSERT OR IGNORE INTO search.meta (key, value) VALUES ('fts_indexed_seq', 0);",
+    )?;
+    let (tx, rx) = std_mpsc::channel::<CatchUp>();
+    std::thread::Builder::new()
+        .name("hookflow-sqlite-search".into())
+        .spawn(move || run(&conn, &rx))
+        .map_err(|e| StoreError::Database(format!("cannot start the search indexer thread: {e}")))?;
+    Ok(tx)
+}
+
+fn run(conn: &Connection, rx: &std_mpsc::Receiver<CatchUp>) {
+    let mut last_seen = 0;
+    loop {
+        let waiting = match rx.recv_timeout(POLL) {
+            Ok(reply) => Some(reply),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        let result = (|| {
+            let (indexed, newest) = progress(conn)?;
+            let arriving = newest != last_seen;
+            last_seen = newest;
+            if waiting.is_none() && arriving {
+                // Ingest first; only a large backlog gets a batch now.
+                return if newest - indexed > MAX_LAG { index_batch(conn).map(drop) } else { Ok(()) };
+            }
+            while index_batch(conn)? > 0 {}
+            Ok(())
+        })();
+        match waiting {
+            Some(reply) => drop(reply.send(result)),
+            None => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "could not update the event search index; will retry");
+                }
+            }
+        }
+    }
+}
+
+/// The last indexed event `seq` and the newest one.
+fn progress(conn: &Connection) -> Result<(i64, i64), StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT (SELECT value FROM search.meta WHERE key = 'fts_indexed_seq'), \
+             (SELECT coalesce(max(seq), 0) FROM main.events)",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// Indexes the next batch of events in one transaction of the search database; returns how
+/// many events it covered (0 when the index is up to date). Internal `inngest/*` events
+/// (hidden by default) are left out: searching them scans only what the index has not reached.
+fn index_batch(conn: &Connection) -> Result<usize, StoreError> {
+    let done: i64 = conn
+        .prepare_cached("SELECT value FROM search.meta WHERE key = 'fts_indexed_seq'")?
+        .query_row([], |r| r.get(0))?;
+    let range: (Option<i64>, i64) = conn
+        .prepare_cached(
+            "SELECT max(seq), count(*) FROM (SELECT seq FROM main.events WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
+        )?
+        .query_row(params![done, BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (Some(last), covered) = range else { return Ok(0) };
+    conn.execute_batch("BEGIN")?;
+    let result = (|| {
+        conn.prepare_cached(
+            "INSERT INTO search.events_fts (rowid, name, data) SELECT seq, name, data FROM main.events \
+             WHERE seq > ?1 AND seq <= ?2 AND name NOT LIKE 'inngest/%'",
+        )?
+        .execute(params![done, last])?;
+        conn.prepare_cached("UPDATE search.meta SET value = ?1 WHERE key = 'fts_indexed_seq'")?
+            .execute(params![last])?;
+        Ok::<(), rusqlite::Error>(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            conn.execute_batch("ROLLBACK")?;
+            return Err(e.into());
+        }
+    }
+    Ok(usize::try_from(covered).unwrap_or(0))
+}
