@@ -18,6 +18,8 @@ use crate::store::StoreError;
 const MAX_GROUP: usize = 1024;
 /// How often a busy writer asks the checkpoint thread to copy the log into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// WAL frames past which the checkpoint thread also restarts the log (about 32 MiB).
+const RESTART_FRAMES: i64 = 4_000;
 
 pub(super) type Job = (Write, oneshot::Sender<Result<Written, StoreError>>);
 
@@ -38,7 +40,7 @@ impl Writer {
             .name("hookflow-sqlite-checkpoint".into())
             .spawn(move || {
                 while rx.recv().is_ok() {
-                    if let Err(e) = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                    if let Err(e) = checkpoint(&checkpointer) {
                         tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
                     }
                 }
@@ -127,4 +129,16 @@ impl CommitError {
             CommitError::Database(e) => e.to_string(),
         }
     }
+}
+
+/// Copies the log into the database beside the writer (`PASSIVE`). A writer that never pauses
+/// keeps appending while it copies, so the log would never start over and would grow without
+/// end: past [`RESTART_FRAMES`], a `RESTART` checkpoint copies what is left (little, just after
+/// the passive one) while holding new commits back, then the log starts over from its start.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
+    if frames > RESTART_FRAMES {
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+    }
+    Ok(())
 }
