@@ -18,8 +18,11 @@ use crate::store::StoreError;
 const MAX_GROUP: usize = 1024;
 /// How often a busy writer asks the checkpoint thread to copy the log into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-/// WAL frames past which the checkpoint thread also restarts the log (about 32 MiB).
-const RESTART_FRAMES: i64 = 4_000;
+/// WAL frames (about 32 MiB) past which the writer checkpoints too. The checkpoint thread
+/// copies the log beside the writer, which keeps appending meanwhile, so its copy never
+/// catches up and the log would never start over; the writer's own (passive) checkpoint
+/// copies the little that is left while nothing is appended, and the log restarts.
+const WRITER_CHECKPOINT_FRAMES: i64 = 4_000;
 
 pub(super) type Job = (Write, oneshot::Sender<Result<Written, StoreError>>);
 
@@ -31,16 +34,17 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Takes the writer connection (auto-checkpoints off: a second connection checkpoints on
-    /// its own thread, off the commit path).
+    /// Takes the writer connection. A second connection copies the log into the database on
+    /// its own thread, off the commit path; the writer's auto-checkpoint is only the backstop
+    /// that lets the log start over.
     pub(super) fn new(conn: Connection, checkpointer: Connection) -> Result<Writer, StoreError> {
-        conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
+        conn.execute_batch(&format!("PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_FRAMES};"))?;
         let (tx, rx) = std_mpsc::sync_channel::<()>(1);
         std::thread::Builder::new()
             .name("hookflow-sqlite-checkpoint".into())
             .spawn(move || {
                 while rx.recv().is_ok() {
-                    if let Err(e) = checkpoint(&checkpointer) {
+                    if let Err(e) = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
                         tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
                     }
                 }
@@ -129,16 +133,4 @@ impl CommitError {
             CommitError::Database(e) => e.to_string(),
         }
     }
-}
-
-/// Copies the log into the database beside the writer (`PASSIVE`). A writer that never pauses
-/// keeps appending while it copies, so the log would never start over and would grow without
-/// end: past [`RESTART_FRAMES`], a `RESTART` checkpoint copies what is left (little, just after
-/// the passive one) while holding new commits back, then the log starts over from its start.
-fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
-    if frames > RESTART_FRAMES {
-        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
-    }
-    Ok(())
 }
