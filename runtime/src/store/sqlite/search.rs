@@ -104,25 +104,38 @@ fn progress(conn: &Connection) -> Result<(i64, i64), StoreError> {
 }
 
 /// Indexes the next batch of events in one transaction of the search database; returns how
-/// many events it covered (0 when the index is up to date). Internal `inngest/*` events
+/// many `seq` values it covered (0 when the index is up to date). Internal `inngest/*` events
 /// (hidden by default) are left out: searching them scans only what the index has not reached.
 fn index_batch(conn: &Connection) -> Result<usize, StoreError> {
     let done: i64 = conn
         .prepare_cached("SELECT value FROM search.meta WHERE key = 'fts_indexed_seq'")?
         .query_row([], |r| r.get(0))?;
-    let range: (Option<i64>, i64) = conn
-        .prepare_cached(
-            "SELECT max(seq), count(*) FROM (SELECT seq FROM main.events WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
-        )?
-        .query_row(params![done, BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let (Some(last), covered) = range else { return Ok(0) };
+    // Read the batch first, in a read of its own: a reader holding the store's snapshot while
+    // the (slower) indexing runs would keep checkpoints from completing, and the log growing.
+    let mut last = done;
+    let mut batch: Vec<(i64, String, String)> = Vec::new();
+    {
+        let mut stmt =
+            conn.prepare_cached("SELECT seq, name, data FROM main.events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let mut rows = stmt.query(params![done, BATCH])?;
+        while let Some(row) = rows.next()? {
+            last = row.get(0)?;
+            let name: String = row.get(1)?;
+            if !name.starts_with("inngest/") {
+                batch.push((last, name, row.get(2)?));
+            }
+        }
+    }
+    if last == done {
+        return Ok(0);
+    }
     conn.execute_batch("BEGIN")?;
     let result = (|| {
-        conn.prepare_cached(
-            "INSERT INTO search.events_fts (rowid, name, data) SELECT seq, name, data FROM main.events \
-             WHERE seq > ?1 AND seq <= ?2 AND name NOT LIKE 'inngest/%'",
-        )?
-        .execute(params![done, last])?;
+        let mut insert =
+            conn.prepare_cached("INSERT INTO search.events_fts (rowid, name, data) VALUES (?1, ?2, ?3)")?;
+        for (seq, name, data) in &batch {
+            insert.execute(params![seq, name, data])?;
+        }
         conn.prepare_cached("UPDATE search.meta SET value = ?1 WHERE key = 'fts_indexed_seq'")?
             .execute(params![last])?;
         Ok::<(), rusqlite::Error>(())
@@ -134,5 +147,5 @@ fn index_batch(conn: &Connection) -> Result<usize, StoreError> {
             return Err(e.into());
         }
     }
-    Ok(usize::try_from(covered).unwrap_or(0))
+    Ok(usize::try_from(last - done).unwrap_or(0))
 }
