@@ -187,7 +187,7 @@ async fn run() -> Result<(), String> {
 }
 
 /// mimalloc rather than glibc's allocator: the engine allocates many small JSON nodes, and
-/// this cuts its CPU per run by about a fifth (BENCHMARKS.md).
+/// this cuts its CPU per run by about a quarter (BENCHMARKS.md §6).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
