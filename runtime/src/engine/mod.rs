@@ -523,9 +523,8 @@ impl Core {
         }
     }
 
-    /// Prepares an event for storage: id and timestamp filled in, the runs it starts.
-    /// Checks an event and decides its runs. Its JSON form is built only if a trigger
-    /// expression reads it, and returned for reuse.
+    /// Prepares an event for storage: id and timestamp filled in, the runs it starts. Its JSON
+    /// form is built only if a trigger expression reads it, and returned for reuse.
     fn prepare(
         &self,
         mut raw: RawEvent,
@@ -884,10 +883,11 @@ impl Core {
     ) -> (NewEvent, bool) {
         let id = crate::journal::hash_step_id(&format!("{}-{name}", run.id));
         let embeds = trigger.id().map(str::to_owned);
-        if embeds.is_none() || self.is_observed(name) {
+        let observed = self.is_observed(name);
+        if embeds.is_none() || observed {
             data.insert("event".into(), trigger.json().as_ref().clone());
         }
-        if self.is_observed(name) {
+        if observed {
             let raw = RawEvent::new(name, Value::Object(data)).with_id(id.clone());
             if let Ok((event, _)) = self.prepare(raw, EventSource::Internal, 0) {
                 return (event, true);

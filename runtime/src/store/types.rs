@@ -384,10 +384,12 @@ pub struct EventQuery {
     pub since: Option<Millis>,
     /// Only events received before this time (ms).
     pub until: Option<Millis>,
-    /// Text to find in the name or payload, case-insensitive. The SQLite store looks its words
-    /// up as a phrase in a full-text index (the last word may be a prefix: `ann@exam` finds
-    /// `ann@example.com`; internal `inngest/*` events are not indexed); the memory store
-    /// matches any substring.
+    /// Text to find in the name or payload, case-insensitive. The SQLite store asks its
+    /// full-text index for the events holding every word of it (the last word may be a
+    /// prefix), then keeps those that contain the text as written: `ann@exam` finds
+    /// `ann@example.com`, and text that starts mid-word is found only among the events the
+    /// index has not reached yet (internal `inngest/*` events are never indexed). The memory
+    /// store matches any substring.
     pub search: Option<String>,
     /// Include `inngest/*` events.
     pub include_internal: bool,
