@@ -32,7 +32,52 @@ pub enum EventSource {
     Code,
 }
 
+impl EventSource {
+    /// Every source.
+    pub const ALL: [EventSource; 7] = [
+        EventSource::Webhook,
+        EventSource::Api,
+        EventSource::Step,
+        EventSource::Replay,
+        EventSource::Cron,
+        EventSource::Internal,
+        EventSource::Code,
+    ];
+
+    /// The source as a string (`webhook`, `api`, ...), as it is serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Webhook => "webhook",
+            EventSource::Api => "api",
+            EventSource::Step => "step",
+            EventSource::Replay => "replay",
+            EventSource::Cron => "cron",
+            EventSource::Internal => "internal",
+            EventSource::Code => "code",
+        }
+    }
+
+    /// Parses the string form.
+    pub fn parse(s: &str) -> Option<EventSource> {
+        EventSource::ALL.into_iter().find(|source| source.as_str() == s)
+    }
+}
+
 /// The sink could not commit (a store failure): the client should retry.
 #[derive(Debug, thiserror::Error)]
 #[error("the event store could not commit the events: {0}")]
 pub struct SinkError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::EventSource;
+
+    #[test]
+    fn the_string_form_is_the_serialized_one() {
+        for source in EventSource::ALL {
+            assert_eq!(serde_json::to_value(source).ok(), Some(serde_json::json!(source.as_str())));
+            assert_eq!(EventSource::parse(source.as_str()), Some(source));
+        }
+        assert_eq!(EventSource::parse("nope"), None);
+    }
+}

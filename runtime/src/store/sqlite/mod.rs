@@ -8,9 +8,6 @@ mod rows;
 mod search;
 mod writer;
 
-use rows::{parse_source, EventRow, UpdateRow, Write, Written};
-use writer::{Job, Writer};
-
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -25,6 +22,9 @@ use super::{
     Accepted, EventQuery, LogLine, Memo, NewEvent, RunQuery, RunRecord, RunStatus, RunUpdate, StepKind, StepRecord,
     Store, StoreError, StoredEvent,
 };
+use crate::webhook::EventSource;
+use rows::{EventRow, UpdateRow, Write, Written};
+use writer::{Job, Writer};
 
 /// Read connections kept open.
 const READERS: usize = 2;
@@ -242,7 +242,7 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRowRead, StoreE
             data: serde_json::from_str(&data)?,
             ts,
             user: user.as_deref().map(serde_json::from_str).transpose()?,
-            source: parse_source(&source),
+            source: EventSource::parse(&source).unwrap_or(EventSource::Api),
             received_at,
         };
         Ok((event, embeds))

@@ -4,7 +4,6 @@
 use rusqlite::{params, Connection};
 
 use crate::store::{Accepted, LogLine, NewEvent, RunRecord, RunUpdate, StepRecord, StoreError, StoredEvent};
-use crate::webhook::EventSource;
 
 /// One write a caller waits for, ready to bind.
 pub(super) enum Write {
@@ -75,30 +74,6 @@ fn opt_json<T: serde::Serialize>(value: Option<&T>) -> Result<Option<String>, St
     value.map(json).transpose()
 }
 
-pub(super) fn source_str(source: EventSource) -> &'static str {
-    match source {
-        EventSource::Webhook => "webhook",
-        EventSource::Api => "api",
-        EventSource::Step => "step",
-        EventSource::Replay => "replay",
-        EventSource::Cron => "cron",
-        EventSource::Internal => "internal",
-        EventSource::Code => "code",
-    }
-}
-
-pub(super) fn parse_source(s: &str) -> EventSource {
-    match s {
-        "webhook" => EventSource::Webhook,
-        "step" => EventSource::Step,
-        "replay" => EventSource::Replay,
-        "cron" => EventSource::Cron,
-        "internal" => EventSource::Internal,
-        "code" => EventSource::Code,
-        _ => EventSource::Api,
-    }
-}
-
 impl EventRow {
     pub(super) fn encode(new: &NewEvent) -> Result<EventRow, StoreError> {
         let StoredEvent { id, name, data, ts, user, source, received_at } = &new.event;
@@ -108,7 +83,7 @@ impl EventRow {
             data: json(data)?,
             ts: *ts,
             user: opt_json(user.as_ref())?,
-            source: source_str(*source),
+            source: source.as_str(),
             received_at: *received_at,
             embeds: new.embeds.clone(),
             runs: new.runs.iter().map(RunRow::encode).collect::<Result<_, _>>()?,
