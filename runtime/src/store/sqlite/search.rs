@@ -65,6 +65,8 @@ pub(super) fn spawn(conn: Connection, store: &Path) -> Result<std_mpsc::Sender<C
 
 fn run(conn: &Connection, rx: &std_mpsc::Receiver<CatchUp>) {
     let mut last_seen = 0;
+    // A failure that lasts (a full disk) is retried every poll but logged once.
+    let mut last_error = None;
     loop {
         let waiting = match rx.recv_timeout(POLL) {
             Ok(reply) => Some(reply),
@@ -82,13 +84,13 @@ fn run(conn: &Connection, rx: &std_mpsc::Receiver<CatchUp>) {
             while index_batch(conn)? > 0 {}
             Ok(())
         })();
-        match waiting {
-            Some(reply) => drop(reply.send(result)),
-            None => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "could not update the event search index; will retry");
-                }
-            }
+        let error = result.as_ref().err().map(ToString::to_string);
+        if let Some(message) = error.as_deref().filter(|_| error != last_error) {
+            tracing::warn!(error = %message, "could not update the event search index; will retry");
+        }
+        last_error = error;
+        if let Some(reply) = waiting {
+            drop(reply.send(result));
         }
     }
 }
