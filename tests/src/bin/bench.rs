@@ -1216,6 +1216,30 @@ async fn hookflow_webhook_trial(
     Ok((result?, committed))
 }
 
+/// What `bench webhook` measures, each on the same pre-signed requests.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WebhookServer {
+    /// hookflow, with one function that runs for every delivery.
+    WithFunction,
+    /// hookflow with no function: verification and the durable commit.
+    IngressOnly,
+    /// An axum handler that only reads the body.
+    Floor,
+    /// The Node peer.
+    Node,
+}
+
+impl WebhookServer {
+    fn label(self) -> &'static str {
+        match self {
+            WebhookServer::WithFunction => "hookflow (1 function, 1 step)",
+            WebhookServer::IngressOnly => "hookflow (no function)",
+            WebhookServer::Floor => "HTTP floor: axum reads the body, answers 200",
+            WebhookServer::Node => "Node: svix + better-sqlite3",
+        }
+    }
+}
+
 /// The same requests against a handler that only reads the body: the cost of HTTP and wrk.
 async fn floor_webhook_trial(args: &WebhookArgs, script: &Path, requests: &Path) -> Fallible<(WrkResult, i64)> {
     use std::sync::atomic::AtomicI64;
@@ -1327,48 +1351,48 @@ async fn webhook(args: WebhookArgs) -> Fallible<()> {
         "max",
     ]);
     let mut medians: Vec<(&str, Vec<f64>, Vec<f64>)> = Vec::new();
-    let mut servers: Vec<&str> = vec!["hookflow (1 function, 1 step)"];
+    let mut servers = vec![WebhookServer::WithFunction];
     if args.ingress_only {
-        servers.push("hookflow (no function)");
+        servers.push(WebhookServer::IngressOnly);
     }
     if args.floor {
-        servers.push("HTTP floor: axum reads the body, answers 200");
+        servers.push(WebhookServer::Floor);
     }
     if !args.no_node {
-        servers.push("Node: svix + better-sqlite3");
+        servers.push(WebhookServer::Node);
     }
     for server in &servers {
-        medians.push((server, Vec::new(), Vec::new()));
+        medians.push((server.label(), Vec::new(), Vec::new()));
     }
     for trial in 1..=args.common.repeat {
         // Signed now: Svix refuses timestamps older than 5 minutes.
         let requests = dir.path().join(format!("requests-{trial}.tsv"));
         presign(&requests, &secret, args.requests, &format!("t{trial}"))?;
-        for (k, server) in servers.iter().enumerate() {
+        for (k, &server) in servers.iter().enumerate() {
             let name = format!("webhook-{k}-{trial}");
-            let (r, committed) = match *server {
-                "hookflow (1 function, 1 step)" => {
+            let (r, committed) = match server {
+                WebhookServer::WithFunction => {
                     hookflow_webhook_trial(&args, dir.path(), &name, &[on_signup::DEF], &secret, &script, &requests)
                         .await?
                 }
-                "hookflow (no function)" => {
+                WebhookServer::IngressOnly => {
                     hookflow_webhook_trial(&args, dir.path(), &name, &[], &secret, &script, &requests).await?
                 }
-                "HTTP floor: axum reads the body, answers 200" => {
-                    floor_webhook_trial(&args, &script, &requests).await?
+                WebhookServer::Floor => floor_webhook_trial(&args, &script, &requests).await?,
+                WebhookServer::Node => {
+                    node_webhook_trial(&args, dir.path(), &name, &secret, &script, &requests).await?
                 }
-                _ => node_webhook_trial(&args, dir.path(), &name, &secret, &script, &requests).await?,
             };
             // The floor counts requests answered, repeats included (wrk may send a few more).
-            let floor = server.starts_with("HTTP floor");
-            if !floor && usize::try_from(committed)? != args.requests {
-                eprintln!("  warning: {server}: {committed} deliveries committed, {} sent", args.requests);
+            if server != WebhookServer::Floor && usize::try_from(committed)? != args.requests {
+                eprintln!("  warning: {}: {committed} deliveries committed, {} sent", server.label(), args.requests);
             }
+            let server = server.label();
             let rate = r.rate();
             medians[k].1.push(rate);
             medians[k].2.push(r.p99_ms);
             table.row(vec![
-                (*server).to_owned(),
+                server.to_owned(),
                 trial.to_string(),
                 committed.to_string(),
                 r.non2xx.to_string(),
@@ -1580,6 +1604,12 @@ where
     Ok((median(&times), percentile(&times, 100.0), last))
 }
 
+/// A `Store` query that the dev UI makes.
+enum StoreCall {
+    Runs(RunQuery),
+    Events(EventQuery),
+}
+
 async fn ui_scale(args: UiScaleArgs) -> Fallible<()> {
     let dir = temp_dir(&args.common)?;
     let path = args.db.clone().unwrap_or_else(|| dir.path().join("ui-scale.db"));
@@ -1630,71 +1660,53 @@ async fn ui_scale(args: UiScaleArgs) -> Fallible<()> {
     let rows_of = |n: usize| n.to_string();
 
     let mut store_table = Table::new(&["Store call", "rows returned", "median (ms)", "max (ms)"]);
-    let run_queries: Vec<(&str, RunQuery)> = vec![
-        ("list_runs (first page, 50)", RunQuery { limit: 50, ..RunQuery::default() }),
-        ("list_runs function=…", RunQuery { function_id: Some(function.clone()), limit: 50, ..RunQuery::default() }),
-        ("list_runs status=Failed", RunQuery { statuses: vec![RunStatus::Failed], limit: 50, ..RunQuery::default() }),
-        (
-            "list_runs status=Sleeping",
-            RunQuery { statuses: vec![RunStatus::Sleeping], limit: 50, ..RunQuery::default() },
-        ),
-        (
-            "list_runs function=… status=Failed",
-            RunQuery {
-                function_id: Some(function.clone()),
-                statuses: vec![RunStatus::Failed],
-                limit: 50,
-                ..RunQuery::default()
-            },
-        ),
-        ("list_runs search=common", RunQuery { search: Some("sync".into()), limit: 50, ..RunQuery::default() }),
-        ("list_runs search=rare", RunQuery { search: Some(rare.clone()), limit: 50, ..RunQuery::default() }),
-    ];
-    for (label, query) in run_queries {
-        let store = store.clone();
-        let (med, max, n) = time_it(args.samples, || {
-            let store = store.clone();
-            let query = query.clone();
-            async move { Ok(store.list_runs(&query).await?.len()) }
-        })
-        .await?;
-        store_table.row(vec![label.into(), rows_of(n), f1(med), f1(max)]);
-        eprintln!("  {label}: {med:.1} ms");
-    }
     // The Events page asks, for each event it lists, for the runs it triggered.
     let sample_event = store.list_events(&EventQuery { limit: 1, ..EventQuery::default() }).await?;
     let event_id = sample_event.first().map(|e| e.id.clone()).ok_or("no event in the store")?;
-    let event_queries: Vec<(&str, EventQuery)> = vec![
-        ("list_events (first page, 50)", EventQuery { limit: 50, ..EventQuery::default() }),
+    let runs = |query: RunQuery| StoreCall::Runs(RunQuery { limit: 50, ..query });
+    let events = |query: EventQuery| StoreCall::Events(EventQuery { limit: 50, ..query });
+    let calls: Vec<(&str, StoreCall)> = vec![
+        ("list_runs (first page, 50)", runs(RunQuery::default())),
+        ("list_runs function=…", runs(RunQuery { function_id: Some(function.clone()), ..RunQuery::default() })),
+        ("list_runs status=Failed", runs(RunQuery { statuses: vec![RunStatus::Failed], ..RunQuery::default() })),
+        ("list_runs status=Sleeping", runs(RunQuery { statuses: vec![RunStatus::Sleeping], ..RunQuery::default() })),
+        (
+            "list_runs function=… status=Failed",
+            runs(RunQuery {
+                function_id: Some(function.clone()),
+                statuses: vec![RunStatus::Failed],
+                ..RunQuery::default()
+            }),
+        ),
+        ("list_runs search=common", runs(RunQuery { search: Some("sync".into()), ..RunQuery::default() })),
+        ("list_runs search=rare", runs(RunQuery { search: Some(rare.clone()), ..RunQuery::default() })),
+        ("list_events (first page, 50)", events(EventQuery::default())),
         (
             "list_events name=clerk/email.created",
-            EventQuery { name: Some("clerk/email.created".into()), limit: 50, ..EventQuery::default() },
+            events(EventQuery { name: Some("clerk/email.created".into()), ..EventQuery::default() }),
         ),
-        ("list_events search=common", EventQuery { search: Some(common.clone()), limit: 50, ..EventQuery::default() }),
-        ("list_events search=rare", EventQuery { search: Some(rare.clone()), limit: 50, ..EventQuery::default() }),
+        ("list_events search=common", events(EventQuery { search: Some(common.clone()), ..EventQuery::default() })),
+        ("list_events search=rare", events(EventQuery { search: Some(rare.clone()), ..EventQuery::default() })),
+        (
+            "list_runs event=… (runs of one event)",
+            StoreCall::Runs(RunQuery { event_id: Some(event_id.clone()), limit: 200, ..RunQuery::default() }),
+        ),
     ];
-    for (label, query) in event_queries {
+    for (label, call) in calls {
         let store = store.clone();
+        let call = Arc::new(call);
         let (med, max, n) = time_it(args.samples, || {
-            let store = store.clone();
-            let query = query.clone();
-            async move { Ok(store.list_events(&query).await?.len()) }
+            let (store, call) = (store.clone(), call.clone());
+            async move {
+                Ok(match call.as_ref() {
+                    StoreCall::Runs(query) => store.list_runs(query).await?.len(),
+                    StoreCall::Events(query) => store.list_events(query).await?.len(),
+                })
+            }
         })
         .await?;
         store_table.row(vec![label.into(), rows_of(n), f1(med), f1(max)]);
         eprintln!("  {label}: {med:.1} ms");
-    }
-    {
-        let store = store.clone();
-        let query = RunQuery { event_id: Some(event_id.clone()), limit: 200, ..RunQuery::default() };
-        let (med, max, n) = time_it(args.samples, || {
-            let store = store.clone();
-            let query = query.clone();
-            async move { Ok(store.list_runs(&query).await?.len()) }
-        })
-        .await?;
-        store_table.row(vec!["list_runs event=… (runs of one event)".into(), rows_of(n), f1(med), f1(max)]);
-        eprintln!("  list_runs event=…: {med:.1} ms");
     }
     store_table.print("Store calls (server time)");
 
