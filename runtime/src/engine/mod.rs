@@ -334,7 +334,6 @@ impl Engine {
                 received_at: now,
             };
             run.event_ids = vec![event.id.clone()];
-            run.rerun_of = Some(old.id.clone());
             events.push(NewEvent { event, runs: vec![run.clone()], embeds: None });
         }
         let mut steps = Vec::new();
