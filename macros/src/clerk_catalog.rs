@@ -10,6 +10,7 @@ pub(crate) fn expand() -> TokenStream {
     let mut markers = Vec::new();
     let mut variants = Vec::new();
     let mut parse_arms = Vec::new();
+    let mut payload_arms = Vec::new();
     let mut type_arms = Vec::new();
     let mut data_arms = Vec::new();
     let mut table = Vec::new();
@@ -34,6 +35,7 @@ pub(crate) fn expand() -> TokenStream {
         let variant_doc = format!("`{name}`");
         variants.push(quote! { #[doc = #variant_doc] #marker(#payload) });
         parse_arms.push(quote! { #clerk_type => ClerkEvent::#marker(#payload::deserialize(data)?) });
+        payload_arms.push(quote! { #clerk_type => ClerkEvent::#marker(data.typed()?) });
         type_arms.push(quote! { ClerkEvent::#marker(_) => #clerk_type });
         data_arms.push(quote! { ClerkEvent::#marker(d) => ::hookflow::__private::serde_json::to_value(d) });
         let (marker_s, payload_s, doc_s) = (entry.marker, entry.payload, entry.doc);
@@ -86,6 +88,18 @@ pub(crate) fn expand() -> TokenStream {
                 ::core::result::Result::Ok(match clerk_type {
                     #(#parse_arms,)*
                     other => ClerkEvent::Unknown { clerk_type: other.to_owned(), data: data.clone() },
+                })
+            }
+
+            /// [`ClerkEvent::from_parts`] for a [`Payload`](::hookflow::Payload): typed
+            /// from its text when it has one, without building a JSON tree.
+            pub fn from_payload(
+                clerk_type: &str,
+                data: &::hookflow::Payload,
+            ) -> ::core::result::Result<Self, ::hookflow::__private::serde_json::Error> {
+                ::core::result::Result::Ok(match clerk_type {
+                    #(#payload_arms,)*
+                    other => ClerkEvent::Unknown { clerk_type: other.to_owned(), data: (**data).clone() },
                 })
             }
 

@@ -5,6 +5,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::Payload;
+
 /// A type that can be received as `Event<Self>`: a Clerk marker such as `clerk::UserCreated`,
 /// a payload type shared by several events such as `clerk::User`, a custom event made with
 /// `#[derive(Event)]`, or [`Json`](crate::Json) for any event at all.
@@ -64,7 +66,9 @@ impl<E: EventType> Event<E> {
 
     /// Converts the event into its untyped form.
     pub fn into_raw(self) -> Result<RawEvent, serde_json::Error> {
-        Ok(RawEvent { name: self.name, data: serde_json::to_value(self.data)?, id: self.id, ts: self.ts, user: None })
+        // As text: the store needs the text, and a tree is built only if something reads one.
+        let data = serde_json::value::to_raw_value(&self.data)?.into();
+        Ok(RawEvent { name: self.name, data, id: self.id, ts: self.ts, user: None })
     }
 }
 
@@ -72,7 +76,7 @@ impl<E: EventType> TryFrom<&RawEvent> for Event<E> {
     type Error = serde_json::Error;
 
     fn try_from(raw: &RawEvent) -> Result<Self, Self::Error> {
-        Ok(Event { name: raw.name.clone(), data: E::Data::deserialize(&raw.data)?, id: raw.id.clone(), ts: raw.ts })
+        Ok(Event { name: raw.name.clone(), data: raw.data.typed()?, id: raw.id.clone(), ts: raw.ts })
     }
 }
 
@@ -83,7 +87,7 @@ pub struct RawEvent {
     pub name: String,
     /// The payload; any JSON value (Inngest requires an object, hookflow accepts any).
     #[serde(default)]
-    pub data: Value,
+    pub data: Payload,
     /// The id; empty means "generate one when accepted".
     #[serde(default)]
     pub id: String,
@@ -97,8 +101,8 @@ pub struct RawEvent {
 
 impl RawEvent {
     /// A new untyped event with the given name and data.
-    pub fn new(name: impl Into<String>, data: Value) -> Self {
-        RawEvent { name: name.into(), data, id: String::new(), ts: 0, user: None }
+    pub fn new(name: impl Into<String>, data: impl Into<Payload>) -> Self {
+        RawEvent { name: name.into(), data: data.into(), id: String::new(), ts: 0, user: None }
     }
 
     /// Sets the id (the idempotency key).

@@ -33,6 +33,7 @@ mod invocation;
 mod journal;
 pub mod logs;
 mod output;
+mod payload;
 mod registry;
 mod step;
 pub mod store;
@@ -59,6 +60,7 @@ pub use function::{
 pub use hookflow_macros::{inngest_fn, Event};
 pub use invocation::{Dep, Invocation, State};
 pub use journal::hash_step_id;
+pub use payload::Payload;
 pub use registry::{DuplicateFunction, Registry};
 pub use step::{IntoDuration, Invoke, Step, WaitFor};
 

@@ -30,7 +30,7 @@ async fn sqlite_store_survives_reopen() {
         let event = hookflow::store::StoredEvent {
             id: "e1".into(),
             name: "a".into(),
-            data: serde_json::json!({"k": 1}),
+            data: serde_json::json!({"k": 1}).into(),
             ts: 1,
             user: None,
             source: hookflow::webhook::EventSource::Api,
@@ -53,7 +53,7 @@ async fn sqlite_search_uses_the_index_and_the_unindexed_tail() {
         event: StoredEvent {
             id: id.into(),
             name: "clerk/user.created".into(),
-            data: serde_json::json!({"id": id, "email_addresses": [{"email_address": email}]}),
+            data: serde_json::json!({"id": id, "email_addresses": [{"email_address": email}]}).into(),
             ts: 1,
             user: None,
             source: hookflow::webhook::EventSource::Webhook,

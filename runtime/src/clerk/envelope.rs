@@ -1,10 +1,15 @@
 //! The raw body of a Clerk webhook: `{data, object, type, timestamp, instance_id,
 //! event_attributes}`.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::ClerkEvent;
+use crate::Payload;
 
 /// Timestamps below this are read as seconds, at or above it as milliseconds. 10^11 seconds is
 /// the year 5138 and 10^11 milliseconds is March 1973, so no real Clerk timestamp is ambiguous.
@@ -33,7 +38,7 @@ const SECONDS_CUTOFF: i64 = 100_000_000_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     /// The payload; its shape depends on `type`.
-    pub data: Value,
+    pub data: Payload,
     /// Always `event`.
     #[serde(default)]
     pub object: Option<String>,
@@ -131,9 +136,9 @@ impl Envelope {
     /// let envelope = Envelope::new("user.created", serde_json::json!({"id": "user_1"}));
     /// assert_eq!(envelope.object.as_deref(), Some("event"));
     /// ```
-    pub fn new(clerk_type: impl Into<String>, data: Value) -> Self {
+    pub fn new(clerk_type: impl Into<String>, data: impl Into<Payload>) -> Self {
         Envelope {
-            data,
+            data: data.into(),
             object: Some("event".to_owned()),
             clerk_type: clerk_type.into(),
             timestamp: None,
@@ -165,22 +170,39 @@ impl Envelope {
     /// assert_eq!(rest.keys().collect::<Vec<_>>(), ["type", "object"]);
     /// ```
     pub fn parse_with_rest(body: &[u8]) -> Result<(Envelope, Map<String, Value>), EnvelopeError> {
-        let value: Value = serde_json::from_slice(body).map_err(EnvelopeError::NotJson)?;
-        let Value::Object(mut fields) = value else {
-            return Err(EnvelopeError::NotAnObject { found: json_kind(&value) });
+        let fields = match serde_json::from_slice::<RawFields<'_>>(body) {
+            Ok(fields) => fields,
+            // Only on this error path is the body read as a tree, to say what it is instead.
+            Err(error) => {
+                return Err(match serde_json::from_slice::<Value>(body) {
+                    Ok(value) => EnvelopeError::NotAnObject { found: json_kind(&value) },
+                    Err(_) => EnvelopeError::NotJson(error),
+                })
+            }
         };
-        match fields.get("type") {
+        // `data` stays the text it arrived as (the event's payload); the few other fields are
+        // read as JSON. A repeated key keeps its first place and its last value, as in a tree.
+        let mut data = None;
+        let mut rest = Map::new();
+        for (key, value) in fields.0 {
+            if key == "data" {
+                data = Some(value);
+            } else {
+                rest.insert(key, serde_json::from_str(value.get()).map_err(EnvelopeError::Invalid)?);
+            }
+        }
+        match rest.get("type") {
             None => return Err(EnvelopeError::MissingType),
             Some(Value::String(t)) if !t.is_empty() => {}
             Some(Value::String(_)) => return Err(EnvelopeError::BadType { found: "an empty string" }),
             Some(other) => return Err(EnvelopeError::BadType { found: json_kind(other) }),
         }
-        match fields.get("data") {
-            None => return Err(EnvelopeError::MissingData),
-            Some(Value::Object(_)) => {}
-            Some(other) => return Err(EnvelopeError::DataNotObject { found: json_kind(other) }),
+        let Some(data) = data else { return Err(EnvelopeError::MissingData) };
+        if !data.get().starts_with('{') {
+            let found = serde_json::from_str(data.get()).map_or("invalid JSON", |value| json_kind(&value));
+            return Err(EnvelopeError::DataNotObject { found });
         }
-        match fields.get("timestamp") {
+        match rest.get("timestamp") {
             None | Some(Value::Null) => {}
             Some(Value::Number(n)) if n.is_i64() => {}
             Some(Value::Number(n)) if n.is_u64() => {
@@ -189,13 +211,10 @@ impl Envelope {
             Some(Value::Number(_)) => return Err(EnvelopeError::BadTimestamp { found: "a fractional number" }),
             Some(other) => return Err(EnvelopeError::BadTimestamp { found: json_kind(other) }),
         }
-        // `data` is moved out, not deserialized: going through serde (and `extra`'s flatten)
-        // would copy the whole payload. The small rest is read as the envelope's other fields.
-        let data = fields.shift_remove("data").unwrap_or_default();
-        let mut head = fields.clone();
+        let mut head = rest.clone();
         head.insert("data".into(), Value::Null);
-        let envelope = serde_json::from_value(Value::Object(head)).map_err(EnvelopeError::Invalid)?;
-        Ok((Envelope { data, ..envelope }, fields))
+        let envelope: Envelope = serde_json::from_value(Value::Object(head)).map_err(EnvelopeError::Invalid)?;
+        Ok((Envelope { data: Payload::from(data.to_owned()), ..envelope }, rest))
     }
 
     /// The hookflow event name: `clerk/` followed by `type`.
@@ -234,7 +253,32 @@ impl Envelope {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn typed(&self) -> Result<ClerkEvent, serde_json::Error> {
-        ClerkEvent::from_parts(&self.clerk_type, &self.data)
+        ClerkEvent::from_payload(&self.clerk_type, &self.data)
+    }
+}
+
+/// A JSON object's fields in order, each value left as its JSON text.
+struct RawFields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for RawFields<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = RawFields<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFields<'de>, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = map.next_entry::<String, &'de RawValue>()? {
+                    fields.push(field);
+                }
+                Ok(RawFields(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
     }
 }
 

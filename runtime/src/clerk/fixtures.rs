@@ -74,7 +74,7 @@ mod tests {
             assert_eq!(envelope.clerk_type, entry.clerk_type);
             let typed = envelope.typed().unwrap_or_else(|e| panic!("{}: {e}", entry.clerk_type));
             assert!(!matches!(typed, ClerkEvent::Unknown { .. }), "{} typed as Unknown", entry.clerk_type);
-            assert_eq!(sample_data(entry.clerk_type).as_ref(), Some(&envelope.data));
+            assert_eq!(sample_data(entry.clerk_type).as_ref(), Some(&*envelope.data));
         }
     }
 

@@ -15,6 +15,7 @@ use crate::error::ErrorInfo;
 use crate::function::{ConcurrencyScope, FunctionDef, Trigger};
 use crate::store::{EventQuery, Memo, PendingOp, RunQuery, RunRecord, RunStatus, StepKind, StepRecord, StoredEvent};
 use crate::webhook::EventSource;
+use crate::Payload;
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -239,7 +240,7 @@ struct EventView {
     source: EventSource,
     received_at: Millis,
     ts: Millis,
-    data: Value,
+    data: Payload,
     user: Option<Value>,
     internal: bool,
 }

@@ -278,7 +278,7 @@ impl Engine {
         raw.id = String::new();
         raw.ts = 0;
         if let Some(data) = data {
-            raw.data = data;
+            raw.data = data.into();
         }
         let ids = self.core.send(vec![raw], EventSource::Replay).await?;
         Ok(ids.into_iter().next())
@@ -327,7 +327,7 @@ impl Engine {
             let event = StoredEvent {
                 id: new_id(),
                 name: first.name.clone(),
-                data,
+                data: data.into(),
                 ts: now,
                 user: first.user.clone(),
                 source: EventSource::Replay,
@@ -905,7 +905,7 @@ impl Core {
         StoredEvent {
             id,
             name: name.to_owned(),
-            data,
+            data: data.into(),
             ts: now,
             user: None,
             source: EventSource::Internal,

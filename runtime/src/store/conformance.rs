@@ -36,7 +36,7 @@ fn event(id: &str, name: &str, received_at: i64) -> StoredEvent {
     StoredEvent {
         id: id.into(),
         name: name.into(),
-        data: json!({"id": id, "email": format!("{id}@example.com")}),
+        data: json!({"id": id, "email": format!("{id}@example.com")}).into(),
         ts: received_at,
         user: None,
         source: EventSource::Api,
@@ -248,7 +248,7 @@ async fn embedded_events_read_back_whole(store: Arc<dyn Store>) {
     trigger.user = Some(json!({"clerk_envelope": {"type": "user.created"}}));
     accept(&store, vec![NewEvent::new(trigger.clone())]).await;
     let mut finished = event("fin", "inngest/function.finished", 2);
-    finished.data = json!({"function_id": "f", "run_id": "01A", "result": 7});
+    finished.data = json!({"function_id": "f", "run_id": "01A", "result": 7}).into();
     let emitted = NewEvent { embeds: Some("e1".into()), ..NewEvent::new(finished) };
     store.save(vec![RunUpdate { events: vec![emitted], ..RunUpdate::default() }]).await.expect("save");
     let expected = json!({

@@ -46,9 +46,11 @@ impl Store for MemoryStore {
                 out.push(Accepted { event_id: event.id, new: false, runs: Vec::new() });
                 continue;
             }
-            if let (Some(id), Value::Object(data)) = (embeds, &mut event.data) {
-                let embedded = inner.event_index.get(&id).map(|&at| inner.events[at].to_raw().to_json());
-                data.insert("event".into(), embedded.unwrap_or(Value::Null));
+            if let Some(id) = embeds {
+                if let Value::Object(data) = &mut *event.data {
+                    let embedded = inner.event_index.get(&id).map(|&at| inner.events[at].to_raw().to_json());
+                    data.insert("event".into(), embedded.unwrap_or(Value::Null));
+                }
             }
             let position = inner.events.len();
             inner.event_index.insert(event.id.clone(), position);

@@ -9,6 +9,7 @@ use crate::clock::Millis;
 use crate::error::ErrorInfo;
 use crate::event::RawEvent;
 use crate::webhook::EventSource;
+use crate::Payload;
 
 /// An accepted event, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,7 +19,7 @@ pub struct StoredEvent {
     /// The event name.
     pub name: String,
     /// The payload.
-    pub data: Value,
+    pub data: Payload,
     /// When it happened (ms).
     pub ts: Millis,
     /// Inngest's `user` object; for Clerk webhooks, the envelope without its data.

@@ -220,5 +220,5 @@ fn parse_event(mut event: Map<String, Value>, index: Option<usize>) -> Result<Ra
             return Err(format!("{}'s `user` must be an object, got {}", which(Some(&name)), json_kind(&other)));
         }
     };
-    Ok(RawEvent { name, data, id, ts, user })
+    Ok(RawEvent { name, data: data.into(), id, ts, user })
 }

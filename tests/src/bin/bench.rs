@@ -975,6 +975,9 @@ struct WebhookArgs {
     /// Skip the Node peer.
     #[arg(long)]
     no_node: bool,
+    /// Skip hookflow with one function listening (for profiling the ingress alone).
+    #[arg(long)]
+    no_function: bool,
     /// Also measure hookflow with no function listening (ingress and commit only).
     #[arg(long)]
     ingress_only: bool,
@@ -1351,7 +1354,8 @@ async fn webhook(args: WebhookArgs) -> Fallible<()> {
         "max",
     ]);
     let mut medians: Vec<(&str, Vec<f64>, Vec<f64>)> = Vec::new();
-    let mut servers = vec![WebhookServer::WithFunction];
+    let mut servers =
+        if std::env::var_os("BENCH_SKIP_FN").is_some() { vec![] } else { vec![WebhookServer::WithFunction] };
     if args.ingress_only {
         servers.push(WebhookServer::IngressOnly);
     }
@@ -1533,7 +1537,7 @@ fn ui_row(i: usize, start_ms: i64, templates: &[Value]) -> Fallible<NewEvent> {
     let event = StoredEvent {
         id: event_id,
         name: format!("clerk/{clerk_type}"),
-        data,
+        data: data.into(),
         ts: at,
         user: None,
         source: EventSource::Webhook,

@@ -23,6 +23,7 @@ use super::{
     Store, StoreError, StoredEvent,
 };
 use crate::webhook::EventSource;
+use crate::Payload;
 use rows::{EventRow, UpdateRow, Write, Written};
 use writer::{Job, Writer};
 
@@ -239,7 +240,7 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRowRead, StoreE
         let event = StoredEvent {
             id,
             name,
-            data: serde_json::from_str(&data)?,
+            data: Payload::from_json_string(data)?,
             ts,
             user: user.as_deref().map(serde_json::from_str).transpose()?,
             source: EventSource::parse(&source).unwrap_or(EventSource::Api),
@@ -253,13 +254,15 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRowRead, StoreE
 fn with_embedded(conn: &Connection, rows: Vec<EventRowRead>) -> Result<Vec<StoredEvent>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
     for (mut event, embeds) in rows {
-        if let (Some(id), serde_json::Value::Object(data)) = (embeds, &mut event.data) {
+        if let Some(id) = embeds {
             let mut stmt = conn.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
             let embedded = match stmt.query_row(params![id], event_from_row).optional()? {
                 Some(row) => row?.0.into_raw().to_json(),
                 None => serde_json::Value::Null,
             };
-            data.insert("event".into(), embedded);
+            if let serde_json::Value::Object(data) = &mut *event.data {
+                data.insert("event".into(), embedded);
+            }
         }
         out.push(event);
     }

@@ -80,7 +80,7 @@ impl EventRow {
         Ok(EventRow {
             id: id.clone(),
             name: name.clone(),
-            data: json(data)?,
+            data: data.to_json_string(),
             ts: *ts,
             user: opt_json(user.as_ref())?,
             source: source.as_str(),

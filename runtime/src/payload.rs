@@ -1,0 +1,234 @@
+//! An event's payload: JSON that stays the text it arrived as until something reads it.
+//!
+//! Most payloads travel from the wire to the store and are never looked inside (a webhook no
+//! function listens to, an event listed in the dev UI). Building a `serde_json::Value` tree for
+//! each cost a fifth of the ingress CPU, so a payload keeps its text and builds the tree on the
+//! first read. Functions type it straight from the text, which is cheaper than from a tree.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// An event's `data`: any JSON value.
+///
+/// It reads as a [`serde_json::Value`] (through `Deref`), converts from one, and serializes
+/// as the JSON it holds. A payload that arrived as text (a webhook body, a stored row) keeps
+/// that text, byte for byte, until it is changed.
+///
+/// ```
+/// # use hookflow::Payload;
+/// let payload = Payload::from_json(r#"{"id": "user_1", "plan": "pro"}"#)?;
+/// assert_eq!(payload["plan"], "pro");
+/// assert_eq!(payload.to_json_string(), r#"{"id": "user_1", "plan": "pro"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Payload {
+    /// The text as received, while the payload is unchanged since.
+    text: Option<Box<RawValue>>,
+    /// The tree: set from the start for a payload made from a `Value`, on first read otherwise.
+    tree: OnceLock<Value>,
+}
+
+impl Payload {
+    /// A payload from JSON text, checked to be valid JSON.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        Self::from_json_string(text.to_owned())
+    }
+
+    /// [`Payload::from_json`] without copying the text.
+    pub fn from_json_string(text: String) -> Result<Self, serde_json::Error> {
+        RawValue::from_string(text).map(Self::from)
+    }
+
+    /// The JSON tree, taking the payload apart.
+    pub fn into_value(self) -> Value {
+        match self.tree.into_inner() {
+            Some(tree) => tree,
+            None => self.text.as_deref().map_or(Value::Null, parse),
+        }
+    }
+
+    /// The payload as JSON text: the text it arrived as when it is unchanged.
+    pub fn to_json_string(&self) -> String {
+        match (&self.text, self.tree.get()) {
+            (Some(text), _) => text.get().to_owned(),
+            (None, Some(tree)) => tree.to_string(),
+            (None, None) => "null".to_owned(),
+        }
+    }
+
+    /// The payload as a `T`, read from its text when it has one (no tree is built).
+    pub fn typed<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        match (self.tree.get(), &self.text) {
+            (Some(tree), _) => T::deserialize(tree),
+            (None, Some(text)) => serde_json::from_str(text.get()),
+            (None, None) => T::deserialize(&Value::Null),
+        }
+    }
+
+    /// Whether the payload still holds the text it was made from (it has not been changed).
+    pub fn has_text(&self) -> bool {
+        self.text.is_some()
+    }
+}
+
+/// Text in a payload was checked to be JSON when the payload was made, so this cannot fail
+/// short of serde_json's nesting limit, which its own check enforces first.
+fn parse(text: &RawValue) -> Value {
+    serde_json::from_str(text.get()).unwrap_or(Value::Null)
+}
+
+impl From<Value> for Payload {
+    fn from(tree: Value) -> Self {
+        Payload { text: None, tree: OnceLock::from(tree) }
+    }
+}
+
+impl From<Box<RawValue>> for Payload {
+    fn from(text: Box<RawValue>) -> Self {
+        Payload { text: Some(text), tree: OnceLock::new() }
+    }
+}
+
+impl From<Payload> for Value {
+    fn from(payload: Payload) -> Self {
+        payload.into_value()
+    }
+}
+
+impl Deref for Payload {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        self.tree.get_or_init(|| self.text.as_deref().map_or(Value::Null, parse))
+    }
+}
+
+impl DerefMut for Payload {
+    /// Builds the tree if needed and drops the text, which would no longer match it.
+    fn deref_mut(&mut self) -> &mut Value {
+        if self.tree.get().is_none() {
+            self.tree = OnceLock::from(self.text.as_deref().map_or(Value::Null, parse));
+        }
+        self.text = None;
+        match self.tree.get_mut() {
+            Some(tree) => tree,
+            None => unreachable!("the tree was set just above"),
+        }
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.text, &other.text) {
+            (Some(a), Some(b)) if a.get() == b.get() => true,
+            _ => **self == **other,
+        }
+    }
+}
+
+impl PartialEq<Value> for Payload {
+    fn eq(&self, other: &Value) -> bool {
+        **self == *other
+    }
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for Payload {
+    /// The payload as JSON text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.text {
+            Some(text) => f.write_str(text.get()),
+            None => fmt::Display::fmt(&**self, f),
+        }
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.text {
+            Some(text) => text.serialize(serializer),
+            None => (**self).serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    /// Into a tree: the text is kept only where hookflow reads it itself (webhooks, stores),
+    /// since not every deserializer can hand out raw JSON.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Payload::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const TEXT: &str = r#"{"b": 1, "a": [true, null, "x"], "n": 1.5}"#;
+
+    #[test]
+    fn text_is_kept_byte_for_byte_until_changed() {
+        let mut payload = Payload::from_json(TEXT).unwrap();
+        assert_eq!(payload.to_json_string(), TEXT);
+        assert_eq!(serde_json::to_string(&payload).unwrap(), TEXT);
+        assert_eq!(payload.to_string(), TEXT);
+        assert_eq!(payload["a"][2], "x", "reads as a tree");
+        assert!(payload.has_text(), "reading keeps the text");
+        payload["b"] = json!(2);
+        assert!(!payload.has_text(), "changing it drops the text");
+        assert_eq!(payload.to_json_string(), r#"{"b":2,"a":[true,null,"x"],"n":1.5}"#);
+    }
+
+    #[test]
+    fn text_and_tree_payloads_agree() {
+        let from_text = Payload::from_json(TEXT).unwrap();
+        let from_tree = Payload::from(serde_json::from_str::<Value>(TEXT).unwrap());
+        assert_eq!(from_text, from_tree);
+        assert_eq!(from_text.typed::<Value>().unwrap(), from_tree.typed::<Value>().unwrap());
+        assert_eq!(from_text.clone().into_value(), from_tree.clone().into_value());
+        assert_eq!(serde_json::to_value(&from_text).unwrap(), serde_json::to_value(&from_tree).unwrap());
+        assert_ne!(from_text, Payload::from(json!({"b": 1})));
+    }
+
+    #[test]
+    fn invalid_text_is_refused() {
+        assert!(Payload::from_json("{").is_err());
+        assert!(Payload::from_json("").is_err());
+        assert!(Payload::from_json("[1] 2").is_err());
+    }
+
+    #[test]
+    fn typed_reads_from_the_text_or_the_tree() {
+        #[derive(Deserialize, PartialEq, Debug)]
+        struct B {
+            b: i32,
+        }
+        assert_eq!(Payload::from_json(TEXT).unwrap().typed::<B>().unwrap(), B { b: 1 });
+        assert_eq!(Payload::from(json!({"b": 3})).typed::<B>().unwrap(), B { b: 3 });
+        assert!(Payload::from_json("[]").unwrap().typed::<B>().is_err());
+        assert_eq!(Payload::default().typed::<Option<B>>().unwrap(), None);
+    }
+
+    #[test]
+    fn deserializes_as_a_tree_and_round_trips() {
+        let payload: Payload = serde_json::from_str(TEXT).unwrap();
+        assert!(!payload.has_text());
+        assert_eq!(payload, Payload::from_json(TEXT).unwrap());
+        let back: Payload = serde_json::from_value(serde_json::to_value(&payload).unwrap()).unwrap();
+        assert_eq!(back, payload);
+    }
+}
