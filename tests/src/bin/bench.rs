@@ -1354,8 +1354,10 @@ async fn webhook(args: WebhookArgs) -> Fallible<()> {
         "max",
     ]);
     let mut medians: Vec<(&str, Vec<f64>, Vec<f64>)> = Vec::new();
-    let mut servers =
-        if std::env::var_os("BENCH_SKIP_FN").is_some() { vec![] } else { vec![WebhookServer::WithFunction] };
+    let mut servers = Vec::new();
+    if !args.no_function {
+        servers.push(WebhookServer::WithFunction);
+    }
     if args.ingress_only {
         servers.push(WebhookServer::IngressOnly);
     }
