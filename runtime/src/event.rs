@@ -67,7 +67,7 @@ impl<E: EventType> Event<E> {
     /// Converts the event into its untyped form.
     pub fn into_raw(self) -> Result<RawEvent, serde_json::Error> {
         // As text: the store needs the text, and a tree is built only if something reads one.
-        let data = serde_json::value::to_raw_value(&self.data)?.into();
+        let data = Payload::from_raw(serde_json::value::to_raw_value(&self.data)?)?;
         Ok(RawEvent { name: self.name, data, id: self.id, ts: self.ts, user: None })
     }
 }

@@ -36,14 +36,27 @@ pub struct Payload {
 }
 
 impl Payload {
-    /// A payload from JSON text, checked to be valid JSON.
+    /// A payload from JSON text, checked to be valid JSON that a `serde_json::Value` can hold
+    /// (no number beyond `f64`'s range, nesting within serde_json's limit).
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         Self::from_json_string(text.to_owned())
     }
 
     /// [`Payload::from_json`] without copying the text.
     pub fn from_json_string(text: String) -> Result<Self, serde_json::Error> {
-        RawValue::from_string(text).map(Self::from)
+        Self::from_raw(RawValue::from_string(text)?)
+    }
+
+    /// A payload from text that serde_json has checked as JSON syntax. Syntax alone admits
+    /// `1e400` or 200 levels of nesting, which no tree can hold; a quick scan finds the texts
+    /// that might be such, and only those are parsed whole now (keeping the tree).
+    pub(crate) fn from_raw(text: Box<RawValue>) -> Result<Self, serde_json::Error> {
+        let tree = if may_exceed_a_tree(text.get()) {
+            OnceLock::from(serde_json::from_str::<Value>(text.get())?)
+        } else {
+            OnceLock::new()
+        };
+        Ok(Payload { text: Some(text), tree })
     }
 
     /// The JSON tree, taking the payload apart.
@@ -78,21 +91,48 @@ impl Payload {
     }
 }
 
-/// Text in a payload was checked to be JSON when the payload was made, so this cannot fail
-/// short of serde_json's nesting limit, which its own check enforces first.
+/// Text in a payload was checked to fit a tree when the payload was made (see
+/// [`Payload::from_raw`]), so this does not fail.
 fn parse(text: &RawValue) -> Value {
     serde_json::from_str(text.get()).unwrap_or(Value::Null)
+}
+
+/// Whether JSON text might hold a number beyond `f64`'s range or nest deeper than serde_json
+/// parses (128): it has an exponent, a run of 300 digits, or 100 levels of nesting outside
+/// strings. False means a tree can certainly be built from it.
+fn may_exceed_a_tree(text: &str) -> bool {
+    let (mut in_string, mut escaped) = (false, false);
+    let (mut depth, mut digits, mut previous) = (0usize, 0usize, 0u8);
+    for &byte in text.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+        } else {
+            match byte {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                b'e' | b'E' if previous.is_ascii_digit() || previous == b'.' => return true,
+                _ => {}
+            }
+            digits = if byte.is_ascii_digit() { digits + 1 } else { 0 };
+            if depth >= 100 || digits >= 300 {
+                return true;
+            }
+        }
+        previous = byte;
+    }
+    false
 }
 
 impl From<Value> for Payload {
     fn from(tree: Value) -> Self {
         Payload { text: None, tree: OnceLock::from(tree) }
-    }
-}
-
-impl From<Box<RawValue>> for Payload {
-    fn from(text: Box<RawValue>) -> Self {
-        Payload { text: Some(text), tree: OnceLock::new() }
     }
 }
 
@@ -209,6 +249,30 @@ mod tests {
         assert!(Payload::from_json("{").is_err());
         assert!(Payload::from_json("").is_err());
         assert!(Payload::from_json("[1] 2").is_err());
+    }
+
+    #[test]
+    fn text_no_tree_can_hold_is_refused() {
+        for text in [r#"{"n": 1e400}"#, r#"[-1.5E+999]"#, &format!("[{}]", "9".repeat(400))] {
+            let error = Payload::from_json(text).expect_err(text);
+            assert!(error.to_string().contains("number out of range"), "{text}: {error}");
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(Payload::from_json(&deep).expect_err("too deep").to_string().contains("recursion limit"));
+        // What only looks like it might be is still accepted.
+        for text in [r#"{"e1e9": "1e999", "t": true, "f": false, "n": 1.5e3}"#, &format!("[{}]", "9".repeat(299))] {
+            assert!(Payload::from_json(text).is_ok(), "{text}");
+        }
+        let nested = format!("{}{}", "[".repeat(120), "]".repeat(120));
+        assert!(Payload::from_json(&nested).is_ok(), "within serde_json's limit of 128");
+    }
+
+    #[test]
+    fn the_scan_flags_every_text_a_tree_cannot_hold() {
+        assert!(may_exceed_a_tree("1e400"));
+        assert!(may_exceed_a_tree(r#"{"a": "\"", "b": 2E9}"#), "an escaped quote does not end the scan of a string");
+        assert!(!may_exceed_a_tree(r#"{"a": "1e400 \" 2e9", "b": [true, false, null]}"#));
+        assert!(!may_exceed_a_tree(&"[1,".repeat(50)));
     }
 
     #[test]

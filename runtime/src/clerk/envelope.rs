@@ -170,9 +170,13 @@ impl Envelope {
     /// assert_eq!(rest.keys().collect::<Vec<_>>(), ["type", "object"]);
     /// ```
     pub fn parse_with_rest(body: &[u8]) -> Result<(Envelope, Map<String, Value>), EnvelopeError> {
+        // Only on error paths is the whole body read as a tree: to say what it is instead of an
+        // object, or where in it the JSON fails.
+        let not_json = |error: serde_json::Error| {
+            EnvelopeError::NotJson(serde_json::from_slice::<Value>(body).err().unwrap_or(error))
+        };
         let fields = match serde_json::from_slice::<RawFields<'_>>(body) {
             Ok(fields) => fields,
-            // Only on this error path is the body read as a tree, to say what it is instead.
             Err(error) => {
                 return Err(match serde_json::from_slice::<Value>(body) {
                     Ok(value) => EnvelopeError::NotAnObject { found: json_kind(&value) },
@@ -188,7 +192,7 @@ impl Envelope {
             if key == "data" {
                 data = Some(value);
             } else {
-                rest.insert(key, serde_json::from_str(value.get()).map_err(EnvelopeError::Invalid)?);
+                rest.insert(key, serde_json::from_str(value.get()).map_err(not_json)?);
             }
         }
         match rest.get("type") {
@@ -214,7 +218,8 @@ impl Envelope {
         let mut head = rest.clone();
         head.insert("data".into(), Value::Null);
         let envelope: Envelope = serde_json::from_value(Value::Object(head)).map_err(EnvelopeError::Invalid)?;
-        Ok((Envelope { data: Payload::from(data.to_owned()), ..envelope }, rest))
+        let data = Payload::from_raw(data.to_owned()).map_err(not_json)?;
+        Ok((Envelope { data, ..envelope }, rest))
     }
 
     /// The hookflow event name: `clerk/` followed by `type`.
