@@ -101,29 +101,31 @@ fn parse(text: &RawValue) -> Value {
 /// parses (128): it has an exponent, a run of 300 digits, or 100 levels of nesting outside
 /// strings. False means a tree can certainly be built from it.
 fn may_exceed_a_tree(text: &str) -> bool {
-    let (mut in_string, mut escaped) = (false, false);
-    let (mut depth, mut digits, mut previous) = (0usize, 0usize, 0u8);
-    for &byte in text.as_bytes() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            }
-        } else {
-            match byte {
-                b'"' => in_string = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => depth = depth.saturating_sub(1),
-                b'e' | b'E' if previous.is_ascii_digit() || previous == b'.' => return true,
-                _ => {}
-            }
-            digits = if byte.is_ascii_digit() { digits + 1 } else { 0 };
-            if depth >= 100 || digits >= 300 {
-                return true;
-            }
+    let bytes = text.as_bytes();
+    let (mut at, mut depth, mut digits, mut previous) = (0usize, 0usize, 0usize, 0u8);
+    while let Some(&byte) = bytes.get(at) {
+        at += 1;
+        match byte {
+            // Strings are most of a payload: jump to their closing quote.
+            b'"' => loop {
+                let Some(rest) = bytes.get(at..) else { return true };
+                match memchr::memchr2(b'"', b'\\', rest) {
+                    Some(found) if rest[found] == b'\\' => at += found + 2,
+                    Some(found) => {
+                        at += found + 1;
+                        break;
+                    }
+                    None => return true,
+                }
+            },
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'e' | b'E' if previous.is_ascii_digit() || previous == b'.' => return true,
+            _ => {}
+        }
+        digits = if byte.is_ascii_digit() { digits + 1 } else { 0 };
+        if depth >= 100 || digits >= 300 {
+            return true;
         }
         previous = byte;
     }
