@@ -69,11 +69,7 @@ impl Payload {
 
     /// The payload as JSON text: the text it arrived as when it is unchanged.
     pub fn to_json_string(&self) -> String {
-        match (&self.text, self.tree.get()) {
-            (Some(text), _) => text.get().to_owned(),
-            (None, Some(tree)) => tree.to_string(),
-            (None, None) => "null".to_owned(),
-        }
+        self.to_string()
     }
 
     /// The payload as a `T`, read from its text when it has one (no tree is built).

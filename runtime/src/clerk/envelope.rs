@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::ClerkEvent;
+use crate::webhook::json_kind;
 use crate::Payload;
 
 /// Timestamps below this are read as seconds, at or above it as milliseconds. 10^11 seconds is
@@ -284,17 +285,6 @@ impl<'de> Deserialize<'de> for RawFields<'de> {
             }
         }
         deserializer.deserialize_map(Fields)
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
