@@ -338,6 +338,22 @@ fn opt_str(value: Option<&str>) -> TokenStream {
     }
 }
 
+/// A string the runtime keeps as `Cow<'static, str>` (borrowed here, owned in synced specs).
+fn cow(value: &str) -> TokenStream {
+    let cow = paths::cow();
+    quote!(#cow::Borrowed(#value))
+}
+
+fn opt_cow(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(value) => {
+            let value = cow(value);
+            quote!(::core::option::Option::Some(#value))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
 fn duration(value: std::time::Duration) -> TokenStream {
     let path = paths::duration();
     // Durations are parsed in whole milliseconds, so nothing is lost; saturate rather than wrap.
@@ -359,10 +375,13 @@ fn trigger(trigger: &Trigger) -> TokenStream {
     let path = paths::trigger();
     match trigger {
         Trigger::Event { name, expr } => {
-            let expr = opt_str(expr.as_deref());
+            let (name, expr) = (cow(name), opt_cow(expr.as_deref()));
             quote!(#path::Event { name: #name, expr: #expr })
         }
-        Trigger::Cron { schedule } => quote!(#path::Cron { schedule: #schedule }),
+        Trigger::Cron { schedule } => {
+            let schedule = cow(schedule);
+            quote!(#path::Cron { schedule: #schedule })
+        }
     }
 }
 
@@ -376,7 +395,7 @@ fn options(o: &validate::Options) -> TokenStream {
     if !o.concurrency.is_empty() {
         let items = o.concurrency.iter().map(|c| {
             let limit = c.limit;
-            let key = opt_str(c.key.as_deref());
+            let key = opt_cow(c.key.as_deref());
             let scope = match c.scope {
                 Scope::Fn => quote!(Fn),
                 Scope::Env => quote!(Env),
@@ -384,41 +403,45 @@ fn options(o: &validate::Options) -> TokenStream {
             };
             quote!(#private::Concurrency { limit: #limit, key: #key, scope: #private::ConcurrencyScope::#scope })
         });
-        fields.push(quote!(concurrency: &[#(#items),*]));
+        let cow = paths::cow();
+        fields.push(quote!(concurrency: #cow::Borrowed(&[#(#items),*])));
     }
     if let Some(t) = &o.throttle {
-        let (limit, period, burst, key) = (t.limit, duration(t.period), t.burst, opt_str(t.key.as_deref()));
+        let (limit, period, burst, key) = (t.limit, duration(t.period), t.burst, opt_cow(t.key.as_deref()));
         fields.push(quote!(throttle: #option::Some(#private::Throttle { limit: #limit, period: #period, burst: #burst, key: #key })));
     }
     if let Some(r) = &o.rate_limit {
-        let (limit, period, key) = (r.limit, duration(r.period), opt_str(r.key.as_deref()));
+        let (limit, period, key) = (r.limit, duration(r.period), opt_cow(r.key.as_deref()));
         fields
             .push(quote!(rate_limit: #option::Some(#private::RateLimit { limit: #limit, period: #period, key: #key })));
     }
     if let Some(d) = &o.debounce {
-        let (period, key, timeout) = (duration(d.period), opt_str(d.key.as_deref()), opt_duration(d.timeout));
+        let (period, key, timeout) = (duration(d.period), opt_cow(d.key.as_deref()), opt_duration(d.timeout));
         fields.push(
             quote!(debounce: #option::Some(#private::Debounce { period: #period, key: #key, timeout: #timeout })),
         );
     }
     if let Some(b) = &o.batch_events {
-        let (max_size, timeout, key) = (b.max_size, duration(b.timeout), opt_str(b.key.as_deref()));
+        let (max_size, timeout, key) = (b.max_size, duration(b.timeout), opt_cow(b.key.as_deref()));
         fields.push(
             quote!(batch_events: #option::Some(#private::BatchEvents { max_size: #max_size, timeout: #timeout, key: #key })),
         );
     }
     if let Some(run) = &o.priority {
+        let run = cow(run);
         fields.push(quote!(priority: #option::Some(#private::Priority { run: #run })));
     }
     if let Some(expr) = &o.idempotency {
+        let expr = cow(expr);
         fields.push(quote!(idempotency: #option::Some(#expr)));
     }
     if !o.cancel_on.is_empty() {
         let items = o.cancel_on.iter().map(|c| {
-            let (event, expr, timeout) = (&c.event, opt_str(c.expr.as_deref()), opt_duration(c.timeout));
+            let (event, expr, timeout) = (cow(&c.event), opt_cow(c.expr.as_deref()), opt_duration(c.timeout));
             quote!(#private::CancelOn { event: #event, expr: #expr, timeout: #timeout })
         });
-        fields.push(quote!(cancel_on: &[#(#items),*]));
+        let cow = paths::cow();
+        fields.push(quote!(cancel_on: #cow::Borrowed(&[#(#items),*])));
     }
     if let Some(t) = &o.timeouts {
         let (start, finish) = (opt_duration(t.start), opt_duration(t.finish));

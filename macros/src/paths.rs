@@ -74,6 +74,10 @@ pub(crate) fn duration() -> TokenStream {
     quote!(::core::time::Duration)
 }
 
+pub(crate) fn cow() -> TokenStream {
+    quote!(::hookflow::__private::Cow)
+}
+
 pub(crate) fn option() -> TokenStream {
     quote!(::core::option::Option)
 }

@@ -39,6 +39,9 @@ pub enum AppError {
     /// Two functions share an id.
     #[error(transparent)]
     Duplicate(#[from] DuplicateFunction),
+    /// A function id is taken (by an `on_failure` handler's `<id>-failure`, say).
+    #[error(transparent)]
+    Conflict(#[from] crate::registry::FunctionConflict),
     /// The store could not be opened.
     #[error("the store could not be opened: {0}")]
     Store(#[from] StoreError),
@@ -53,6 +56,15 @@ pub enum AppError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl From<crate::engine::StartError> for AppError {
+    fn from(e: crate::engine::StartError) -> Self {
+        match e {
+            crate::engine::StartError::Conflict(e) => AppError::Conflict(e),
+            crate::engine::StartError::Store(e) => AppError::Store(e),
+        }
+    }
 }
 
 enum StoreChoice {

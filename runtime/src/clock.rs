@@ -6,8 +6,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
-/// Milliseconds since the Unix epoch.
-pub type Millis = i64;
+pub use crate::model::Millis;
 
 /// A source of time the engine can wait on.
 pub trait Clock: Send + Sync + 'static {

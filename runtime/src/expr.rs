@@ -100,15 +100,6 @@ impl EqualityJoin {
             _ => None,
         }
     }
-
-    /// The key of a value at `path`, or `None` when the path is missing.
-    pub(crate) fn key_at(value: &Value, path: &[String]) -> Option<String> {
-        let mut v = value;
-        for p in path {
-            v = v.get(p)?;
-        }
-        (!v.is_null()).then(|| v.to_string())
-    }
 }
 
 #[cfg(test)]
@@ -135,9 +126,5 @@ mod tests {
         assert_eq!(join.async_path, vec!["data", "user_id"]);
         assert!(EqualityJoin::parse("event.data.id == 'x'").is_none());
         assert!(EqualityJoin::parse("event.data.id == async.data.id && true").is_none());
-        assert_eq!(
-            EqualityJoin::key_at(&json!({"data": {"id": "u"}}), &["data".into(), "id".into()]),
-            Some("\"u\"".into())
-        );
     }
 }

@@ -1,6 +1,12 @@
-//! Function definitions: what `#[inngest_fn]` registers, all of it const-constructible so that
-//! it can live in a `static` and be collected at link time.
+//! Function definitions and specs.
+//!
+//! [`FunctionDef`] is what `#[inngest_fn]` registers: const-constructible, so that it can live in
+//! a `static` and be collected at link time. [`FunctionSpec`] is what the engine runs: owned, made
+//! from a definition (a handler in this binary) or at run time (a function of an app that syncs
+//! over the Inngest protocol), with an [`Executor`] saying how a pass reaches it. Triggers and
+//! options use `Cow<'static, ...>`, so a definition's are borrowed and a synced spec's owned.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -17,7 +23,7 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, Error>> + Sen
 pub type Handler = fn(Invocation) -> HandlerFuture;
 
 /// A function as registered: its id, triggers, options and entry points.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FunctionDef {
     /// The function id (a slug).
     pub id: &'static str,
@@ -65,29 +71,44 @@ impl std::fmt::Display for SourceLocation {
 }
 
 /// What starts a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
     /// An event with this name, optionally filtered by a CEL expression over `event`.
     Event {
         /// The event name.
-        name: &'static str,
+        name: Cow<'static, str>,
         /// A CEL expression that must hold, e.g. `event.data.plan == 'pro'`.
-        expr: Option<&'static str>,
+        expr: Option<Cow<'static, str>>,
     },
     /// A cron schedule, optionally prefixed with `TZ=Area/City `.
     Cron {
         /// The schedule as written.
-        schedule: &'static str,
+        schedule: Cow<'static, str>,
     },
 }
 
+impl Trigger {
+    /// An event trigger without a condition.
+    pub fn event(name: impl Into<Cow<'static, str>>) -> Trigger {
+        Trigger::Event { name: name.into(), expr: None }
+    }
+
+    /// The event name, for an event trigger.
+    pub fn event_name(&self) -> Option<&str> {
+        match self {
+            Trigger::Event { name, .. } => Some(name),
+            Trigger::Cron { .. } => None,
+        }
+    }
+}
+
 /// Function options, mirroring Inngest's function configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Retries per step and for the function body; `None` means the default, 4.
     pub retries: Option<u32>,
     /// Up to two concurrency limits.
-    pub concurrency: &'static [Concurrency],
+    pub concurrency: Cow<'static, [Concurrency]>,
     /// Throttling: runs started per period (queued, not dropped).
     pub throttle: Option<Throttle>,
     /// Rate limiting: runs started per period (extra events are skipped).
@@ -99,9 +120,9 @@ pub struct Options {
     /// Priority of a run in the queue.
     pub priority: Option<Priority>,
     /// A CEL expression whose value de-duplicates runs for 24 hours.
-    pub idempotency: Option<&'static str>,
+    pub idempotency: Option<Cow<'static, str>>,
     /// Events that cancel a run.
-    pub cancel_on: &'static [CancelOn],
+    pub cancel_on: Cow<'static, [CancelOn]>,
     /// How long a run may wait to start and to finish.
     pub timeouts: Option<Timeouts>,
 }
@@ -113,14 +134,14 @@ impl Options {
     /// No options set.
     pub const DEFAULT: Options = Options {
         retries: None,
-        concurrency: &[],
+        concurrency: Cow::Borrowed(&[]),
         throttle: None,
         rate_limit: None,
         debounce: None,
         batch_events: None,
         priority: None,
         idempotency: None,
-        cancel_on: &[],
+        cancel_on: Cow::Borrowed(&[]),
         timeouts: None,
     };
 }
@@ -143,18 +164,18 @@ pub enum ConcurrencyScope {
 }
 
 /// A concurrency limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Concurrency {
     /// Runs allowed to execute steps at once.
     pub limit: u32,
     /// A CEL expression grouping runs; each value has its own limit.
-    pub key: Option<&'static str>,
+    pub key: Option<Cow<'static, str>>,
     /// Which runs share the limit.
     pub scope: ConcurrencyScope,
 }
 
 /// A throttle: at most `limit` runs start per `period`, with `burst` extra.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Throttle {
     /// Runs per period.
     pub limit: u32,
@@ -163,56 +184,56 @@ pub struct Throttle {
     /// Extra runs allowed in a burst (default 1).
     pub burst: u32,
     /// A CEL expression grouping runs.
-    pub key: Option<&'static str>,
+    pub key: Option<Cow<'static, str>>,
 }
 
 /// A rate limit: at most `limit` runs per `period`; further events are skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimit {
     /// Runs per period.
     pub limit: u32,
     /// The period.
     pub period: Duration,
     /// A CEL expression grouping runs.
-    pub key: Option<&'static str>,
+    pub key: Option<Cow<'static, str>>,
 }
 
 /// Debouncing: wait for `period` without a new event, then run with the last one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Debounce {
     /// The quiet period.
     pub period: Duration,
     /// A CEL expression grouping events.
-    pub key: Option<&'static str>,
+    pub key: Option<Cow<'static, str>>,
     /// The longest an event may be delayed.
     pub timeout: Option<Duration>,
 }
 
 /// Batching: run once with up to `max_size` events, or after `timeout`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchEvents {
     /// The largest batch.
     pub max_size: u32,
     /// The longest wait for a batch to fill.
     pub timeout: Duration,
     /// A CEL expression grouping events into batches.
-    pub key: Option<&'static str>,
+    pub key: Option<Cow<'static, str>>,
 }
 
 /// Priority: a CEL expression giving a run's priority factor in seconds (-600..=600).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Priority {
     /// The CEL expression.
-    pub run: &'static str,
+    pub run: Cow<'static, str>,
 }
 
 /// Cancel a run when a matching event arrives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelOn {
     /// The event that cancels.
-    pub event: &'static str,
+    pub event: Cow<'static, str>,
     /// A CEL expression over `event` (the triggering event) and `async` (the new one).
-    pub expr: Option<&'static str>,
+    pub expr: Option<Cow<'static, str>>,
     /// How long after the run started the cancellation stays armed.
     pub timeout: Option<Duration>,
 }
@@ -224,4 +245,98 @@ pub struct Timeouts {
     pub start: Option<Duration>,
     /// The longest a run may take from start to end.
     pub finish: Option<Duration>,
+}
+
+/// How a pass reaches a function.
+#[derive(Clone)]
+pub enum Executor {
+    /// A handler in this binary, called in-process.
+    Local(Handler),
+    /// A function served over the Inngest protocol by another app, at `url`.
+    Remote(RemoteFunction),
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Executor::Local(_) => f.write_str("Local"),
+            Executor::Remote(remote) => f.debug_tuple("Remote").field(remote).finish(),
+        }
+    }
+}
+
+/// Where a synced app serves one of its functions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFunction {
+    /// The app that synced it.
+    pub app_id: String,
+    /// The URL call requests are posted to.
+    pub url: String,
+}
+
+/// A function as the engine runs it: owned, from a [`FunctionDef`] or registered at run time.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// The function id (unique in the engine).
+    pub id: String,
+    /// The display name, when given.
+    pub name: Option<String>,
+    /// What starts a run.
+    pub triggers: Vec<Trigger>,
+    /// Retries, flow control, cancellation and timeouts.
+    pub options: Options,
+    /// How a pass reaches it.
+    pub executor: Executor,
+    /// For the `on_failure` handler of another function: that function's id.
+    pub failure_handler_of: Option<String>,
+    /// Where it was defined, for a function of this binary.
+    pub location: Option<SourceLocation>,
+}
+
+impl FunctionSpec {
+    /// The spec of a function of this binary.
+    pub fn from_def(def: &'static FunctionDef) -> FunctionSpec {
+        FunctionSpec {
+            id: def.id.to_owned(),
+            name: def.name.map(str::to_owned),
+            triggers: def.triggers.to_vec(),
+            options: def.options.clone(),
+            executor: Executor::Local(def.handler),
+            failure_handler_of: None,
+            location: Some(def.location),
+        }
+    }
+
+    /// The synthetic function that runs a definition's `on_failure` handler, as Inngest defines
+    /// it: `<id>-failure`, triggered by `inngest/function.failed` for that function.
+    pub fn failure_handler(def: &'static FunctionDef) -> Option<FunctionSpec> {
+        let handler = def.on_failure?;
+        Some(FunctionSpec {
+            id: format!("{}-failure", def.id),
+            name: Some(format!("{} (on failure)", def.display_name())),
+            triggers: vec![Trigger::Event {
+                name: Cow::Borrowed("inngest/function.failed"),
+                expr: Some(Cow::Owned(format!("event.data.function_id == '{}'", def.id))),
+            }],
+            options: Options { retries: def.options.retries, ..Options::DEFAULT },
+            executor: Executor::Local(handler),
+            failure_handler_of: Some(def.id.to_owned()),
+            location: Some(def.location),
+        })
+    }
+
+    /// The display name: `name`, or the id.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Attempts per step and for the function body (`retries + 1`).
+    pub fn max_attempts(&self) -> u32 {
+        self.options.retries.unwrap_or(Options::DEFAULT_RETRIES) + 1
+    }
+
+    /// The names of the events that trigger it.
+    pub fn event_names(&self) -> impl Iterator<Item = &str> {
+        self.triggers.iter().filter_map(Trigger::event_name)
+    }
 }

@@ -61,7 +61,7 @@ impl<T> Dep<T> {
 /// The input of one call of a function: built by the engine, consumed by the generated code.
 #[derive(Debug, Clone)]
 pub struct Invocation {
-    pub(crate) function_id: &'static str,
+    pub(crate) function_id: Arc<str>,
     pub(crate) run_id: String,
     pub(crate) events: Arc<[RawEvent]>,
     pub(crate) step: Step,

@@ -27,14 +27,16 @@ mod duration;
 pub mod engine;
 mod error;
 mod event;
+mod exec;
 mod expr;
 mod function;
 mod invocation;
-mod journal;
 pub mod logs;
+pub mod model;
 mod output;
 mod payload;
 mod registry;
+mod replay;
 mod step;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -54,14 +56,14 @@ pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};
 pub use event::{Event, EventType, IntoRawEvent, NamedEvent, RawEvent};
 pub use function::{
-    BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, FunctionDef, Options, Priority, RateLimit,
-    SourceLocation, Throttle, Timeouts, Trigger,
+    BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, Executor, FunctionDef, FunctionSpec, Options,
+    Priority, RateLimit, RemoteFunction, SourceLocation, Throttle, Timeouts, Trigger,
 };
 pub use hookflow_macros::{inngest_fn, Event};
 pub use invocation::{Dep, Invocation, State};
-pub use journal::hash_step_id;
 pub use payload::Payload;
-pub use registry::{DuplicateFunction, Registry};
+pub use registry::{DuplicateFunction, FunctionConflict, Functions, Registry};
+pub use replay::hash_step_id;
 pub use step::{IntoDuration, Invoke, Step, WaitFor};
 
 /// Any JSON value: receive any event untyped with `Event<Json>`.

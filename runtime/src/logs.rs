@@ -52,10 +52,17 @@ pub(crate) fn register(store: Arc<dyn Store>) -> u64 {
                 }
             }
             // Logs are best effort: a failed write must not disturb runs.
-            let _ = store.append_logs(batch).await;
+            if let Some(logs) = store.step_logs() {
+                let _ = logs.append_logs(batch).await;
+            }
         }
     });
     instance
+}
+
+/// Forgets an engine that stopped: its log task ends (and lets go of its store).
+pub(crate) fn unregister(instance: u64) {
+    sinks().write().remove(&instance);
 }
 
 /// The layer that captures step logs.

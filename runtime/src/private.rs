@@ -5,6 +5,7 @@ pub use ::core::time::Duration;
 pub use ::inventory;
 pub use ::serde;
 pub use ::serde_json;
+pub use ::std::borrow::Cow;
 
 pub use crate::checks::*;
 pub use crate::event::Event;

@@ -111,7 +111,7 @@ impl TestEngine {
             function_id: Some(function_id.to_owned()),
             ..RunQuery::default()
         };
-        let record = self.engine.store().list_runs(&query).await.ok()?.into_iter().next()?;
+        let record = self.engine.store().queries()?.list_runs(&query).await.ok()?.into_iter().next()?;
         self.outcome(record).await
     }
 
@@ -129,7 +129,10 @@ impl TestEngine {
     /// Every run of a function, newest first.
     pub async fn runs(&self, function_id: &str) -> Vec<RunRecord> {
         let query = RunQuery { function_id: Some(function_id.to_owned()), limit: 1000, ..RunQuery::default() };
-        self.engine.store().list_runs(&query).await.unwrap_or_default()
+        match self.engine.store().queries() {
+            Some(queries) => queries.list_runs(&query).await.unwrap_or_default(),
+            None => Vec::new(),
+        }
     }
 
     /// Moves the clock forward and waits until the runs it woke have suspended or ended.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hookflow::store::{Memo, RunQuery, SqliteStore, Store};
+use hookflow::store::{Memo, Queries, RunLog, RunQuery, SqliteStore};
 use serde_json::json;
 
 const ROUNDS: u32 = 5;
@@ -105,7 +105,8 @@ async fn kill_9_at_random_moments_loses_nothing_and_never_repeats_a_committed_st
     assert!(acked.len() > 50, "enough events were acknowledged to mean something: {}", acked.len());
 
     let worker = start_worker(&dir, ROUNDS);
-    let store = SqliteStore::open(dir.join("engine.db")).expect("open the engine's database");
+    // The worker owns the file; the test only reads it.
+    let store = SqliteStore::open_read_only(dir.join("engine.db")).expect("open the engine's database");
     let deadline = Instant::now() + Duration::from_secs(120);
     let runs = loop {
         let all = store_all_runs(&store).await;

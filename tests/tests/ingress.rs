@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use hookflow::cli::build_clerk_message;
 use hookflow::prelude::*;
 use hookflow::store::{
-    Accepted, EventQuery, LogLine, MemoryStore, NewEvent, RunQuery, RunRecord, RunStatus, RunUpdate, StepRecord, Store,
-    StoreError, StoredEvent,
+    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, EventQuery, Lease, MemoryStore, Queries,
+    RunLog, RunQuery, RunRecord, RunStatus, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use serde_json::{json, Value};
 
@@ -35,15 +35,12 @@ struct FlakyStore {
 }
 
 #[async_trait]
-impl Store for FlakyStore {
-    async fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
+impl RunLog for FlakyStore {
+    async fn accept(&self, batch: &Batch, claim: Option<&ClaimFor>) -> Result<Accepts, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(StoreError::Database("disk I/O error".into()));
         }
-        self.inner.accept(events).await
-    }
-    async fn save(&self, updates: Vec<RunUpdate>) -> Result<(), StoreError> {
-        self.inner.save(updates).await
+        self.inner.accept(batch, claim).await
     }
     async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
         self.inner.run(id).await
@@ -54,20 +51,51 @@ impl Store for FlakyStore {
     async fn events(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.events(ids).await
     }
-    async fn active_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
-        self.inner.active_runs().await
+}
+
+#[async_trait]
+impl WorkQueue for FlakyStore {
+    async fn claim(&self, claim: &ClaimFor, now: i64, max: usize) -> Result<Vec<Lease>, StoreError> {
+        self.inner.claim(claim, now, max).await
     }
-    async fn list_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.list_events(query).await
+    async fn renew(&self, leases: &[Lease], ttl: std::time::Duration) -> Result<Vec<bool>, StoreError> {
+        self.inner.renew(leases, ttl).await
     }
-    async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
-        self.inner.list_runs(query).await
+    async fn checkpoint(&self, lease: &Lease, checkpoint: Checkpoint) -> Result<bool, StoreError> {
+        self.inner.checkpoint(lease, checkpoint).await
     }
-    async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError> {
-        self.inner.append_logs(lines).await
+    async fn ack(&self, lease: &Lease, ack: Ack, claim: Option<&ClaimFor>) -> Result<Acked, StoreError> {
+        self.inner.ack(lease, ack, claim).await
     }
-    async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
-        self.inner.logs(run_id).await
+    async fn release(&self, lease: &Lease, due: i64) -> Result<(), StoreError> {
+        self.inner.release(lease, due).await
+    }
+    async fn request_cancel(&self, run_id: &str, cancellation: Cancellation) -> Result<bool, StoreError> {
+        self.inner.request_cancel(run_id, cancellation).await
+    }
+    fn cancel_requested(&self, run_id: &str) -> bool {
+        self.inner.cancel_requested(run_id)
+    }
+    async fn next_due(&self, functions: &[String]) -> Result<Option<i64>, StoreError> {
+        self.inner.next_due(functions).await
+    }
+    fn work_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.work_signal()
+    }
+    async fn matchers(&self, name: &str, incoming: &Value, now: i64) -> Result<Vec<Candidate>, StoreError> {
+        self.inner.matchers(name, incoming, now).await
+    }
+    fn observes(&self, name: &str) -> bool {
+        self.inner.observes(name)
+    }
+}
+
+impl Store for FlakyStore {
+    fn queries(&self) -> Option<&dyn Queries> {
+        Some(&self.inner)
+    }
+    fn step_logs(&self) -> Option<&dyn StepLogs> {
+        Some(&self.inner)
     }
 }
 
@@ -106,6 +134,7 @@ async fn post_clerk(client: &reqwest::Client, url: &str, msg: &hookflow::cli::Si
 
 async fn event_count(store: &FlakyStore) -> usize {
     store
+        .inner
         .list_events(&EventQuery { include_internal: false, limit: 1000, ..EventQuery::default() })
         .await
         .expect("list")
@@ -128,7 +157,7 @@ async fn a_verified_clerk_webhook_is_committed_before_the_ack_and_fans_out_once(
     assert!(stored[0].user.as_ref().is_some_and(|u| u.get("clerk_envelope").is_some()), "the envelope is kept");
 
     server.engine.settle().await;
-    let runs = server.store.list_runs(&RunQuery::default()).await.expect("runs");
+    let runs = server.store.inner.list_runs(&RunQuery::default()).await.expect("runs");
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Completed);
     assert_eq!(runs[0].output, Some(json!("hello John")), "the typed payload reached the function");
@@ -136,7 +165,7 @@ async fn a_verified_clerk_webhook_is_committed_before_the_ack_and_fans_out_once(
     let (status, _) = post_clerk(&client, &server.url, &msg).await;
     assert_eq!(status, 200, "a re-delivery is acknowledged");
     server.engine.settle().await;
-    assert_eq!(server.store.list_runs(&RunQuery::default()).await.expect("runs").len(), 1, "and starts nothing");
+    assert_eq!(server.store.inner.list_runs(&RunQuery::default()).await.expect("runs").len(), 1, "and starts nothing");
 }
 
 #[tokio::test]
@@ -190,7 +219,7 @@ async fn the_event_api_needs_the_key_and_a_failing_store_answers_503() {
     let reply: Value = ok.json().await.expect("json");
     assert_eq!(reply["ids"].as_array().map(Vec::len), Some(2));
     server.engine.settle().await;
-    assert_eq!(server.store.list_runs(&RunQuery::default()).await.expect("runs").len(), 2);
+    assert_eq!(server.store.inner.list_runs(&RunQuery::default()).await.expect("runs").len(), 2);
 
     server.store.failing.store(true, Ordering::SeqCst);
     let failed = client.post(format!("{}/e/secret-key", server.url)).json(&body).send().await.expect("post");

@@ -27,7 +27,14 @@ async fn what_steps_log_through_tracing_is_kept_with_the_run() {
     let run = t.run(chatty::DEF, RawEvent::new("test/chatty", json!({}))).await;
     let mut logs = Vec::new();
     for _ in 0..1000 {
-        logs = t.engine.store().logs(&run.record.id).await.expect("logs");
+        logs = t
+            .engine
+            .store()
+            .step_logs()
+            .expect("the memory store keeps logs")
+            .logs(&run.record.id)
+            .await
+            .expect("logs");
         if logs.len() >= 2 {
             break;
         }

@@ -43,12 +43,6 @@ fn functions_are_registered_explicitly_and_carry_their_options() {
     let audit = registry.get("audit").expect("audit");
     assert_eq!(audit.display_name(), "Audit trail");
     assert_eq!(audit.max_attempts(), 8);
-    assert_eq!(
-        audit.triggers,
-        &[
-            hookflow::Trigger::Event { name: "app/signup", expr: None },
-            hookflow::Trigger::Event { name: "app/invoice.paid", expr: None }
-        ]
-    );
+    assert_eq!(audit.triggers, &[hookflow::Trigger::event("app/signup"), hookflow::Trigger::event("app/invoice.paid")]);
     assert_eq!(registry.get("welcome").map(|d| d.max_attempts()), Some(5), "default retries: 4");
 }

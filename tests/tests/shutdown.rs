@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hookflow::prelude::*;
-use hookflow::store::{RunQuery, RunStatus, SqliteStore, Store};
+use hookflow::store::{Queries, RunLog, RunQuery, RunStatus, SqliteStore, Store};
 use tokio::sync::{oneshot, Notify};
 
 static STARTED: Notify = Notify::const_new();

@@ -427,7 +427,7 @@ async fn finished_failed_and_cancelled_events_are_emitted_as_inngest_defines_the
     let internal = |name: &str| {
         let query = EventQuery { name: Some(name.to_owned()), include_internal: true, ..EventQuery::default() };
         let store = t.engine.store().clone();
-        async move { store.list_events(&query).await.expect("events") }
+        async move { store.queries().expect("queries").list_events(&query).await.expect("events") }
     };
     let finished = internal("inngest/function.finished").await;
     assert_eq!(finished.len(), 2, "completed and failed runs finish");
@@ -442,6 +442,7 @@ async fn finished_failed_and_cancelled_events_are_emitted_as_inngest_defines_the
     let cancelled = internal("inngest/function.cancelled").await;
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0].data["run_id"], json!(sleeping.record.id));
-    let hidden = t.engine.store().list_events(&EventQuery::default()).await.expect("events");
+    let hidden =
+        t.engine.store().queries().expect("queries").list_events(&EventQuery::default()).await.expect("events");
     assert!(hidden.iter().all(|e| !e.name.starts_with("inngest/")), "internal events are hidden by default");
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hookflow::store::{conformance, MemoryStore, SqliteStore, Store};
+use hookflow::store::{conformance, MemoryStore, RunLog, SqliteStore, Store};
 
 #[tokio::test]
 async fn memory_store_conforms() {
@@ -16,6 +16,23 @@ async fn sqlite_store_conforms() {
     conformance::run_all(|| {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let path = dir.path().join(format!("store-{n}.db"));
+        async move { Arc::new(SqliteStore::open(path).expect("open sqlite")) as Arc<dyn Store> }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_share_a_memory_store() {
+    conformance::engines::run_all(|| async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_share_a_sqlite_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    conformance::engines::run_all(|| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = dir.path().join(format!("shared-{n}.db"));
         async move { Arc::new(SqliteStore::open(path).expect("open sqlite")) as Arc<dyn Store> }
     })
     .await;
@@ -36,7 +53,8 @@ async fn sqlite_store_survives_reopen() {
             source: hookflow::webhook::EventSource::Api,
             received_at: 1,
         };
-        store.accept(&[hookflow::store::NewEvent { event, runs: vec![], embeds: None }]).await.expect("accept");
+        let batch = hookflow::store::Batch { events: vec![hookflow::store::NewEvent::new(event)], runs: vec![] };
+        store.accept(&batch, None).await.expect("accept");
     }
     let store = SqliteStore::open(&path).expect("reopen");
     let events = store.events(&["e1".into()]).await.expect("events");
@@ -46,11 +64,11 @@ async fn sqlite_store_survives_reopen() {
 
 #[tokio::test]
 async fn sqlite_search_uses_the_index_and_the_unindexed_tail() {
-    use hookflow::store::{EventQuery, NewEvent, StoredEvent};
+    use hookflow::store::{Batch, EventQuery, NewEvent, Queries, StoredEvent};
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(dir.path().join("search.db")).expect("open");
-    let event = |id: &str, email: &str| NewEvent {
-        event: StoredEvent {
+    let event = |id: &str, email: &str| {
+        NewEvent::new(StoredEvent {
             id: id.into(),
             name: "clerk/user.created".into(),
             data: serde_json::json!({"id": id, "email_addresses": [{"email_address": email}]}).into(),
@@ -58,13 +76,15 @@ async fn sqlite_search_uses_the_index_and_the_unindexed_tail() {
             user: None,
             source: hookflow::webhook::EventSource::Webhook,
             received_at: 1,
-        },
-        runs: vec![],
-        embeds: None,
+        })
     };
-    store.accept(&[event("user_1", "ann@example.com"), event("user_2", "bob@example.com")]).await.expect("accept");
+    let batch = |events| Batch { events, runs: vec![] };
+    store
+        .accept(&batch(vec![event("user_1", "ann@example.com"), event("user_2", "bob@example.com")]), None)
+        .await
+        .expect("accept");
     store.catch_up_search_index().await.expect("index");
-    store.accept(&[event("user_3", "ann@elsewhere.org")]).await.expect("accept");
+    store.accept(&batch(vec![event("user_3", "ann@elsewhere.org")]), None).await.expect("accept");
     let ids = |query: EventQuery| {
         let store = &store;
         async move { store.list_events(&query).await.expect("list").into_iter().map(|e| e.id).collect::<Vec<_>>() }
@@ -84,7 +104,7 @@ async fn sqlite_search_uses_the_index_and_the_unindexed_tail() {
 /// Writes that arrive together share one transaction; one that fails must fail alone.
 #[tokio::test]
 async fn sqlite_fails_a_bad_write_alone() {
-    use hookflow::store::{Memo, RunUpdate, StepKind, StepRecord};
+    use hookflow::store::{Batch, NewEvent, StoredEvent};
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bad-write.db");
     let store = Arc::new(SqliteStore::open(&path).expect("open"));
@@ -92,40 +112,41 @@ async fn sqlite_fails_a_bad_write_alone() {
     rusqlite::Connection::open(&path)
         .and_then(|c| {
             c.execute_batch(
-                "CREATE TRIGGER fail_boom BEFORE INSERT ON steps WHEN NEW.hash = 'boom' \
+                "CREATE TRIGGER fail_boom BEFORE INSERT ON events WHEN NEW.id = 'boom' \
                  BEGIN SELECT RAISE(ABORT, 'boom refused'); END;",
             )
         })
         .expect("trigger");
-    let save = |run: String, hash: &'static str| {
+    let accept = |id: String| {
         let store = store.clone();
         tokio::spawn(async move {
-            let step = StepRecord {
-                run_id: run,
-                hash: hash.into(),
-                name: hash.into(),
-                kind: StepKind::Run,
-                memo: Memo::Data(serde_json::json!(1)),
-                attempts: 1,
-                started_at: 1,
-                ended_at: 2,
+            let event = StoredEvent {
+                id,
+                name: "test/write".into(),
+                data: serde_json::json!({"n": 1}).into(),
+                ts: 1,
+                user: None,
+                source: hookflow::webhook::EventSource::Api,
+                received_at: 1,
             };
-            store.save(vec![RunUpdate { steps: vec![step], ..RunUpdate::default() }]).await
+            store.accept(&Batch { events: vec![NewEvent::new(event)], runs: vec![] }, None).await
         })
     };
     let mut tasks = Vec::new();
     for i in 0..200 {
-        tasks.push((format!("run-{i}"), save(format!("run-{i}"), if i == 100 { "boom" } else { "ok" })));
+        let id = if i == 100 { "boom".to_owned() } else { format!("event-{i}") };
+        tasks.push((id.clone(), accept(id)));
     }
-    for (run, task) in tasks {
+    for (id, task) in tasks {
         let result = task.await.expect("task");
-        if run == "run-100" {
+        let stored = store.events(std::slice::from_ref(&id)).await.expect("events");
+        if id == "boom" {
             let err = result.expect_err("the bad write fails");
             assert!(err.to_string().contains("boom refused"), "the error says why: {err}");
-            assert!(store.journal(&run).await.expect("journal").is_empty());
+            assert!(stored.is_empty());
         } else {
             result.expect("every other write commits");
-            assert_eq!(store.journal(&run).await.expect("journal").len(), 1, "{run} is journaled");
+            assert_eq!(stored.len(), 1, "{id} is stored");
         }
     }
 }

@@ -164,7 +164,8 @@ async fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let functions: Vec<&str> = app.engine().registry().iter().map(|f| f.id).collect();
+    let functions = app.engine().functions();
+    let functions: Vec<&str> = functions.iter().map(|f| f.id.as_str()).collect();
     println!("hookflow clerk-onboarding is running");
     println!("  dev UI           http://{local}/");
     println!("  Clerk webhooks   POST http://{local}/webhooks/clerk");

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::{ApiError, Shared};
 use crate::clock::Millis;
 use crate::error::ErrorInfo;
-use crate::function::{ConcurrencyScope, FunctionDef, Trigger};
+use crate::function::{ConcurrencyScope, FunctionSpec, Trigger};
 use crate::store::{EventQuery, Memo, PendingOp, RunQuery, RunRecord, RunStatus, StepKind, StepRecord, StoredEvent};
 use crate::webhook::EventSource;
 use crate::Payload;
@@ -189,7 +189,7 @@ pub(crate) struct RunView {
 }
 
 fn function_name(ui: &Shared, id: &str) -> String {
-    ui.engine.registry().get(id).map_or_else(|| id.to_owned(), |d| d.display_name().to_owned())
+    ui.engine.functions().get(id).map_or_else(|| id.to_owned(), |d| d.display_name().to_owned())
 }
 
 fn run_view(ui: &Shared, run: &RunRecord, events: &HashMap<String, StoredEvent>, now: Millis) -> RunView {
@@ -262,15 +262,10 @@ fn event_view(e: &StoredEvent) -> EventView {
 // Info
 
 async fn info(State(ui): State<Shared>) -> Json<Value> {
-    let mut names: Vec<&str> = ui
-        .engine
-        .registry()
+    let functions = ui.engine.functions();
+    let mut names: Vec<&str> = functions
         .iter()
-        .flat_map(|d| d.triggers.iter())
-        .filter_map(|t| match t {
-            Trigger::Event { name, .. } => Some(*name),
-            Trigger::Cron { .. } => None,
-        })
+        .flat_map(|d| d.event_names())
         .chain(crate::clerk::CATALOG.iter().map(|c| c.event_name))
         .collect();
     names.sort_unstable();
@@ -281,7 +276,7 @@ async fn info(State(ui): State<Shared>) -> Json<Value> {
         "event_key": ui.config.event_key.as_deref().unwrap_or("dev"),
         "event_path": "/e/{key}",
         "webhook_path": crate::webhook::clerk::DEFAULT_PATH,
-        "functions": ui.engine.registry().len(),
+        "functions": functions.len(),
         "event_names": names,
         "now": ui.engine.clock().now_ms(),
     }))
@@ -305,7 +300,7 @@ async fn list_runs(State(ui): State<Shared>, Query(p): Query<Params>) -> Result<
     };
     let (runs, next_cursor) = match p.get("q") {
         None => {
-            let runs = ui.engine.store().list_runs(&query).await?;
+            let runs = ui.queries()?.list_runs(&query).await?;
             let next = (runs.len() == limit).then(|| runs.last().map(|r| r.id.clone())).flatten();
             (runs, next)
         }
@@ -329,7 +324,7 @@ async fn search_runs(
     let mut found = Vec::new();
     let mut scanned = 0;
     loop {
-        let runs = ui.engine.store().list_runs(query).await?;
+        let runs = ui.queries()?.list_runs(query).await?;
         let events = trigger_events(ui, &runs).await?;
         let exhausted = runs.len() < page;
         for run in runs {
@@ -425,7 +420,7 @@ async fn load_run(ui: &Shared, id: &str) -> Result<RunRecord, ApiError> {
 /// The run an `inngest/function.invoked` event started.
 async fn child_run(ui: &Shared, child_event: &str) -> Result<Option<RunRecord>, ApiError> {
     let query = RunQuery { event_id: Some(child_event.to_owned()), limit: 1, ..RunQuery::default() };
-    Ok(ui.engine.store().list_runs(&query).await?.into_iter().next())
+    Ok(ui.queries()?.list_runs(&query).await?.into_iter().next())
 }
 
 async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -434,13 +429,14 @@ async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<
     let events = ui.engine.store().events(&run.event_ids).await?;
     let by_id: HashMap<String, StoredEvent> = events.iter().map(|e| (e.id.clone(), e.clone())).collect();
     let journal = ui.engine.store().journal(&run.id).await?;
-    let def = ui.engine.registry().get(&run.function_id);
+    let functions = ui.engine.functions();
+    let def = functions.get(&run.function_id);
 
     let mut children = Vec::new();
     let mut steps = Vec::with_capacity(journal.len());
     for s in journal {
         let invoked = if s.kind == StepKind::Invoke {
-            let child_event = crate::journal::hash_step_id(&format!("{}-{}-invoke", run.id, s.hash));
+            let child_event = crate::replay::hash_step_id(&format!("{}-{}-invoke", run.id, s.hash));
             let child = child_run(&ui, &child_event).await?;
             let id = child.as_ref().map(|c| c.id.clone());
             children.extend(child);
@@ -453,19 +449,19 @@ async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<
     let mut pending = Vec::new();
     for op in &run.state.pending {
         pending.push(match op.clone() {
-            PendingOp::Sleep { step, name, until } => PendingView::Sleep { step, name, until },
+            PendingOp::Sleep { step, name, until, .. } => PendingView::Sleep { step, name, until },
             PendingOp::Retry { step, name, at, error } => PendingView::Retry {
                 failed_attempts: run.state.step_attempts.get(&step).copied().unwrap_or(1),
-                max_attempts: def.map(FunctionDef::max_attempts),
+                max_attempts: def.map(|d| d.max_attempts()),
                 step,
                 name,
                 at,
                 error,
             },
-            PendingOp::Wait { step, name, spec, until } => {
+            PendingOp::Wait { step, name, spec, until, .. } => {
                 PendingView::Wait { step, name, event: spec.event, expr: spec.expr, until }
             }
-            PendingOp::Invoke { step, name, child_event, until } => {
+            PendingOp::Invoke { step, name, child_event, until, .. } => {
                 let child = child_run(&ui, &child_event).await?;
                 let view = PendingView::Invoke {
                     step,
@@ -485,11 +481,14 @@ async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<
         map.insert("output".into(), run.output.clone().unwrap_or(Value::Null));
         map.insert("error".into(), serde_json::to_value(&run.error).unwrap_or(Value::Null));
         map.insert("wake_at".into(), json!(run.wake_at));
-        map.insert("max_attempts".into(), json!(def.map(FunctionDef::max_attempts)));
+        map.insert("max_attempts".into(), json!(def.map(|d| d.max_attempts())));
         map.insert("registered".into(), json!(def.is_some()));
     }
     let children = run_views(&ui, &children).await?;
-    let logs = ui.engine.store().logs(&run.id).await?;
+    let logs = match ui.engine.store().step_logs() {
+        Some(logs) => logs.logs(&run.id).await?,
+        None => Vec::new(),
+    };
     Ok(Json(json!({
         "run": view,
         "events": events.iter().map(event_view).collect::<Vec<_>>(),
@@ -623,7 +622,7 @@ fn preview(data: &Value, needle: Option<&str>) -> String {
 
 async fn runs_of_event(ui: &Shared, event_id: &str) -> Result<Vec<RunRecord>, ApiError> {
     let query = RunQuery { event_id: Some(event_id.to_owned()), limit: MAX_LIMIT, ..RunQuery::default() };
-    Ok(ui.engine.store().list_runs(&query).await?)
+    Ok(ui.queries()?.list_runs(&query).await?)
 }
 
 async fn list_events(State(ui): State<Shared>, Query(p): Query<Params>) -> Result<Json<Value>, ApiError> {
@@ -638,7 +637,7 @@ async fn list_events(State(ui): State<Shared>, Query(p): Query<Params>) -> Resul
         include_internal: p.flag("internal"),
         limit,
     };
-    let events = ui.engine.store().list_events(&query).await?;
+    let events = ui.queries()?.list_events(&query).await?;
     let next_cursor = (events.len() == limit).then(|| events.last().map(|e| e.id.clone())).flatten();
     let mut rows = Vec::with_capacity(events.len());
     for e in &events {
@@ -687,15 +686,15 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
     let with_run: HashSet<&str> = runs.iter().map(|r| r.function_id.as_str()).collect();
     let trigger = serde_json::to_value(event.to_raw()).unwrap_or(Value::Null);
     let mut skipped = Vec::new();
-    for def in ui.engine.registry().iter() {
-        if with_run.contains(def.id) {
+    for def in ui.engine.functions().iter() {
+        if with_run.contains(def.id.as_str()) {
             continue;
         }
         let exprs: Vec<Option<&str>> = def
             .triggers
             .iter()
             .filter_map(|t| match t {
-                Trigger::Event { name, expr } if *name == event.name => Some(*expr),
+                Trigger::Event { name, expr } if *name == event.name => Some(expr.as_deref()),
                 _ => None,
             })
             .collect();
@@ -703,7 +702,7 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
             continue;
         }
         skipped.push(Skipped {
-            function_id: def.id.to_owned(),
+            function_id: def.id.clone(),
             function_name: def.display_name().to_owned(),
             reason: skip_reason(&ui, &exprs, &trigger, &event),
         });
@@ -781,8 +780,8 @@ async fn send(State(ui): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiE
 
 #[derive(Debug, Serialize)]
 struct FunctionView {
-    id: &'static str,
-    name: &'static str,
+    id: String,
+    name: String,
     triggers: Vec<Value>,
     /// Options as `[key, value]` pairs, rendered the way they are written.
     options: Vec<(String, String)>,
@@ -792,7 +791,7 @@ struct FunctionView {
     counts: BTreeMap<&'static str, usize>,
 }
 
-fn triggers(def: &FunctionDef) -> Vec<Value> {
+fn triggers(def: &FunctionSpec) -> Vec<Value> {
     def.triggers
         .iter()
         .map(|t| match t {
@@ -821,51 +820,57 @@ fn key(k: Option<&str>) -> String {
     k.map(|k| format!(", key = \"{k}\"")).unwrap_or_default()
 }
 
-fn options(def: &FunctionDef) -> Vec<(String, String)> {
+fn options(def: &FunctionSpec, functions: &crate::registry::Functions) -> Vec<(String, String)> {
     let o = &def.options;
     let mut out = Vec::new();
     match o.retries {
         Some(r) => out.push(("retries".into(), r.to_string())),
         None => out.push(("retries".into(), format!("{} (default)", crate::function::Options::DEFAULT_RETRIES))),
     }
-    for c in o.concurrency {
+    for c in o.concurrency.iter() {
         let scope = match c.scope {
             ConcurrencyScope::Fn => "fn",
             ConcurrencyScope::Env => "env",
             ConcurrencyScope::Account => "account",
         };
-        out.push(("concurrency".into(), format!("limit = {}{}, scope = \"{scope}\"", c.limit, key(c.key))));
+        out.push(("concurrency".into(), format!("limit = {}{}, scope = \"{scope}\"", c.limit, key(c.key.as_deref()))));
     }
-    if let Some(t) = o.throttle {
+    if let Some(t) = &o.throttle {
         out.push((
             "throttle".into(),
-            format!("limit = {}, period = \"{}\", burst = {}{}", t.limit, duration(t.period), t.burst, key(t.key)),
+            format!(
+                "limit = {}, period = \"{}\", burst = {}{}",
+                t.limit,
+                duration(t.period),
+                t.burst,
+                key(t.key.as_deref())
+            ),
         ));
     }
-    if let Some(r) = o.rate_limit {
+    if let Some(r) = &o.rate_limit {
         out.push((
             "rate_limit".into(),
-            format!("limit = {}, period = \"{}\"{}", r.limit, duration(r.period), key(r.key)),
+            format!("limit = {}, period = \"{}\"{}", r.limit, duration(r.period), key(r.key.as_deref())),
         ));
     }
-    if let Some(d) = o.debounce {
+    if let Some(d) = &o.debounce {
         let timeout = d.timeout.map(|t| format!(", timeout = \"{}\"", duration(t))).unwrap_or_default();
-        out.push(("debounce".into(), format!("period = \"{}\"{}{timeout}", duration(d.period), key(d.key))));
+        out.push(("debounce".into(), format!("period = \"{}\"{}{timeout}", duration(d.period), key(d.key.as_deref()))));
     }
-    if let Some(b) = o.batch_events {
+    if let Some(b) = &o.batch_events {
         out.push((
             "batch_events".into(),
-            format!("max_size = {}, timeout = \"{}\"{}", b.max_size, duration(b.timeout), key(b.key)),
+            format!("max_size = {}, timeout = \"{}\"{}", b.max_size, duration(b.timeout), key(b.key.as_deref())),
         ));
     }
-    if let Some(p) = o.priority {
+    if let Some(p) = &o.priority {
         out.push(("priority".into(), format!("run = \"{}\"", p.run)));
     }
-    if let Some(i) = o.idempotency {
+    if let Some(i) = &o.idempotency {
         out.push(("idempotency".into(), format!("\"{i}\"")));
     }
-    for c in o.cancel_on {
-        let expr = c.expr.map(|e| format!(", if = \"{e}\"")).unwrap_or_default();
+    for c in o.cancel_on.iter() {
+        let expr = c.expr.as_ref().map(|e| format!(", if = \"{e}\"")).unwrap_or_default();
         let timeout = c.timeout.map(|t| format!(", timeout = \"{}\"", duration(t))).unwrap_or_default();
         out.push(("cancel_on".into(), format!("event = \"{}\"{expr}{timeout}", c.event)));
     }
@@ -879,67 +884,69 @@ fn options(def: &FunctionDef) -> Vec<(String, String)> {
         }
         out.push(("timeouts".into(), parts.join(", ")));
     }
-    if def.on_failure.is_some() {
-        out.push(("on_failure".into(), format!("runs as `{}-failure`", def.id)));
+    let handler = format!("{}-failure", def.id);
+    if functions.get(&handler).is_some_and(|h| h.failure_handler_of.as_deref() == Some(def.id.as_str())) {
+        out.push(("on_failure".into(), format!("runs as `{handler}`")));
     }
     out
 }
 
-async fn function_view(ui: &Shared, def: &'static FunctionDef) -> Result<FunctionView, ApiError> {
-    let query = RunQuery { function_id: Some(def.id.to_owned()), limit: COUNT_WINDOW, ..RunQuery::default() };
-    let runs = ui.engine.store().list_runs(&query).await?;
+async fn function_view(ui: &Shared, def: &FunctionSpec) -> Result<FunctionView, ApiError> {
+    let query = RunQuery { function_id: Some(def.id.clone()), limit: COUNT_WINDOW, ..RunQuery::default() };
+    let runs = ui.queries()?.list_runs(&query).await?;
     let mut counts: BTreeMap<&'static str, usize> = RunStatus::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     for r in &runs {
         *counts.entry(r.status.as_str()).or_default() += 1;
     }
-    let failure_handler_of = def
-        .id
-        .strip_suffix("-failure")
-        .filter(|base| ui.engine.registry().get(base).is_some_and(|b| b.on_failure.is_some()))
-        .map(str::to_owned);
+    let functions = ui.engine.functions();
     Ok(FunctionView {
-        id: def.id,
-        name: def.display_name(),
+        id: def.id.clone(),
+        name: def.display_name().to_owned(),
         triggers: triggers(def),
-        options: options(def),
-        failure_handler_of,
-        source: def.location.to_string(),
+        options: options(def, &functions),
+        failure_handler_of: def.failure_handler_of.clone(),
+        source: match (&def.location, &def.executor) {
+            (Some(location), _) => location.to_string(),
+            (None, crate::function::Executor::Remote(remote)) => format!("app `{}` at {}", remote.app_id, remote.url),
+            (None, crate::function::Executor::Local(_)) => "this binary".to_owned(),
+        },
         counts,
     })
 }
 
 async fn list_functions(State(ui): State<Shared>) -> Result<Json<Value>, ApiError> {
     let mut out = Vec::new();
-    for def in ui.engine.registry().iter() {
+    for def in ui.engine.functions().iter() {
         out.push(function_view(&ui, def).await?);
     }
     Ok(Json(json!({ "functions": out, "now": ui.engine.clock().now_ms() })))
 }
 
-fn load_function(ui: &Shared, id: &str) -> Result<&'static FunctionDef, ApiError> {
-    ui.engine.registry().get(id).ok_or_else(|| ApiError::NotFound(format!("no function with id `{id}` in this app")))
+fn load_function(ui: &Shared, id: &str) -> Result<std::sync::Arc<FunctionSpec>, ApiError> {
+    ui.engine
+        .functions()
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("no function with id `{id}` in this app")))
 }
 
-fn first_event(def: &FunctionDef) -> Option<&'static str> {
-    def.triggers.iter().find_map(|t| match t {
-        Trigger::Event { name, .. } => Some(*name),
-        Trigger::Cron { .. } => None,
-    })
+fn first_event(def: &FunctionSpec) -> Option<&str> {
+    def.event_names().next()
 }
 
 async fn function_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let def = load_function(&ui, &id)?;
-    let view = function_view(&ui, def).await?;
-    let query = RunQuery { function_id: Some(def.id.to_owned()), limit: 20, ..RunQuery::default() };
-    let runs = ui.engine.store().list_runs(&query).await?;
-    let sample = first_event(def)
+    let view = function_view(&ui, &def).await?;
+    let query = RunQuery { function_id: Some(def.id.clone()), limit: 20, ..RunQuery::default() };
+    let runs = ui.queries()?.list_runs(&query).await?;
+    let sample = first_event(&def)
         .and_then(|name| name.strip_prefix("clerk/"))
         .and_then(crate::clerk::fixtures::sample_data)
         .unwrap_or_else(|| json!({}));
     Ok(Json(json!({
         "function": view,
         "runs": run_views(&ui, &runs).await?,
-        "invoke_event": first_event(def),
+        "invoke_event": first_event(&def),
         "sample": sample,
         "now": ui.engine.clock().now_ms(),
     })))
@@ -955,7 +962,7 @@ async fn invoke(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) -
         )));
     }
     // Only this function runs: the event is `inngest/function.invoked`, addressed to it.
-    let run_id = ui.engine.invoke(def.id, data).await?;
+    let run_id = ui.engine.invoke(&def.id, data).await?;
     let run = match &run_id {
         Some(id) => ui.engine.store().run(id).await?,
         None => None,

@@ -108,7 +108,7 @@ async fn list_events(State(ui): State<Shared>, Query(p): Query<Params>) -> Resul
         include_internal: true,
         limit,
     };
-    let events = ui.engine.store().list_events(&query).await?;
+    let events = ui.queries()?.list_events(&query).await?;
     let cursor = (events.len() == limit).then(|| events.last().map(|e| e.id.clone())).flatten();
     let mut body = wrap(&ui, events.iter().map(|e| event_json(&ui, e)).collect());
     if let Value::Object(map) = &mut body.0 {
@@ -134,7 +134,7 @@ async fn event(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<
 async fn event_runs(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     load_event(&ui, &id).await?;
     let query = RunQuery { event_id: Some(id), limit: 1000, ..RunQuery::default() };
-    let runs = ui.engine.store().list_runs(&query).await?;
+    let runs = ui.queries()?.list_runs(&query).await?;
     Ok(wrap(&ui, runs.iter().map(|r| run_json(&ui, r)).collect()))
 }
 

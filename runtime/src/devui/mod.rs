@@ -142,6 +142,17 @@ pub(crate) struct DevUi {
 
 pub(crate) type Shared = Arc<DevUi>;
 
+impl DevUi {
+    /// The store's answers to the UI's lists.
+    pub(crate) fn queries(&self) -> Result<&dyn crate::store::Queries, ApiError> {
+        self.engine.store().queries().ok_or_else(|| {
+            ApiError::Unsupported(
+                "this store does not answer the dev UI's lists; use the SQLite or memory store".into(),
+            )
+        })
+    }
+}
+
 /// The web UI, `/api/v1`, `/v1` and the live stream, with the token check in front.
 ///
 /// Merge it with the ingress routes: `router(engine, config).merge(webhooks)`. It has no
@@ -228,6 +239,9 @@ pub(crate) enum ApiError {
     /// The engine is shutting down.
     #[error("the engine is shutting down; try again once it has restarted")]
     ShuttingDown,
+    /// The store cannot answer this.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<SendError> for ApiError {
@@ -247,6 +261,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Store(_) | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 }

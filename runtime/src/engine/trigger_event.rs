@@ -18,15 +18,6 @@ impl TriggerEvent {
         Arc::new(TriggerEvent { events, json: OnceLock::new() })
     }
 
-    /// With the JSON form already built (for matching the functions it triggers).
-    pub(crate) fn with_json(events: Arc<[RawEvent]>, json: Option<Value>) -> Arc<TriggerEvent> {
-        let trigger = TriggerEvent { events, json: OnceLock::new() };
-        if let Some(json) = json {
-            let _ = trigger.json.set(Arc::new(json));
-        }
-        Arc::new(trigger)
-    }
-
     pub(crate) fn events(&self) -> &Arc<[RawEvent]> {
         &self.events
     }

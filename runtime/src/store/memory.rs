@@ -1,20 +1,38 @@
-//! An in-memory store: fast, and gone when the process ends. For tests.
+//! An in-memory store: fast, and gone when the process ends. For tests, and the reference for
+//! what every store does: each write is one critical section, as a database transaction.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::matchers::MatcherIndex;
+use super::queue::{LocalQueue, Settle};
 use super::types::effective_limit;
 use super::{
-    Accepted, EventQuery, LogLine, NewEvent, RunQuery, RunRecord, RunUpdate, StepRecord, Store, StoreError, StoredEvent,
+    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
+    EventQuery, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery, RunRecord, StepLogs,
+    StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
+use crate::model::Millis;
 
 /// A store that keeps everything in memory.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    queue: Queue,
+}
+
+#[derive(Debug)]
+struct Queue(LocalQueue);
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue(LocalQueue::new())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -27,6 +45,14 @@ struct Inner {
     run_keys: HashMap<(String, String), String>,
     journals: HashMap<String, Vec<StepRecord>>,
     logs: HashMap<String, Vec<LogLine>>,
+    matchers: MatcherIndex,
+}
+
+/// What a write did to the queue, applied once the write is done.
+#[derive(Default)]
+struct Effects {
+    created: Vec<(String, String, Millis)>,
+    woken: Vec<(String, String, Millis)>,
 }
 
 impl MemoryStore {
@@ -34,65 +60,163 @@ impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore::default()
     }
+
+    /// Applies a write's effects to the queue; runs the claimer asked for are leased to it.
+    fn settle(&self, effects: Effects, claim: Option<&ClaimFor>) -> HashMap<String, Lease> {
+        let mut leases = HashMap::new();
+        for (run, function, due) in effects.created {
+            match claim {
+                Some(claim) => {
+                    let lease = self.queue.0.insert_leased(&run, &function, due, claim.ttl);
+                    leases.insert(run, lease);
+                }
+                None => self.queue.0.enqueue(&run, &function, Some(due)),
+            }
+        }
+        for (run, function, at) in effects.woken {
+            self.queue.0.wake(&run, &function, at);
+        }
+        leases
+    }
+}
+
+impl Inner {
+    fn trigger_json(&self, run: &RunRecord) -> Option<Arc<Value>> {
+        let id = run.event_ids.first()?;
+        self.event_index.get(id).map(|&at| Arc::new(self.events[at].to_raw().to_json()))
+    }
+
+    fn create_run(&mut self, new: &NewRun, effects: &mut Effects) -> Option<String> {
+        let run = &new.run;
+        let key = (run.dedupe_key(), run.function_id.clone());
+        if self.run_keys.contains_key(&key) {
+            return None;
+        }
+        self.run_keys.insert(key, run.id.clone());
+        for step in &new.steps {
+            self.insert_step(step.clone());
+        }
+        let trigger = new.matchers.iter().any(MatcherIndex::needs_trigger).then(|| self.trigger_json(run)).flatten();
+        for matcher in &new.matchers {
+            self.matchers.insert(matcher.clone(), trigger.clone());
+        }
+        if let Some(due) = run.wake_at {
+            effects.created.push((run.id.clone(), run.function_id.clone(), due));
+        }
+        self.runs.insert(run.id.clone(), run.clone());
+        Some(run.id.clone())
+    }
+
+    fn insert_step(&mut self, step: StepRecord) -> bool {
+        let journal = self.journals.entry(step.run_id.clone()).or_default();
+        if journal.iter().any(|s| s.hash == step.hash) {
+            return false;
+        }
+        journal.push(step);
+        true
+    }
+
+    fn active(&self, run_id: &str) -> Option<&RunRecord> {
+        self.runs.get(run_id).filter(|r| !r.status.is_terminal())
+    }
+
+    fn wake(&mut self, run_id: &str, at: Millis, effects: &mut Effects) {
+        if let Some(run) = self.runs.get_mut(run_id).filter(|r| !r.status.is_terminal()) {
+            run.wake_at = Some(run.wake_at.map_or(at, |w| w.min(at)));
+            effects.woken.push((run.id.clone(), run.function_id.clone(), at));
+        }
+    }
+
+    /// Writes a waiting step's result if it still waits; wakes its run.
+    fn resolve(&mut self, resolution: &Resolution, effects: &mut Effects) {
+        let run_id = resolution.record.run_id.clone();
+        if self.active(&run_id).is_none() {
+            return;
+        }
+        if let Some(matcher) = &resolution.matcher {
+            if self.matchers.remove(&run_id, matcher).is_none() {
+                return;
+            }
+        }
+        if self.insert_step(resolution.record.clone()) {
+            self.wake(&run_id, resolution.record.ended_at, effects);
+        }
+    }
+
+    fn cancel(&mut self, run_id: &str, cancellation: &Cancellation, effects: &mut Effects) -> bool {
+        let Some(run) = self.runs.get_mut(run_id).filter(|r| !r.status.is_terminal()) else { return false };
+        if run.cancellation.is_none() {
+            run.cancellation = Some(cancellation.clone());
+        }
+        self.wake(run_id, cancellation.at, effects);
+        true
+    }
+
+    fn accept_event(&mut self, new: &NewEvent, effects: &mut Effects) -> (bool, Vec<String>) {
+        let mut event = new.event.clone();
+        if self.event_index.contains_key(&event.id) {
+            return (false, Vec::new());
+        }
+        if let Some(id) = &new.embeds {
+            if let Value::Object(data) = &mut *event.data {
+                let embedded = self.event_index.get(id).map(|&at| self.events[at].to_raw().to_json());
+                data.insert("event".into(), embedded.unwrap_or(Value::Null));
+            }
+        }
+        self.event_index.insert(event.id.clone(), self.events.len());
+        self.events.push(event);
+        let created = new.runs.iter().filter_map(|run| self.create_run(run, effects)).collect();
+        for resolution in &new.resolves {
+            self.resolve(resolution, effects);
+        }
+        for cancel in &new.cancels {
+            self.cancel(&cancel.run_id, &cancel.cancellation, effects);
+        }
+        (true, created)
+    }
+
+    /// A run as read: its stored record, with the cancellation asked for.
+    fn read_run(&self, id: &str) -> Option<RunRecord> {
+        self.runs.get(id).cloned()
+    }
+}
+
+fn created(ids: Vec<String>, leases: &HashMap<String, Lease>) -> Vec<CreatedRun> {
+    ids.into_iter()
+        .map(|id| {
+            let lease = leases.get(&id).cloned();
+            CreatedRun { id, lease }
+        })
+        .collect()
+}
+
+fn accepts(events: Vec<(String, bool, Vec<String>)>, leases: &HashMap<String, Lease>) -> Vec<Accepted> {
+    events.into_iter().map(|(event_id, new, runs)| Accepted { event_id, new, runs: created(runs, leases) }).collect()
 }
 
 #[async_trait]
-impl Store for MemoryStore {
-    async fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
-        let mut inner = self.inner.lock();
-        let mut out = Vec::with_capacity(events.len());
-        for NewEvent { mut event, runs, embeds } in events.iter().cloned() {
-            if inner.event_index.contains_key(&event.id) {
-                out.push(Accepted { event_id: event.id, new: false, runs: Vec::new() });
-                continue;
-            }
-            if let Some(id) = embeds {
-                if let Value::Object(data) = &mut *event.data {
-                    let embedded = inner.event_index.get(&id).map(|&at| inner.events[at].to_raw().to_json());
-                    data.insert("event".into(), embedded.unwrap_or(Value::Null));
-                }
-            }
-            let position = inner.events.len();
-            inner.event_index.insert(event.id.clone(), position);
-            let mut created = Vec::new();
-            for run in runs {
-                let key = (run.dedupe_key(), run.function_id.clone());
-                if inner.run_keys.contains_key(&key) {
-                    continue;
-                }
-                inner.run_keys.insert(key, run.id.clone());
-                created.push(run.id.clone());
-                inner.runs.insert(run.id.clone(), run);
-            }
-            out.push(Accepted { event_id: event.id.clone(), new: true, runs: created });
-            inner.events.push(event);
-        }
-        Ok(out)
-    }
-
-    async fn save(&self, updates: Vec<RunUpdate>) -> Result<(), StoreError> {
-        for update in &updates {
-            if !update.events.is_empty() {
-                self.accept(&update.events).await?;
-            }
-        }
-        let mut inner = self.inner.lock();
-        for update in updates {
-            for step in update.steps {
-                let journal = inner.journals.entry(step.run_id.clone()).or_default();
-                if !journal.iter().any(|s| s.hash == step.hash) {
-                    journal.push(step);
-                }
-            }
-            if let Some(run) = update.run {
-                inner.runs.insert(run.id.clone(), run);
-            }
-        }
-        Ok(())
+impl RunLog for MemoryStore {
+    async fn accept(&self, batch: &Batch, claim: Option<&ClaimFor>) -> Result<Accepts, StoreError> {
+        let mut effects = Effects::default();
+        let (events, runs) = {
+            let mut inner = self.inner.lock();
+            let events: Vec<(String, bool, Vec<String>)> = batch
+                .events
+                .iter()
+                .map(|new| {
+                    let (is_new, runs) = inner.accept_event(new, &mut effects);
+                    (new.event.id.clone(), is_new, runs)
+                })
+                .collect();
+            let runs: Vec<String> = batch.runs.iter().filter_map(|run| inner.create_run(run, &mut effects)).collect();
+            (events, runs)
+        };
+        let leases = self.settle(effects, claim);
+        Ok(Accepts { events: accepts(events, &leases), runs: created(runs, &leases) })
     }
 
     async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
-        Ok(self.inner.lock().runs.get(id).cloned())
+        Ok(self.inner.lock().read_run(id))
     }
 
     async fn journal(&self, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
@@ -103,11 +227,150 @@ impl Store for MemoryStore {
         let inner = self.inner.lock();
         Ok(ids.iter().filter_map(|id| inner.event_index.get(id).map(|&i| inner.events[i].clone())).collect())
     }
+}
 
-    async fn active_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
-        Ok(self.inner.lock().runs.values().filter(|r| !r.status.is_terminal()).cloned().collect())
+#[async_trait]
+impl WorkQueue for MemoryStore {
+    async fn claim(&self, claim: &ClaimFor, now: Millis, max: usize) -> Result<Vec<Lease>, StoreError> {
+        Ok(self.queue.0.claim(claim, now, max))
     }
 
+    async fn renew(&self, leases: &[Lease], ttl: Duration) -> Result<Vec<bool>, StoreError> {
+        Ok(self.queue.0.renew(leases, ttl))
+    }
+
+    async fn checkpoint(&self, lease: &Lease, checkpoint: Checkpoint) -> Result<bool, StoreError> {
+        if !self.queue.0.begin_commit(lease) {
+            return Ok(false);
+        }
+        let mut effects = Effects::default();
+        {
+            let mut inner = self.inner.lock();
+            for step in checkpoint.steps {
+                inner.insert_step(step);
+            }
+            for resolution in &checkpoint.resolutions {
+                inner.resolve(resolution, &mut effects);
+            }
+            if let Some(started) = checkpoint.started {
+                if let Some(run) = inner.runs.get_mut(&lease.run_id).filter(|r| !r.status.is_terminal()) {
+                    run.status = crate::model::RunStatus::Running;
+                    run.started_at.get_or_insert(started);
+                }
+            }
+        }
+        self.queue.0.end_commit(lease, Settle::Keep);
+        // The run itself is leased: waking it only matters to the other runs resolved here.
+        self.settle(effects, None);
+        Ok(true)
+    }
+
+    async fn ack(&self, lease: &Lease, ack: Ack, claim: Option<&ClaimFor>) -> Result<Acked, StoreError> {
+        if !self.queue.0.begin_commit(lease) {
+            return Ok(Acked::Stale);
+        }
+        let mut effects = Effects::default();
+        let (due, events) = {
+            let mut inner = self.inner.lock();
+            let Ack { mut run, steps, waiting_on, matchers, drop_matchers, events, resume, at } = ack;
+            for step in steps {
+                inner.insert_step(step);
+            }
+            let stored = inner.runs.get(&run.id);
+            let cancellation = stored.and_then(|r| r.cancellation.clone()).or(run.cancellation.take());
+            let ended = run.status.is_terminal();
+            let due = if ended {
+                None
+            } else if cancellation.is_some()
+                || waiting_on
+                    .iter()
+                    .any(|h| inner.journals.get(&run.id).is_some_and(|j| j.iter().any(|s| &s.hash == h)))
+            {
+                Some(run.wake_at.map_or(at, |w| w.min(at)))
+            } else {
+                run.wake_at
+            };
+            run.wake_at = due;
+            run.cancellation = cancellation;
+            match drop_matchers {
+                DropMatchers::None => {}
+                DropMatchers::Ids(ids) => {
+                    for id in ids {
+                        inner.matchers.remove(&run.id, &id);
+                    }
+                }
+                DropMatchers::All => inner.matchers.remove_run(&run.id),
+            }
+            if ended {
+                inner.matchers.remove_run(&run.id);
+            }
+            let trigger = matchers.iter().any(MatcherIndex::needs_trigger).then(|| inner.trigger_json(&run)).flatten();
+            for matcher in matchers {
+                inner.matchers.insert(matcher, trigger.clone());
+            }
+            inner.runs.insert(run.id.clone(), run);
+            let events: Vec<(String, bool, Vec<String>)> = events
+                .iter()
+                .map(|new| {
+                    let (is_new, runs) = inner.accept_event(new, &mut effects);
+                    (new.event.id.clone(), is_new, runs)
+                })
+                .collect();
+            for resume in resume {
+                let run_id = resume.run_id.clone();
+                let at = resume.record.ended_at;
+                if inner.active(&run_id).is_some() && inner.insert_step(resume.record) {
+                    inner.wake(&run_id, at, &mut effects);
+                }
+            }
+            (due, events)
+        };
+        self.queue.0.end_commit(lease, Settle::Release(due));
+        let leases = self.settle(effects, claim);
+        Ok(Acked::Committed { due, events: accepts(events, &leases) })
+    }
+
+    async fn release(&self, lease: &Lease, due: Millis) -> Result<(), StoreError> {
+        if !self.queue.0.begin_commit(lease) {
+            return Ok(());
+        }
+        if let Some(run) = self.inner.lock().runs.get_mut(&lease.run_id) {
+            run.wake_at = Some(due);
+        }
+        self.queue.0.end_commit(lease, Settle::Release(Some(due)));
+        Ok(())
+    }
+
+    async fn request_cancel(&self, run_id: &str, cancellation: Cancellation) -> Result<bool, StoreError> {
+        let mut effects = Effects::default();
+        let cancelled = self.inner.lock().cancel(run_id, &cancellation, &mut effects);
+        self.settle(effects, None);
+        Ok(cancelled)
+    }
+
+    fn cancel_requested(&self, run_id: &str) -> bool {
+        self.inner.lock().active(run_id).is_some_and(|r| r.cancellation.is_some())
+    }
+
+    async fn next_due(&self, functions: &[String]) -> Result<Option<Millis>, StoreError> {
+        Ok(self.queue.0.next_due(functions))
+    }
+
+    fn work_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.queue.0.signal()
+    }
+
+    async fn matchers(&self, name: &str, incoming: &Value, now: Millis) -> Result<Vec<Candidate>, StoreError> {
+        Ok(self.inner.lock().matchers.candidates(name, incoming, now))
+    }
+
+    fn observes(&self, name: &str) -> bool {
+        self.inner.lock().matchers.observes(name)
+    }
+}
+
+#[async_trait]
+impl Queries for MemoryStore {
     async fn list_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let inner = self.inner.lock();
         let end = match &query.before {
@@ -148,7 +411,10 @@ impl Store for MemoryStore {
             .cloned()
             .collect())
     }
+}
 
+#[async_trait]
+impl StepLogs for MemoryStore {
     async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError> {
         let mut inner = self.inner.lock();
         for line in lines {
@@ -159,6 +425,16 @@ impl Store for MemoryStore {
 
     async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
         Ok(self.inner.lock().logs.get(run_id).cloned().unwrap_or_default())
+    }
+}
+
+impl Store for MemoryStore {
+    fn queries(&self) -> Option<&dyn Queries> {
+        Some(self)
+    }
+
+    fn step_logs(&self) -> Option<&dyn StepLogs> {
+        Some(self)
     }
 }
 

@@ -1,24 +1,51 @@
-//! Persistence: the [`Store`] trait every backend implements, and the records it keeps.
+//! Persistence, split by role. A store is the single source of truth; every write is durable
+//! when its future resolves, and acknowledgements and step results wait for it.
 //!
-//! A store is the single source of truth; the engine keeps only indexes (timers, waits) in
-//! memory and rebuilds them from [`Store::active_runs`] on start-up. Every write is durable when
-//! its future resolves: acknowledgements and step results wait for it.
+//! - [`RunLog`]: events, runs and journals; accepting a batch commits an event with the runs it
+//!   starts, the waiting steps it resolves and the runs it cancels, atomically.
+//! - [`WorkQueue`]: every execution of a run is due at a time (its `wake_at`). A worker claims
+//!   due runs with a lease, renews it while the pass runs, and acknowledges with the pass's
+//!   result, fenced by the lease: a stale pass (its lease expired and the run was claimed again)
+//!   writes nothing. Timers are due times, so each fires once; waits and `cancel_on` conditions
+//!   are stored matchers, found by whichever worker accepts the event; cancellations are stored
+//!   and seen by the pass that holds the run at its next step.
+//! - [`Queries`]: the dev UI's lists (optional).
+//! - [`StepLogs`]: what steps logged (optional, best effort).
+//!
+//! [`MemoryStore`] and [`SqliteStore`] keep their queue's claim state in memory, which is right
+//! while one process owns the data: the SQLite store takes an exclusive lock on its file for
+//! that (a second process is refused at open, naming the holder). Every store passes the
+//! conformance suite (`store::conformance`, feature `testing`), which includes two engines
+//! sharing one store.
 
+mod matchers;
 mod memory;
+mod queue;
 mod sqlite;
 mod types;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use crate::model::{
+    Cancellation, CancelledBy, Memo, ParentRef, PendingOp, RunRecord, RunState, RunStatus, StepKind, StepRecord,
+    StoredEvent, WaitSpec,
+};
 pub use memory::MemoryStore;
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
-    Accepted, EventQuery, LogLine, Memo, NewEvent, ParentRef, PendingOp, RunQuery, RunRecord, RunState, RunStatus,
-    RunUpdate, StepKind, StepRecord, StoredEvent, WaitSpec,
+    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
+    EventQuery, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, Resolution, Resume, RunQuery,
 };
 
-use async_trait::async_trait;
+use crate::model::Millis;
+
+pub(crate) use matchers::value_at;
 
 /// A store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +59,12 @@ pub enum StoreError {
     /// The store was closed (the process is shutting down).
     #[error("the store is closed")]
     Closed,
+    /// The store's data is in use by another process, which owns it.
+    #[error("{0}")]
+    Locked(String),
+    /// The store was opened to read only.
+    #[error("this store was opened read-only: it cannot write")]
+    ReadOnly,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -40,18 +73,16 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// Where events, runs and journals live. Every method's writes are durable when it returns.
+/// Events, runs and journals.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Commits events and the runs each creates, atomically per call. An event whose id is
-    /// already stored is not inserted again and its runs are not created; runs are unique per
-    /// (event id, function id) as well.
-    async fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError>;
+pub trait RunLog: Send + Sync + 'static {
+    /// Commits a batch atomically. An event whose id is already stored is not inserted again,
+    /// and nothing it would do happens (no runs, resolutions or cancellations); runs are unique
+    /// per (event id, function id) as well. A resolution is written only if its step still
+    /// waits, and wakes its run. With `claim`, the runs created are leased to the claimer.
+    async fn accept(&self, batch: &Batch, claim: Option<&ClaimFor>) -> Result<Accepts, StoreError>;
 
-    /// Commits journal entries and run changes, atomically per call.
-    async fn save(&self, updates: Vec<RunUpdate>) -> Result<(), StoreError>;
-
-    /// A run by id.
+    /// A run by id. A run that a worker holds reads as `Running`.
     async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError>;
 
     /// A run's journal, in the order the steps were recorded.
@@ -59,19 +90,98 @@ pub trait Store: Send + Sync + 'static {
 
     /// Events by id (missing ids are skipped), in the order asked.
     async fn events(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError>;
+}
 
-    /// Every run that has not ended: what a restarting engine must resume.
-    async fn active_runs(&self) -> Result<Vec<RunRecord>, StoreError>;
+/// Runs due for execution, leased to the workers that execute them.
+#[async_trait]
+pub trait WorkQueue: Send + Sync + 'static {
+    /// Leases up to `max` runs due at `now` (oldest due first) of the claimer's functions,
+    /// including runs whose lease expired.
+    async fn claim(&self, claim: &ClaimFor, now: Millis, max: usize) -> Result<Vec<Lease>, StoreError>;
 
+    /// Extends leases by `ttl`; answers, for each, whether it is still held.
+    async fn renew(&self, leases: &[Lease], ttl: Duration) -> Result<Vec<bool>, StoreError>;
+
+    /// Writes step results and resolutions under a lease, keeping it. `false`: the lease was
+    /// lost and nothing was written.
+    async fn checkpoint(&self, lease: &Lease, checkpoint: Checkpoint) -> Result<bool, StoreError>;
+
+    /// Writes a pass's result and releases the lease, atomically, if the lease is still held.
+    /// With `claim`, runs the emitted events create are leased to the claimer.
+    async fn ack(&self, lease: &Lease, ack: Ack, claim: Option<&ClaimFor>) -> Result<Acked, StoreError>;
+
+    /// Gives a run back without a result (shutdown, a failed pass), due at `due`.
+    async fn release(&self, lease: &Lease, due: Millis) -> Result<(), StoreError>;
+
+    /// Asks for a run to be cancelled, and makes it due now. `false` when it has ended or does
+    /// not exist. A later request does not replace the first one's reason.
+    async fn request_cancel(&self, run_id: &str, cancellation: Cancellation) -> Result<bool, StoreError>;
+
+    /// Whether a cancellation was asked for this run (read at each step of a pass).
+    fn cancel_requested(&self, run_id: &str) -> bool;
+
+    /// When the next run of these functions is due, if any is queued.
+    async fn next_due(&self, functions: &[String]) -> Result<Option<Millis>, StoreError>;
+
+    /// Notified whenever runs may have become due (new runs, wakes, released leases).
+    fn work_signal(&self) -> Arc<tokio::sync::Notify>;
+
+    /// The matchers waiting for events named `name` that `incoming` may satisfy, not expired
+    /// at `now`: joins already compared by value, other conditions with the trigger to
+    /// evaluate them against.
+    async fn matchers(
+        &self,
+        name: &str,
+        incoming: &serde_json::Value,
+        now: Millis,
+    ) -> Result<Vec<Candidate>, StoreError>;
+
+    /// Whether any matcher waits for events named `name`: `false` lets an engine skip building
+    /// an event's JSON. It may answer `true` when none matches, never `false` when one does.
+    fn observes(&self, name: &str) -> bool;
+
+    /// Unfinished runs written by an earlier version of the store, whose `cancel_on` conditions
+    /// an engine that knows their functions must arm again with [`WorkQueue::rearm`].
+    async fn legacy_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Adds a legacy run's matchers and marks it as re-armed.
+    async fn rearm(&self, run_id: &str, matchers: Vec<Matcher>) -> Result<(), StoreError> {
+        let _ = (run_id, matchers);
+        Ok(())
+    }
+}
+
+/// The dev UI's questions.
+#[async_trait]
+pub trait Queries: Send + Sync + 'static {
     /// Events, newest first.
     async fn list_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
 
-    /// Runs, newest first.
+    /// Runs, newest first. Runs a worker holds read as `Running`.
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
+}
 
+/// What steps logged.
+#[async_trait]
+pub trait StepLogs: Send + Sync + 'static {
     /// Appends log lines that steps wrote (best effort: not part of the durability contract).
     async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError>;
 
     /// A run's log lines, in the order they were written.
     async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError>;
+}
+
+/// A store: the run log and the work queue, and the optional roles it can play.
+pub trait Store: RunLog + WorkQueue {
+    /// The dev UI's queries, when this store answers them.
+    fn queries(&self) -> Option<&dyn Queries> {
+        None
+    }
+
+    /// Step logs, when this store keeps them.
+    fn step_logs(&self) -> Option<&dyn StepLogs> {
+        None
+    }
 }

@@ -1,77 +1,68 @@
-//! The records a store keeps: events, runs, journal entries, and the queries over them.
-
-use std::collections::BTreeMap;
+//! What a store is given and answers that is not a plain record of the model: batches to
+//! accept, their results, and the queries the dev UI asks.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::clock::Millis;
-use crate::error::ErrorInfo;
-use crate::event::RawEvent;
-use crate::webhook::EventSource;
-use crate::Payload;
+use crate::model::{Cancellation, Millis, RunRecord, RunStatus, StepRecord, StoredEvent};
 
-/// An accepted event, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredEvent {
-    /// The event id (unique).
-    pub id: String,
-    /// The event name.
-    pub name: String,
-    /// The payload.
-    pub data: Payload,
-    /// When it happened (ms).
-    pub ts: Millis,
-    /// Inngest's `user` object; for Clerk webhooks, the envelope without its data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<Value>,
-    /// Where it came from.
-    pub source: EventSource,
-    /// When hookflow accepted it (ms).
-    pub received_at: Millis,
+/// A run to create, with what comes with it.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// The run: `Queued`, due at its `wake_at` (normally now).
+    pub run: RunRecord,
+    /// Journal entries it starts with (a re-run from a step copies the earlier steps).
+    pub steps: Vec<StepRecord>,
+    /// Its `cancel_on` conditions.
+    pub matchers: Vec<Matcher>,
 }
 
-impl StoredEvent {
-    /// The untyped event a function receives.
-    pub fn to_raw(&self) -> RawEvent {
-        RawEvent {
-            name: self.name.clone(),
-            data: self.data.clone(),
-            id: self.id.clone(),
-            ts: self.ts,
-            user: self.user.clone(),
-        }
-    }
-
-    /// The untyped event a function receives, without copying.
-    pub fn into_raw(self) -> RawEvent {
-        RawEvent { name: self.name, data: self.data, id: self.id, ts: self.ts, user: self.user }
-    }
-
-    /// Whether this is one of Inngest's internal events (`inngest/...`).
-    pub fn is_internal(&self) -> bool {
-        self.name.starts_with("inngest/")
+impl NewRun {
+    /// A run with nothing else.
+    pub fn new(run: RunRecord) -> Self {
+        NewRun { run, steps: Vec::new(), matchers: Vec::new() }
     }
 }
 
-/// An event to accept with the runs it creates.
+/// An event to accept, with everything its acceptance does.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     /// The event.
     pub event: StoredEvent,
     /// The runs it starts, created only if the event is new.
-    pub runs: Vec<RunRecord>,
+    pub runs: Vec<NewRun>,
     /// The id of a stored event that readers find under `data.event` (which `data` then
     /// lacks). Inngest's system events carry their run's triggering event: kept by reference,
     /// it is stored once rather than once per run.
     pub embeds: Option<String>,
+    /// Waiting steps this event resolves (each only if it still waits).
+    pub resolves: Vec<Resolution>,
+    /// Runs this event cancels.
+    pub cancels: Vec<CancelRequest>,
 }
 
 impl NewEvent {
     /// An event that starts no run.
     pub fn new(event: StoredEvent) -> Self {
-        NewEvent { event, runs: Vec::new(), embeds: None }
+        NewEvent { event, runs: Vec::new(), embeds: None, resolves: Vec::new(), cancels: Vec::new() }
     }
+}
+
+/// Events and runs to create together, atomically.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// Events, with their runs.
+    pub events: Vec<NewEvent>,
+    /// Runs that no new event starts (re-runs).
+    pub runs: Vec<NewRun>,
+}
+
+/// A run created by a batch or an ack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedRun {
+    /// Its id.
+    pub id: String,
+    /// Its lease, when the batch asked to claim what it creates.
+    pub lease: Option<Lease>,
 }
 
 /// What accepting one event did.
@@ -81,297 +72,198 @@ pub struct Accepted {
     pub event_id: String,
     /// False when the id had already been accepted (nothing was written).
     pub new: bool,
-    /// The ids of the runs created.
-    pub runs: Vec<String>,
+    /// The runs created.
+    pub runs: Vec<CreatedRun>,
 }
 
-/// A run's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum RunStatus {
-    /// Waiting to start (or to be retried).
-    Queued,
-    /// Executing.
-    Running,
-    /// Suspended on a sleep (or a step retry back-off).
-    Sleeping,
-    /// Suspended until an event arrives (wait_for_event, invoke).
-    Waiting,
-    /// Finished with an output.
-    Completed,
-    /// Finished with an error.
-    Failed,
-    /// Cancelled.
-    Cancelled,
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accepts {
+    /// Per event, in order.
+    pub events: Vec<Accepted>,
+    /// The batch's event-less runs that were created.
+    pub runs: Vec<CreatedRun>,
 }
 
-impl RunStatus {
-    /// Every status, in lifecycle order.
-    pub const ALL: [RunStatus; 7] = [
-        RunStatus::Queued,
-        RunStatus::Running,
-        RunStatus::Sleeping,
-        RunStatus::Waiting,
-        RunStatus::Completed,
-        RunStatus::Failed,
-        RunStatus::Cancelled,
-    ];
-
-    /// The status as a string (`Queued`, `Running`, ...), as the REST API reports it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "Queued",
-            RunStatus::Running => "Running",
-            RunStatus::Sleeping => "Sleeping",
-            RunStatus::Waiting => "Waiting",
-            RunStatus::Completed => "Completed",
-            RunStatus::Failed => "Failed",
-            RunStatus::Cancelled => "Cancelled",
-        }
-    }
-
-    /// Parses the string form (case-insensitive).
-    pub fn parse(s: &str) -> Option<RunStatus> {
-        RunStatus::ALL.into_iter().find(|st| st.as_str().eq_ignore_ascii_case(s))
-    }
-
-    /// Whether the run has ended.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled)
-    }
-}
-
-/// The step and run that invoked a run (`step.invoke`), to resume when it ends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParentRef {
-    /// The calling run.
-    pub run_id: String,
-    /// The hashed id of the invoke step in the calling run.
-    pub step: String,
-}
-
-/// What a `wait_for_event` step waits for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WaitSpec {
-    /// The awaited event name.
-    pub event: String,
-    /// A CEL expression over `event` (the run's trigger) and `async` (the candidate).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expr: Option<String>,
-}
-
-/// Something a suspended run waits on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PendingOp {
-    /// A sleep step, until `until`.
-    Sleep {
-        /// Hashed step id.
-        step: String,
-        /// The user's step id.
-        name: String,
-        /// Wake-up time (ms).
-        until: Millis,
-    },
-    /// A step waiting for its next attempt.
-    Retry {
-        /// Hashed step id.
-        step: String,
-        /// The user's step id.
-        name: String,
-        /// When to try again (ms).
-        at: Millis,
-        /// The last error.
-        error: ErrorInfo,
-    },
-    /// A wait_for_event step; times out (with `null`) at `until`.
-    Wait {
-        /// Hashed step id.
-        step: String,
-        /// The user's step id.
-        name: String,
-        /// What is awaited.
-        spec: WaitSpec,
-        /// The timeout (ms).
-        until: Millis,
-    },
-    /// An invoke step waiting for another run to end; times out at `until`.
-    Invoke {
-        /// Hashed step id.
-        step: String,
-        /// The user's step id.
-        name: String,
-        /// The id of the `inngest/function.invoked` event that started the child run.
-        child_event: String,
-        /// The timeout (ms).
-        until: Millis,
-    },
-}
-
-impl PendingOp {
-    /// The hashed step id.
-    pub fn step(&self) -> &str {
-        match self {
-            PendingOp::Sleep { step, .. }
-            | PendingOp::Retry { step, .. }
-            | PendingOp::Wait { step, .. }
-            | PendingOp::Invoke { step, .. } => step,
-        }
-    }
-
-    /// The user's step id.
-    pub fn name(&self) -> &str {
-        match self {
-            PendingOp::Sleep { name, .. }
-            | PendingOp::Retry { name, .. }
-            | PendingOp::Wait { name, .. }
-            | PendingOp::Invoke { name, .. } => name,
-        }
-    }
-
-    /// When the op resolves on its own (wake-up, retry or timeout).
-    pub fn due(&self) -> Millis {
-        match self {
-            PendingOp::Sleep { until, .. } | PendingOp::Wait { until, .. } | PendingOp::Invoke { until, .. } => *until,
-            PendingOp::Retry { at, .. } => *at,
-        }
-    }
-}
-
-/// The part of a run's state that is not in its journal.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RunState {
-    /// What the suspended run waits on.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pending: Vec<PendingOp>,
-    /// Failed attempts so far per hashed step id (steps not yet in the journal).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub step_attempts: BTreeMap<String, u32>,
-    /// When the first attempt of each retried step started (ms), so its record spans them all.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub step_started: BTreeMap<String, Millis>,
-}
-
-/// A run: one execution of one function for its triggering event(s).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// The run id (a ULID: sorts by creation time).
-    pub id: String,
-    /// The function.
-    pub function_id: String,
-    /// The triggering events (several for a batch).
-    pub event_ids: Vec<String>,
-    /// The status.
-    pub status: RunStatus,
-    /// Function-level attempts that failed so far.
-    pub attempt: u32,
-    /// When the run was created (ms).
-    pub created_at: Millis,
-    /// When it first started (ms).
-    pub started_at: Option<Millis>,
-    /// When it ended (ms).
-    pub ended_at: Option<Millis>,
-    /// The output, when completed.
-    pub output: Option<Value>,
-    /// The error, when failed.
-    pub error: Option<ErrorInfo>,
-    /// When a suspended or backed-off run wakes on its own (ms).
-    pub wake_at: Option<Millis>,
-    /// Pending ops and per-step attempts.
-    pub state: RunState,
-    /// The run that invoked this one, if any.
-    pub parent: Option<ParentRef>,
-    /// The run this one re-runs (from the dev UI or the API), if any.
-    #[serde(default)]
-    pub rerun_of: Option<String>,
-}
-
-impl RunRecord {
-    /// The key that makes run creation idempotent: the first event, or the run itself for a
-    /// re-run (which repeats an event on purpose).
-    pub fn dedupe_key(&self) -> String {
-        match &self.rerun_of {
-            Some(_) => format!("rerun:{}", self.id),
-            None => self.event_ids.first().cloned().unwrap_or_default(),
-        }
-    }
-}
-
-/// What kind of step a journal entry records.
+/// Whether a matcher resolves a waiting step or cancels its run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StepKind {
-    /// `step.run`.
-    Run,
-    /// `step.sleep` / `step.sleep_until`.
-    Sleep,
-    /// `step.wait_for_event`.
+pub enum MatcherKind {
+    /// `step.wait_for_event`: the event becomes the step's result.
     Wait,
-    /// `step.send_event`.
-    Send,
-    /// `step.invoke`.
-    Invoke,
+    /// `cancel_on`: the event cancels the run.
+    Cancel,
 }
 
-impl StepKind {
-    /// The kind as a string.
+impl MatcherKind {
+    /// The kind as stored.
     pub fn as_str(self) -> &'static str {
         match self {
-            StepKind::Run => "run",
-            StepKind::Sleep => "sleep",
-            StepKind::Wait => "wait",
-            StepKind::Send => "send",
-            StepKind::Invoke => "invoke",
+            MatcherKind::Wait => "wait",
+            MatcherKind::Cancel => "cancel",
         }
     }
 
-    /// Parses the string form.
-    pub fn parse(s: &str) -> Option<StepKind> {
-        [StepKind::Run, StepKind::Sleep, StepKind::Wait, StepKind::Send, StepKind::Invoke]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<MatcherKind> {
+        [MatcherKind::Wait, MatcherKind::Cancel].into_iter().find(|k| k.as_str() == s)
     }
 }
 
-/// A recorded step result, in Inngest's memo shape: `{"data": ...}` or `{"error": ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Memo {
-    /// The step's value.
-    Data(Value),
-    /// The step's final error.
-    Error(ErrorInfo),
+/// An equality condition `event.<trigger path> == async.<path>` with the trigger's side
+/// already read: an incoming event matches when its value at `path` is `value` (JSON text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Join {
+    /// The path into the incoming event.
+    pub path: Vec<String>,
+    /// The value it must have, as compact JSON.
+    pub value: String,
 }
 
-/// One journal entry: a step that finished for good.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepRecord {
+/// A run waiting for an event: a `wait_for_event` step, or a `cancel_on` condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Matcher {
     /// The run.
     pub run_id: String,
-    /// Hashed step id (SHA-1 hex, Inngest's rule).
-    pub hash: String,
-    /// The user's step id.
+    /// Unique in the run: a wait's hashed step id, or `cancel:<n>`.
+    pub id: String,
+    /// Wait or cancel.
+    pub kind: MatcherKind,
+    /// For a wait, the user's step id.
     pub name: String,
-    /// What kind of step.
-    pub kind: StepKind,
-    /// The value or error.
-    pub memo: Memo,
-    /// Attempts it took.
-    pub attempts: u32,
-    /// When its first attempt started (ms).
-    pub started_at: Millis,
-    /// When it finished (ms).
-    pub ended_at: Millis,
+    /// The event name it waits for.
+    pub event: String,
+    /// A CEL condition over `event` (the run's trigger) and `async` (the incoming event).
+    pub expr: Option<String>,
+    /// The condition as a join, when it is one: matched by value, without evaluating it.
+    pub join: Option<Join>,
+    /// The id of the run's triggering event (`event` in the condition).
+    pub trigger: Option<String>,
+    /// When the wait began (ms), for the resolved step's record.
+    pub since: Millis,
+    /// After this time it no longer matches (ms).
+    pub deadline: Millis,
 }
 
-/// Journal entries, a new run state and emitted events, committed together.
-#[derive(Debug, Clone, Default)]
-pub struct RunUpdate {
-    /// New journal entries (an entry already recorded is never overwritten).
+/// A matcher that may match an incoming event: a join already matched by value, or a
+/// condition the caller evaluates with the run's trigger (`trigger`).
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The matcher.
+    pub matcher: Matcher,
+    /// The run's triggering event as JSON, when the condition still needs evaluating.
+    pub trigger: Option<std::sync::Arc<serde_json::Value>>,
+}
+
+/// A waiting step's result, written only if the step still waits (its matcher exists, for a
+/// wait) or has no result yet.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The matcher that resolves (a wait's), or `None` for a result without one (an invoke).
+    pub matcher: Option<String>,
+    /// The step's record.
+    pub record: StepRecord,
+}
+
+/// A run to cancel.
+#[derive(Debug, Clone)]
+pub struct CancelRequest {
+    /// The run.
+    pub run_id: String,
+    /// By what.
+    pub cancellation: Cancellation,
+}
+
+/// A claimed run: only the holder of the current lease may write its pass's results.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// The run.
+    pub run_id: String,
+    /// Its function.
+    pub function_id: String,
+    /// The fencing token: a new claim of the same run gets another.
+    pub token: u64,
+}
+
+/// Who claims, and what.
+#[derive(Debug, Clone)]
+pub struct ClaimFor {
+    /// The claiming worker's id.
+    pub worker: String,
+    /// Only runs of these functions.
+    pub functions: std::sync::Arc<[String]>,
+    /// How long a lease lasts unless renewed (measured on the store's own clock, not the
+    /// engine's, which tests may stop).
+    pub ttl: std::time::Duration,
+}
+
+/// Which of a run's matchers an ack removes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DropMatchers {
+    /// None.
+    #[default]
+    None,
+    /// These (waits that no longer wait).
+    Ids(Vec<String>),
+    /// Every one (the run ended).
+    All,
+}
+
+/// The result of a pass, written only under its lease.
+#[derive(Debug, Clone)]
+pub struct Ack {
+    /// The run's new record; `wake_at` is when it is due next (`None`: not queued).
+    pub run: RunRecord,
+    /// New journal entries (an entry already recorded is kept).
     pub steps: Vec<StepRecord>,
-    /// Events emitted with this change (e.g. `inngest/function.finished`), with their runs.
+    /// Hashes of the steps the run waits on for an event or an invoke: when one of them has a
+    /// result already (it arrived during the pass), the run is due now.
+    pub waiting_on: Vec<String>,
+    /// Matchers to add (new waits).
+    pub matchers: Vec<Matcher>,
+    /// Matchers to remove.
+    pub drop_matchers: DropMatchers,
+    /// Events emitted (system events, invoked functions' events), with their runs.
     pub events: Vec<NewEvent>,
-    /// The run's new record, when it changed.
-    pub run: Option<RunRecord>,
+    /// Results for other runs' steps (an invoked run's end, for its caller), each waking it.
+    pub resume: Vec<Resume>,
+    /// When the pass ended (ms, the engine's clock): the due time of a run woken during it.
+    pub at: Millis,
+}
+
+/// A result for another run's step, which wakes that run.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// The run to wake.
+    pub run_id: String,
+    /// Its step's record (kept only if the step has none yet).
+    pub record: StepRecord,
+}
+
+/// What an ack did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acked {
+    /// Written.
+    Committed {
+        /// When the run is due next, as written (earlier than asked when a result or a
+        /// cancellation arrived during the pass).
+        due: Option<Millis>,
+        /// The emitted events, as accepted.
+        events: Vec<Accepted>,
+    },
+    /// The lease was lost (it expired and the run was claimed again): nothing was written.
+    Stale,
+}
+
+/// Step results and resolutions written during a pass, under its lease.
+#[derive(Debug, Clone, Default)]
+pub struct Checkpoint {
+    /// Journal entries.
+    pub steps: Vec<StepRecord>,
+    /// Waiting steps resolved by their timeout (written only if they still wait).
+    pub resolutions: Vec<Resolution>,
+    /// When set, the run is marked `Running` (started at this time if it had not started).
+    pub started: Option<Millis>,
 }
 
 /// A query over events.

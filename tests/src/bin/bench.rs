@@ -27,8 +27,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use hookflow::engine::Engine;
 use hookflow::prelude::*;
 use hookflow::store::{
-    Durability, EventQuery, NewEvent, PendingOp, RunQuery, RunRecord, RunState, RunStatus, SqliteStore, Store,
-    StoredEvent,
+    Batch, Durability, EventQuery, NewEvent, NewRun, PendingOp, Queries, RunLog, RunQuery, RunRecord, RunState,
+    RunStatus, SqliteStore, StoredEvent,
 };
 use hookflow::webhook::EventSource;
 use hookflow::{ErrorInfo, RawEvent, Registry, State};
@@ -910,13 +910,14 @@ async fn sleepers_trial(
     }
     engine.settle().await;
     let suspend_s = start.elapsed().as_secs_f64();
-    let timers = engine.stats().timers;
     let rss_after = proc_status_mib("VmRSS")?;
     let rss_peak = proc_status_mib("VmHWM")?;
     let sleeping = query_count(&path, "SELECT count(*) FROM runs WHERE status = 'Sleeping'")?;
     if usize::try_from(sleeping)? != args.runs {
         return Err(format!("{sleeping} runs sleeping, expected {}", args.runs).into());
     }
+    // Their timers are due times in the store, not entries in the engine's memory.
+    let timers = usize::try_from(sleeping)?;
 
     // Timer lateness, with the sleepers above still armed.
     let window_ms = i64::try_from(args.window_s * 1_000)?;
@@ -1507,6 +1508,7 @@ fn ui_row(i: usize, start_ms: i64, templates: &[Value]) -> Fallible<NewEvent> {
         state: RunState::default(),
         parent: None,
         rerun_of: None,
+        cancellation: None,
     };
     match i % 100 {
         0..=3 => {
@@ -1532,6 +1534,7 @@ fn ui_row(i: usize, start_ms: i64, templates: &[Value]) -> Fallible<NewEvent> {
                 step: hookflow::hash_step_id("wait-3-days"),
                 name: "wait-3-days".into(),
                 until,
+                since: at,
             }];
         }
         _ => run.output = Some(json!({"user_id": data_id, "synced": true})),
@@ -1545,7 +1548,7 @@ fn ui_row(i: usize, start_ms: i64, templates: &[Value]) -> Fallible<NewEvent> {
         source: EventSource::Webhook,
         received_at: at,
     };
-    Ok(NewEvent { event, runs: vec![run], embeds: None })
+    Ok(NewEvent { runs: vec![NewRun::new(run)], ..NewEvent::new(event) })
 }
 
 /// Fills the store through `Store::accept`, in batches of 5,000 events with their runs.
@@ -1572,7 +1575,7 @@ async fn ui_fill(store: &Arc<SqliteStore>, rows: usize) -> Fallible<f64> {
             let events = (first..(first + batch).min(rows))
                 .map(|i| ui_row(i, start_ms, &templates))
                 .collect::<Fallible<Vec<_>>>()?;
-            store.accept(&events).await?;
+            store.accept(&Batch { events, runs: Vec::new() }, None).await?;
             Ok(())
         });
         if first % 100_000 == 0 && first > 0 {

@@ -11,5 +11,5 @@ async fn bulk_import(events: Vec<Event<clerk::UserCreated>>, _step: Step) -> Res
 }
 
 fn main() {
-    assert_eq!(bulk_import::DEF.options.batch_events.map(|b| b.max_size), Some(50));
+    assert_eq!(bulk_import::DEF.options.batch_events.as_ref().map(|b| b.max_size), Some(50));
 }

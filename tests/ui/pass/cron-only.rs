@@ -17,7 +17,7 @@ async fn nightly(event: Event<Json>) -> Result<()> {
 fn main() {
     assert_eq!(
         weekly_digest::DEF.triggers,
-        &[Trigger::Cron { schedule: "TZ=Europe/Paris 0 9 * * MON" }, Trigger::Cron { schedule: "0 */6 * * *" }]
+        &[Trigger::Cron { schedule: "TZ=Europe/Paris 0 9 * * MON".into() }, Trigger::Cron { schedule: "0 */6 * * *".into() }]
     );
     assert_eq!(nightly::DEF.triggers.len(), 1);
 }

@@ -17,8 +17,8 @@ fn main() {
     assert_eq!(
         sync_user::DEF.triggers,
         &[
-            Trigger::Event { name: "clerk/user.created", expr: None },
-            Trigger::Event { name: "clerk/user.updated", expr: Some("event.data.id != ''") },
+            Trigger::event("clerk/user.created"),
+            Trigger::Event { name: "clerk/user.updated".into(), expr: Some("event.data.id != ''".into()) },
         ]
     );
 }

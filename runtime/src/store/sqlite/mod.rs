@@ -1,97 +1,49 @@
-//! The embedded default store: one SQLite file in WAL mode.
+//! The embedded default store: one SQLite file in WAL mode, owned by one process.
 //!
 //! All writes go through one writer thread ([`writer`]) that commits whatever is waiting as
 //! one transaction; callers encode their rows first ([`rows`]). Reads use separate
-//! connections, which WAL lets run beside the writer.
+//! connections, which WAL lets run beside the writer. The work queue's claim state (leases),
+//! the matcher index and the set of cancelled runs are kept in memory, which is right because
+//! the process that opens the file locks it (`<file>-lock`, naming the holder): a second
+//! process is refused with an error that names the file and the process holding it. Only the
+//! runs due within a minute or so are in memory; later ones are loaded from the file's
+//! `wake_at` index as they come near, so a million sleeping runs cost no memory.
 
 mod rows;
+mod schema;
 mod search;
 mod writer;
 
+use std::collections::HashSet;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
+use super::matchers::MatcherIndex;
+use super::queue::{LocalQueue, Settle};
 use super::types::effective_limit;
 use super::{
-    Accepted, EventQuery, LogLine, Memo, NewEvent, RunQuery, RunRecord, RunStatus, RunUpdate, StepKind, StepRecord,
-    Store, StoreError, StoredEvent,
+    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, EventQuery, Join,
+    Lease, LogLine, Matcher, MatcherKind, Memo, Queries, RunLog, RunQuery, RunRecord, RunStatus, StepKind, StepLogs,
+    StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
-use crate::webhook::EventSource;
+use crate::model::{EventSource, Millis};
 use crate::Payload;
-use rows::{EventRow, UpdateRow, Write, Written};
+use rows::{AckRows, BatchRows, CheckpointRows, Effects, Write, Written};
 use writer::{Job, Writer};
 
 /// Read connections kept open.
 const READERS: usize = 2;
-
-/// `seq` columns are plain rowids: nothing is ever deleted, so they only grow, and SQLite does
-/// not have to keep `AUTOINCREMENT`'s counter table up to date on every insert.
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    data TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    user TEXT,
-    source TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    embeds TEXT
-);
-CREATE INDEX IF NOT EXISTS events_by_name ON events(name, seq);
-CREATE INDEX IF NOT EXISTS events_by_received ON events(received_at);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    function_id TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    event_ids TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    started_at INTEGER,
-    ended_at INTEGER,
-    output TEXT,
-    error TEXT,
-    wake_at INTEGER,
-    state TEXT NOT NULL,
-    parent TEXT,
-    rerun_of TEXT,
-    dedupe_key TEXT NOT NULL,
-    UNIQUE (dedupe_key, function_id)
-);
-CREATE INDEX IF NOT EXISTS runs_by_event ON runs(event_id);
-CREATE INDEX IF NOT EXISTS runs_active ON runs(status) WHERE status NOT IN ('Completed', 'Failed', 'Cancelled');
-CREATE INDEX IF NOT EXISTS runs_by_function ON runs(function_id, id);
-CREATE INDEX IF NOT EXISTS runs_by_created ON runs(created_at);
-CREATE TABLE IF NOT EXISTS steps (
-    seq INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    memo TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    ended_at INTEGER NOT NULL,
-    UNIQUE (run_id, hash)
-);
-CREATE TABLE IF NOT EXISTS step_logs (
-    seq INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    step TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    level TEXT NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS step_logs_by_run ON step_logs(run_id, seq);
-"#;
+/// Runs due within this much of now are kept in memory.
+const HORIZON_MS: Millis = 60_000;
 
 /// How hard SQLite makes each commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,50 +56,128 @@ pub enum Durability {
     Normal,
 }
 
+/// What an owning (writable) store has beside its readers.
+struct Owner {
+    writer: std_mpsc::Sender<Job>,
+    indexer: std_mpsc::Sender<search::CatchUp>,
+    queue: LocalQueue,
+    matchers: Mutex<MatcherIndex>,
+    cancels: Mutex<HashSet<String>>,
+    /// Serializes loads of the runs that come within the horizon.
+    loading: tokio::sync::Mutex<()>,
+    /// Keeps the file locked while the store is open.
+    _lock: std::fs::File,
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
     path: PathBuf,
-    writer: std_mpsc::Sender<Job>,
-    indexer: std_mpsc::Sender<search::CatchUp>,
+    owner: Option<Owner>,
     readers: Arc<Vec<Mutex<Connection>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+        f.debug_struct("SqliteStore").field("path", &self.path).field("read_only", &self.owner.is_none()).finish()
     }
 }
 
+/// The lock file beside a store's database.
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-lock");
+    PathBuf::from(name)
+}
+
+/// Takes the store's lock, or says who holds it.
+fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    let lock_file = lock_path(path);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_file)
+        .map_err(|e| StoreError::Database(format!("cannot open the lock file {}: {e}", lock_file.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let holder = if holder.is_empty() { "another process".to_owned() } else { holder.to_owned() };
+            return Err(StoreError::Locked(format!(
+                "{} is in use by {holder}: one process owns a SQLite store (its runs' leases live in that \
+                 process). Stop it, point this one at another file, or use the Postgres store to share work \
+                 between processes",
+                path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(StoreError::Database(format!("cannot lock {}: {e}", lock_file.display())));
+        }
+    }
+    let program = std::env::args().next().unwrap_or_else(|| "?".into());
+    let me = format!("process {} ({program})", std::process::id());
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = file.write_all(me.as_bytes());
+    let _ = file.flush();
+    Ok(file)
+}
+
 impl SqliteStore {
-    /// Opens (or creates) the database file, with full durability.
+    /// Opens (or creates) the database file, with full durability, and locks it.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         SqliteStore::open_with(path, Durability::Full)
     }
 
-    /// Opens (or creates) the database file with the given durability.
+    /// Opens (or creates) the database file with the given durability, and locks it: another
+    /// process (or another `open` in this one) is refused until this store is dropped.
     pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Database(format!("cannot create directory {}: {e}", dir.display())))?;
         }
-        let writer_conn = connect(&path, durability)?;
-        writer_conn.execute_batch(SCHEMA)?;
-        migrate(&writer_conn)?;
-        let indexer = search::spawn(connect(&path, durability)?, &path)?;
-        let reader = || {
-            let conn = connect(&path, durability)?;
-            search::attach(&conn, &path)?;
-            Ok::<_, StoreError>(Mutex::new(conn))
-        };
-        let readers = (0..READERS).map(|_| reader()).collect::<Result<Vec<_>, _>>()?;
-        let writer = Writer::new(writer_conn, connect(&path, durability)?)?;
+        let lock = lock(&path)?;
+        let writer_conn = schema::connect(&path, durability)?;
+        schema::prepare(&writer_conn, &path)?;
+        let indexer = search::spawn(schema::connect(&path, durability)?, &path)?;
+        let readers = open_readers(&path, durability)?;
+        let (matchers, cancels) = load_memory(&readers[0].lock())?;
+        let writer = Writer::new(writer_conn, schema::connect(&path, durability)?)?;
         let (tx, rx) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("hookflow-sqlite-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
-        Ok(SqliteStore { path, writer: tx, indexer, readers: Arc::new(readers) })
+        let owner = Owner {
+            writer: tx,
+            indexer,
+            // Nothing is in memory until the first claim loads what is due.
+            queue: LocalQueue::with_horizon(Millis::MIN),
+            matchers: Mutex::new(matchers),
+            cancels: Mutex::new(cancels),
+            loading: tokio::sync::Mutex::new(()),
+            _lock: lock,
+        };
+        Ok(SqliteStore { path, owner: Some(owner), readers: Arc::new(readers) })
+    }
+
+    /// Opens the file to read only, without locking it: to look at a store another process
+    /// owns (its dev UI's data, a test's result). Writes answer [`StoreError::ReadOnly`].
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Err(StoreError::Database(format!("{} does not exist", path.display())));
+        }
+        let readers = open_readers(&path, Durability::Normal)?;
+        Ok(SqliteStore { path, owner: None, readers: Arc::new(readers) })
+    }
+
+    fn owner(&self) -> Result<&Owner, StoreError> {
+        self.owner.as_ref().ok_or(StoreError::ReadOnly)
     }
 
     /// Brings the event search index up to date now. It otherwise follows commits shortly
@@ -155,13 +185,13 @@ impl SqliteStore {
     /// not reached yet.
     pub async fn catch_up_search_index(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.indexer.send(tx).map_err(|_| StoreError::Closed)?;
+        self.owner()?.indexer.send(tx).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn write(&self, write: Write) -> Result<Written, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.writer.send((write, tx)).map_err(|_| StoreError::Closed)?;
+        self.owner()?.writer.send((write, tx)).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -182,32 +212,115 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Database(format!("reader task failed: {e}")))?
     }
-}
 
-/// Brings a database made by an earlier version up to the current schema.
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let has_embeds: bool =
-        conn.query_row("SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'embeds'", [], |r| r.get(0))?;
-    if !has_embeds {
-        conn.execute_batch("ALTER TABLE events ADD COLUMN embeds TEXT;")?;
+    /// Applies a committed write's effects to memory; the runs `claim` asked for are leased to it.
+    fn settle(&self, effects: Effects, claim: Option<&ClaimFor>) -> std::collections::HashMap<String, Lease> {
+        let mut leases = std::collections::HashMap::new();
+        let Some(owner) = &self.owner else { return leases };
+        {
+            let mut matchers = owner.matchers.lock();
+            for (run, id) in &effects.matchers_removed {
+                matchers.remove(run, id);
+            }
+            for matcher in effects.matchers_added {
+                matchers.insert(matcher, None);
+            }
+            for run in &effects.ended {
+                matchers.remove_run(run);
+            }
+        }
+        {
+            let mut cancels = owner.cancels.lock();
+            cancels.extend(effects.cancelled);
+            for run in &effects.ended {
+                cancels.remove(run);
+            }
+        }
+        for (run, function, due) in effects.created {
+            match claim {
+                Some(claim) => {
+                    let lease = owner.queue.insert_leased(&run, &function, due, claim.ttl);
+                    leases.insert(run, lease);
+                }
+                None => owner.queue.enqueue(&run, &function, Some(due)),
+            }
+        }
+        for (run, function, at) in effects.woken {
+            owner.queue.wake(&run, &function, at);
+        }
+        leases
     }
-    // The search index used to live in the store's file; it has its own now.
-    conn.execute_batch("DROP TABLE IF EXISTS events_fts; DROP TABLE IF EXISTS meta;")?;
-    Ok(())
+
+    /// Keeps in memory the runs due before `now` plus the horizon, loading those the file has.
+    async fn load_horizon(&self, now: Millis) -> Result<(), StoreError> {
+        let owner = self.owner()?;
+        if owner.queue.horizon() > now.saturating_add(HORIZON_MS / 2) {
+            return Ok(());
+        }
+        let _loading = owner.loading.lock().await;
+        let from = owner.queue.horizon();
+        let to = now.saturating_add(HORIZON_MS);
+        if from >= to {
+            return Ok(());
+        }
+        // The horizon moves first: what is written from now on below it goes to memory, and
+        // what the read below finds is added only if memory has not heard of the run since.
+        owner.queue.extend_horizon(to);
+        let due = self
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, function_id, wake_at FROM runs WHERE wake_at IS NOT NULL AND wake_at >= ?1 AND wake_at < ?2",
+                )?;
+                let rows = stmt.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect::<Result<Vec<(String, String, Millis)>, _>>().map_err(StoreError::from)
+            })
+            .await?;
+        for (run, function, at) in due {
+            owner.queue.enqueue_if_absent(&run, &function, at);
+        }
+        Ok(())
+    }
 }
 
-fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    let sync = match durability {
-        Durability::Full => "FULL",
-        Durability::Normal => "NORMAL",
-    };
-    // 8 KiB pages (for new files only) hold three typical Clerk events (2-3 KiB of JSON each)
-    // where 4 KiB pages hold one: fewer pages written per commit.
-    conn.execute_batch(&format!(
-        "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;"
-    ))?;
-    Ok(conn)
+fn open_readers(path: &Path, durability: Durability) -> Result<Vec<Mutex<Connection>>, StoreError> {
+    (0..READERS)
+        .map(|_| {
+            let conn = schema::connect(path, durability)?;
+            search::attach(&conn, path)?;
+            Ok(Mutex::new(conn))
+        })
+        .collect()
+}
+
+/// The matchers and the cancelled runs, read into memory at open.
+fn load_memory(conn: &Connection) -> Result<(MatcherIndex, HashSet<String>), StoreError> {
+    let mut index = MatcherIndex::default();
+    let mut stmt = conn
+        .prepare("SELECT run_id, id, kind, name, event, expr, join_on, trigger_event, since, deadline FROM matchers")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let kind: String = row.get(2)?;
+        let join: Option<String> = row.get(6)?;
+        let matcher = Matcher {
+            run_id: row.get(0)?,
+            id: row.get(1)?,
+            kind: MatcherKind::parse(&kind)
+                .ok_or_else(|| StoreError::Database(format!("unknown matcher kind `{kind}`")))?,
+            name: row.get(3)?,
+            event: row.get(4)?,
+            expr: row.get(5)?,
+            join: join.as_deref().map(serde_json::from_str::<Join>).transpose()?,
+            trigger: row.get(7)?,
+            since: row.get(8)?,
+            deadline: row.get(9)?,
+        };
+        index.insert(matcher, None);
+    }
+    let cancels = conn
+        .prepare("SELECT id FROM runs WHERE cancel IS NOT NULL AND status NOT IN ('Completed', 'Failed', 'Cancelled')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<HashSet<String>, _>>()?;
+    Ok((index, cancels))
 }
 
 /// The full-text query for a search: every word of it, the last one as a prefix, so
@@ -226,7 +339,7 @@ fn fts_query(search: &str) -> Option<String> {
 const EVENT_COLUMNS: &str = "id, name, data, ts, user, source, received_at, embeds";
 const EVENT_COLUMNS_E: &str = "e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at, e.embeds";
 const RUN_COLUMNS: &str =
-    "id, function_id, event_ids, status, attempt, created_at, started_at, ended_at, output, error, wake_at, state, parent, rerun_of";
+    "id, function_id, event_ids, status, attempt, created_at, started_at, ended_at, output, error, wake_at, state, parent, rerun_of, cancel";
 
 /// An event row, and the id of the event it embeds by reference (see [`NewEvent::embeds`]).
 type EventRowRead = (StoredEvent, Option<String>);
@@ -277,6 +390,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>
     let state: String = row.get(11)?;
     let parent: Option<String> = row.get(12)?;
     let rerun_of: Option<String> = row.get(13)?;
+    let cancel: Option<String> = row.get(14)?;
     let (id, function_id, attempt, created_at, started_at, ended_at, wake_at) =
         (row.get(0)?, row.get(1)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(10)?);
     Ok((|| {
@@ -296,6 +410,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>
             state: serde_json::from_str(&state)?,
             parent: parent.as_deref().map(serde_json::from_str).transpose()?,
             rerun_of,
+            cancellation: cancel.as_deref().map(serde_json::from_str).transpose()?,
         })
     })())
 }
@@ -335,45 +450,33 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
-        let rows = events.iter().map(EventRow::encode).collect::<Result<_, _>>()?;
-        match self.write(Write::Accept(rows)).await? {
-            Written::Accepted(accepted) => Ok(accepted),
-            Written::Saved => Err(StoreError::Database("the writer answered an accept with a save".into())),
-        }
-    }
-
-    async fn save(&self, updates: Vec<RunUpdate>) -> Result<(), StoreError> {
-        let rows = updates.iter().map(UpdateRow::encode).collect::<Result<_, _>>()?;
-        drop(updates);
-        self.write(Write::Save(rows)).await.map(drop)
-    }
-
-    async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError> {
-        self.write(Write::Logs(lines)).await.map(drop)
-    }
-
-    async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
-        let run_id = run_id.to_owned();
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT run_id, step, attempt, ts, level, message FROM step_logs WHERE run_id = ?1 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map(params![run_id], |r| {
-                Ok(Ok(LogLine {
-                    run_id: r.get(0)?,
-                    step: r.get(1)?,
-                    attempt: r.get(2)?,
-                    ts: r.get(3)?,
-                    level: r.get(4)?,
-                    message: r.get(5)?,
-                }))
-            })?;
-            collect(rows)
+fn created(ids: Vec<String>, leases: &std::collections::HashMap<String, Lease>) -> Vec<CreatedRun> {
+    ids.into_iter()
+        .map(|id| {
+            let lease = leases.get(&id).cloned();
+            CreatedRun { id, lease }
         })
-        .await
+        .collect()
+}
+
+fn accepted(
+    ids: impl Iterator<Item = String>,
+    events: Vec<(bool, Vec<String>)>,
+    leases: &std::collections::HashMap<String, Lease>,
+) -> Vec<Accepted> {
+    ids.zip(events).map(|(event_id, (new, runs))| Accepted { event_id, new, runs: created(runs, leases) }).collect()
+}
+
+#[async_trait]
+impl RunLog for SqliteStore {
+    async fn accept(&self, batch: &Batch, claim: Option<&ClaimFor>) -> Result<Accepts, StoreError> {
+        let rows = BatchRows::encode(batch)?;
+        let written = self.write(Write::Accept(rows)).await?;
+        let leases = self.settle(written.effects, claim);
+        Ok(Accepts {
+            events: accepted(batch.events.iter().map(|e| e.event.id.clone()), written.events, &leases),
+            runs: created(written.runs, &leases),
+        })
     }
 
     async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
@@ -430,11 +533,139 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn active_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+#[async_trait]
+impl WorkQueue for SqliteStore {
+    async fn claim(&self, claim: &ClaimFor, now: Millis, max: usize) -> Result<Vec<Lease>, StoreError> {
+        self.load_horizon(now).await?;
+        Ok(self.owner()?.queue.claim(claim, now, max))
+    }
+
+    async fn renew(&self, leases: &[Lease], ttl: Duration) -> Result<Vec<bool>, StoreError> {
+        Ok(self.owner()?.queue.renew(leases, ttl))
+    }
+
+    async fn checkpoint(&self, lease: &Lease, checkpoint: Checkpoint) -> Result<bool, StoreError> {
+        let owner = self.owner()?;
+        let rows = CheckpointRows::encode(&lease.run_id, &checkpoint)?;
+        if !owner.queue.begin_commit(lease) {
+            return Ok(false);
+        }
+        match self.write(Write::Checkpoint(rows)).await {
+            Ok(written) => {
+                owner.queue.end_commit(lease, Settle::Keep);
+                self.settle(written.effects, None);
+                Ok(true)
+            }
+            Err(e) => {
+                owner.queue.end_commit(lease, Settle::Failed);
+                Err(e)
+            }
+        }
+    }
+
+    async fn ack(&self, lease: &Lease, ack: Ack, claim: Option<&ClaimFor>) -> Result<Acked, StoreError> {
+        let owner = self.owner()?;
+        let rows = AckRows::encode(&ack)?;
+        let event_ids: Vec<String> = ack.events.iter().map(|e| e.event.id.clone()).collect();
+        drop(ack);
+        if !owner.queue.begin_commit(lease) {
+            return Ok(Acked::Stale);
+        }
+        match self.write(Write::Ack(Box::new(rows))).await {
+            Ok(written) => {
+                owner.queue.end_commit(lease, Settle::Release(written.due));
+                let due = written.due;
+                let leases = self.settle(written.effects, claim);
+                Ok(Acked::Committed { due, events: accepted(event_ids.into_iter(), written.events, &leases) })
+            }
+            Err(e) => {
+                owner.queue.end_commit(lease, Settle::Failed);
+                Err(e)
+            }
+        }
+    }
+
+    async fn release(&self, lease: &Lease, due: Millis) -> Result<(), StoreError> {
+        let owner = self.owner()?;
+        if !owner.queue.begin_commit(lease) {
+            return Ok(());
+        }
+        match self.write(Write::Release { run_id: lease.run_id.clone(), due }).await {
+            Ok(_) => {
+                owner.queue.end_commit(lease, Settle::Release(Some(due)));
+                Ok(())
+            }
+            Err(e) => {
+                owner.queue.end_commit(lease, Settle::Failed);
+                Err(e)
+            }
+        }
+    }
+
+    async fn request_cancel(&self, run_id: &str, cancellation: Cancellation) -> Result<bool, StoreError> {
+        let at = cancellation.at;
+        let cancellation = serde_json::to_string(&cancellation)?;
+        let written = self.write(Write::Cancel { run_id: run_id.to_owned(), cancellation, at }).await?;
+        let applied = written.applied;
+        self.settle(written.effects, None);
+        Ok(applied)
+    }
+
+    fn cancel_requested(&self, run_id: &str) -> bool {
+        self.owner.as_ref().is_some_and(|o| o.cancels.lock().contains(run_id))
+    }
+
+    async fn next_due(&self, functions: &[String]) -> Result<Option<Millis>, StoreError> {
+        let Some(owner) = &self.owner else { return Ok(None) };
+        let next = owner.queue.next_due(functions);
+        // Before the horizon is reached, a claim must load what comes after it.
+        let reload = owner.queue.horizon().saturating_sub(HORIZON_MS / 2);
+        Ok(Some(next.map_or(reload, |n| n.min(reload))))
+    }
+
+    fn work_signal(&self) -> Arc<tokio::sync::Notify> {
+        match &self.owner {
+            Some(owner) => owner.queue.signal(),
+            None => Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    async fn matchers(&self, name: &str, incoming: &Value, now: Millis) -> Result<Vec<Candidate>, StoreError> {
+        let mut candidates = self.owner()?.matchers.lock().candidates(name, incoming, now);
+        // Conditions that need the run's trigger: read it (the cache keeps matchers only).
+        let wanted: Vec<String> = candidates
+            .iter()
+            .filter(|c| MatcherIndex::needs_trigger(&c.matcher))
+            .filter_map(|c| c.matcher.trigger.clone())
+            .collect();
+        if !wanted.is_empty() {
+            let triggers: std::collections::HashMap<String, Arc<Value>> = self
+                .events(&wanted)
+                .await?
+                .into_iter()
+                .map(|e| (e.id.clone(), Arc::new(e.into_raw().to_json())))
+                .collect();
+            for candidate in &mut candidates {
+                if MatcherIndex::needs_trigger(&candidate.matcher) {
+                    candidate.trigger = Some(
+                        candidate.matcher.trigger.as_ref().and_then(|t| triggers.get(t).cloned()).unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        Ok(candidates)
+    }
+
+    fn observes(&self, name: &str) -> bool {
+        self.owner.as_ref().is_some_and(|o| o.matchers.lock().observes(name))
+    }
+
+    async fn legacy_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN ('Completed', 'Failed', 'Cancelled') ORDER BY id"
+                "SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT run_id FROM legacy_cancel_on) ORDER BY id"
             ))?;
             let rows = stmt.query_map([], run_from_row)?;
             collect(rows)
@@ -442,6 +673,15 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn rearm(&self, run_id: &str, matchers: Vec<Matcher>) -> Result<(), StoreError> {
+        let written = self.write(Write::Rearm { run_id: run_id.to_owned(), matchers }).await?;
+        self.settle(written.effects, None);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Queries for SqliteStore {
     async fn list_events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let query = query.clone();
         self.read(move |c| {
@@ -547,5 +787,43 @@ impl Store for SqliteStore {
             collect(rows)
         })
         .await
+    }
+}
+
+#[async_trait]
+impl StepLogs for SqliteStore {
+    async fn append_logs(&self, lines: Vec<LogLine>) -> Result<(), StoreError> {
+        self.write(Write::Logs(lines)).await.map(drop)
+    }
+
+    async fn logs(&self, run_id: &str) -> Result<Vec<LogLine>, StoreError> {
+        let run_id = run_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT run_id, step, attempt, ts, level, message FROM step_logs WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![run_id], |r| {
+                Ok(Ok(LogLine {
+                    run_id: r.get(0)?,
+                    step: r.get(1)?,
+                    attempt: r.get(2)?,
+                    ts: r.get(3)?,
+                    level: r.get(4)?,
+                    message: r.get(5)?,
+                }))
+            })?;
+            collect(rows)
+        })
+        .await
+    }
+}
+
+impl Store for SqliteStore {
+    fn queries(&self) -> Option<&dyn Queries> {
+        Some(self)
+    }
+
+    fn step_logs(&self) -> Option<&dyn StepLogs> {
+        Some(self)
     }
 }

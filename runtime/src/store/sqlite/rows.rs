@@ -1,21 +1,58 @@
-//! Records encoded as the rows the writer inserts. Encoding (JSON serialization above all) runs
-//! on the caller's thread, so the single writer thread spends its time in SQLite only.
+//! Records encoded as the rows the writer writes, and how each write is applied inside the
+//! writer's transaction. Encoding (JSON serialization above all) runs on the caller's thread,
+//! so the single writer thread spends its time in SQLite only.
+//!
+//! A write answers what it did to the queue and the matcher cache ([`Effects`]); the store
+//! applies that to its memory once the transaction has committed.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::store::{Accepted, LogLine, NewEvent, RunRecord, RunUpdate, StepRecord, StoreError, StoredEvent};
+use crate::model::Millis;
+use crate::store::{
+    Ack, Batch, CancelRequest, Checkpoint, DropMatchers, LogLine, Matcher, NewEvent, NewRun, Resolution, RunRecord,
+    StepRecord, StoreError, StoredEvent,
+};
 
 /// One write a caller waits for, ready to bind.
 pub(super) enum Write {
-    Accept(Vec<EventRow>),
-    Save(Vec<UpdateRow>),
+    Accept(BatchRows),
+    Ack(Box<AckRows>),
+    Checkpoint(CheckpointRows),
+    Release { run_id: String, due: Millis },
+    Cancel { run_id: String, cancellation: String, at: Millis },
+    Rearm { run_id: String, matchers: Vec<Matcher> },
     Logs(Vec<LogLine>),
 }
 
-/// What a write produced once committed.
-pub(super) enum Written {
-    Accepted(Vec<Accepted>),
-    Saved,
+/// What a write did, once committed.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    /// Per event of the write: whether it was new, and the runs it created.
+    pub(super) events: Vec<(bool, Vec<String>)>,
+    /// Event-less runs created.
+    pub(super) runs: Vec<String>,
+    /// For an ack: the run's due time as written.
+    pub(super) due: Option<Millis>,
+    /// For a cancellation: whether the run was active.
+    pub(super) applied: bool,
+    pub(super) effects: Effects,
+}
+
+/// What a committed write changes in the store's memory.
+#[derive(Debug, Default)]
+pub(super) struct Effects {
+    /// Runs created: (id, function, due).
+    pub(super) created: Vec<(String, String, Millis)>,
+    /// Runs woken: (id, function, at).
+    pub(super) woken: Vec<(String, String, Millis)>,
+    /// Matchers stored.
+    pub(super) matchers_added: Vec<Matcher>,
+    /// Matchers deleted: (run, id).
+    pub(super) matchers_removed: Vec<(String, String)>,
+    /// Runs whose matchers were all deleted (they ended).
+    pub(super) ended: Vec<String>,
+    /// Runs with a cancellation asked for.
+    pub(super) cancelled: Vec<String>,
 }
 
 pub(super) struct EventRow {
@@ -27,7 +64,9 @@ pub(super) struct EventRow {
     source: &'static str,
     received_at: i64,
     embeds: Option<String>,
-    runs: Vec<RunRow>,
+    runs: Vec<NewRunRow>,
+    resolves: Vec<ResolutionRow>,
+    cancels: Vec<CancelRow>,
 }
 
 pub(super) struct RunRow {
@@ -47,6 +86,7 @@ pub(super) struct RunRow {
     parent: Option<String>,
     rerun_of: Option<String>,
     dedupe_key: String,
+    terminal: bool,
 }
 
 pub(super) struct StepRow {
@@ -60,10 +100,49 @@ pub(super) struct StepRow {
     ended_at: i64,
 }
 
-pub(super) struct UpdateRow {
-    events: Vec<EventRow>,
+pub(super) struct MatcherRow {
+    matcher: Matcher,
+    join: Option<String>,
+}
+
+pub(super) struct NewRunRow {
+    run: RunRow,
     steps: Vec<StepRow>,
-    run: Option<RunRow>,
+    matchers: Vec<MatcherRow>,
+}
+
+pub(super) struct ResolutionRow {
+    matcher: Option<String>,
+    step: StepRow,
+}
+
+pub(super) struct CancelRow {
+    run_id: String,
+    cancellation: String,
+    at: Millis,
+}
+
+pub(super) struct BatchRows {
+    events: Vec<EventRow>,
+    runs: Vec<NewRunRow>,
+}
+
+pub(super) struct AckRows {
+    run: RunRow,
+    steps: Vec<StepRow>,
+    waiting_on: Vec<String>,
+    matchers: Vec<MatcherRow>,
+    drop_matchers: DropMatchers,
+    events: Vec<EventRow>,
+    resume: Vec<StepRow>,
+    at: Millis,
+}
+
+pub(super) struct CheckpointRows {
+    run_id: String,
+    steps: Vec<StepRow>,
+    resolutions: Vec<ResolutionRow>,
+    started: Option<Millis>,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -86,13 +165,15 @@ impl EventRow {
             source: source.as_str(),
             received_at: *received_at,
             embeds: new.embeds.clone(),
-            runs: new.runs.iter().map(RunRow::encode).collect::<Result<_, _>>()?,
+            runs: new.runs.iter().map(NewRunRow::encode).collect::<Result<_, _>>()?,
+            resolves: new.resolves.iter().map(ResolutionRow::encode).collect::<Result<_, _>>()?,
+            cancels: new.cancels.iter().map(CancelRow::encode).collect::<Result<_, _>>()?,
         })
     }
 }
 
 impl RunRow {
-    fn encode(run: &RunRecord) -> Result<RunRow, StoreError> {
+    pub(super) fn encode(run: &RunRecord) -> Result<RunRow, StoreError> {
         Ok(RunRow {
             id: run.id.clone(),
             function_id: run.function_id.clone(),
@@ -110,12 +191,13 @@ impl RunRow {
             parent: opt_json(run.parent.as_ref())?,
             rerun_of: run.rerun_of.clone(),
             dedupe_key: run.dedupe_key(),
+            terminal: run.status.is_terminal(),
         })
     }
 }
 
 impl StepRow {
-    fn encode(step: &StepRecord) -> Result<StepRow, StoreError> {
+    pub(super) fn encode(step: &StepRecord) -> Result<StepRow, StoreError> {
         Ok(StepRow {
             run_id: step.run_id.clone(),
             hash: step.hash.clone(),
@@ -129,26 +211,132 @@ impl StepRow {
     }
 }
 
-impl UpdateRow {
-    pub(super) fn encode(update: &RunUpdate) -> Result<UpdateRow, StoreError> {
-        Ok(UpdateRow {
-            events: update.events.iter().map(EventRow::encode).collect::<Result<_, _>>()?,
-            steps: update.steps.iter().map(StepRow::encode).collect::<Result<_, _>>()?,
-            run: update.run.as_ref().map(RunRow::encode).transpose()?,
+impl MatcherRow {
+    fn encode(matcher: &Matcher) -> Result<MatcherRow, StoreError> {
+        Ok(MatcherRow { matcher: matcher.clone(), join: opt_json(matcher.join.as_ref())? })
+    }
+}
+
+impl NewRunRow {
+    fn encode(new: &NewRun) -> Result<NewRunRow, StoreError> {
+        Ok(NewRunRow {
+            run: RunRow::encode(&new.run)?,
+            steps: new.steps.iter().map(StepRow::encode).collect::<Result<_, _>>()?,
+            matchers: new.matchers.iter().map(MatcherRow::encode).collect::<Result<_, _>>()?,
         })
     }
 }
 
+impl ResolutionRow {
+    fn encode(resolution: &Resolution) -> Result<ResolutionRow, StoreError> {
+        Ok(ResolutionRow { matcher: resolution.matcher.clone(), step: StepRow::encode(&resolution.record)? })
+    }
+}
+
+impl CancelRow {
+    fn encode(cancel: &CancelRequest) -> Result<CancelRow, StoreError> {
+        Ok(CancelRow {
+            run_id: cancel.run_id.clone(),
+            cancellation: json(&cancel.cancellation)?,
+            at: cancel.cancellation.at,
+        })
+    }
+}
+
+impl BatchRows {
+    pub(super) fn encode(batch: &Batch) -> Result<BatchRows, StoreError> {
+        Ok(BatchRows {
+            events: batch.events.iter().map(EventRow::encode).collect::<Result<_, _>>()?,
+            runs: batch.runs.iter().map(NewRunRow::encode).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl AckRows {
+    pub(super) fn encode(ack: &Ack) -> Result<AckRows, StoreError> {
+        Ok(AckRows {
+            run: RunRow::encode(&ack.run)?,
+            steps: ack.steps.iter().map(StepRow::encode).collect::<Result<_, _>>()?,
+            waiting_on: ack.waiting_on.clone(),
+            matchers: ack.matchers.iter().map(MatcherRow::encode).collect::<Result<_, _>>()?,
+            drop_matchers: ack.drop_matchers.clone(),
+            events: ack.events.iter().map(EventRow::encode).collect::<Result<_, _>>()?,
+            resume: ack.resume.iter().map(|r| StepRow::encode(&r.record)).collect::<Result<_, _>>()?,
+            at: ack.at,
+        })
+    }
+}
+
+impl CheckpointRows {
+    pub(super) fn encode(run_id: &str, checkpoint: &Checkpoint) -> Result<CheckpointRows, StoreError> {
+        Ok(CheckpointRows {
+            run_id: run_id.to_owned(),
+            steps: checkpoint.steps.iter().map(StepRow::encode).collect::<Result<_, _>>()?,
+            resolutions: checkpoint.resolutions.iter().map(ResolutionRow::encode).collect::<Result<_, _>>()?,
+            started: checkpoint.started,
+        })
+    }
+}
+
+const TERMINAL: &str = "('Completed', 'Failed', 'Cancelled')";
+
 impl Write {
     /// Applies the write inside the writer's open transaction.
     pub(super) fn apply(&self, conn: &Connection) -> Result<Written, StoreError> {
+        let mut written = Written::default();
         match self {
-            Write::Accept(events) => insert_events(conn, events).map(Written::Accepted),
-            Write::Save(updates) => {
-                for update in updates {
-                    save(conn, update)?;
+            Write::Accept(batch) => {
+                for event in &batch.events {
+                    let result = insert_event(conn, event, &mut written.effects)?;
+                    written.events.push(result);
                 }
-                Ok(Written::Saved)
+                for run in &batch.runs {
+                    if insert_run(conn, run, &mut written.effects)? {
+                        written.runs.push(run.run.id.clone());
+                    }
+                }
+            }
+            Write::Ack(ack) => ack_run(conn, ack, &mut written)?,
+            Write::Checkpoint(checkpoint) => {
+                for step in &checkpoint.steps {
+                    insert_step(conn, step)?;
+                }
+                for resolution in &checkpoint.resolutions {
+                    resolve(conn, resolution, &mut written.effects)?;
+                }
+                if let Some(started) = checkpoint.started {
+                    conn.prepare_cached(&format!(
+                        "UPDATE runs SET status = 'Running', started_at = coalesce(started_at, ?2) \
+                         WHERE id = ?1 AND status NOT IN {TERMINAL}"
+                    ))?
+                    .execute(params![checkpoint.run_id, started])?;
+                }
+            }
+            Write::Release { run_id, due } => {
+                conn.prepare_cached(&format!(
+                    "UPDATE runs SET wake_at = ?2 WHERE id = ?1 AND status NOT IN {TERMINAL}"
+                ))?
+                .execute(params![run_id, due])?;
+            }
+            Write::Cancel { run_id, cancellation, at } => {
+                let function: Option<String> = conn
+                    .prepare_cached(&format!(
+                        "UPDATE runs SET cancel = coalesce(cancel, ?2), wake_at = min(coalesce(wake_at, ?3), ?3) \
+                         WHERE id = ?1 AND status NOT IN {TERMINAL} RETURNING function_id"
+                    ))?
+                    .query_row(params![run_id, cancellation, at], |r| r.get(0))
+                    .optional()?;
+                if let Some(function) = function {
+                    written.applied = true;
+                    written.effects.woken.push((run_id.clone(), function, *at));
+                    written.effects.cancelled.push(run_id.clone());
+                }
+            }
+            Write::Rearm { run_id, matchers } => {
+                conn.prepare_cached("DELETE FROM legacy_cancel_on WHERE run_id = ?1")?.execute(params![run_id])?;
+                for matcher in matchers {
+                    insert_matcher(conn, &MatcherRow::encode(matcher)?, &mut written.effects)?;
+                }
             }
             Write::Logs(lines) => {
                 let mut stmt = conn.prepare_cached(
@@ -157,104 +345,228 @@ impl Write {
                 for l in lines {
                     stmt.execute(params![l.run_id, l.step, l.attempt, l.ts, l.level, l.message])?;
                 }
-                Ok(Written::Saved)
             }
         }
+        Ok(written)
     }
 }
 
-fn insert_events(conn: &Connection, events: &[EventRow]) -> Result<Vec<Accepted>, StoreError> {
-    let mut out = Vec::with_capacity(events.len());
-    let mut insert_event = conn.prepare_cached(
-        "INSERT OR IGNORE INTO events (id, name, data, ts, user, source, received_at, embeds) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for e in events {
-        let inserted =
-            insert_event.execute(params![e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at, e.embeds])?;
-        if inserted == 0 {
-            out.push(Accepted { event_id: e.id.clone(), new: false, runs: Vec::new() });
-            continue;
-        }
-        let mut created = Vec::with_capacity(e.runs.len());
-        for run in &e.runs {
-            if insert_run(conn, run)? {
-                created.push(run.id.clone());
-            }
-        }
-        out.push(Accepted { event_id: e.id.clone(), new: true, runs: created });
-    }
-    Ok(out)
-}
-
-fn insert_run(conn: &Connection, run: &RunRow) -> Result<bool, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, started_at, \
-         ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?;
-    let n = stmt.execute(params![
-        run.id,
-        run.function_id,
-        run.event_id,
-        run.event_ids,
-        run.status,
-        run.attempt,
-        run.created_at,
-        run.started_at,
-        run.ended_at,
-        run.output,
-        run.error,
-        run.wake_at,
-        run.state,
-        run.parent,
-        run.rerun_of,
-        run.dedupe_key,
-    ])?;
-    Ok(n == 1)
-}
-
-fn save(conn: &Connection, update: &UpdateRow) -> Result<(), StoreError> {
-    if !update.events.is_empty() {
-        insert_events(conn, &update.events)?;
-    }
-    if !update.steps.is_empty() {
-        let mut insert_step = conn.prepare_cached(
-            "INSERT OR IGNORE INTO steps (run_id, hash, name, kind, memo, attempts, started_at, ended_at) \
+fn insert_event(conn: &Connection, e: &EventRow, effects: &mut Effects) -> Result<(bool, Vec<String>), StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO events (id, name, data, ts, user, source, received_at, embeds) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for s in &update.steps {
-            insert_step.execute(params![
-                s.run_id,
-                s.hash,
-                s.name,
-                s.kind,
-                s.memo,
-                s.attempts,
-                s.started_at,
-                s.ended_at
-            ])?;
+        )?
+        .execute(params![e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at, e.embeds])?;
+    if inserted == 0 {
+        return Ok((false, Vec::new()));
+    }
+    let mut created = Vec::with_capacity(e.runs.len());
+    for run in &e.runs {
+        if insert_run(conn, run, effects)? {
+            created.push(run.run.id.clone());
         }
     }
-    if let Some(run) = &update.run {
-        let mut update_run = conn.prepare_cached(
-            "UPDATE runs SET status = ?2, attempt = ?3, started_at = ?4, ended_at = ?5, output = ?6, error = ?7, \
-             wake_at = ?8, state = ?9 WHERE id = ?1",
-        )?;
-        let changed = update_run.execute(params![
+    for resolution in &e.resolves {
+        resolve(conn, resolution, effects)?;
+    }
+    for cancel in &e.cancels {
+        let function: Option<String> = conn
+            .prepare_cached(&format!(
+                "UPDATE runs SET cancel = coalesce(cancel, ?2), wake_at = min(coalesce(wake_at, ?3), ?3) \
+                 WHERE id = ?1 AND status NOT IN {TERMINAL} RETURNING function_id"
+            ))?
+            .query_row(params![cancel.run_id, cancel.cancellation, cancel.at], |r| r.get(0))
+            .optional()?;
+        if let Some(function) = function {
+            effects.woken.push((cancel.run_id.clone(), function, cancel.at));
+            effects.cancelled.push(cancel.run_id.clone());
+        }
+    }
+    Ok((true, created))
+}
+
+fn insert_run(conn: &Connection, new: &NewRunRow, effects: &mut Effects) -> Result<bool, StoreError> {
+    let run = &new.run;
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, \
+             started_at, ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )?
+        .execute(params![
             run.id,
+            run.function_id,
+            run.event_id,
+            run.event_ids,
             run.status,
             run.attempt,
+            run.created_at,
             run.started_at,
             run.ended_at,
             run.output,
             run.error,
             run.wake_at,
             run.state,
+            run.parent,
+            run.rerun_of,
+            run.dedupe_key,
         ])?;
-        if changed == 0 {
-            insert_run(conn, run)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    for step in &new.steps {
+        insert_step(conn, step)?;
+    }
+    for matcher in &new.matchers {
+        insert_matcher(conn, matcher, effects)?;
+    }
+    if let Some(due) = run.wake_at {
+        effects.created.push((run.id.clone(), run.function_id.clone(), due));
+    }
+    Ok(true)
+}
+
+fn insert_step(conn: &Connection, s: &StepRow) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO steps (run_id, hash, name, kind, memo, attempts, started_at, ended_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![s.run_id, s.hash, s.name, s.kind, s.memo, s.attempts, s.started_at, s.ended_at])?;
+    Ok(n == 1)
+}
+
+fn insert_matcher(conn: &Connection, row: &MatcherRow, effects: &mut Effects) -> Result<(), StoreError> {
+    let m = &row.matcher;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO matchers (run_id, id, kind, name, event, expr, join_on, trigger_event, since, deadline) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        m.run_id,
+        m.id,
+        m.kind.as_str(),
+        m.name,
+        m.event,
+        m.expr,
+        row.join,
+        m.trigger,
+        m.since,
+        m.deadline
+    ])?;
+    effects.matchers_added.push(m.clone());
+    Ok(())
+}
+
+/// Makes an active run due no later than `at`.
+fn wake(conn: &Connection, run_id: &str, at: Millis, effects: &mut Effects) -> Result<(), StoreError> {
+    let function: Option<String> = conn
+        .prepare_cached(&format!(
+            "UPDATE runs SET wake_at = min(coalesce(wake_at, ?2), ?2) WHERE id = ?1 AND status NOT IN {TERMINAL} \
+             RETURNING function_id"
+        ))?
+        .query_row(params![run_id, at], |r| r.get(0))
+        .optional()?;
+    if let Some(function) = function {
+        effects.woken.push((run_id.to_owned(), function, at));
+    }
+    Ok(())
+}
+
+/// Writes a waiting step's result if it still waits (its matcher is there, for a wait) and its
+/// run is active; wakes the run.
+fn resolve(conn: &Connection, resolution: &ResolutionRow, effects: &mut Effects) -> Result<(), StoreError> {
+    let step = &resolution.step;
+    let active: bool = conn
+        .prepare_cached(&format!("SELECT count(*) > 0 FROM runs WHERE id = ?1 AND status NOT IN {TERMINAL}"))?
+        .query_row(params![step.run_id], |r| r.get(0))?;
+    if !active {
+        return Ok(());
+    }
+    if let Some(matcher) = &resolution.matcher {
+        let deleted = conn
+            .prepare_cached("DELETE FROM matchers WHERE run_id = ?1 AND id = ?2")?
+            .execute(params![step.run_id, matcher])?;
+        if deleted == 0 {
+            return Ok(());
+        }
+        effects.matchers_removed.push((step.run_id.clone(), matcher.clone()));
+    }
+    if insert_step(conn, step)? {
+        wake(conn, &step.run_id, step.ended_at, effects)?;
+    }
+    Ok(())
+}
+
+fn ack_run(conn: &Connection, ack: &AckRows, written: &mut Written) -> Result<(), StoreError> {
+    let run = &ack.run;
+    for step in &ack.steps {
+        insert_step(conn, step)?;
+    }
+    let due = if run.terminal {
+        None
+    } else {
+        let cancelled: bool = conn
+            .prepare_cached("SELECT count(*) > 0 FROM runs WHERE id = ?1 AND cancel IS NOT NULL")?
+            .query_row(params![run.id], |r| r.get(0))?;
+        let mut arrived = false;
+        for hash in &ack.waiting_on {
+            arrived |= conn
+                .prepare_cached("SELECT count(*) > 0 FROM steps WHERE run_id = ?1 AND hash = ?2")?
+                .query_row(params![run.id, hash], |r| r.get::<_, bool>(0))?;
+        }
+        if cancelled || arrived {
+            Some(run.wake_at.map_or(ack.at, |w| w.min(ack.at)))
+        } else {
+            run.wake_at
+        }
+    };
+    conn.prepare_cached(
+        "UPDATE runs SET status = ?2, attempt = ?3, started_at = ?4, ended_at = ?5, output = ?6, error = ?7, \
+         wake_at = ?8, state = ?9 WHERE id = ?1",
+    )?
+    .execute(params![
+        run.id,
+        run.status,
+        run.attempt,
+        run.started_at,
+        run.ended_at,
+        run.output,
+        run.error,
+        due,
+        run.state,
+    ])?;
+    match &ack.drop_matchers {
+        DropMatchers::None => {}
+        DropMatchers::Ids(ids) => {
+            let mut stmt = conn.prepare_cached("DELETE FROM matchers WHERE run_id = ?1 AND id = ?2")?;
+            for id in ids {
+                stmt.execute(params![run.id, id])?;
+                written.effects.matchers_removed.push((run.id.clone(), id.clone()));
+            }
+        }
+        DropMatchers::All => {}
+    }
+    if run.terminal || ack.drop_matchers == DropMatchers::All {
+        conn.prepare_cached("DELETE FROM matchers WHERE run_id = ?1")?.execute(params![run.id])?;
+        written.effects.ended.push(run.id.clone());
+    }
+    for matcher in &ack.matchers {
+        insert_matcher(conn, matcher, &mut written.effects)?;
+    }
+    for event in &ack.events {
+        let result = insert_event(conn, event, &mut written.effects)?;
+        written.events.push(result);
+    }
+    for step in &ack.resume {
+        let active: bool = conn
+            .prepare_cached(&format!("SELECT count(*) > 0 FROM runs WHERE id = ?1 AND status NOT IN {TERMINAL}"))?
+            .query_row(params![step.run_id], |r| r.get(0))?;
+        if active && insert_step(conn, step)? {
+            wake(conn, &step.run_id, step.ended_at, &mut written.effects)?;
         }
     }
+    written.due = due;
     Ok(())
 }

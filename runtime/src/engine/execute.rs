@@ -1,0 +1,208 @@
+//! One pass of a claimed run: load what it needs, resolve the timers that came due, call the
+//! function through its executor, and write the report with one ack under the lease.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::apply::{invoke_timeout, Applied, Ending};
+use super::host::EngineHost;
+use super::{Change, Core, TriggerEvent};
+use crate::error::{ErrorInfo, Retry};
+use crate::event::RawEvent;
+use crate::exec::local;
+use crate::function::{Executor, FunctionSpec};
+use crate::model::{Memo, PendingOp, RunRecord, RunStatus, StepKind, StepRecord};
+use crate::replay::{Journal, PassEnd, PassInput, PassReport};
+use crate::store::{Acked, Checkpoint, Lease, Resolution, StoreError};
+
+/// What the engine already has in memory for a run's first pass: nothing to read.
+pub(crate) struct Preload {
+    pub(crate) run: RunRecord,
+    pub(crate) trigger: Arc<TriggerEvent>,
+    /// The journal it was created with (a re-run from a step copies the earlier steps).
+    pub(crate) steps: Vec<StepRecord>,
+}
+
+impl Core {
+    /// Executes one pass of a leased run and acknowledges it.
+    pub(super) async fn execute(self: &Arc<Self>, lease: &Lease, preload: Option<Preload>) -> Result<(), StoreError> {
+        let (run, trigger, mut records) = match preload {
+            Some(p) => (p.run, p.trigger, p.steps),
+            None => {
+                let Some(run) = self.store.run(&lease.run_id).await? else {
+                    tracing::warn!(run_id = %lease.run_id, "a claimed run does not exist");
+                    return Ok(());
+                };
+                let events: Vec<RawEvent> =
+                    self.store.events(&run.event_ids).await?.into_iter().map(|e| e.into_raw()).collect();
+                let records = self.store.journal(&run.id).await?;
+                (run, TriggerEvent::new(Arc::from(events)), records)
+            }
+        };
+        let now = self.clock.now_ms();
+        let Some(spec) = self.function(&run.function_id) else {
+            let error = ErrorInfo {
+                name: "FunctionNotFound".into(),
+                message: format!(
+                    "function `{}` is not registered in this app; was it renamed or removed?",
+                    run.function_id
+                ),
+                cause: None,
+            };
+            let applied = self.finish(run, &trigger, Ending::Failed(error), Vec::new(), Vec::new(), now).await?;
+            return self.acknowledge(lease, applied).await;
+        };
+        if run.status.is_terminal() {
+            // Ended already (a pass ended it and its lease was then lost): nothing to do.
+            return self.store.release(lease, now).await.map(drop);
+        }
+        if run.cancellation.is_some() || self.store.cancel_requested(&run.id) {
+            let run = match run.cancellation {
+                Some(_) => run,
+                None => self.store.run(&run.id).await?.unwrap_or(run),
+            };
+            let applied = self.finish(run, &trigger, Ending::Cancelled, Vec::new(), Vec::new(), now).await?;
+            return self.acknowledge(lease, applied).await;
+        }
+
+        // Timers that came due. A sleep's end is written with the pass; a wait's or an invoke's
+        // timeout first, on its own: the event (or the invoked run's result) may have arrived
+        // meanwhile, and whichever is written first is the step's result.
+        let journaled = |records: &[StepRecord], hash: &str| records.iter().any(|r| r.hash == hash);
+        let mut slept = Vec::new();
+        let mut timeouts = Vec::new();
+        let mut pending = Vec::new();
+        for op in run.state.pending.clone() {
+            if journaled(&records, op.step()) {
+                continue;
+            }
+            if op.due() > now {
+                pending.push(op);
+                continue;
+            }
+            let record = |kind, memo| StepRecord {
+                run_id: run.id.clone(),
+                hash: op.step().to_owned(),
+                name: op.name().to_owned(),
+                kind,
+                memo,
+                attempts: 1,
+                started_at: op.since(),
+                ended_at: now,
+            };
+            match &op {
+                PendingOp::Sleep { .. } => slept.push(record(StepKind::Sleep, Memo::Data(Value::Null))),
+                PendingOp::Wait { step, .. } => timeouts.push(Resolution {
+                    matcher: Some(step.clone()),
+                    record: record(StepKind::Wait, Memo::Data(Value::Null)),
+                }),
+                PendingOp::Invoke { .. } => timeouts.push(Resolution {
+                    matcher: None,
+                    record: record(StepKind::Invoke, Memo::Error(invoke_timeout())),
+                }),
+                // The back-off is over: the step runs again.
+                PendingOp::Retry { .. } => {}
+            }
+        }
+        if !timeouts.is_empty() {
+            let checkpoint = Checkpoint { resolutions: timeouts, ..Checkpoint::default() };
+            if !self.store.checkpoint(lease, checkpoint).await? {
+                tracing::warn!(run_id = %run.id, "lost the lease before the pass began");
+                return Ok(());
+            }
+            records = self.store.journal(&run.id).await?;
+            pending.retain(|op| !journaled(&records, op.step()));
+        }
+        let journal = Journal::from_entries(records.into_iter().chain(slept.iter().cloned()).map(|r| (r.hash, r.memo)));
+        let input = PassInput {
+            run_id: run.id.clone(),
+            journal,
+            pending,
+            attempts: run.state.step_attempts.clone(),
+            started: run.state.step_started.clone(),
+        };
+        let host = Arc::new(EngineHost::new(
+            self.clone(),
+            lease.clone(),
+            spec.max_attempts(),
+            run.status == RunStatus::Running,
+        ));
+        let report = self.call(&spec, &run, &trigger, input, host.clone()).await;
+        if !host.flushed().await {
+            tracing::warn!(run_id = %run.id, "lost the lease during the pass: its result is not written");
+            return Ok(());
+        }
+        if report.end == PassEnd::Completed {
+            tracing::info!(run_id = %run.id, function_id = %run.function_id, steps = report.ops.len(), "run completed");
+        }
+        let applied = self.apply(&spec, run, &trigger, report, slept).await?;
+        self.acknowledge(lease, applied).await
+    }
+
+    /// Calls the function through its executor.
+    async fn call(
+        &self,
+        spec: &FunctionSpec,
+        run: &RunRecord,
+        trigger: &TriggerEvent,
+        input: PassInput,
+        host: Arc<EngineHost>,
+    ) -> PassReport {
+        match &spec.executor {
+            Executor::Local(handler) => {
+                let call = local::Call {
+                    handler: *handler,
+                    function_id: Arc::from(spec.id.as_str()),
+                    engine: self.instance,
+                    attempt: run.attempt,
+                    events: trigger.events().clone(),
+                    state: self.state.clone(),
+                };
+                local::run(call, input, host).await
+            }
+            Executor::Remote(remote) => PassReport {
+                ops: Vec::new(),
+                kept: Vec::new(),
+                end: PassEnd::Failed {
+                    error: ErrorInfo {
+                        name: "ExecutorUnavailable".into(),
+                        message: format!(
+                            "function `{}` is served by app `{}` at {}, and this build cannot call apps over the \
+                             Inngest protocol yet",
+                            spec.id, remote.app_id, remote.url
+                        ),
+                        cause: None,
+                    },
+                    retry: Retry::Backoff,
+                },
+                replayed: 0,
+            },
+        }
+    }
+
+    /// Writes an ack, then announces the change and starts the passes of the runs it created.
+    async fn acknowledge(self: &Arc<Self>, lease: &Lease, applied: Applied) -> Result<(), StoreError> {
+        let Applied { ack, triggers } = applied;
+        let (run_id, function_id, status) = (ack.run.id.clone(), ack.run.function_id.clone(), ack.run.status);
+        // Only what announcing the events and starting their runs needs (most start none).
+        let events: Vec<(String, String, Vec<crate::store::NewRun>)> =
+            ack.events.iter().map(|e| (e.event.id.clone(), e.event.name.clone(), e.runs.clone())).collect();
+        let claim = self.claim_for();
+        match self.store.ack(lease, ack, Some(&claim)).await? {
+            Acked::Stale => {
+                tracing::warn!(run_id = %run_id, "the run was claimed again while this pass ran: its result is dropped");
+            }
+            Acked::Committed { events: accepted, .. } => {
+                self.notify(Change::Run { id: run_id, function_id, status });
+                for (((id, name, runs), trigger), accepted) in events.into_iter().zip(triggers).zip(accepted) {
+                    if accepted.new {
+                        self.notify(Change::Event { id, name });
+                        self.started(runs, &accepted.runs, &trigger);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

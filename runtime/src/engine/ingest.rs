@@ -1,0 +1,503 @@
+//! An event's way in: it gets its id and time, the runs of the functions it triggers (with
+//! their `cancel_on` matchers), the waiting steps it resolves and the runs it cancels, and all
+//! of it is committed as one batch. The runs created are claimed by this engine as they are
+//! inserted, so their first pass starts without a round trip through the queue.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::{new_id, Change, Core, SendError, TriggerEvent};
+use crate::event::RawEvent;
+use crate::expr::EqualityJoin;
+use crate::function::FunctionSpec;
+use crate::model::{
+    Cancellation, CancelledBy, EventSource, Memo, Millis, ParentRef, RunRecord, RunState, RunStatus, StepKind,
+    StepRecord, StoredEvent,
+};
+use crate::store::{
+    Accepts, Batch, CancelRequest, ClaimFor, CreatedRun, Join, Matcher, MatcherKind, NewEvent, NewRun, Resolution,
+    StoreError,
+};
+
+/// A prepared event with what it starts, ready for a batch.
+pub(crate) struct Prepared {
+    pub(crate) new: NewEvent,
+    pub(crate) trigger: Arc<TriggerEvent>,
+}
+
+/// The matchers of runs created earlier in the same batch: an event may cancel a run that an
+/// event before it in the batch started.
+#[derive(Default)]
+struct BatchMatchers {
+    matchers: Vec<(Matcher, Arc<TriggerEvent>)>,
+}
+
+impl Core {
+    /// Accepts events: committed, with everything they start, resolve and cancel, when this
+    /// returns.
+    pub(crate) async fn send(
+        self: &Arc<Self>,
+        raws: Vec<RawEvent>,
+        source: EventSource,
+    ) -> Result<Vec<String>, SendError> {
+        if self.is_stopping() {
+            return Err(SendError::ShuttingDown);
+        }
+        let mut batch = Vec::with_capacity(raws.len());
+        let mut local = BatchMatchers::default();
+        for (i, raw) in raws.into_iter().enumerate() {
+            let prepared = self.prepare(raw, source, i, &mut local).await?;
+            batch.push(prepared);
+        }
+        let ids = batch.iter().map(|p| p.new.event.id.clone()).collect();
+        self.commit(batch, Vec::new()).await?;
+        Ok(ids)
+    }
+
+    /// Commits prepared events (and event-less runs), then starts the passes of the runs this
+    /// engine claimed.
+    pub(crate) async fn commit(
+        self: &Arc<Self>,
+        batch: Vec<Prepared>,
+        runs: Vec<(NewRun, Arc<TriggerEvent>)>,
+    ) -> Result<Accepts, StoreError> {
+        let claim = self.claim_on_insert(batch.iter().map(|p| p.new.runs.len()).sum::<usize>() + runs.len());
+        let (mut prepared, triggers): (Vec<NewEvent>, Vec<Arc<TriggerEvent>>) =
+            batch.into_iter().map(|p| (p.new, p.trigger)).unzip();
+        if claim.is_some() {
+            let now = self.clock.now_ms();
+            for run in prepared.iter_mut().flat_map(|e| e.runs.iter_mut()) {
+                mark_started(&mut run.run, now);
+            }
+        }
+        let (mut lone, lone_triggers): (Vec<NewRun>, Vec<Arc<TriggerEvent>>) = runs.into_iter().unzip();
+        if claim.is_some() {
+            let now = self.clock.now_ms();
+            for run in &mut lone {
+                mark_started(&mut run.run, now);
+            }
+        }
+        let store_batch = Batch { events: prepared, runs: lone };
+        let accepts = self.store.accept(&store_batch, claim.as_ref()).await?;
+        self.bump();
+        let Batch { events, runs } = store_batch;
+        for ((new, trigger), accepted) in events.into_iter().zip(triggers).zip(&accepts.events) {
+            if !accepted.new {
+                continue;
+            }
+            self.notify(Change::Event { id: new.event.id.clone(), name: new.event.name.clone() });
+            self.started(new.runs, &accepted.runs, &trigger);
+        }
+        for ((run, trigger), created) in runs.into_iter().zip(lone_triggers).zip(&accepts.runs) {
+            self.started(vec![run], std::slice::from_ref(created), &trigger);
+        }
+        Ok(accepts)
+    }
+
+    /// After a commit: announces the runs created and starts the passes of those claimed.
+    pub(crate) fn started(self: &Arc<Self>, runs: Vec<NewRun>, created: &[CreatedRun], trigger: &Arc<TriggerEvent>) {
+        for new in runs {
+            let Some(created) = created.iter().find(|c| c.id == new.run.id) else { continue };
+            self.notify(Change::Run {
+                id: new.run.id.clone(),
+                function_id: new.run.function_id.clone(),
+                status: new.run.status,
+            });
+            if let Some(lease) = created.lease.clone() {
+                let preload = super::execute::Preload { run: new.run, trigger: trigger.clone(), steps: new.steps };
+                self.spawn_pass(lease, Some(preload));
+            }
+        }
+    }
+
+    /// The claim for runs a batch creates, when this engine has room to execute them now;
+    /// otherwise they wait in the queue for whoever has.
+    fn claim_on_insert(&self, runs: usize) -> Option<ClaimFor> {
+        (runs > 0 && !self.is_stopping() && self.passes.available_permits() > 0).then(|| self.claim_for())
+    }
+
+    /// An event ready to commit: id and time filled in, validated, with the runs it starts and
+    /// what it resolves and cancels.
+    async fn prepare(
+        &self,
+        mut raw: RawEvent,
+        source: EventSource,
+        index: usize,
+        local: &mut BatchMatchers,
+    ) -> Result<Prepared, SendError> {
+        if raw.name.trim().is_empty() {
+            return Err(SendError::Invalid { index, message: "the event has no `name`".into() });
+        }
+        let now = self.clock.now_ms();
+        if raw.id.is_empty() {
+            raw.id = new_id();
+        }
+        if raw.ts == 0 {
+            raw.ts = now;
+        }
+        let event = StoredEvent {
+            id: raw.id.clone(),
+            name: raw.name.clone(),
+            data: raw.data.clone(),
+            ts: raw.ts,
+            user: raw.user.clone(),
+            source,
+            received_at: now,
+        };
+        let trigger = TriggerEvent::new(Arc::from(vec![raw]));
+        let mut new = NewEvent::new(event);
+        new.runs = self.triggered(&trigger, now);
+        self.matched(&mut new, &trigger, now, local).await?;
+        for run in &new.runs {
+            for matcher in &run.matchers {
+                local.matchers.push((matcher.clone(), trigger.clone()));
+            }
+        }
+        Ok(Prepared { new, trigger })
+    }
+
+    /// The runs an event triggers: one per function whose trigger (name and condition) matches.
+    fn triggered(&self, trigger: &Arc<TriggerEvent>, now: Millis) -> Vec<NewRun> {
+        let Some(event) = trigger.events().first() else { return Vec::new() };
+        let functions = self.functions();
+        let mut out: Vec<NewRun> = Vec::new();
+        for listener in functions.listeners(&event.name) {
+            if out.iter().any(|r| r.run.function_id == listener.spec.id) {
+                continue;
+            }
+            let matches = match &listener.expr {
+                None => true,
+                Some(expr) => match self.exprs.test(expr, &[("event", trigger.json())]) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(function_id = %listener.spec.id, event = %event.name, error = %e, "trigger expression failed; function skipped");
+                        false
+                    }
+                },
+            };
+            if matches {
+                out.push(self.new_run(&listener.spec, vec![event.id.clone()], None, trigger, now));
+            }
+        }
+        out
+    }
+
+    /// A new, queued run of `spec` for these events, with its `cancel_on` matchers.
+    pub(crate) fn new_run(
+        &self,
+        spec: &FunctionSpec,
+        event_ids: Vec<String>,
+        parent: Option<ParentRef>,
+        trigger: &TriggerEvent,
+        now: Millis,
+    ) -> NewRun {
+        let run = RunRecord {
+            id: new_id(),
+            function_id: spec.id.clone(),
+            event_ids,
+            status: RunStatus::Queued,
+            attempt: 0,
+            created_at: now,
+            started_at: None,
+            ended_at: None,
+            output: None,
+            error: None,
+            wake_at: Some(now),
+            state: RunState::default(),
+            parent,
+            rerun_of: None,
+            cancellation: None,
+        };
+        let matchers = self.cancel_matchers(spec, &run, trigger);
+        NewRun { run, steps: Vec::new(), matchers }
+    }
+
+    /// A run's `cancel_on` conditions as matchers.
+    pub(crate) fn cancel_matchers(&self, spec: &FunctionSpec, run: &RunRecord, trigger: &TriggerEvent) -> Vec<Matcher> {
+        spec.options
+            .cancel_on
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let deadline = c.timeout.map_or(Millis::MAX, |t| run.created_at.saturating_add(crate::step::millis(t)));
+                let expr = c.expr.as_deref();
+                Matcher {
+                    run_id: run.id.clone(),
+                    id: format!("cancel:{i}"),
+                    kind: MatcherKind::Cancel,
+                    name: String::new(),
+                    event: c.event.to_string(),
+                    expr: expr.map(str::to_owned),
+                    join: expr.and_then(|e| join_of(e, trigger)),
+                    trigger: trigger.id().map(str::to_owned),
+                    since: run.created_at,
+                    deadline,
+                }
+            })
+            .collect()
+    }
+
+    /// The waiting steps an incoming event resolves and the runs it cancels.
+    async fn matched(
+        &self,
+        new: &mut NewEvent,
+        incoming: &Arc<TriggerEvent>,
+        now: Millis,
+        local: &BatchMatchers,
+    ) -> Result<(), StoreError> {
+        let name = new.event.name.clone();
+        let earlier = local.matchers.iter().filter(|(m, _)| m.event == name);
+        let mut candidates: Vec<(Matcher, Option<Arc<Value>>)> =
+            earlier.map(|(m, trigger)| (m.clone(), Some(trigger.json().clone()))).collect();
+        if self.store.observes(&name) {
+            let found = self.store.matchers(&name, incoming.json(), now).await?;
+            candidates.extend(found.into_iter().map(|c| (c.matcher, c.trigger)));
+        }
+        for (matcher, trigger) in candidates {
+            if matcher.deadline < now || !self.satisfies(&matcher, trigger.as_deref(), incoming.json()) {
+                continue;
+            }
+            match matcher.kind {
+                MatcherKind::Wait => new.resolves.push(Resolution {
+                    matcher: Some(matcher.id.clone()),
+                    record: StepRecord {
+                        run_id: matcher.run_id.clone(),
+                        hash: matcher.id.clone(),
+                        name: matcher.name.clone(),
+                        kind: StepKind::Wait,
+                        memo: Memo::Data(incoming.json().as_ref().clone()),
+                        attempts: 1,
+                        started_at: matcher.since,
+                        ended_at: now,
+                    },
+                }),
+                MatcherKind::Cancel => {
+                    if !new.cancels.iter().any(|c| c.run_id == matcher.run_id) {
+                        new.cancels.push(CancelRequest {
+                            run_id: matcher.run_id.clone(),
+                            cancellation: Cancellation {
+                                by: CancelledBy::Event { event_id: new.event.id.clone(), event_name: name.clone() },
+                                at: now,
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `incoming` satisfies a matcher's condition (`trigger` is the run's trigger, given
+    /// when the condition must be evaluated).
+    fn satisfies(&self, matcher: &Matcher, trigger: Option<&Value>, incoming: &Value) -> bool {
+        let Some(expr) = &matcher.expr else { return true };
+        if let Some(join) = &matcher.join {
+            return crate::store::value_at(incoming, &join.path).as_ref() == Some(&join.value);
+        }
+        let trigger = trigger.unwrap_or(&Value::Null);
+        match self.exprs.test(expr, &[("event", trigger), ("async", incoming)]) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(run_id = %matcher.run_id, error = %e, "a wait or cancel_on condition failed; it does not match");
+                false
+            }
+        }
+    }
+
+    /// A system event (`inngest/function.finished`, ...) and the runs it starts. Inngest's
+    /// `data.event` (the run's triggering event) is copied in only when something observes the
+    /// name; otherwise the store keeps it by reference, which saves a copy of every event per run.
+    pub(crate) async fn system_event(
+        &self,
+        name: &str,
+        run: &RunRecord,
+        mut data: Map<String, Value>,
+        trigger: &TriggerEvent,
+    ) -> Result<Prepared, StoreError> {
+        let id = crate::replay::hash_step_id(&format!("{}-{name}", run.id));
+        let now = self.clock.now_ms();
+        let embeds = trigger.id().map(str::to_owned);
+        let observed = !self.functions().listeners(name).is_empty() || self.store.observes(name);
+        if embeds.is_none() || observed {
+            data.insert("event".into(), trigger.json().as_ref().clone());
+        }
+        let raw = RawEvent::new(name, Value::Object(data)).with_id(id);
+        let event = StoredEvent {
+            id: raw.id.clone(),
+            name: raw.name.clone(),
+            data: raw.data.clone(),
+            ts: now,
+            user: None,
+            source: EventSource::Internal,
+            received_at: now,
+        };
+        let incoming = TriggerEvent::new(Arc::from(vec![raw]));
+        let mut new = NewEvent::new(event);
+        if observed {
+            new.runs = self.triggered(&incoming, now);
+            self.matched(&mut new, &incoming, now, &BatchMatchers::default()).await?;
+        } else {
+            new.embeds = embeds;
+        }
+        Ok(Prepared { new, trigger: incoming })
+    }
+
+    /// The event and run that `step.invoke` (or the dev UI's "Invoke") starts: one run of
+    /// `spec` and of no other, with an `inngest/function.invoked` event carrying `data`.
+    pub(crate) fn invocation(
+        &self,
+        spec: &FunctionSpec,
+        data: Value,
+        event_id: String,
+        parent: Option<ParentRef>,
+    ) -> Prepared {
+        let mut data = match data {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => {
+                let mut m = Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        let source_run = parent.as_ref().map(|p| p.run_id.clone());
+        let source_step = parent.as_ref().map(|p| p.step.clone());
+        data.insert("_inngest".into(), json!({"fn_id": spec.id, "source_run_id": source_run, "step": source_step}));
+        let now = self.clock.now_ms();
+        let raw = RawEvent::new("inngest/function.invoked", Value::Object(data)).with_id(event_id);
+        let event = StoredEvent {
+            id: raw.id.clone(),
+            name: raw.name.clone(),
+            data: raw.data.clone(),
+            ts: now,
+            user: None,
+            source: EventSource::Internal,
+            received_at: now,
+        };
+        let trigger = TriggerEvent::new(Arc::from(vec![raw]));
+        let mut new = NewEvent::new(event);
+        new.runs = vec![self.new_run(spec, vec![new.event.id.clone()], parent, &trigger, now)];
+        Prepared { new, trigger }
+    }
+
+    /// Starts one run of `spec` with an `inngest/function.invoked` event. Returns the run id
+    /// (`None` if the event id was taken).
+    pub(crate) async fn invoke(
+        self: &Arc<Self>,
+        spec: &FunctionSpec,
+        data: Value,
+        event_id: String,
+        parent: Option<ParentRef>,
+    ) -> Result<Option<String>, SendError> {
+        let prepared = self.invocation(spec, data, event_id, parent);
+        let accepts = self.commit(vec![prepared], Vec::new()).await?;
+        Ok(accepts.events.first().and_then(|a| a.runs.first()).map(|r| r.id.clone()))
+    }
+
+    /// Replay and Edit & Replay.
+    pub(crate) async fn replay_event(
+        self: &Arc<Self>,
+        event_id: &str,
+        data: Option<Value>,
+    ) -> Result<Option<String>, SendError> {
+        let Some(event) = self.store.events(&[event_id.to_owned()]).await?.pop() else { return Ok(None) };
+        let mut raw = event.to_raw();
+        raw.id = String::new();
+        raw.ts = 0;
+        if let Some(data) = data {
+            raw.data = data.into();
+        }
+        let ids = self.send(vec![raw], EventSource::Replay).await?;
+        Ok(ids.into_iter().next())
+    }
+
+    /// A new run of a run's function with its events (or an edited copy of the first), with
+    /// the journal up to `from_step` copied in.
+    pub(crate) async fn rerun(
+        self: &Arc<Self>,
+        run_id: &str,
+        from_step: Option<&str>,
+        data: Option<Value>,
+    ) -> Result<Option<String>, SendError> {
+        let Some(old) = self.store.run(run_id).await? else { return Ok(None) };
+        let Some(spec) = self.function(&old.function_id) else {
+            return Err(SendError::Invalid {
+                index: 0,
+                message: format!("function `{}` is not registered in this app", old.function_id),
+            });
+        };
+        let old_events = self.store.events(&old.event_ids).await?;
+        let now = self.clock.now_ms();
+        let mut edited = None;
+        if let Some(data) = data {
+            let Some(first) = old_events.first() else {
+                return Err(SendError::Invalid { index: 0, message: format!("run `{run_id}` has no event to edit") });
+            };
+            edited = Some(StoredEvent {
+                id: new_id(),
+                name: first.name.clone(),
+                data: data.into(),
+                ts: now,
+                user: first.user.clone(),
+                source: EventSource::Replay,
+                received_at: now,
+            });
+        }
+        let raws: Vec<RawEvent> = match &edited {
+            Some(event) => vec![event.to_raw()],
+            None => old_events.iter().map(StoredEvent::to_raw).collect(),
+        };
+        let trigger = TriggerEvent::new(Arc::from(raws));
+        let event_ids = match &edited {
+            Some(event) => vec![event.id.clone()],
+            None => old.event_ids.clone(),
+        };
+        let mut run = self.new_run(&spec, event_ids, None, &trigger, now);
+        run.run.rerun_of = Some(old.id.clone());
+        if let Some(from) = from_step {
+            let journal = self.store.journal(run_id).await?;
+            let Some(cut) = journal.iter().position(|s| s.hash == from) else {
+                return Err(SendError::Invalid {
+                    index: 0,
+                    message: format!("run `{run_id}` has no recorded step `{from}`"),
+                });
+            };
+            run.steps = journal
+                .into_iter()
+                .take(cut)
+                .map(|mut s| {
+                    s.run_id = run.run.id.clone();
+                    s
+                })
+                .collect();
+        }
+        let id = run.run.id.clone();
+        // The new event (with its run) and the copied steps are one commit.
+        match edited {
+            Some(event) => {
+                let mut new = NewEvent::new(event);
+                new.runs = vec![run];
+                self.commit(vec![Prepared { new, trigger }], Vec::new()).await?;
+            }
+            None => {
+                self.commit(Vec::new(), vec![(run, trigger)]).await?;
+            }
+        }
+        Ok(Some(id))
+    }
+}
+
+/// A run created for a pass that starts right away is `Running` from its first write.
+fn mark_started(run: &mut RunRecord, now: Millis) {
+    run.status = RunStatus::Running;
+    run.started_at.get_or_insert(now);
+}
+
+/// An equality condition as a join on the trigger's value, when it is one.
+pub(crate) fn join_of(expr: &str, trigger: &TriggerEvent) -> Option<Join> {
+    let join = EqualityJoin::parse(expr)?;
+    // The trigger lacks the field: `null == x` can still hold, so the condition is evaluated.
+    let value = crate::store::value_at(trigger.json(), &join.event_path)?;
+    Some(Join { path: join.async_path, value })
+}

@@ -1,0 +1,648 @@
+//! The conformance suite every [`Store`] must pass (feature `testing`): [`run_all`] checks the
+//! run log, the work queue (claims, leases, fencing, timers, matchers, cancellations) and the
+//! queries against fresh stores; [`engines::run_all`] runs two engines over one store.
+
+pub mod engines;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{
+    Ack, Acked, Batch, Checkpoint, ClaimFor, DropMatchers, EventQuery, Join, Lease, Matcher, MatcherKind, Memo,
+    NewEvent, NewRun, PendingOp, Resolution, Resume, RunQuery, RunRecord, RunState, RunStatus, StepKind, StepRecord,
+    Store, StoredEvent,
+};
+use crate::error::ErrorInfo;
+use crate::model::{Cancellation, CancelledBy, EventSource, WaitSpec};
+use crate::store::CancelRequest;
+
+/// Runs every check against fresh stores from `make`. Panics with the failing check's name.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    accept_is_idempotent(make().await).await;
+    runs_are_unique_per_event_and_function(make().await).await;
+    journal_entries_are_never_overwritten(make().await).await;
+    run_records_round_trip(make().await).await;
+    events_are_listed_newest_first_with_filters(make().await).await;
+    runs_are_listed_with_filters(make().await).await;
+    acks_commit_emitted_events_and_their_runs(make().await).await;
+    embedded_events_read_back_whole(make().await).await;
+    reruns_do_not_collide_with_their_original(make().await).await;
+    logs_are_kept_per_run_in_order(make().await).await;
+    due_runs_are_claimed_once_oldest_first(make().await).await;
+    acks_are_fenced_by_the_lease(make().await).await;
+    renewed_leases_are_kept_and_expired_ones_claimable(make().await).await;
+    acks_schedule_the_next_due_time(make().await).await;
+    resolutions_are_written_once_and_wake_the_run(make().await).await;
+    timeouts_resolve_only_waits_that_still_wait(make().await).await;
+    cancellations_are_stored_and_wake_the_run(make().await).await;
+    what_arrives_during_a_pass_makes_it_due_again(make().await).await;
+    released_runs_are_due_again(make().await).await;
+    runs_claimed_on_insert_belong_to_the_claimer(make().await).await;
+    matchers_expire_and_end_with_their_run(make().await).await;
+    invoked_results_resume_the_caller(make().await).await;
+}
+
+const NOW: i64 = 1_000;
+
+fn event(id: &str, name: &str, received_at: i64) -> StoredEvent {
+    StoredEvent {
+        id: id.into(),
+        name: name.into(),
+        data: json!({"id": id, "email": format!("{id}@example.com")}).into(),
+        ts: received_at,
+        user: None,
+        source: EventSource::Api,
+        received_at,
+    }
+}
+
+fn run(id: &str, function: &str, event: &str) -> RunRecord {
+    RunRecord {
+        id: id.into(),
+        function_id: function.into(),
+        event_ids: vec![event.into()],
+        status: RunStatus::Queued,
+        attempt: 0,
+        created_at: NOW,
+        started_at: None,
+        ended_at: None,
+        output: None,
+        error: None,
+        wake_at: Some(NOW),
+        state: RunState::default(),
+        parent: None,
+        rerun_of: None,
+        cancellation: None,
+    }
+}
+
+fn step(run: &str, hash: &str, memo: Memo) -> StepRecord {
+    StepRecord {
+        run_id: run.into(),
+        hash: hash.into(),
+        name: format!("step-{hash}"),
+        kind: StepKind::Run,
+        memo,
+        attempts: 1,
+        started_at: 1,
+        ended_at: 2,
+    }
+}
+
+fn with_runs(event: StoredEvent, runs: Vec<RunRecord>) -> NewEvent {
+    NewEvent { runs: runs.into_iter().map(NewRun::new).collect(), ..NewEvent::new(event) }
+}
+
+fn claimer(worker: &str, functions: &[&str], ttl: Duration) -> ClaimFor {
+    ClaimFor {
+        worker: worker.into(),
+        functions: functions.iter().map(|f| (*f).to_owned()).collect::<Vec<_>>().into(),
+        ttl,
+    }
+}
+
+fn ack(run: RunRecord) -> Ack {
+    Ack {
+        run,
+        steps: Vec::new(),
+        waiting_on: Vec::new(),
+        matchers: Vec::new(),
+        drop_matchers: DropMatchers::None,
+        events: Vec::new(),
+        resume: Vec::new(),
+        at: NOW,
+    }
+}
+
+fn wait_matcher(run: &str, hash: &str, value: &str, deadline: i64) -> Matcher {
+    Matcher {
+        run_id: run.into(),
+        id: hash.into(),
+        kind: MatcherKind::Wait,
+        name: "approval".into(),
+        event: "app/approved".into(),
+        expr: Some("event.data.id == async.data.id".into()),
+        join: Some(Join { path: vec!["data".into(), "id".into()], value: format!("\"{value}\"") }),
+        trigger: Some("e1".into()),
+        since: NOW,
+        deadline,
+    }
+}
+
+async fn accept(store: &Arc<dyn Store>, events: Vec<NewEvent>) -> Vec<super::Accepted> {
+    store.accept(&Batch { events, runs: Vec::new() }, None).await.expect("accept").events
+}
+
+/// Claims the one run of `function` due at `now`.
+async fn claim_one(store: &Arc<dyn Store>, function: &str, now: i64) -> Lease {
+    let mut leases = store.claim(&claimer("w1", &[function], Duration::from_secs(30)), now, 10).await.expect("claim");
+    assert_eq!(leases.len(), 1, "one run of `{function}` is due at {now}: {leases:?}");
+    leases.remove(0)
+}
+
+fn ids(runs: &[super::CreatedRun]) -> Vec<&str> {
+    runs.iter().map(|r| r.id.as_str()).collect()
+}
+
+async fn accept_is_idempotent(store: Arc<dyn Store>) {
+    let first = accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    assert!(first[0].new, "accept_is_idempotent: a new event is new");
+    assert_eq!(ids(&first[0].runs), vec!["01A"]);
+    let again = accept(&store, vec![with_runs(event("e1", "a", 2), vec![run("01B", "f", "e1")])]).await;
+    assert!(!again[0].new, "accept_is_idempotent: the same id is not new");
+    assert!(again[0].runs.is_empty(), "accept_is_idempotent: no runs for a repeated event");
+    assert!(store.run("01B").await.expect("run").is_none());
+    let events = store.events(&["e1".into(), "missing".into()]).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].received_at, 1, "accept_is_idempotent: the first copy is kept");
+}
+
+async fn runs_are_unique_per_event_and_function(store: Arc<dyn Store>) {
+    let runs = vec![run("01A", "f", "e1"), run("01B", "f", "e1"), run("01C", "g", "e1")];
+    let out = accept(&store, vec![with_runs(event("e1", "a", 1), runs)]).await;
+    assert_eq!(ids(&out[0].runs), vec!["01A", "01C"], "one run per (event, function)");
+}
+
+async fn journal_entries_are_never_overwritten(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let lease = claim_one(&store, "f", NOW).await;
+    let first = step("01A", "h1", Memo::Data(json!(1)));
+    let checkpoint = Checkpoint { steps: vec![first.clone()], ..Checkpoint::default() };
+    assert!(store.checkpoint(&lease, checkpoint).await.expect("checkpoint"));
+    let second = step("01A", "h1", Memo::Data(json!(2)));
+    let err = step("01A", "h2", Memo::Error(ErrorInfo { name: "E".into(), message: "m".into(), cause: None }));
+    let mut a = ack(run("01A", "f", "e1"));
+    a.steps = vec![second, err.clone()];
+    a.run.wake_at = Some(NOW + 50);
+    assert!(matches!(store.ack(&lease, a, None).await.expect("ack"), Acked::Committed { .. }));
+    let journal = store.journal("01A").await.expect("journal");
+    assert_eq!(journal, vec![first, err], "journal entries keep their first value, in order");
+}
+
+async fn run_records_round_trip(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let lease = claim_one(&store, "f", NOW).await;
+    let mut r = run("01A", "f", "e1");
+    r.status = RunStatus::Waiting;
+    r.attempt = 2;
+    r.started_at = Some(5);
+    r.wake_at = Some(99_000);
+    r.error = Some(ErrorInfo { name: "E".into(), message: "boom".into(), cause: Some("io".into()) });
+    r.state.pending.push(PendingOp::Wait {
+        step: "h".into(),
+        name: "wait".into(),
+        spec: WaitSpec { event: "b".into(), expr: Some("event.data.id == async.data.id".into()) },
+        until: 99_000,
+        since: 7,
+    });
+    r.state.step_attempts.insert("h2".into(), 3);
+    store.ack(&lease, ack(r.clone()), None).await.expect("ack");
+    assert_eq!(store.run("01A").await.expect("run"), Some(r), "an acknowledged run reads back equal");
+}
+
+async fn events_are_listed_newest_first_with_filters(store: Arc<dyn Store>) {
+    let queries = store.queries().expect("the store answers queries");
+    let events = ["e1", "e2", "e3", "e4"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| NewEvent::new(event(id, if i % 2 == 0 { "a" } else { "b" }, i as i64 * 10)))
+        .chain(std::iter::once(NewEvent::new(event("sys", "inngest/function.finished", 50))))
+        .collect();
+    accept(&store, events).await;
+    let ids = |v: Vec<StoredEvent>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let all = queries.list_events(&EventQuery::default()).await.expect("list");
+    assert_eq!(ids(all), vec!["e4", "e3", "e2", "e1"], "newest first, internal events hidden");
+    let with_internal = queries
+        .list_events(&EventQuery { include_internal: true, limit: 1, ..EventQuery::default() })
+        .await
+        .expect("list");
+    assert_eq!(ids(with_internal), vec!["sys"]);
+    let by_name =
+        queries.list_events(&EventQuery { name: Some("a".into()), ..EventQuery::default() }).await.expect("list");
+    assert_eq!(ids(by_name), vec!["e3", "e1"]);
+    let page =
+        queries.list_events(&EventQuery { before: Some("e3".into()), ..EventQuery::default() }).await.expect("list");
+    assert_eq!(ids(page), vec!["e2", "e1"], "cursor pages");
+    let search = queries
+        .list_events(&EventQuery { search: Some("E2@EXAMPLE".into()), ..EventQuery::default() })
+        .await
+        .expect("list");
+    assert_eq!(ids(search), vec!["e2"], "search is case-insensitive over the payload");
+    let window = queries
+        .list_events(&EventQuery { since: Some(10), until: Some(30), ..EventQuery::default() })
+        .await
+        .expect("list");
+    assert_eq!(ids(window), vec!["e3", "e2"]);
+    let like =
+        queries.list_events(&EventQuery { search: Some("%".into()), ..EventQuery::default() }).await.expect("list");
+    assert!(like.is_empty(), "search text is literal, not a pattern");
+}
+
+async fn runs_are_listed_with_filters(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1"), run("01B", "g", "e1")])]).await;
+    accept(&store, vec![with_runs(event("e2", "a", 2), vec![run("01C", "f", "e2")])]).await;
+    let lease = claim_one(&store, "g", NOW).await;
+    let mut failed = run("01B", "g", "e1");
+    failed.status = RunStatus::Failed;
+    failed.wake_at = None;
+    failed.error = Some(ErrorInfo { name: "SmtpError".into(), message: "mailbox full".into(), cause: None });
+    store.ack(&lease, ack(failed), None).await.expect("ack");
+    let ids = |v: Vec<RunRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let list = |q: RunQuery| {
+        let store = store.clone();
+        async move { ids(store.queries().expect("queries").list_runs(&q).await.expect("list")) }
+    };
+    assert_eq!(list(RunQuery::default()).await, vec!["01C", "01B", "01A"], "newest first");
+    assert_eq!(list(RunQuery { function_id: Some("f".into()), ..RunQuery::default() }).await, vec!["01C", "01A"]);
+    assert_eq!(list(RunQuery { statuses: vec![RunStatus::Failed], ..RunQuery::default() }).await, vec!["01B"]);
+    assert_eq!(list(RunQuery { event_id: Some("e1".into()), ..RunQuery::default() }).await, vec!["01B", "01A"]);
+    assert_eq!(list(RunQuery { before: Some("01C".into()), limit: 1, ..RunQuery::default() }).await, vec!["01B"]);
+    assert_eq!(list(RunQuery { search: Some("mailbox".into()), ..RunQuery::default() }).await, vec!["01B"]);
+}
+
+async fn acks_commit_emitted_events_and_their_runs(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let lease = claim_one(&store, "f", NOW).await;
+    let mut done = run("01A", "f", "e1");
+    done.status = RunStatus::Completed;
+    done.wake_at = None;
+    let mut a = ack(done);
+    a.events = vec![with_runs(event("fin", "inngest/function.finished", 3), vec![run("01Z", "on-finish", "fin")])];
+    let Acked::Committed { events, due } = store.ack(&lease, a, None).await.expect("ack") else {
+        panic!("acks_commit_emitted_events: the lease is held")
+    };
+    assert_eq!(due, None, "an ended run is not due");
+    assert_eq!(ids(&events[0].runs), vec!["01Z"]);
+    assert_eq!(store.events(&["fin".into()]).await.expect("events").len(), 1, "emitted events are stored");
+    assert!(store.run("01Z").await.expect("run").is_some(), "and their runs");
+    claim_one(&store, "on-finish", NOW).await;
+}
+
+async fn embedded_events_read_back_whole(store: Arc<dyn Store>) {
+    let mut trigger = event("e1", "clerk/user.created", 1);
+    trigger.user = Some(json!({"clerk_envelope": {"type": "user.created"}}));
+    accept(&store, vec![NewEvent::new(trigger.clone())]).await;
+    let mut finished = event("fin", "inngest/function.finished", 2);
+    finished.data = json!({"function_id": "f", "run_id": "01A", "result": 7}).into();
+    let emitted = NewEvent { embeds: Some("e1".into()), ..NewEvent::new(finished) };
+    accept(&store, vec![emitted]).await;
+    let expected = json!({
+        "function_id": "f",
+        "run_id": "01A",
+        "result": 7,
+        "event": {"name": "clerk/user.created", "data": trigger.data, "id": "e1", "ts": 1,
+                  "user": {"clerk_envelope": {"type": "user.created"}}},
+    });
+    let by_id = store.events(&["fin".into()]).await.expect("events");
+    assert_eq!(by_id[0].data, expected, "the embedded event is under data.event");
+    let listed = store
+        .queries()
+        .expect("queries")
+        .list_events(&EventQuery { include_internal: true, ..EventQuery::default() })
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|e| e.id == "fin")
+        .expect("listed");
+    assert_eq!(listed.data, expected, "listing reads it whole as well");
+}
+
+async fn reruns_do_not_collide_with_their_original(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let mut rerun = run("01B", "f", "e1");
+    rerun.rerun_of = Some("01A".into());
+    let copied = step("01B", "h1", Memo::Data(json!("copied")));
+    let batch =
+        Batch { events: Vec::new(), runs: vec![NewRun { steps: vec![copied.clone()], ..NewRun::new(rerun.clone()) }] };
+    let out = store.accept(&batch, None).await.expect("accept");
+    assert_eq!(ids(&out.runs), vec!["01B"]);
+    assert_eq!(store.run("01B").await.expect("run"), Some(rerun), "a re-run of the same event is stored");
+    assert_eq!(store.journal("01B").await.expect("journal"), vec![copied], "with the steps it starts with");
+    let for_event = store
+        .queries()
+        .expect("queries")
+        .list_runs(&RunQuery { event_id: Some("e1".into()), ..RunQuery::default() })
+        .await
+        .expect("list");
+    assert_eq!(for_event.len(), 2, "both runs belong to the event");
+}
+
+async fn logs_are_kept_per_run_in_order(store: Arc<dyn Store>) {
+    let logs = store.step_logs().expect("the store keeps step logs");
+    let line = |run: &str, message: &str| super::LogLine {
+        run_id: run.into(),
+        step: "send".into(),
+        attempt: 0,
+        ts: 5,
+        level: "INFO".into(),
+        message: message.into(),
+    };
+    logs.append_logs(vec![line("r1", "first"), line("r2", "other")]).await.expect("append");
+    logs.append_logs(vec![line("r1", "second")]).await.expect("append");
+    assert_eq!(logs.logs("r1").await.expect("logs"), vec![line("r1", "first"), line("r1", "second")]);
+    assert!(logs.logs("r3").await.expect("logs").is_empty());
+}
+
+async fn due_runs_are_claimed_once_oldest_first(store: Arc<dyn Store>) {
+    let mut later = run("01C", "f", "e3");
+    later.wake_at = Some(NOW + 500);
+    let mut older = run("01B", "f", "e2");
+    older.wake_at = Some(NOW - 10);
+    let mut other = run("01D", "g", "e1");
+    other.wake_at = Some(NOW - 100);
+    accept(
+        &store,
+        vec![
+            with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1"), other]),
+            with_runs(event("e2", "a", 1), vec![older]),
+            with_runs(event("e3", "a", 1), vec![later]),
+        ],
+    )
+    .await;
+    let one = claimer("w1", &["f"], Duration::from_secs(30));
+    let two = claimer("w2", &["f"], Duration::from_secs(30));
+    let first = store.claim(&one, NOW, 1).await.expect("claim");
+    assert_eq!(first.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(), vec!["01B"], "oldest due first");
+    let second = store.claim(&two, NOW, 10).await.expect("claim");
+    assert_eq!(
+        second.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(),
+        vec!["01A"],
+        "a claimed run is not claimed again"
+    );
+    assert!(
+        store.claim(&one, NOW, 10).await.expect("claim").is_empty(),
+        "nothing else is due, and `g` is not asked for"
+    );
+    assert_eq!(store.next_due(&["f".into()]).await.expect("next"), Some(NOW + 500));
+    let at_time = store.claim(&two, NOW + 500, 10).await.expect("claim");
+    assert_eq!(at_time.len(), 1, "a run is claimable once due");
+}
+
+async fn acks_are_fenced_by_the_lease(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let stale = store.claim(&claimer("w1", &["f"], Duration::ZERO), NOW, 1).await.expect("claim").remove(0);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let current = claim_one(&store, "f", NOW).await;
+    assert_ne!(stale.token, current.token, "a new claim gets a new fencing token");
+    let mut done = run("01A", "f", "e1");
+    done.status = RunStatus::Completed;
+    done.output = Some(json!("stale"));
+    done.wake_at = None;
+    let mut stale_ack = ack(done.clone());
+    stale_ack.steps = vec![step("01A", "h1", Memo::Data(json!("stale")))];
+    let checkpoint = Checkpoint { steps: vec![step("01A", "h0", Memo::Data(json!(0)))], ..Checkpoint::default() };
+    assert!(!store.checkpoint(&stale, checkpoint).await.expect("checkpoint"), "a stale checkpoint writes nothing");
+    assert_eq!(store.ack(&stale, stale_ack, None).await.expect("ack"), Acked::Stale, "a stale ack writes nothing");
+    assert!(store.journal("01A").await.expect("journal").is_empty(), "acks_are_fenced: no step of the stale pass");
+    assert_eq!(store.run("01A").await.expect("run").map(|r| r.status), Some(RunStatus::Queued));
+    done.output = Some(json!("current"));
+    assert!(matches!(store.ack(&current, ack(done), None).await.expect("ack"), Acked::Committed { .. }));
+    assert_eq!(store.run("01A").await.expect("run").and_then(|r| r.output), Some(json!("current")));
+}
+
+async fn renewed_leases_are_kept_and_expired_ones_claimable(store: Arc<dyn Store>) {
+    accept(
+        &store,
+        vec![
+            with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")]),
+            with_runs(event("e2", "a", 1), vec![run("01B", "f", "e2")]),
+        ],
+    )
+    .await;
+    let short = claimer("w1", &["f"], Duration::from_millis(150));
+    let leases = store.claim(&short, NOW, 10).await.expect("claim");
+    assert_eq!(leases.len(), 2);
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let kept = store.renew(&leases[..1], Duration::from_millis(150)).await.expect("renew");
+        assert_eq!(kept, vec![true], "a renewed lease is kept");
+    }
+    let taken = store.claim(&claimer("w2", &["f"], Duration::from_secs(30)), NOW, 10).await.expect("claim");
+    assert_eq!(
+        taken.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(),
+        vec!["01B"],
+        "only the expired one is taken"
+    );
+    assert_eq!(store.renew(&leases, Duration::from_secs(1)).await.expect("renew"), vec![true, false]);
+}
+
+async fn acks_schedule_the_next_due_time(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let lease = claim_one(&store, "f", NOW).await;
+    let mut sleeping = run("01A", "f", "e1");
+    sleeping.status = RunStatus::Sleeping;
+    sleeping.wake_at = Some(NOW + 3 * 86_400_000);
+    let Acked::Committed { due, .. } = store.ack(&lease, ack(sleeping), None).await.expect("ack") else {
+        panic!("acks_schedule: the lease is held")
+    };
+    assert_eq!(due, Some(NOW + 3 * 86_400_000), "due when it asked");
+    let claimer = claimer("w1", &["f"], Duration::from_secs(30));
+    assert!(store.claim(&claimer, NOW + 86_400_000, 10).await.expect("claim").is_empty(), "not due after one day");
+    let lease = store.claim(&claimer, NOW + 3 * 86_400_000, 10).await.expect("claim");
+    assert_eq!(lease.len(), 1, "a timer three days out fires once, when due");
+    assert!(store.claim(&claimer, NOW + 4 * 86_400_000, 10).await.expect("claim").is_empty(), "and only once");
+}
+
+async fn resolutions_are_written_once_and_wake_the_run(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let lease = claim_one(&store, "f", NOW).await;
+    let mut waiting = run("01A", "f", "e1");
+    waiting.status = RunStatus::Waiting;
+    waiting.wake_at = Some(NOW + 86_400_000);
+    let mut a = ack(waiting);
+    a.matchers = vec![wait_matcher("01A", "hw", "u1", NOW + 86_400_000)];
+    a.waiting_on = vec!["hw".into()];
+    store.ack(&lease, a, None).await.expect("ack");
+    assert!(store.observes("app/approved"), "a stored matcher is observed");
+    let found = store.matchers("app/approved", &json!({"data": {"id": "u1"}}), NOW).await.expect("matchers");
+    assert_eq!(found.iter().map(|c| c.matcher.run_id.as_str()).collect::<Vec<_>>(), vec!["01A"], "matched by value");
+    assert!(store.matchers("app/approved", &json!({"data": {"id": "u2"}}), NOW).await.expect("matchers").is_empty());
+    let resolution = |by: &str| Resolution {
+        matcher: Some("hw".into()),
+        record: StepRecord { kind: StepKind::Wait, ended_at: NOW + 5, ..step("01A", "hw", Memo::Data(json!(by))) },
+    };
+    let first = NewEvent { resolves: vec![resolution("first")], ..NewEvent::new(event("e2", "app/approved", 5)) };
+    let second = NewEvent { resolves: vec![resolution("second")], ..NewEvent::new(event("e3", "app/approved", 6)) };
+    accept(&store, vec![first]).await;
+    accept(&store, vec![second]).await;
+    let journal = store.journal("01A").await.expect("journal");
+    assert_eq!(journal.len(), 1, "a wait is resolved once");
+    assert_eq!(journal[0].memo, Memo::Data(json!("first")), "by the first event that matched");
+    assert!(store.matchers("app/approved", &json!({"data": {"id": "u1"}}), NOW).await.expect("matchers").is_empty());
+    let woken = store.claim(&claimer("w1", &["f"], Duration::from_secs(30)), NOW + 5, 10).await.expect("claim");
+    assert_eq!(woken.len(), 1, "the resolved run is due at once");
+}
+
+async fn timeouts_resolve_only_waits_that_still_wait(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let lease = claim_one(&store, "f", NOW).await;
+    let mut waiting = run("01A", "f", "e1");
+    waiting.status = RunStatus::Waiting;
+    waiting.wake_at = Some(NOW + 10);
+    let mut a = ack(waiting);
+    a.matchers = vec![wait_matcher("01A", "hw", "u1", NOW + 10), wait_matcher("01A", "hx", "u1", NOW + 10)];
+    store.ack(&lease, a, None).await.expect("ack");
+    // The event for `hx` arrives just before its timeout is written.
+    let arrived = Resolution {
+        matcher: Some("hx".into()),
+        record: StepRecord { kind: StepKind::Wait, ..step("01A", "hx", Memo::Data(json!("event"))) },
+    };
+    accept(&store, vec![NewEvent { resolves: vec![arrived], ..NewEvent::new(event("e2", "app/approved", 5)) }]).await;
+    let lease = claim_one(&store, "f", NOW + 10).await;
+    let timeout = |hash: &str| Resolution {
+        matcher: Some(hash.into()),
+        record: StepRecord { kind: StepKind::Wait, ..step("01A", hash, Memo::Data(json!(null))) },
+    };
+    let checkpoint = Checkpoint { resolutions: vec![timeout("hw"), timeout("hx")], ..Checkpoint::default() };
+    assert!(store.checkpoint(&lease, checkpoint).await.expect("checkpoint"));
+    let memos: Vec<(String, Memo)> =
+        store.journal("01A").await.expect("journal").into_iter().map(|s| (s.hash, s.memo)).collect();
+    assert!(memos.contains(&("hw".into(), Memo::Data(json!(null)))), "a wait that still waited times out");
+    assert!(memos.contains(&("hx".into(), Memo::Data(json!("event")))), "a wait already resolved keeps its event");
+}
+
+async fn cancellations_are_stored_and_wake_the_run(store: Arc<dyn Store>) {
+    let mut sleeping = run("01A", "f", "e1");
+    sleeping.wake_at = Some(NOW + 86_400_000);
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![sleeping])]).await;
+    assert!(!store.cancel_requested("01A"));
+    let cancellation = Cancellation { by: CancelledBy::Request { via: "api".into() }, at: NOW + 3 };
+    assert!(store.request_cancel("01A", cancellation.clone()).await.expect("cancel"), "an active run can be cancelled");
+    assert!(store.cancel_requested("01A"), "the request is seen");
+    let later = Cancellation { by: CancelledBy::Request { via: "ui".into() }, at: NOW + 4 };
+    store.request_cancel("01A", later).await.expect("cancel");
+    assert_eq!(
+        store.run("01A").await.expect("run").and_then(|r| r.cancellation),
+        Some(cancellation),
+        "the first reason stays"
+    );
+    let lease = claim_one(&store, "f", NOW + 3).await;
+    let mut cancelled = run("01A", "f", "e1");
+    cancelled.status = RunStatus::Cancelled;
+    cancelled.wake_at = None;
+    store.ack(&lease, ack(cancelled), None).await.expect("ack");
+    assert!(!store.cancel_requested("01A"), "an ended run has no pending cancellation");
+    let again = Cancellation { by: CancelledBy::Request { via: "api".into() }, at: NOW + 9 };
+    assert!(!store.request_cancel("01A", again).await.expect("cancel"), "an ended run cannot be cancelled");
+    assert!(!store
+        .request_cancel("nope", Cancellation { by: CancelledBy::Request { via: "api".into() }, at: 0 })
+        .await
+        .expect("cancel"));
+    // A cancel_on match in an accepted event is a cancellation too.
+    accept(&store, vec![with_runs(event("e2", "a", 2), vec![run("01B", "f", "e2")])]).await;
+    let by_event = CancelRequest {
+        run_id: "01B".into(),
+        cancellation: Cancellation {
+            by: CancelledBy::Event { event_id: "e3".into(), event_name: "x".into() },
+            at: NOW,
+        },
+    };
+    accept(&store, vec![NewEvent { cancels: vec![by_event], ..NewEvent::new(event("e3", "x", 3)) }]).await;
+    assert!(store.cancel_requested("01B"));
+}
+
+async fn what_arrives_during_a_pass_makes_it_due_again(store: Arc<dyn Store>) {
+    accept(
+        &store,
+        vec![
+            with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")]),
+            with_runs(event("e2", "a", 1), vec![run("01B", "f", "e2")]),
+        ],
+    )
+    .await;
+    let mut leases = store.claim(&claimer("w1", &["f"], Duration::from_secs(30)), NOW, 10).await.expect("claim");
+    let (a, b) = (leases.remove(0), leases.remove(0));
+    // 01A's wait was resolved (by the previous pass's matcher) while this pass ran.
+    let resolved = Resolution {
+        matcher: None,
+        record: StepRecord { kind: StepKind::Wait, ..step("01A", "hw", Memo::Data(json!("event"))) },
+    };
+    accept(&store, vec![NewEvent { resolves: vec![resolved], ..NewEvent::new(event("e9", "app/approved", 5)) }]).await;
+    let cancel = Cancellation { by: CancelledBy::Request { via: "api".into() }, at: NOW + 1 };
+    store.request_cancel("01B", cancel).await.expect("cancel");
+    let mut waiting = run("01A", "f", "e1");
+    waiting.status = RunStatus::Waiting;
+    waiting.wake_at = Some(NOW + 86_400_000);
+    let mut suspend = ack(waiting);
+    suspend.waiting_on = vec!["hw".into()];
+    suspend.at = NOW + 2;
+    let Acked::Committed { due, .. } = store.ack(&a, suspend, None).await.expect("ack") else { panic!("held") };
+    assert_eq!(due, Some(NOW + 2), "a result that arrived during the pass makes the run due now");
+    let mut sleeping = run("01B", "f", "e2");
+    sleeping.status = RunStatus::Sleeping;
+    sleeping.wake_at = Some(NOW + 86_400_000);
+    let mut suspend = ack(sleeping);
+    suspend.at = NOW + 2;
+    let Acked::Committed { due, .. } = store.ack(&b, suspend, None).await.expect("ack") else { panic!("held") };
+    assert_eq!(due, Some(NOW + 2), "so does a cancellation");
+}
+
+async fn released_runs_are_due_again(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let lease = claim_one(&store, "f", NOW).await;
+    store.release(&lease, NOW + 1_000).await.expect("release");
+    assert!(store.claim(&claimer("w2", &["f"], Duration::from_secs(30)), NOW, 10).await.expect("claim").is_empty());
+    claim_one(&store, "f", NOW + 1_000).await;
+    assert_eq!(store.ack(&lease, ack(run("01A", "f", "e1")), None).await.expect("ack"), Acked::Stale);
+}
+
+async fn runs_claimed_on_insert_belong_to_the_claimer(store: Arc<dyn Store>) {
+    let claim = claimer("w1", &["f"], Duration::from_secs(30));
+    let batch = Batch { events: vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])], runs: Vec::new() };
+    let out = store.accept(&batch, Some(&claim)).await.expect("accept");
+    let lease = out.events[0].runs[0].lease.clone().expect("leased to the claimer");
+    assert!(store.claim(&claimer("w2", &["f"], Duration::from_secs(30)), NOW, 10).await.expect("claim").is_empty());
+    let mut done = run("01A", "f", "e1");
+    done.status = RunStatus::Completed;
+    done.wake_at = None;
+    assert!(matches!(store.ack(&lease, ack(done), None).await.expect("ack"), Acked::Committed { .. }));
+}
+
+async fn matchers_expire_and_end_with_their_run(store: Arc<dyn Store>) {
+    let mut with_cancel = NewRun::new(run("01A", "f", "e1"));
+    with_cancel.matchers = vec![Matcher {
+        id: "cancel:0".into(),
+        kind: MatcherKind::Cancel,
+        name: String::new(),
+        event: "app/stop".into(),
+        expr: None,
+        join: None,
+        ..wait_matcher("01A", "cancel:0", "u1", NOW + 100)
+    }];
+    accept(&store, vec![NewEvent { runs: vec![with_cancel], ..NewEvent::new(event("e1", "a", 1)) }]).await;
+    assert_eq!(store.matchers("app/stop", &json!({}), NOW).await.expect("matchers").len(), 1);
+    assert!(store.matchers("app/stop", &json!({}), NOW + 101).await.expect("matchers").is_empty(), "expired");
+    let lease = claim_one(&store, "f", NOW).await;
+    let mut done = run("01A", "f", "e1");
+    done.status = RunStatus::Completed;
+    done.wake_at = None;
+    store.ack(&lease, ack(done), None).await.expect("ack");
+    assert!(store.matchers("app/stop", &json!({}), NOW).await.expect("matchers").is_empty(), "gone with the run");
+    assert!(!store.observes("app/stop"));
+}
+
+async fn invoked_results_resume_the_caller(store: Arc<dyn Store>) {
+    let mut parent = run("01P", "caller", "e1");
+    parent.status = RunStatus::Waiting;
+    parent.wake_at = Some(NOW + 86_400_000);
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![parent, run("01C", "callee", "e1")])]).await;
+    let lease = claim_one(&store, "callee", NOW).await;
+    let mut done = run("01C", "callee", "e1");
+    done.status = RunStatus::Completed;
+    done.wake_at = None;
+    let mut a = ack(done);
+    a.resume = vec![Resume {
+        run_id: "01P".into(),
+        record: StepRecord { kind: StepKind::Invoke, ended_at: NOW + 7, ..step("01P", "hi", Memo::Data(json!(42))) },
+    }];
+    store.ack(&lease, a, None).await.expect("ack");
+    assert_eq!(store.journal("01P").await.expect("journal")[0].memo, Memo::Data(json!(42)));
+    claim_one(&store, "caller", NOW + 7).await;
+}

@@ -1,0 +1,211 @@
+//! The SQLite store's schema, its versions, and the migration of files written by earlier
+//! versions.
+//!
+//! Version 2 (this one) makes the store a work queue: a run's `wake_at` is when it is due (set
+//! at creation, and by every pass), `cancel` holds a cancellation asked for, and `matchers`
+//! holds the waits and `cancel_on` conditions that incoming events are matched against. A
+//! version-1 file (no `user_version`) is migrated in place: its unfinished runs become due at
+//! their timers (or now), and the waits of its suspended runs become matchers; the `cancel_on`
+//! conditions of its unfinished runs are re-armed by the first engine that opens it (they are
+//! listed in `legacy_cancel_on` until then).
+
+use std::path::Path;
+
+use rusqlite::{params, Connection};
+
+use super::Durability;
+use crate::model::{PendingOp, RunState};
+use crate::store::StoreError;
+
+/// The schema version this build writes.
+pub(super) const VERSION: i64 = 2;
+
+/// `seq` columns are plain rowids: nothing is ever deleted, so they only grow, and SQLite does
+/// not have to keep `AUTOINCREMENT`'s counter table up to date on every insert.
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    user TEXT,
+    source TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    embeds TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_name ON events(name, seq);
+CREATE INDEX IF NOT EXISTS events_by_received ON events(received_at);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    function_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_ids TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at INTEGER,
+    output TEXT,
+    error TEXT,
+    wake_at INTEGER,
+    state TEXT NOT NULL,
+    parent TEXT,
+    rerun_of TEXT,
+    dedupe_key TEXT NOT NULL,
+    cancel TEXT,
+    UNIQUE (dedupe_key, function_id)
+);
+CREATE INDEX IF NOT EXISTS runs_by_event ON runs(event_id);
+CREATE INDEX IF NOT EXISTS runs_by_function ON runs(function_id, id);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs(created_at);
+CREATE TABLE IF NOT EXISTS steps (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    memo TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL,
+    UNIQUE (run_id, hash)
+);
+CREATE TABLE IF NOT EXISTS step_logs (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS step_logs_by_run ON step_logs(run_id, seq);
+"#;
+
+/// What version 2 adds; applied to new files and to migrated ones.
+const QUEUE: &str = r#"
+CREATE INDEX IF NOT EXISTS runs_due ON runs(wake_at) WHERE wake_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS matchers (
+    run_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    event TEXT NOT NULL,
+    expr TEXT,
+    join_on TEXT,
+    trigger_event TEXT,
+    since INTEGER NOT NULL,
+    deadline INTEGER NOT NULL,
+    PRIMARY KEY (run_id, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS legacy_cancel_on (run_id TEXT PRIMARY KEY) WITHOUT ROWID;
+DROP INDEX IF EXISTS runs_active;
+"#;
+
+/// Opens a connection with the store's settings.
+pub(super) fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    // 8 KiB pages (for new files only) hold three typical Clerk events (2-3 KiB of JSON each)
+    // where 4 KiB pages hold one: fewer pages written per commit.
+    conn.execute_batch(&format!(
+        "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;"
+    ))?;
+    Ok(conn)
+}
+
+/// Creates the schema, or brings a file written by an earlier version up to it. Refuses a file
+/// written by a newer version.
+pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > VERSION {
+        return Err(StoreError::Database(format!(
+            "{} was written by a newer hookflow (schema version {version}; this build knows up to {VERSION}): \
+             upgrade hookflow, or use another file",
+            path.display()
+        )));
+    }
+    if version == VERSION {
+        return Ok(());
+    }
+    let existed: bool =
+        conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'runs'", [], |r| r.get(0))?;
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        conn.execute_batch(SCHEMA)?;
+        if existed {
+            migrate_v1(conn)?;
+        }
+        conn.execute_batch(QUEUE)?;
+        if existed {
+            migrate_v1_runs(conn)?;
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {VERSION};"))?;
+        Ok::<(), StoreError>(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |r| r.get(0),
+    )?)
+}
+
+/// Columns added since version 1.
+fn migrate_v1(conn: &Connection) -> Result<(), StoreError> {
+    if !has_column(conn, "events", "embeds")? {
+        conn.execute_batch("ALTER TABLE events ADD COLUMN embeds TEXT;")?;
+    }
+    if !has_column(conn, "runs", "cancel")? {
+        conn.execute_batch("ALTER TABLE runs ADD COLUMN cancel TEXT;")?;
+    }
+    // The search index used to live in the store's file; it has its own now.
+    conn.execute_batch("DROP TABLE IF EXISTS events_fts; DROP TABLE IF EXISTS meta;")?;
+    Ok(())
+}
+
+/// Version 1's unfinished runs become queue items, and their waits matchers.
+fn migrate_v1_runs(conn: &Connection) -> Result<(), StoreError> {
+    const ACTIVE: &str = "status NOT IN ('Completed', 'Failed', 'Cancelled')";
+    // Queued and running runs had no timer: they are due now.
+    conn.execute_batch(&format!("UPDATE runs SET wake_at = created_at WHERE {ACTIVE} AND wake_at IS NULL;"))?;
+    conn.execute_batch(&format!(
+        "INSERT OR IGNORE INTO legacy_cancel_on (run_id) SELECT id FROM runs WHERE {ACTIVE};"
+    ))?;
+    let mut waits = Vec::new();
+    {
+        let mut stmt = conn.prepare(&format!("SELECT id, event_id, state FROM runs WHERE {ACTIVE}"))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let (id, event_id, state): (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let state: RunState = serde_json::from_str(&state)?;
+            for op in state.pending {
+                if let PendingOp::Wait { step, name, spec, until, since } = op {
+                    waits.push((id.clone(), step, name, spec.event, spec.expr, event_id.clone(), since, until));
+                }
+            }
+        }
+    }
+    let mut insert = conn.prepare(
+        "INSERT OR IGNORE INTO matchers (run_id, id, kind, name, event, expr, join_on, trigger_event, since, deadline) \
+         VALUES (?1, ?2, 'wait', ?3, ?4, ?5, NULL, ?6, ?7, ?8)",
+    )?;
+    for (run, step, name, event, expr, trigger, since, until) in waits {
+        insert.execute(params![run, step, name, event, expr, trigger, since, until])?;
+    }
+    Ok(())
+}
