@@ -126,8 +126,8 @@ fn user_row(user: &clerk::User) -> UserRow {
     UserRow {
         id: user.id.clone(),
         email: user.primary_email_address().map(str::to_owned),
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
+        first_name: user.first_name.get().clone(),
+        last_name: user.last_name.get().clone(),
     }
 }
 
