@@ -4,7 +4,9 @@
 //
 // Optional: HOOKFLOW_UI_TOKEN (when the dev UI has a token), HOOKFLOW_WEBHOOK_PATH (default
 // /webhooks/clerk), CHROMIUM (default /usr/bin/chromium), HOOKFLOW_SLEEPING_FUNCTION (default
-// onboarding-emails). Signs a Clerk `user.created` webhook itself (Svix scheme), posts it, then
+// onboarding-emails), HOOKFLOW_FAILING_FUNCTION (default delete-user-from-clerk: fails on a
+// `clerk/user.deleted` without an id), HOOKFLOW_EMPTY_URL (a second dev UI, of an app without
+// functions; its test is skipped without it). Signs a Clerk `user.created` webhook itself (Svix scheme), posts it, then
 // drives the UI: live runs, run detail and steps, payload search, replay, edit & replay, rerun
 // from a step, cancel a sleeping run, escaping, themes and phone width. Screenshots go to
 // ./artifacts/. Prints `N passed, N failed` last and exits non-zero on any failure.
@@ -21,6 +23,8 @@ const SECRET = process.env.CLERK_WEBHOOK_SIGNING_SECRET || "";
 const TOKEN = process.env.HOOKFLOW_UI_TOKEN || "";
 const WEBHOOK_PATH = process.env.HOOKFLOW_WEBHOOK_PATH || "/webhooks/clerk";
 const SLEEPER = process.env.HOOKFLOW_SLEEPING_FUNCTION || "onboarding-emails";
+const FAILER = process.env.HOOKFLOW_FAILING_FUNCTION || "delete-user-from-clerk";
+const EMPTY_URL = (process.env.HOOKFLOW_EMPTY_URL || "").replace(/\/+$/, "");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = path.join(here, "artifacts");
 const TIMEOUT = 15_000;
@@ -31,6 +35,11 @@ let browser;
 
 function log(...args) {
   console.log(...args);
+}
+
+/** A test that needs a setting the run did not get: said, and counted neither way. */
+function skip(name, why) {
+  log(`skip ${name}: ${why}`);
 }
 
 async function test(name, fn) {
@@ -205,6 +214,18 @@ async function main() {
     await auditPage("runs page", 1280);
   });
 
+  await test("the Runs page shows how long ago each run was queued, beside the time", async () => {
+    const cell = runRow(eventId, "sync-user-from-clerk").locator(".time-ago");
+    await cell.waitFor({ timeout: TIMEOUT });
+    const absolute = await cell.locator("time").textContent();
+    assert(/\d{1,2}:\d{2}/.test(absolute), `the absolute time is shown (${absolute})`);
+    const ago = cell.locator(".ago");
+    const first = await ago.textContent();
+    assert(/^(now|\d+ seconds? ago)$/.test(first), `a fresh run reads "N seconds ago" (${first})`);
+    // It keeps time: under a minute old, the text changes within a few seconds.
+    await waitFor("the relative time to tick", async () => (await ago.textContent()) !== first, 5000);
+  });
+
   await test("filters live in the address", async () => {
     await page.locator("#f-status-Sleeping").check();
     await page.waitForURL(/status=Sleeping/, { timeout: TIMEOUT });
@@ -294,6 +315,16 @@ async function main() {
     await page.locator("button", { hasText: "Edit & Replay" }).click();
     const editor = page.locator("#edit-data");
     await editor.waitFor({ timeout: TIMEOUT });
+    // It opens at the top: the box in view, the editor focused on the payload's first line.
+    const opened = await page.evaluate(() => {
+      const box = document.querySelector("#edit-replay").getBoundingClientRect();
+      const ta = document.querySelector("#edit-data");
+      return { boxTop: box.top, header: document.querySelector("header.top").getBoundingClientRect().bottom, height: innerHeight,
+        focused: document.activeElement === ta, caret: ta.selectionStart, scrollTop: ta.scrollTop, overflows: ta.scrollHeight > ta.clientHeight };
+    });
+    assert(opened.boxTop >= opened.header && opened.boxTop < opened.height / 2, `the box is in view at the top (${JSON.stringify(opened)})`);
+    assert(opened.focused && opened.caret === 0, `the editor has the focus, at its start (${JSON.stringify(opened)})`);
+    assert(opened.overflows && opened.scrollTop === 0, `a long payload shows its first line (${JSON.stringify(opened)})`);
     const original = JSON.parse(await editor.inputValue());
     await editor.fill('{"id": "broken",');
     await page.locator("#edit-data-error", { hasText: "Invalid JSON" }).waitFor({ timeout: TIMEOUT });
@@ -371,6 +402,28 @@ async function main() {
     assert(detail.run.status === "Cancelled", "the store agrees");
   });
 
+  await test("a failed run's error is said once", async () => {
+    const sent = await api("/api/v1/events", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "clerk/user.deleted", data: { object: "user", deleted: true } }),
+    });
+    const failed = await waitFor(`a failed ${FAILER} run`, async () =>
+      (await runsOf(sent.ids[0])).find((r) => r.function_id === FAILER && r.status === "Failed"));
+    const { run } = await api(`/api/v1/runs/${encodeURIComponent(failed.id)}`);
+    assert(run.error && run.error.message, "the run has an error");
+    await goto(`/runs/${encodeURIComponent(failed.id)}`);
+    await page.locator(".detail-panel .error-view").waitFor({ timeout: TIMEOUT });
+    const text = await page.locator("#main").innerText();
+    const times = text.split(run.error.message).length - 1;
+    assert(times === 1, `"${run.error.message}" appears ${times} times on the run page`);
+    assert((await page.locator(".detail-panel .error-view h3").textContent()).includes(run.error.name), "with its name");
+    await page.locator(".timeline .tl-row.note", { hasText: "outside any step" }).waitFor({ timeout: TIMEOUT });
+    assert(await page.locator(".error-view button.copy").count() === 1, "the error can be copied");
+    await shot("run-failed-light.png");
+    await auditPage("failed run page", 1280);
+  });
+
   await test("payloads are shown as text, never as HTML", async () => {
     const evil = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`;
     const sent = await api("/api/v1/events", {
@@ -419,6 +472,20 @@ async function main() {
     await page.locator(`table.functions-table a[href="/functions/${SLEEPER}"]`).first().click();
     await page.locator("#invoke-data").waitFor({ timeout: TIMEOUT });
     assert((await page.locator(".fields").first().textContent()).includes("clerk/user.created"), "triggers shown");
+  });
+
+  const emptyTest = "an app without functions says where functions come from";
+  if (!EMPTY_URL) skip(emptyTest, "HOOKFLOW_EMPTY_URL is not set");
+  else await test(emptyTest, async () => {
+    await page.goto(EMPTY_URL + "/functions", { waitUntil: "domcontentloaded" });
+    const empty = page.locator(".no-functions");
+    await empty.waitFor({ timeout: TIMEOUT });
+    const text = await empty.textContent();
+    for (const words of ["No functions are registered", "#[inngest_fn]", "App::dev_ui()", "hookflow dev"]) {
+      assert(text.includes(words), `the empty page mentions ${words}: ${text}`);
+    }
+    await shot("functions-empty-light.png");
+    await auditPage("empty functions page", 1280);
   });
 
   await test("dark theme (system preference and toggle)", async () => {

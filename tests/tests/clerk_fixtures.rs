@@ -1,31 +1,31 @@
-//! Clerk payload types against the project's fixtures (`runtime/fixtures/clerk/`, one real
-//! webhook body per event type).
+//! Clerk payload types against the project's fixtures: `runtime/fixtures/clerk/` (one sample
+//! webhook body per event type, the catalogue's) and `tests/fixtures/clerk/` (further bodies
+//! for shapes the samples lack, such as per-seat billing).
 //!
-//! # The losslessness rule
+//! # The round-trip rule
 //!
-//! Deserializing a payload into its type and serializing it again must not lose or change
-//! anything Clerk sent. Comparing input with output, recursively:
-//!
-//! - every key of an input object is in the output object, with a value that satisfies this
-//!   rule in turn;
-//! - the output may have a key the input lacked only when its value is `null`, `[]` or `{}`
-//!   (a modelled field Clerk left out, written back empty);
-//! - arrays keep their length and order; numbers, strings and booleans are equal.
+//! Deserializing a payload into its type and serializing it again gives back exactly the
+//! payload: no field lost or changed, none added. A field Clerk left out stays out, a `null`
+//! stays `null`, lists keep their length and order; key order may differ. The checks below
+//! compare input with output recursively, to say where they differ.
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use hookflow::clerk::{self, ClerkEvent, Envelope, EnvelopeError, CATALOG};
+use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/fixtures/clerk");
+const TEST_FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/clerk");
 
-/// Every fixture as (file stem, parsed body), sorted by name.
-fn fixtures() -> Vec<(String, Value)> {
+/// Every `.json` file of `dir` as (file stem, parsed body), sorted by name.
+fn read_fixtures(dir: &str) -> Vec<(String, Value)> {
     let mut found = Vec::new();
-    let entries = std::fs::read_dir(FIXTURE_DIR).unwrap_or_else(|e| panic!("cannot read {FIXTURE_DIR}: {e}"));
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {dir}: {e}"));
     for entry in entries {
         let path = entry.expect("directory entry").path();
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
@@ -37,20 +37,39 @@ fn fixtures() -> Vec<(String, Value)> {
         found.push((stem, body));
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// The catalogue's fixtures as (file stem, parsed body): the stem is the event type.
+fn fixtures() -> Vec<(String, Value)> {
+    let found = read_fixtures(FIXTURE_DIR);
     assert_eq!(found.len(), 46, "expected one fixture per catalogue entry in {FIXTURE_DIR}");
     found
 }
 
-fn is_empty_value(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Array(items) => items.is_empty(),
-        Value::Object(fields) => fields.is_empty(),
-        _ => false,
-    }
+/// A fixture from either directory.
+struct Fixture {
+    /// `runtime/user.created`, `tests/paymentAttempt.updated.per-seat`.
+    name: String,
+    /// The envelope's `type`.
+    clerk_type: String,
+    body: Value,
 }
 
-/// Checks the losslessness rule (see the module docs), collecting every violation.
+/// Every fixture of both directories.
+fn every_fixture() -> Vec<Fixture> {
+    let catalogue = fixtures().into_iter().map(|f| ("runtime", f));
+    let more = read_fixtures(TEST_FIXTURE_DIR).into_iter().map(|f| ("tests", f));
+    catalogue
+        .chain(more)
+        .map(|(dir, (stem, body))| {
+            let clerk_type = body["type"].as_str().unwrap_or_else(|| panic!("{dir}/{stem} has no `type`")).to_owned();
+            Fixture { name: format!("{dir}/{stem}"), clerk_type, body }
+        })
+        .collect()
+}
+
+/// Checks the round-trip rule (see the module docs), collecting every difference.
 fn check_lossless(path: &str, input: &Value, output: &Value, problems: &mut Vec<String>) {
     match (input, output) {
         (Value::Object(before), Value::Object(after)) => {
@@ -61,8 +80,8 @@ fn check_lossless(path: &str, input: &Value, output: &Value, problems: &mut Vec<
                 }
             }
             for (key, value) in after {
-                if !before.contains_key(key) && !is_empty_value(value) {
-                    problems.push(format!("{path}.{key}: added with a non-empty value {value}"));
+                if !before.contains_key(key) {
+                    problems.push(format!("{path}.{key}: added as {value}"));
                 }
             }
         }
@@ -83,7 +102,8 @@ fn check_lossless(path: &str, input: &Value, output: &Value, problems: &mut Vec<
 fn assert_lossless(what: &str, input: &Value, output: &Value) {
     let mut problems = Vec::new();
     check_lossless("", input, output, &mut problems);
-    assert!(problems.is_empty(), "{what} lost data in a round trip:\n{}", problems.join("\n"));
+    assert!(problems.is_empty(), "{what} changed in a round trip:\n{}", problems.join("\n"));
+    assert_eq!(input, output, "{what}: the check above missed a difference");
 }
 
 fn round_trip<T: DeserializeOwned + Serialize>(data: &Value) -> Result<Value, String> {
@@ -91,28 +111,45 @@ fn round_trip<T: DeserializeOwned + Serialize>(data: &Value) -> Result<Value, St
     serde_json::to_value(&typed).map_err(|e| e.to_string())
 }
 
+fn round_trip_text<T: DeserializeOwned + Serialize>(text: &str) -> Result<Value, String> {
+    let typed: T = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    serde_json::to_value(&typed).map_err(|e| e.to_string())
+}
+
+/// Calls `$round_trip::<T>($input)` for the payload type `T` the catalogue names `$payload`.
+macro_rules! as_payload {
+    ($round_trip:ident, $payload:expr, $input:expr) => {
+        match $payload {
+            "User" => $round_trip::<clerk::User>($input),
+            "DeletedUser" => $round_trip::<clerk::DeletedUser>($input),
+            "Session" => $round_trip::<clerk::Session>($input),
+            "Email" => $round_trip::<clerk::Email>($input),
+            "SmsMessage" => $round_trip::<clerk::SmsMessage>($input),
+            "Organization" => $round_trip::<clerk::Organization>($input),
+            "DeletedObject" => $round_trip::<clerk::DeletedObject>($input),
+            "OrganizationDomain" => $round_trip::<clerk::OrganizationDomain>($input),
+            "OrganizationMembership" => $round_trip::<clerk::OrganizationMembership>($input),
+            "OrganizationInvitation" => $round_trip::<clerk::OrganizationInvitation>($input),
+            "AcceptedOrganizationInvitation" => $round_trip::<clerk::AcceptedOrganizationInvitation>($input),
+            "Role" => $round_trip::<clerk::Role>($input),
+            "Permission" => $round_trip::<clerk::Permission>($input),
+            "WaitlistEntry" => $round_trip::<clerk::WaitlistEntry>($input),
+            "PaymentAttempt" => $round_trip::<clerk::PaymentAttempt>($input),
+            "Subscription" => $round_trip::<clerk::Subscription>($input),
+            "SubscriptionItem" => $round_trip::<clerk::SubscriptionItem>($input),
+            other => panic!("the catalogue names payload type `{other}`, which this test does not know"),
+        }
+    };
+}
+
 /// Deserializes `data` into the payload type the catalogue names, and serializes it back.
 fn round_trip_as(payload: &str, data: &Value) -> Result<Value, String> {
-    match payload {
-        "User" => round_trip::<clerk::User>(data),
-        "DeletedUser" => round_trip::<clerk::DeletedUser>(data),
-        "Session" => round_trip::<clerk::Session>(data),
-        "Email" => round_trip::<clerk::Email>(data),
-        "SmsMessage" => round_trip::<clerk::SmsMessage>(data),
-        "Organization" => round_trip::<clerk::Organization>(data),
-        "DeletedObject" => round_trip::<clerk::DeletedObject>(data),
-        "OrganizationDomain" => round_trip::<clerk::OrganizationDomain>(data),
-        "OrganizationMembership" => round_trip::<clerk::OrganizationMembership>(data),
-        "OrganizationInvitation" => round_trip::<clerk::OrganizationInvitation>(data),
-        "AcceptedOrganizationInvitation" => round_trip::<clerk::AcceptedOrganizationInvitation>(data),
-        "Role" => round_trip::<clerk::Role>(data),
-        "Permission" => round_trip::<clerk::Permission>(data),
-        "WaitlistEntry" => round_trip::<clerk::WaitlistEntry>(data),
-        "PaymentAttempt" => round_trip::<clerk::PaymentAttempt>(data),
-        "Subscription" => round_trip::<clerk::Subscription>(data),
-        "SubscriptionItem" => round_trip::<clerk::SubscriptionItem>(data),
-        other => panic!("the catalogue names payload type `{other}`, which this test does not know"),
-    }
+    as_payload!(round_trip, payload, data)
+}
+
+/// [`round_trip_as`] from JSON text (which, unlike a `Value`, can repeat a key).
+fn round_trip_text_as(payload: &str, text: &str) -> Result<Value, String> {
+    as_payload!(round_trip_text, payload, text)
 }
 
 fn payload_of(clerk_type: &str) -> &'static str {
@@ -129,20 +166,21 @@ fn data_of(name: &str) -> Value {
 }
 
 #[test]
-fn every_fixture_types_through_clerk_event_and_its_payload_type_without_loss() {
-    for (name, body) in fixtures() {
+fn every_fixture_types_through_clerk_event_and_its_payload_type_exactly() {
+    for Fixture { name, clerk_type, body } in every_fixture() {
         let envelope = Envelope::parse(body.to_string().as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(envelope.clerk_type, name, "a fixture's file name is its event type");
+        assert_eq!(envelope.clerk_type, clerk_type);
+        assert!(name.ends_with(&format!("/{clerk_type}")) || name.contains(&format!("/{clerk_type}.")), "{name}");
         assert_lossless(&format!("{name} envelope"), &body, &serde_json::to_value(&envelope).expect("serialize"));
 
-        let event = ClerkEvent::from_parts(&name, &envelope.data).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let event = ClerkEvent::from_parts(&clerk_type, &envelope.data).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!matches!(event, ClerkEvent::Unknown { .. }), "{name} landed in ClerkEvent::Unknown");
-        assert_eq!(event.clerk_type(), name);
-        assert_eq!(event.event_name(), format!("clerk/{name}"));
+        assert_eq!(event.clerk_type(), clerk_type);
+        assert_eq!(event.event_name(), format!("clerk/{clerk_type}"));
         let via_enum = event.to_data().expect("serialize");
         assert_lossless(&format!("{name} via ClerkEvent"), &envelope.data, &via_enum);
 
-        let payload = payload_of(&name);
+        let payload = payload_of(&clerk_type);
         let direct = round_trip_as(payload, &envelope.data).unwrap_or_else(|e| panic!("{name} as {payload}: {e}"));
         assert_lossless(&format!("{name} as {payload}"), &envelope.data, &direct);
         assert_eq!(via_enum, direct, "{name}: ClerkEvent and {payload} disagree");
@@ -158,6 +196,8 @@ enum Seg {
     Index(usize),
 }
 
+/// Every object key's path in `value`, at every depth, outside free-form JSON; parents before
+/// their children.
 fn field_paths(value: &Value, prefix: &mut Vec<Seg>, out: &mut Vec<Vec<Seg>>) {
     match value {
         Value::Object(fields) => {
@@ -181,26 +221,50 @@ fn field_paths(value: &Value, prefix: &mut Vec<Seg>, out: &mut Vec<Vec<Seg>>) {
     }
 }
 
-fn at<'a>(value: &'a Value, path: &[Seg]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, seg| match seg {
-        Seg::Key(k) => v.get(k),
-        Seg::Index(i) => v.get(i),
-    })
+fn paths_of(value: &Value) -> Vec<Vec<Seg>> {
+    let mut paths = Vec::new();
+    field_paths(value, &mut Vec::new(), &mut paths);
+    paths
 }
 
-fn without(value: &Value, path: &[Seg]) -> Value {
-    let mut copy = value.clone();
-    let (Some(Seg::Key(last)), parent) = (path.last(), &path[..path.len() - 1]) else {
-        panic!("field paths end in a key");
-    };
-    let mut target = &mut copy;
+/// What a property test does to one field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Edit {
+    Remove,
+    Null,
+}
+
+/// Applies `edit` to the field at `path`; a no-op when an earlier edit removed or nulled a
+/// parent.
+fn apply(value: &mut Value, path: &[Seg], edit: Edit) {
+    let Some((Seg::Key(last), parent)) = path.split_last() else { panic!("field paths end in a key") };
+    let mut target = value;
     for seg in parent {
-        target = match seg {
-            Seg::Key(k) => &mut target[k.as_str()],
-            Seg::Index(i) => &mut target[*i],
+        target = match (seg, target) {
+            (Seg::Key(k), Value::Object(fields)) => match fields.get_mut(k) {
+                Some(child) => child,
+                None => return,
+            },
+            (Seg::Index(i), Value::Array(items)) => &mut items[*i],
+            _ => return,
         };
     }
-    target.as_object_mut().expect("parent is an object").remove(last);
+    let Value::Object(fields) = target else { return };
+    match edit {
+        Edit::Remove => {
+            fields.shift_remove(last);
+        }
+        Edit::Null => {
+            if let Some(field) = fields.get_mut(last) {
+                *field = Value::Null;
+            }
+        }
+    }
+}
+
+fn edited(value: &Value, path: &[Seg], edit: Edit) -> Value {
+    let mut copy = value.clone();
+    apply(&mut copy, path, edit);
     copy
 }
 
@@ -213,22 +277,67 @@ fn render(path: &[Seg]) -> String {
         .collect()
 }
 
+/// `value` as JSON text, with the key at `path` written twice (same value both times).
+fn with_key_twice(value: &Value, path: &[Seg], out: &mut String) {
+    match value {
+        Value::Object(fields) => {
+            out.push('{');
+            let mut first = true;
+            for (key, child) in fields {
+                let rest = match path.split_first() {
+                    Some((Seg::Key(k), rest)) if k == key => Some(rest),
+                    _ => None,
+                };
+                let times = if rest.is_some_and(<[Seg]>::is_empty) { 2 } else { 1 };
+                for _ in 0..times {
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    out.push_str(&Value::from(key.as_str()).to_string());
+                    out.push(':');
+                    with_key_twice(child, rest.unwrap_or(&[]), out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, child) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let rest = match path.split_first() {
+                    Some((Seg::Index(j), rest)) if *j == i => rest,
+                    _ => &[],
+                };
+                with_key_twice(child, rest, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
 /// Round-tripping alone cannot tell a modelled field from one that fell into `extra` (a typo in
-/// a field name would pass). A modelled field is either required (removing it fails) or written
-/// back even when absent (as null or []); a field kept only in `extra` disappears when removed.
+/// a field name would pass). A JSON object that repeats a key can: serde refuses a repeated
+/// modelled field ("duplicate field"), while `extra` (a map) takes the repeat silently.
 #[test]
 fn every_fixture_field_maps_to_a_typed_field() {
     let mut unmodelled = BTreeSet::new();
-    for (name, body) in fixtures() {
+    let mut checked = 0;
+    for Fixture { name, clerk_type, body } in every_fixture() {
         let data = &body["data"];
-        let payload = payload_of(&name);
-        let mut paths = Vec::new();
-        field_paths(data, &mut Vec::new(), &mut paths);
-        for path in paths {
-            if let Ok(out) = round_trip_as(payload, &without(data, &path)) {
-                if at(&out, &path).is_none() {
+        let payload = payload_of(&clerk_type);
+        for path in paths_of(data) {
+            let mut text = String::new();
+            with_key_twice(data, &path, &mut text);
+            match round_trip_text_as(payload, &text) {
+                Ok(_) => {
                     unmodelled.insert(format!("{payload}{}", render(&path)));
                 }
+                Err(e) if e.contains("duplicate field") => checked += 1,
+                Err(e) => panic!("{name}{}: repeating the key failed otherwise: {e}", render(&path)),
             }
         }
     }
@@ -237,6 +346,83 @@ fn every_fixture_field_maps_to_a_typed_field() {
         "fixture fields that only land in `extra`:\n{}",
         Vec::from_iter(unmodelled).join("\n")
     );
+    assert!(checked > 1000, "only {checked} fields checked");
+}
+
+/// One fixture prepared for the property test: its paths, and which edits each path takes alone
+/// (removing a required field, or nulling a list, is refused, and rightly so).
+struct Editable {
+    name: String,
+    clerk_type: String,
+    payload: &'static str,
+    data: Value,
+    paths: Vec<(Vec<Seg>, Vec<Edit>)>,
+}
+
+static EDITABLE: LazyLock<Vec<Editable>> = LazyLock::new(|| {
+    every_fixture()
+        .into_iter()
+        .map(|Fixture { name, clerk_type, body }| {
+            let payload = payload_of(&clerk_type);
+            let data = body["data"].clone();
+            let paths = paths_of(&data)
+                .into_iter()
+                .map(|path| {
+                    let edits = [Edit::Remove, Edit::Null]
+                        .into_iter()
+                        .filter(|edit| round_trip_as(payload, &edited(&data, &path, *edit)).is_ok())
+                        .collect();
+                    (path, edits)
+                })
+                .collect();
+            Editable { name, clerk_type, payload, data, paths }
+        })
+        .collect()
+});
+
+/// A fixture and, per field path, an edit or none: each field is left alone, removed or nulled
+/// at random, at every depth.
+fn edited_fixture() -> impl Strategy<Value = (usize, Vec<Option<Edit>>)> {
+    (0..EDITABLE.len()).prop_flat_map(|index| {
+        let per_path: Vec<_> = EDITABLE[index]
+            .paths
+            .iter()
+            .map(|(_, edits)| match edits.as_slice() {
+                [] => Just(None).boxed(),
+                some => prop_oneof![
+                    3 => Just(None),
+                    1 => prop::sample::select(some.to_vec()).prop_map(Some),
+                ]
+                .boxed(),
+            })
+            .collect();
+        (Just(index), per_path)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Payloads that lack fields (older accounts, Clerk's docs examples) or carry nulls come back
+    /// exactly as they went in, through the payload type and through `ClerkEvent`.
+    #[test]
+    fn fixtures_with_fields_removed_or_nulled_round_trip_exactly((index, edits) in edited_fixture()) {
+        let fixture = &EDITABLE[index];
+        let mut data = fixture.data.clone();
+        for ((path, _), edit) in fixture.paths.iter().zip(&edits) {
+            if let Some(edit) = edit {
+                apply(&mut data, path, *edit);
+            }
+        }
+        let out = round_trip_as(fixture.payload, &data)
+            .map_err(|e| TestCaseError::fail(format!("{} as {}: {e}", fixture.name, fixture.payload)))?;
+        let mut problems = Vec::new();
+        check_lossless("", &data, &out, &mut problems);
+        prop_assert!(problems.is_empty(), "{} as {}:\n{}", fixture.name, fixture.payload, problems.join("\n"));
+        prop_assert_eq!(&out, &data);
+        let event = ClerkEvent::from_parts(&fixture.clerk_type, &data).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(event.to_data().map_err(|e| TestCaseError::fail(e.to_string()))?, data);
+    }
 }
 
 fn inject_probe(value: &mut Value) {
@@ -255,10 +441,10 @@ fn inject_probe(value: &mut Value) {
 /// Every struct, at every depth the fixtures reach, keeps fields it does not know.
 #[test]
 fn unknown_fields_survive_at_every_level() {
-    for (name, body) in fixtures() {
+    for Fixture { name, clerk_type, body } in every_fixture() {
         let mut data = body["data"].clone();
         inject_probe(&mut data);
-        let out = round_trip_as(payload_of(&name), &data).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let out = round_trip_as(payload_of(&clerk_type), &data).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_lossless(&format!("{name} with unknown fields"), &data, &out);
     }
 }
@@ -459,25 +645,67 @@ fn envelope_timestamps_in_seconds_or_milliseconds() {
 }
 
 #[test]
-fn the_losslessness_check_itself_catches_losses() {
-    let input = json!({"a": 1, "b": {"c": [1, 2], "d": "x"}});
+fn the_round_trip_check_itself_catches_differences() {
+    let input = json!({"a": 1, "b": {"c": [1, null], "d": "x"}});
     let mut problems = Vec::new();
-    check_lossless(
-        "",
-        &input,
-        &json!({"a": 1, "b": {"c": [1, 2], "d": "x"}, "e": null, "f": [], "g": {}}),
-        &mut problems,
-    );
-    assert!(problems.is_empty(), "{problems:?}");
+    check_lossless("", &input, &json!({"b": {"d": "x", "c": [1, null]}, "a": 1}), &mut problems);
+    assert!(problems.is_empty(), "key order does not matter: {problems:?}");
 
     for (output, expected) in [
-        (json!({"a": 1, "b": {"c": [1, 2]}}), ".b.d: dropped"),
-        (json!({"a": 1.0, "b": {"c": [1, 2], "d": "x"}}), ".a: 1 became 1.0"),
+        (json!({"a": 1, "b": {"c": [1, null]}}), ".b.d: dropped"),
+        (json!({"a": 1.0, "b": {"c": [1, null], "d": "x"}}), ".a: 1 became 1.0"),
         (json!({"a": 1, "b": {"c": [1], "d": "x"}}), ".b.c: 2 items became 1"),
-        (json!({"a": 1, "b": {"c": [1, 2], "d": "x", "z": false}}), ".b.z: added"),
+        (json!({"a": 1, "b": {"c": [1, null], "d": "x", "z": false}}), ".b.z: added"),
+        (json!({"a": 1, "b": {"c": [1, null], "d": "x"}, "e": null}), ".e: added as null"),
+        (json!({"a": 1, "b": {"c": [1, null], "d": "x", "f": []}}), ".b.f: added as []"),
+        (json!({"a": 1, "b": {"c": [1, []], "d": "x"}}), ".b.c[1]: null became []"),
     ] {
         let mut problems = Vec::new();
         check_lossless("", &input, &output, &mut problems);
         assert!(problems.iter().any(|p| p.starts_with(expected)), "{expected}: {problems:?}");
     }
+}
+
+#[test]
+fn the_repeated_key_text_repeats_exactly_one_key() {
+    let value = json!({"a": {"b": [{"c": 1}, {"c": 2, "d": null}]}, "e": "x"});
+    let path = [Seg::Key("a".into()), Seg::Key("b".into()), Seg::Index(1), Seg::Key("c".into())];
+    let mut text = String::new();
+    with_key_twice(&value, &path, &mut text);
+    assert_eq!(text, r#"{"a":{"b":[{"c":1},{"c":2,"c":2,"d":null}]},"e":"x"}"#);
+    let mut text = String::new();
+    with_key_twice(&value, &[Seg::Key("e".into())], &mut text);
+    assert_eq!(text, r#"{"a":{"b":[{"c":1},{"c":2,"d":null}]},"e":"x","e":"x"}"#);
+}
+
+/// Clerk's webhooks send `totals.per_unit_totals` in the flat form of the webhooks spec
+/// (`BillingUnitTotal`: `name`, `amount`, `quantity`, `total`, `currency`), not the
+/// frontend's tiered form; the per-seat fixture has one seat line and one unlimited line.
+#[test]
+fn per_unit_totals_read_as_webhooks_send_them() {
+    let body = read_fixtures(TEST_FIXTURE_DIR)
+        .into_iter()
+        .find(|(stem, _)| stem == "paymentAttempt.updated.per-seat")
+        .expect("per-seat fixture")
+        .1;
+    let data = &body["data"];
+    let attempt: clerk::PaymentAttempt = serde_json::from_value(data.clone()).expect("payment attempt");
+    let totals = attempt.totals.as_ref().expect("totals");
+    let lines = totals.per_unit_totals.as_deref().expect("per_unit_totals");
+    let sent = data["totals"]["per_unit_totals"].as_array().expect("fixture has per-unit totals");
+    assert_eq!(lines.len(), sent.len());
+    for (line, sent) in lines.iter().zip(sent) {
+        assert_eq!(line.name.as_deref(), sent["name"].as_str());
+        assert_eq!(*line.amount, sent["amount"].as_i64());
+        assert_eq!(*line.quantity, sent["quantity"].as_i64());
+        assert_eq!(*line.total, sent["total"].as_i64());
+        assert_eq!(line.currency.as_deref(), sent["currency"].as_str());
+        assert!(line.extra.is_empty(), "every field of a unit total is modelled: {:?}", line.extra);
+    }
+    let seats = &lines[0];
+    assert_eq!((seats.name.as_deref(), *seats.quantity), (Some("seats"), Some(3)));
+    assert_eq!(*seats.total, seats.amount.zip(*seats.quantity).map(|(a, q)| a * q));
+    assert_eq!(*lines[1].quantity, None, "null quantity: unlimited");
+    assert!(lines[1].quantity.is_sent());
+    assert_lossless("per-seat payment attempt", data, &serde_json::to_value(&attempt).expect("serialize"));
 }

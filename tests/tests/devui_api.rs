@@ -717,7 +717,7 @@ async fn fixture_sync_user(event: Event<clerk::UserCreated>, step: Step) -> Resu
 
 #[inngest_fn(id = "send-welcome-email", event = "clerk/user.created")]
 async fn fixture_welcome(event: Event<clerk::UserCreated>, step: Step) -> Result<()> {
-    let to = event.data.first_name.clone().unwrap_or_default();
+    let to = event.data.first_name.get().clone().unwrap_or_default();
     step.run("send-email", || async move { Ok(json!({ "to": to, "template": "welcome" })) }).await?;
     Ok(())
 }

@@ -593,6 +593,63 @@ async fn clerk_send_takes_fixture_files_holding_an_envelope_or_only_data() {
     assert_eq!(sink.stored().len(), 2);
 }
 
+#[tokio::test]
+async fn clerk_send_takes_the_base_url_or_the_full_endpoint_url() {
+    let (base, sink) = clerk_server(ClerkWebhookConfig::new([SECRET])).await;
+    let endpoint = format!("{base}/webhooks/clerk");
+    for url in [base.clone(), format!("{base}/"), endpoint.clone(), format!("{endpoint}/")] {
+        let reply = cli::clerk_send("user.created", None, Some(SECRET), &url).await.expect("send");
+        assert_eq!((reply.status, reply.url.as_str()), (200, endpoint.as_str()), "--url {url}: {}", reply.body);
+    }
+    assert_eq!(sink.stored().len(), 4);
+
+    // Where nothing takes webhooks, the answer says what to pass instead of a bare 404.
+    let elsewhere = format!("{base}/hooks");
+    let error = cli::clerk_send("user.created", None, Some(SECRET), &elsewhere).await.expect_err("404");
+    assert!(matches!(&error, CliError::NoWebhookEndpoint { url } if *url == format!("{elsewhere}/webhooks/clerk")));
+    let message = error.to_string();
+    assert!(message.contains("404") && message.contains("base URL") && message.contains("full URL"), "{message}");
+    assert_eq!(sink.stored().len(), 4);
+}
+
+#[tokio::test]
+async fn clerk_send_suggests_the_closest_type_and_checks_its_overrides() {
+    let (base, sink) = clerk_server(ClerkWebhookConfig::new([SECRET])).await;
+    for (typo, meant) in [
+        ("user.craeted", "user.created"),
+        ("users.deleted", "user.deleted"),
+        ("organisationMembership.created", "organizationMembership.created"),
+    ] {
+        let error = cli::clerk_send(typo, None, Some(SECRET), &base).await.expect_err(typo).to_string();
+        assert!(error.contains(&format!("did you mean `{meant}`?")), "{typo}: {error}");
+    }
+    let hopeless = cli::clerk_send("zzz.qqq", None, Some(SECRET), &base).await.expect_err("unknown").to_string();
+    assert!(!hopeless.contains("did you mean") && hopeless.contains("check the spelling"), "{hopeless}");
+
+    let send = |clerk_type: &'static str, id: Option<&str>, email: &str| {
+        let overrides = cli::UserOverrides { id: id.map(str::to_owned), email: Some(email.to_owned()) };
+        let base = base.clone();
+        async move { cli::clerk_send_with(clerk_type, None, Some(SECRET), &base, &overrides).await }
+    };
+    for bad in ["not-an-email", "ada@", "@example.com", "Ada <ada@example.com>", "ada@exa mple.com"] {
+        let error = send("user.created", None, bad).await.expect_err(bad).to_string();
+        assert!(error.starts_with(&format!("--email `{bad}` is not an email address (")), "{bad}: {error}");
+        assert!(error.ends_with("pass one such as `ada@example.com`"), "{error}");
+    }
+    let error = send("session.created", None, "ada@example.com").await.expect_err("not a user event").to_string();
+    assert!(error.contains("--email applies to `user.created` and `user.updated`"), "{error}");
+    let overrides = cli::UserOverrides { id: Some("user_1".into()), email: None };
+    let error = cli::clerk_send_with("session.created", None, Some(SECRET), &base, &overrides).await;
+    assert!(error.expect_err("not a user event").to_string().contains("--user-id applies to `user.*` events"));
+    assert!(sink.stored().is_empty(), "nothing was sent");
+
+    let reply = send("user.updated", Some("user_ada"), "ada@example.com").await.expect("a valid address");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let stored = &sink.stored()[0];
+    assert_eq!(stored.data["email_addresses"][0]["email_address"], "ada@example.com");
+    assert_eq!(stored.data["id"], "user_ada");
+}
+
 #[test]
 fn clerk_messages_are_signed_exactly_as_svix_signs_them() {
     let now = SystemTime::now();

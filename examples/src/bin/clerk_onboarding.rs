@@ -126,8 +126,8 @@ fn user_row(user: &clerk::User) -> UserRow {
     UserRow {
         id: user.id.clone(),
         email: user.primary_email_address().map(str::to_owned),
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
+        first_name: user.first_name.get().clone(),
+        last_name: user.last_name.get().clone(),
     }
 }
 
@@ -192,15 +192,47 @@ async fn run() -> Result<(), String> {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What `--help` prints: the example takes its settings from the environment, not flags.
+const HELP: &str = "\
+clerk-onboarding: the hookflow Clerk onboarding example (dev UI, Clerk webhooks, event API).
+
+Usage: clerk-onboarding [-h|--help]
+
+Settings come from the environment:
+  HOOKFLOW_ADDR                 where to listen (default 127.0.0.1:8288)
+  HOOKFLOW_DATABASE_URL         the engine's store (default sqlite:hookflow.db; or memory:)
+  CLERK_WEBHOOK_SIGNING_SECRET  your Clerk endpoint's whsec_ secret (default: a dev secret
+                                generated and saved in .hookflow/dev-secret)
+  APP_DATABASE_URL              the app's users table (default sqlite:app.db)
+  SMTP_URL or OUTBOX_DIR        send emails over SMTP, or write them as .eml files (default ./outbox)
+  MAIL_FROM                     the sender (default Onboarding <onboarding@example.com>)
+  TRIAL_OFFER_DELAY             how long before the trial offer (default 3 days)
+  RUST_LOG                      log filter (default info)
+
+Then send a signed test webhook: hookflow clerk send user.created
+";
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "-h" || arg == "--help" {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        eprintln!(
+            "error: unexpected argument `{arg}`: clerk-onboarding takes its settings from the environment\n\n{HELP}"
+        );
+        return ExitCode::from(2);
+    }
+    use std::io::IsTerminal as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_filter(filter))
+        // Colours only on a terminal: logs piped to a file stay plain text.
+        .with(tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal()).with_filter(filter))
         // What the functions log inside a run shows up in the dev UI, next to each step.
         .with(hookflow::logs::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO))
         .init();

@@ -1,5 +1,8 @@
 //! Starts the `clerk-onboarding` binary for the end-to-end tests.
 
+// Each test file uses a part of this module.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -23,17 +26,8 @@ impl Drop for Server {
 
 /// Starts the example in `dir` (its databases and outbox live there) on a free port.
 pub(crate) fn start(dir: &Path, trial_offer_delay: &str) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_clerk-onboarding"))
-        .current_dir(dir)
-        .env("HOOKFLOW_ADDR", "127.0.0.1:0")
-        .env("HOOKFLOW_DATABASE_URL", format!("sqlite:{}", dir.join("hookflow.db").display()))
-        .env("APP_DATABASE_URL", format!("sqlite:{}", dir.join("app.db").display()))
-        .env("OUTBOX_DIR", dir.join("outbox"))
-        .env("CLERK_WEBHOOK_SIGNING_SECRET", SECRET)
-        .env("TRIAL_OFFER_DELAY", trial_offer_delay)
+    let child = command(dir, trial_offer_delay)
         .env("RUST_LOG", "warn")
-        .env_remove("SMTP_URL")
-        .env_remove("HOOKFLOW_UI_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -49,4 +43,21 @@ pub(crate) fn start(dir: &Path, trial_offer_delay: &str) -> Server {
     };
     std::thread::spawn(move || for _ in lines {});
     server
+}
+
+/// The example's command, set up to keep everything in `dir` and listen on a free port.
+pub(crate) fn command(dir: &Path, trial_offer_delay: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clerk-onboarding"));
+    command
+        .current_dir(dir)
+        .env("HOOKFLOW_ADDR", "127.0.0.1:0")
+        .env("HOOKFLOW_DATABASE_URL", format!("sqlite:{}", dir.join("hookflow.db").display()))
+        .env("APP_DATABASE_URL", format!("sqlite:{}", dir.join("app.db").display()))
+        .env("OUTBOX_DIR", dir.join("outbox"))
+        .env("CLERK_WEBHOOK_SIGNING_SECRET", SECRET)
+        .env("TRIAL_OFFER_DELAY", trial_offer_delay)
+        .env_remove("SMTP_URL")
+        .env_remove("HOOKFLOW_UI_TOKEN")
+        .env_remove("NO_COLOR");
+    command
 }

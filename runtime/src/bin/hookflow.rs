@@ -1,5 +1,6 @@
 //! The `hookflow` command line.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -15,7 +16,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the dev UI, the event API and the Clerk webhook endpoint over a store.
+    /// Serve the dev UI over a store: see the runs and events an app recorded, send events and
+    /// Clerk webhooks to it. Runs no functions itself (your app does); later, also the executor
+    /// for Inngest SDK apps.
     Dev(DevArgs),
     /// Send an event to `POST /e/{key}` (Inngest's event API).
     Send(SendArgs),
@@ -26,7 +29,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ClerkCommand {
-    /// Post a Clerk webhook, signed as Svix signs it, to `<url>/webhooks/clerk`.
+    /// Post a Clerk webhook, signed as Svix signs it, to a server's `/webhooks/clerk`.
     Send(ClerkSendArgs),
 }
 
@@ -36,6 +39,8 @@ async fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Dev(args) => {
             tracing_subscriber::fmt()
+                // Colours only on a terminal: logs piped to a file stay plain text.
+                .with_ansi(std::io::stdout().is_terminal())
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

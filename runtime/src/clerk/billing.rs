@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::common::{non_empty, string_enum};
+use super::field::Field;
 
 string_enum! {
     /// The state of a [`PaymentAttempt`].
@@ -70,14 +71,14 @@ pub struct Money {
     /// In minor units (cents for USD).
     pub amount: i64,
     /// Formatted for display, e.g. `$20.00`.
-    #[serde(default)]
-    pub amount_formatted: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub amount_formatted: Field<Option<String>>,
     /// ISO 4217 code, e.g. `USD`.
-    #[serde(default)]
-    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub currency: Field<Option<String>>,
     /// e.g. `$`.
-    #[serde(default)]
-    pub currency_symbol: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub currency_symbol: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -93,38 +94,38 @@ pub struct Payer {
     /// The payer id, `cpayer_...`.
     pub id: String,
     /// Always `commerce_payer`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The Clerk instance.
-    #[serde(default)]
-    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub instance_id: Field<Option<String>>,
     /// The paying user (user payers); may be `""`.
-    #[serde(default)]
-    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub user_id: Field<Option<String>>,
     /// The user's first name.
-    #[serde(default)]
-    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub first_name: Field<Option<String>>,
     /// The user's last name.
-    #[serde(default)]
-    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_name: Field<Option<String>>,
     /// Billing email address.
-    #[serde(default)]
-    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub email: Field<Option<String>>,
     /// The paying organization (organization payers); may be `""`.
-    #[serde(default)]
-    pub organization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub organization_id: Field<Option<String>>,
     /// The organization's name; may be `""`.
-    #[serde(default)]
-    pub organization_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub organization_name: Field<Option<String>>,
     /// Avatar or logo.
-    #[serde(default)]
-    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub image_url: Field<Option<String>>,
     /// When the payer was created (ms since the epoch).
-    #[serde(default)]
-    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at: Field<Option<i64>>,
     /// When the payer last changed (ms since the epoch).
-    #[serde(default)]
-    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub updated_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -165,55 +166,55 @@ pub struct PaymentAttempt {
     /// The attempt id.
     pub id: String,
     /// `commerce_payment_attempt` (Clerk's example leaves it out).
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The Clerk instance.
-    #[serde(default)]
-    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub instance_id: Field<Option<String>>,
     /// The payment this attempt is for, `cpa_...`.
-    #[serde(default)]
-    pub payment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payment_id: Field<Option<String>>,
     /// The statement it appears on.
-    #[serde(default)]
-    pub statement_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub statement_id: Field<Option<String>>,
     /// Deprecated invoice id.
-    #[serde(default)]
-    pub invoice_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub invoice_id: Field<Option<String>>,
     /// The gateway's id for the charge (a Stripe payment intent).
-    #[serde(default)]
-    pub gateway_external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub gateway_external_id: Field<Option<String>>,
     /// The attempt's state.
     pub status: PaymentAttemptStatus,
     /// Checkout or renewal.
-    #[serde(default)]
-    pub charge_type: Option<ChargeType>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub charge_type: Field<Option<ChargeType>>,
     /// The date billed for (ms since the epoch).
-    #[serde(default)]
-    pub billing_date: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub billing_date: Field<Option<i64>>,
     /// When it was paid (ms since the epoch).
-    #[serde(default)]
-    pub paid_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub paid_at: Field<Option<i64>>,
     /// When it failed (ms since the epoch).
-    #[serde(default)]
-    pub failed_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub failed_at: Field<Option<i64>>,
     /// Why it failed.
-    #[serde(default)]
-    pub failed_reason: Option<FailedReason>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub failed_reason: Field<Option<FailedReason>>,
     /// Who is paid.
-    #[serde(default)]
-    pub payee: Option<Payee>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payee: Field<Option<Payee>>,
     /// Who pays.
-    #[serde(default)]
-    pub payer: Option<Payer>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payer: Field<Option<Payer>>,
     /// What is charged.
-    #[serde(default)]
-    pub totals: Option<PaymentTotals>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub totals: Field<Option<PaymentTotals>>,
     /// The card or account charged.
-    #[serde(default)]
-    pub payment_source: Option<PaymentSource>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payment_source: Field<Option<PaymentSource>>,
     /// The subscription items paid for.
-    #[serde(default)]
-    pub subscription_items: Vec<SubscriptionItem>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub subscription_items: Field<Vec<SubscriptionItem>>,
     /// When it was created (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).
@@ -227,11 +228,11 @@ pub struct PaymentAttempt {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailedReason {
     /// e.g. `card_declined`.
-    #[serde(default)]
-    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub code: Field<Option<String>>,
     /// The processor's decline code, e.g. `insufficient_funds`.
-    #[serde(default)]
-    pub decline_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub decline_code: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -243,14 +244,14 @@ pub struct Payee {
     /// The payee id.
     pub id: String,
     /// e.g. `stripe`.
-    #[serde(default)]
-    pub gateway_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub gateway_type: Field<Option<String>>,
     /// The gateway's account id.
-    #[serde(default)]
-    pub gateway_external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub gateway_external_id: Field<Option<String>>,
     /// `active`, `pending`, `restricted` or `disconnected`.
-    #[serde(default)]
-    pub gateway_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub gateway_status: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -260,51 +261,52 @@ pub struct Payee {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentTotals {
     /// Before tax.
-    #[serde(default)]
-    pub subtotal: Option<Money>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub subtotal: Field<Option<Money>>,
     /// Tax.
-    #[serde(default)]
-    pub tax_total: Option<Money>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub tax_total: Field<Option<Money>>,
     /// What is charged.
-    #[serde(default)]
-    pub grand_total: Option<Money>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub grand_total: Field<Option<Money>>,
     /// Per-unit (e.g. per-seat) breakdown.
-    #[serde(default)]
-    pub per_unit_totals: Option<Vec<PerUnitTotal>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub per_unit_totals: Field<Option<Vec<PerUnitTotal>>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// The charge for one priced unit (e.g. seats).
+/// The charge for one kind of priced unit (e.g. seats) in a payment, as webhooks send it
+/// (Clerk's webhook spec, `BillingUnitTotal`). Amounts are plain integers in minor units, unlike
+/// the [`Money`] objects around them; the frontend's tiered shape (`block_size`, `tiers`) is not
+/// what webhooks carry.
+///
+/// ```
+/// # use hookflow::clerk::PerUnitTotal;
+/// let seats: PerUnitTotal = serde_json::from_value(serde_json::json!({
+///     "name": "seats", "amount": 1000, "quantity": 3, "total": 3000, "currency": "USD",
+/// }))?;
+/// assert_eq!((seats.name.as_deref(), *seats.quantity, *seats.total), (Some("seats"), Some(3), Some(3000)));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PerUnitTotal {
-    /// The unit, e.g. `seats`.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// How many units a block holds.
-    #[serde(default)]
-    pub block_size: Option<i64>,
-    /// The charge per pricing tier.
-    #[serde(default)]
-    pub tiers: Vec<PerUnitTierTotal>,
-    /// Fields this version of hookflow does not model, kept as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// The charge for the units that fall in one pricing tier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PerUnitTierTotal {
-    /// Units in this tier.
-    #[serde(default)]
-    pub quantity: Option<i64>,
-    /// Price per block.
-    #[serde(default)]
-    pub fee_per_block: Option<Money>,
-    /// Charge for this tier.
-    #[serde(default)]
-    pub total: Option<Money>,
+    /// The unit charged, e.g. `seats`.
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub name: Field<Option<String>>,
+    /// Price per unit, in minor units.
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub amount: Field<Option<i64>>,
+    /// Units charged at this price; null means unlimited.
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub quantity: Field<Option<i64>>,
+    /// The charge for these units (`amount` × `quantity`), in minor units.
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub total: Field<Option<i64>>,
+    /// ISO 4217 code, e.g. `USD`.
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub currency: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -316,26 +318,26 @@ pub struct PaymentSource {
     /// The payment source id, `cps_...`.
     pub id: String,
     /// e.g. `stripe`.
-    #[serde(default)]
-    pub gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub gateway: Field<Option<String>>,
     /// The gateway's id for it (a Stripe payment method).
-    #[serde(default)]
-    pub gateway_external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub gateway_external_id: Field<Option<String>>,
     /// The gateway's account id.
-    #[serde(default)]
-    pub gateway_external_account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub gateway_external_account_id: Field<Option<String>>,
     /// `card` or `link`.
-    #[serde(default)]
-    pub payment_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payment_method: Field<Option<String>>,
     /// `active` or `disconnected`.
-    #[serde(default)]
-    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub status: Field<Option<String>>,
     /// Card brand, e.g. `visa` (cards only).
-    #[serde(default)]
-    pub card_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub card_type: Field<Option<String>>,
     /// Last four digits (cards only).
-    #[serde(default)]
-    pub last4: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last4: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -347,37 +349,37 @@ pub struct Subscription {
     /// The subscription id, `csub_...`.
     pub id: String,
     /// Always `commerce_subscription`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The subscription's state.
     pub status: SubscriptionStatus,
     /// When it became active (ms since the epoch).
-    #[serde(default)]
-    pub active_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub active_at: Field<Option<i64>>,
     /// When it was canceled (ms since the epoch).
-    #[serde(default)]
-    pub canceled_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub canceled_at: Field<Option<i64>>,
     /// When it ended (ms since the epoch).
-    #[serde(default)]
-    pub ended_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub ended_at: Field<Option<i64>>,
     /// When it became past due (ms since the epoch).
-    #[serde(default)]
-    pub past_due_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub past_due_at: Field<Option<i64>>,
     /// The latest payment, `cpa_...`.
-    #[serde(default)]
-    pub latest_payment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub latest_payment_id: Field<Option<String>>,
     /// The payer's id.
-    #[serde(default)]
-    pub payer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payer_id: Field<Option<String>>,
     /// Who pays.
-    #[serde(default)]
-    pub payer: Option<Payer>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payer: Field<Option<Payer>>,
     /// The payment source charged.
-    #[serde(default)]
-    pub payment_source_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payment_source_id: Field<Option<String>>,
     /// The subscription's items: one per plan period it went through.
-    #[serde(default)]
-    pub items: Vec<SubscriptionItem>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub items: Field<Vec<SubscriptionItem>>,
     /// When it was created (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).
@@ -419,73 +421,73 @@ pub struct SubscriptionItem {
     /// The item id, `csub_item_...`.
     pub id: String,
     /// `commerce_subscription_item` per Clerk's schema; its examples send `subscription_item`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The item's state.
     pub status: SubscriptionStatus,
     /// The plan's id.
-    #[serde(default)]
-    pub plan_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub plan_id: Field<Option<String>>,
     /// The plan.
-    #[serde(default)]
-    pub plan: Option<Plan>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub plan: Field<Option<Plan>>,
     /// Who pays (standalone `subscriptionItem.*` events only).
-    #[serde(default)]
-    pub payer: Option<Payer>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payer: Field<Option<Payer>>,
     /// The parent subscription (standalone `subscriptionItem.*` events only).
-    #[serde(default)]
-    pub subscription_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub subscription_id: Field<Option<String>>,
     /// Start of the period (ms since the epoch).
-    #[serde(default)]
-    pub period_start: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub period_start: Field<Option<i64>>,
     /// End of the period (ms since the epoch); null for open-ended items such as free plans.
-    #[serde(default)]
-    pub period_end: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub period_end: Field<Option<i64>>,
     /// When it was canceled (ms since the epoch).
-    #[serde(default)]
-    pub canceled_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub canceled_at: Field<Option<i64>>,
     /// When it became past due (ms since the epoch).
-    #[serde(default)]
-    pub past_due_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub past_due_at: Field<Option<i64>>,
     /// Proration credit for the unused part of the previous plan.
-    #[serde(default)]
-    pub credit: Option<ProrationCredit>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub credit: Field<Option<ProrationCredit>>,
     /// Every credit applied: proration and the payer's balance.
-    #[serde(default)]
-    pub credits: Option<Credits>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub credits: Field<Option<Credits>>,
     /// The date proration was computed for, e.g. `2024-05-01`.
-    #[serde(default)]
-    pub proration_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub proration_date: Field<Option<String>>,
     /// Monthly or annual billing.
-    #[serde(default)]
-    pub plan_period: Option<PlanPeriod>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub plan_period: Field<Option<PlanPeriod>>,
     /// Paid so far over the item's life, in minor units.
-    #[serde(default)]
-    pub lifetime_paid: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub lifetime_paid: Field<Option<i64>>,
     /// The next charge, in minor units.
-    #[serde(default)]
-    pub next_payment_amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub next_payment_amount: Field<Option<i64>>,
     /// When the next charge happens (ms since the epoch).
-    #[serde(default)]
-    pub next_payment_date: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub next_payment_date: Field<Option<i64>>,
     /// The amount charged for the item.
-    #[serde(default)]
-    pub amount: Option<Money>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub amount: Field<Option<Money>>,
     /// Whether the item is in a free trial.
-    #[serde(default)]
-    pub is_free_trial: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub is_free_trial: Field<Option<bool>>,
     /// Billing interval, `month` or `annual`.
-    #[serde(default)]
-    pub interval: Option<PlanPeriod>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub interval: Field<Option<PlanPeriod>>,
     /// Seats bought, for per-seat plans.
-    #[serde(default)]
-    pub seats: Option<Seats>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub seats: Field<Option<Seats>>,
     /// When it was created (ms since the epoch).
-    #[serde(default)]
-    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at: Field<Option<i64>>,
     /// When it last changed (ms since the epoch).
-    #[serde(default)]
-    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub updated_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -495,17 +497,17 @@ pub struct SubscriptionItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProrationCredit {
     /// The credit.
-    #[serde(default)]
-    pub amount: Option<Money>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub amount: Field<Option<Money>>,
     /// Days left in the billing cycle.
-    #[serde(default)]
-    pub cycle_days_remaining: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub cycle_days_remaining: Field<Option<i64>>,
     /// Days in the billing cycle.
-    #[serde(default)]
-    pub cycle_days_total: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub cycle_days_total: Field<Option<i64>>,
     /// Share of the cycle left, between 0 and 1.
-    #[serde(default)]
-    pub cycle_remaining_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub cycle_remaining_percent: Field<Option<f64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -515,14 +517,14 @@ pub struct ProrationCredit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Credits {
     /// Credit for the unused part of the previous plan.
-    #[serde(default)]
-    pub proration: Option<ProrationCredit>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub proration: Field<Option<ProrationCredit>>,
     /// Credit taken from the payer's balance.
-    #[serde(default)]
-    pub payer: Option<PayerCredit>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub payer: Field<Option<PayerCredit>>,
     /// All credits together.
-    #[serde(default)]
-    pub total: Option<Money>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub total: Field<Option<Money>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -532,11 +534,11 @@ pub struct Credits {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PayerCredit {
     /// Applied to this charge.
-    #[serde(default)]
-    pub applied_amount: Option<Money>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub applied_amount: Field<Option<Money>>,
     /// Left on the balance afterwards.
-    #[serde(default)]
-    pub remaining_balance: Option<Money>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub remaining_balance: Field<Option<Money>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -549,53 +551,53 @@ pub struct Plan {
     /// The plan id, `cplan_...`.
     pub id: String,
     /// The Clerk instance.
-    #[serde(default)]
-    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub instance_id: Field<Option<String>>,
     /// The product the plan belongs to.
-    #[serde(default)]
-    pub product_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub product_id: Field<Option<String>>,
     /// Display name.
-    #[serde(default)]
-    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub name: Field<Option<String>>,
     /// URL-friendly name, e.g. `pro-plan`.
-    #[serde(default)]
-    pub slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub slug: Field<Option<String>>,
     /// Description.
-    #[serde(default)]
-    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub description: Field<Option<String>>,
     /// Whether it is the plan everyone starts on.
-    #[serde(default)]
-    pub is_default: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub is_default: Field<Option<bool>>,
     /// Whether it charges every period.
-    #[serde(default)]
-    pub is_recurring: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub is_recurring: Field<Option<bool>>,
     /// Whether changes are prorated.
-    #[serde(default)]
-    pub is_prorated: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub is_prorated: Field<Option<bool>>,
     /// Whether it has a base fee besides unit prices.
-    #[serde(default)]
-    pub has_base_fee: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub has_base_fee: Field<Option<bool>>,
     /// Whether it is shown on the pricing table.
-    #[serde(default)]
-    pub publicly_visible: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub publicly_visible: Field<Option<bool>>,
     /// Monthly price, in minor units.
-    #[serde(default)]
-    pub amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub amount: Field<Option<i64>>,
     /// Monthly price when billed annually, in minor units.
-    #[serde(default)]
-    pub annual_monthly_amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub annual_monthly_amount: Field<Option<i64>>,
     /// ISO 4217 code.
-    #[serde(default)]
-    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub currency: Field<Option<String>>,
     /// Billing period.
-    #[serde(default)]
-    pub period: Option<PlanPeriod>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub period: Field<Option<PlanPeriod>>,
     /// Number of periods between charges (a number here, unlike an item's `interval`).
-    #[serde(default)]
-    pub interval: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub interval: Field<Option<i64>>,
     /// Per-unit prices (e.g. per seat).
-    #[serde(default)]
-    pub unit_prices: Option<Vec<UnitPrice>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub unit_prices: Field<Option<Vec<UnitPrice>>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -605,14 +607,14 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitPrice {
     /// The unit, e.g. `seats`.
-    #[serde(default)]
-    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub name: Field<Option<String>>,
     /// Units per block.
-    #[serde(default)]
-    pub block_size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub block_size: Field<Option<i64>>,
     /// The tiers, in order.
-    #[serde(default)]
-    pub tiers: Vec<PriceTier>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub tiers: Field<Vec<PriceTier>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -622,17 +624,17 @@ pub struct UnitPrice {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PriceTier {
     /// First block of the tier (1-based).
-    #[serde(default)]
-    pub starts_at_block: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub starts_at_block: Field<Option<i64>>,
     /// Last block of the tier; null for the open-ended last tier.
-    #[serde(default)]
-    pub ends_after_block: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub ends_after_block: Field<Option<i64>>,
     /// Price per block, in minor units.
-    #[serde(default)]
-    pub amount_per_block: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub amount_per_block: Field<Option<i64>>,
     /// ISO 4217 code.
-    #[serde(default)]
-    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub currency: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -642,8 +644,8 @@ pub struct PriceTier {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Seats {
     /// How many; null for unlimited.
-    #[serde(default)]
-    pub quantity: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub quantity: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

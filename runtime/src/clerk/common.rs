@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::field::Field;
+
 /// Defines a string-backed enum with an `Unknown(String)` fallback.
 ///
 /// Clerk adds enum values without notice (session status `pending`, enrollment mode
@@ -101,37 +103,37 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verification {
     /// The verification variant, e.g. `verification_otp` (often absent).
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// Whether the identifier is verified.
     pub status: VerificationStatus,
     /// How: `email_code`, `phone_code`, `ticket`, `admin`, `saml`, `email_link`, `passkey`,
     /// `oauth_<provider>`, `web3_<wallet>_signature`, ...
     pub strategy: String,
     /// How many attempts were made, where the strategy counts them.
-    #[serde(default)]
-    pub attempts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub attempts: Field<Option<i64>>,
     /// When the verification expires, in milliseconds since the Unix epoch.
-    #[serde(default)]
-    pub expire_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub expire_at: Field<Option<i64>>,
     /// The client that completed the verification.
-    #[serde(default)]
-    pub verified_at_client: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verified_at_client: Field<Option<String>>,
     /// Where to send the user to finish an OAuth or SAML verification.
-    #[serde(default)]
-    pub external_verification_redirect_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub external_verification_redirect_url: Field<Option<String>>,
     /// Web3 signature nonce.
-    #[serde(default)]
-    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub nonce: Field<Option<String>>,
     /// Web3 message that was signed.
-    #[serde(default)]
-    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub message: Field<Option<String>>,
     /// The channel a code was sent through (e.g. `sms`, `whatsapp`).
-    #[serde(default)]
-    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub channel: Field<Option<String>>,
     /// Why an OAuth or SAML verification failed.
-    #[serde(default)]
-    pub error: Option<VerificationError>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub error: Field<Option<VerificationError>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -155,17 +157,17 @@ impl Verification {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerificationError {
     /// Short message.
-    #[serde(default)]
-    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub message: Field<Option<String>>,
     /// Longer, user-facing message.
-    #[serde(default)]
-    pub long_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub long_message: Field<Option<String>>,
     /// Machine-readable code.
-    #[serde(default)]
-    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub code: Field<Option<String>>,
     /// Free-form details.
-    #[serde(default)]
-    pub meta: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub meta: Field<Value>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -192,17 +194,18 @@ pub struct IdentificationLink {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeletedObject {
     /// What was deleted: `organization`, `organization_domain`, `role`, `permission`, ...
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The deleted object's id (present in every payload seen, optional in Clerk's types).
-    #[serde(default)]
-    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub id: Field<Option<String>>,
     /// The deleted object's slug, when it had one (`organization.deleted`).
-    #[serde(default)]
-    pub slug: Option<String>,
-    /// Always `true`; a payload without it is still a deletion, so it defaults to `true`.
-    #[serde(default = "always_true")]
-    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub slug: Field<Option<String>>,
+    /// Always `true`; a payload without it is still a deletion, so it reads as `true` (and is
+    /// still left out when written back).
+    #[serde(default = "absent_deleted", skip_serializing_if = "Field::is_absent")]
+    pub deleted: Field<bool>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -249,8 +252,9 @@ impl DeletedObject {
     }
 }
 
-pub(crate) fn always_true() -> bool {
-    true
+/// A deleted-object stub's missing `deleted`: it is still a deletion.
+pub(crate) fn absent_deleted() -> Field<bool> {
+    Field::absent_reading(true)
 }
 
 /// Clerk sends `""` where it means "none" in a few places (billing payers), so helpers treat an
@@ -289,14 +293,16 @@ mod tests {
         assert_eq!(v.extra.get("surprise"), Some(&json!({"a": 1})));
         let out = serde_json::to_value(&v).unwrap();
         assert_eq!(out["surprise"], json!({"a": 1}));
-        assert_eq!(out["attempts"], Value::Null);
+        assert_eq!(out.get("attempts"), None, "an absent field stays absent");
     }
 
     #[test]
     fn deleted_object_defaults_to_deleted_and_treats_empty_slug_as_none() {
         let gone: DeletedObject = serde_json::from_value(json!({"object": "organization", "slug": ""})).unwrap();
-        assert!(gone.deleted);
+        assert!(*gone.deleted);
         assert_eq!(gone.id(), None);
         assert_eq!(gone.slug(), None);
+        // Read as deleted, but not invented on the way out.
+        assert_eq!(serde_json::to_value(&gone).unwrap(), json!({"object": "organization", "slug": ""}));
     }
 }

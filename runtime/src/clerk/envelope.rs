@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::field::Field;
 use super::ClerkEvent;
 use crate::webhook::json_kind;
 use crate::Payload;
@@ -41,21 +42,21 @@ pub struct Envelope {
     /// The payload; its shape depends on `type`.
     pub data: Payload,
     /// Always `event`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// Clerk's event type, e.g. `user.created`.
     #[serde(rename = "type")]
     pub clerk_type: String,
     /// When the event happened, in seconds or milliseconds since the Unix epoch; see
     /// [`Envelope::timestamp_ms`].
-    #[serde(default)]
-    pub timestamp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub timestamp: Field<Option<i64>>,
     /// The Clerk instance, `ins_...`.
-    #[serde(default)]
-    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub instance_id: Field<Option<String>>,
     /// The request that caused the event, when Clerk knows it.
-    #[serde(default)]
-    pub event_attributes: Option<EventAttributes>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub event_attributes: Field<Option<EventAttributes>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -65,8 +66,8 @@ pub struct Envelope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventAttributes {
     /// The HTTP request.
-    #[serde(default)]
-    pub http_request: Option<HttpRequest>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub http_request: Field<Option<HttpRequest>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -76,11 +77,11 @@ pub struct EventAttributes {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpRequest {
     /// The client's IP address.
-    #[serde(default)]
-    pub client_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub client_ip: Field<Option<String>>,
     /// The client's user agent.
-    #[serde(default)]
-    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub user_agent: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -140,11 +141,11 @@ impl Envelope {
     pub fn new(clerk_type: impl Into<String>, data: impl Into<Payload>) -> Self {
         Envelope {
             data: data.into(),
-            object: Some("event".to_owned()),
+            object: Field::new(Some("event".to_owned())),
             clerk_type: clerk_type.into(),
-            timestamp: None,
-            instance_id: None,
-            event_attributes: None,
+            timestamp: Field::absent(),
+            instance_id: Field::absent(),
+            event_attributes: Field::absent(),
             extra: Map::new(),
         }
     }
@@ -240,13 +241,13 @@ impl Envelope {
     /// ```
     /// # use hookflow::clerk::Envelope;
     /// let mut envelope = Envelope::new("user.created", serde_json::json!({}));
-    /// envelope.timestamp = Some(1_654_012_591_835);
+    /// envelope.timestamp.set(Some(1_654_012_591_835));
     /// assert_eq!(envelope.timestamp_ms(), Some(1_654_012_591_835));
-    /// envelope.timestamp = Some(1_716_883_200);
+    /// envelope.timestamp.set(Some(1_716_883_200));
     /// assert_eq!(envelope.timestamp_ms(), Some(1_716_883_200_000));
     /// ```
     pub fn timestamp_ms(&self) -> Option<i64> {
-        let ts = self.timestamp?;
+        let ts = (*self.timestamp)?;
         Some(if ts < SECONDS_CUTOFF { ts.saturating_mul(1000) } else { ts })
     }
 
@@ -332,9 +333,9 @@ mod tests {
     #[test]
     fn timestamp_unit_cutoff() {
         let mut envelope = Envelope::new("user.created", Value::Object(Map::new()));
-        envelope.timestamp = Some(SECONDS_CUTOFF - 1);
+        envelope.timestamp.set(Some(SECONDS_CUTOFF - 1));
         assert_eq!(envelope.timestamp_ms(), Some((SECONDS_CUTOFF - 1) * 1000));
-        envelope.timestamp = Some(SECONDS_CUTOFF);
+        envelope.timestamp.set(Some(SECONDS_CUTOFF));
         assert_eq!(envelope.timestamp_ms(), Some(SECONDS_CUTOFF));
     }
 }

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::field::Field;
+
 /// An email Clerk sent or queued: the payload of `email.created`.
 ///
 /// When you send Clerk's emails yourself (`delivered_by_clerk: false`), this has everything
@@ -12,44 +14,44 @@ pub struct Email {
     /// The email id, `ema_...`.
     pub id: String,
     /// Always `email`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The template, e.g. `verification_code`, `magic_link_sign_in`.
-    #[serde(default)]
-    pub slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub slug: Field<Option<String>>,
     /// The sender's local part, e.g. `notifications`.
-    #[serde(default)]
-    pub from_email_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub from_email_name: Field<Option<String>>,
     /// The reply-to local part.
-    #[serde(default)]
-    pub reply_to_email_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub reply_to_email_name: Field<Option<String>>,
     /// The recipient.
-    #[serde(default)]
-    pub to_email_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub to_email_address: Field<Option<String>>,
     /// The recipient's email address id, when it belongs to a user.
-    #[serde(default)]
-    pub email_address_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub email_address_id: Field<Option<String>>,
     /// The recipient user, when there is one.
-    #[serde(default)]
-    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub user_id: Field<Option<String>>,
     /// Rendered subject.
-    #[serde(default)]
-    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub subject: Field<Option<String>>,
     /// Rendered HTML body.
-    #[serde(default)]
-    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub body: Field<Option<String>>,
     /// Rendered plain-text body.
-    #[serde(default)]
-    pub body_plain: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub body_plain: Field<Option<String>>,
     /// Delivery status, e.g. `queued`.
-    #[serde(default)]
-    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub status: Field<Option<String>>,
     /// The template variables (`app`, `otp_code`, `theme`, `user`, ...): free-form JSON.
-    #[serde(default)]
-    pub data: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub data: Field<Value>,
     /// Whether Clerk delivers it (false when you deliver Clerk's emails yourself).
-    #[serde(default)]
-    pub delivered_by_clerk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub delivered_by_clerk: Field<Option<bool>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -61,41 +63,41 @@ pub struct SmsMessage {
     /// The message id.
     pub id: String,
     /// Always `sms_message`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The template, e.g. `verification_code`.
-    #[serde(default)]
-    pub slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub slug: Field<Option<String>>,
     /// The sending number.
-    #[serde(default)]
-    pub from_phone_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub from_phone_number: Field<Option<String>>,
     /// The recipient.
-    #[serde(default)]
-    pub to_phone_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub to_phone_number: Field<Option<String>>,
     /// The recipient's phone number id, when it belongs to a user.
-    #[serde(default)]
-    pub phone_number_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub phone_number_id: Field<Option<String>>,
     /// The recipient user, when there is one.
-    #[serde(default)]
-    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub user_id: Field<Option<String>>,
     /// The rendered text.
-    #[serde(default)]
-    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub message: Field<Option<String>>,
     /// Delivery status, e.g. `queued`.
-    #[serde(default)]
-    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub status: Field<Option<String>>,
     /// The template variables: free-form JSON.
-    #[serde(default)]
-    pub data: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub data: Field<Value>,
     /// Whether Clerk delivers it.
-    #[serde(default)]
-    pub delivered_by_clerk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub delivered_by_clerk: Field<Option<bool>>,
     /// When it was created (ms since the epoch); Clerk's example sends this name.
-    #[serde(default)]
-    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at: Field<Option<i64>>,
     /// When it was created (ms since the epoch); Clerk's schema names the field this way.
-    #[serde(default)]
-    pub created_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at_ms: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -12,16 +12,18 @@
 //! fields may be missing or null, so the types are lenient:
 //!
 //! - Identity and timestamps every source agrees on (`id`, `created_at`, ...) are plain
-//!   fields; almost everything else is an `Option` that accepts both a missing key and `null`.
-//!   Lists default to empty when missing.
-//! - Metadata, template variables and impersonation claims are free-form [`serde_json::Value`]
-//!   (`Null` when absent).
+//!   fields. Everything else is a [`Field`]: it reads like the value inside it
+//!   (`user.first_name.as_deref()`, `user.email_addresses.iter()`), a field Clerk left out reads
+//!   as empty (`None`, an empty list, JSON `null`), and it remembers whether Clerk sent it.
+//!   Most are `Field<Option<T>>`, which accepts both a missing key and `null`; lists are
+//!   `Field<Vec<T>>`.
+//! - Metadata, template variables and impersonation claims are free-form JSON,
+//!   `Field<serde_json::Value>` (reading as `Null` when absent).
 //! - Enums (statuses, modes) keep values hookflow does not know in an `Unknown(String)`
 //!   variant, which serializes back unchanged.
-//! - Every struct keeps fields it does not model in `extra`, and writes them back out, so a
-//!   payload survives a round trip: every field Clerk sent comes back with its value; the only
-//!   additions are modelled fields Clerk left out, written as `null` (or `[]`). Two documented
-//!   exceptions: a deleted-object stub without `deleted` is written with `deleted: true`, and a
+//! - Every struct keeps fields it does not model in `extra`, and writes them back out. So a
+//!   payload survives a round trip exactly: every field Clerk sent comes back with its value, a
+//!   `null` stays `null`, and a field Clerk left out stays out. One documented exception: a
 //!   domain verification's `expires_at` (the TypeScript spelling) is written as `expire_at`
 //!   (the wire spelling).
 //! - `data.object` is not trusted to say what a payload is (Clerk's examples disagree with its
@@ -32,6 +34,7 @@ hookflow_macros::__clerk_catalog!();
 mod billing;
 mod common;
 mod envelope;
+mod field;
 pub mod fixtures;
 mod messaging;
 mod organization;
@@ -41,11 +44,12 @@ mod waitlist;
 
 pub use billing::{
     ChargeType, Credits, FailedReason, Money, Payee, Payer, PayerCredit, PaymentAttempt, PaymentAttemptStatus,
-    PaymentSource, PaymentTotals, PerUnitTierTotal, PerUnitTotal, Plan, PlanPeriod, PriceTier, ProrationCredit, Seats,
-    Subscription, SubscriptionItem, SubscriptionStatus, UnitPrice,
+    PaymentSource, PaymentTotals, PerUnitTotal, Plan, PlanPeriod, PriceTier, ProrationCredit, Seats, Subscription,
+    SubscriptionItem, SubscriptionStatus, UnitPrice,
 };
 pub use common::{DeletedObject, IdentificationLink, Verification, VerificationError, VerificationStatus};
 pub use envelope::{Envelope, EnvelopeError, EventAttributes, HttpRequest};
+pub use field::Field;
 pub use messaging::{Email, SmsMessage};
 pub use organization::{
     AcceptedOrganizationInvitation, DomainVerification, EnrollmentMode, InvitationStatus, Organization,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::common::{string_enum, VerificationStatus};
+use super::field::Field;
 
 /// An organization: the payload of `organization.created` and `.updated`, and `organization` on
 /// memberships.
@@ -13,48 +14,48 @@ pub struct Organization {
     /// The organization id, `org_...`.
     pub id: String,
     /// Always `organization`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// Display name.
     pub name: String,
     /// URL-friendly name.
     pub slug: String,
     /// Logo.
-    #[serde(default)]
-    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub image_url: Field<Option<String>>,
     /// Whether a logo was uploaded.
-    #[serde(default)]
-    pub has_image: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub has_image: Field<Option<bool>>,
     /// Number of members.
-    #[serde(default)]
-    pub members_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub members_count: Field<Option<i64>>,
     /// Number of pending invitations.
-    #[serde(default)]
-    pub pending_invitations_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub pending_invitations_count: Field<Option<i64>>,
     /// Membership limit (0 means unlimited).
-    #[serde(default)]
-    pub max_allowed_memberships: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub max_allowed_memberships: Field<Option<i64>>,
     /// Whether admins may delete the organization.
-    #[serde(default)]
-    pub admin_delete_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub admin_delete_enabled: Field<Option<bool>>,
     /// Whether no remaining member holds the permissions to manage it.
-    #[serde(default)]
-    pub missing_member_with_elevated_permissions: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub missing_member_with_elevated_permissions: Field<Option<bool>>,
     /// Metadata readable from the frontend and the backend (free-form JSON).
-    #[serde(default)]
-    pub public_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_metadata: Field<Value>,
     /// Metadata readable only from the backend (free-form JSON).
-    #[serde(default)]
-    pub private_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub private_metadata: Field<Value>,
     /// The user who created it.
-    #[serde(default)]
-    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_by: Field<Option<String>>,
     /// The role set its roles come from.
-    #[serde(default)]
-    pub role_set_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub role_set_key: Field<Option<String>>,
     /// Latest activity (ms since the epoch).
-    #[serde(default)]
-    pub last_active_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_active_at: Field<Option<i64>>,
     /// When it was created (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).
@@ -70,17 +71,17 @@ pub struct PublicOrganizationData {
     /// The organization id.
     pub id: String,
     /// Display name.
-    #[serde(default)]
-    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub name: Field<Option<String>>,
     /// URL-friendly name.
-    #[serde(default)]
-    pub slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub slug: Field<Option<String>>,
     /// Logo.
-    #[serde(default)]
-    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub image_url: Field<Option<String>>,
     /// Whether a logo was uploaded.
-    #[serde(default)]
-    pub has_image: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub has_image: Field<Option<bool>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -107,8 +108,8 @@ pub struct OrganizationDomain {
     /// The domain id, `orgdmn_...`.
     pub id: String,
     /// Always `organization_domain`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The domain name, e.g. `acme.com`.
     pub name: String,
     /// The organization it belongs to.
@@ -116,26 +117,26 @@ pub struct OrganizationDomain {
     /// How matching users join.
     pub enrollment_mode: EnrollmentMode,
     /// Verification of the domain (deprecated by Clerk in favour of the two below, still sent).
-    #[serde(default)]
-    pub verification: Option<DomainVerification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verification: Field<Option<DomainVerification>>,
     /// Verification through an affiliated email address.
-    #[serde(default)]
-    pub affiliation_verification: Option<DomainVerification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub affiliation_verification: Field<Option<DomainVerification>>,
     /// Verification of domain ownership.
-    #[serde(default)]
-    pub ownership_verification: Option<DomainVerification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub ownership_verification: Field<Option<DomainVerification>>,
     /// The address used for affiliation verification.
-    #[serde(default)]
-    pub affiliation_email_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub affiliation_email_address: Field<Option<String>>,
     /// Pending invitations sent because of this domain.
-    #[serde(default)]
-    pub total_pending_invitations: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub total_pending_invitations: Field<Option<i64>>,
     /// Pending membership suggestions made because of this domain.
-    #[serde(default)]
-    pub total_pending_suggestions: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub total_pending_suggestions: Field<Option<i64>>,
     /// The organization's public data.
-    #[serde(default)]
-    pub public_organization_data: Option<PublicOrganizationData>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_organization_data: Field<Option<PublicOrganizationData>>,
     /// When it was added (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).
@@ -151,18 +152,18 @@ pub struct DomainVerification {
     /// `unverified` or `verified`.
     pub status: VerificationStatus,
     /// How, e.g. `email_code`.
-    #[serde(default)]
-    pub strategy: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub strategy: Field<Option<String>>,
     /// Attempts made.
-    #[serde(default)]
-    pub attempts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub attempts: Field<Option<i64>>,
     /// When the verification expires (ms since the epoch). Clerk's TypeScript types call it
     /// `expires_at`, its payloads `expire_at`: both are read, `expire_at` is written.
-    #[serde(default, alias = "expires_at")]
-    pub expire_at: Option<i64>,
+    #[serde(default, alias = "expires_at", skip_serializing_if = "Field::is_absent")]
+    pub expire_at: Field<Option<i64>>,
     /// When the domain was verified (ms since the epoch).
-    #[serde(default)]
-    pub verified_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verified_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -175,27 +176,27 @@ pub struct OrganizationMembership {
     /// The membership id, `orgmem_...`.
     pub id: String,
     /// Always `organization_membership`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The role key, e.g. `org:admin`, `org:member` or a custom key.
     pub role: String,
     /// The role's display name, e.g. `Admin`.
-    #[serde(default)]
-    pub role_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub role_name: Field<Option<String>>,
     /// The permission keys the role grants.
-    #[serde(default)]
-    pub permissions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub permissions: Field<Vec<String>>,
     /// Metadata readable from the frontend and the backend (free-form JSON).
-    #[serde(default)]
-    pub public_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_metadata: Field<Value>,
     /// Metadata readable only from the backend (free-form JSON).
-    #[serde(default)]
-    pub private_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub private_metadata: Field<Value>,
     /// The organization.
     pub organization: Organization,
     /// The member's public data.
-    #[serde(default)]
-    pub public_user_data: Option<PublicUserData>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_user_data: Field<Option<PublicUserData>>,
     /// When the membership was created (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).
@@ -244,32 +245,32 @@ pub struct PublicUserData {
     /// The user id.
     pub user_id: String,
     /// The identifier the user signs in with (email, phone or username).
-    #[serde(default)]
-    pub identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub identifier: Field<Option<String>>,
     /// First name.
-    #[serde(default)]
-    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub first_name: Field<Option<String>>,
     /// Last name.
-    #[serde(default)]
-    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_name: Field<Option<String>>,
     /// Username.
-    #[serde(default)]
-    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub username: Field<Option<String>>,
     /// Profile image.
-    #[serde(default)]
-    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub image_url: Field<Option<String>>,
     /// Deprecated duplicate of `image_url`.
-    #[serde(default)]
-    pub profile_image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub profile_image_url: Field<Option<String>>,
     /// Whether the user uploaded a profile image.
-    #[serde(default)]
-    pub has_image: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub has_image: Field<Option<bool>>,
     /// Whether the user is banned.
-    #[serde(default)]
-    pub banned: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub banned: Field<Option<bool>>,
     /// Whether the user was deprovisioned by SCIM.
-    #[serde(default)]
-    pub deprovisioned: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub deprovisioned: Field<Option<bool>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -297,42 +298,42 @@ pub struct OrganizationInvitation {
     /// The invitation id, `orginv_...`.
     pub id: String,
     /// Always `organization_invitation`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The invitee's address.
     pub email_address: String,
     /// The role key the invitee will get.
     pub role: String,
     /// The role's display name.
-    #[serde(default)]
-    pub role_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub role_name: Field<Option<String>>,
     /// The organization.
-    #[serde(default)]
-    pub organization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub organization_id: Field<Option<String>>,
     /// The invitation's state.
-    #[serde(default)]
-    pub status: Option<InvitationStatus>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub status: Field<Option<InvitationStatus>>,
     /// The user who sent it.
-    #[serde(default)]
-    pub inviter_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub inviter_id: Field<Option<String>>,
     /// The inviter's public data.
-    #[serde(default)]
-    pub public_inviter_data: Option<PublicInviterData>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_inviter_data: Field<Option<PublicInviterData>>,
     /// The organization's public data.
-    #[serde(default)]
-    pub public_organization_data: Option<PublicOrganizationData>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_organization_data: Field<Option<PublicOrganizationData>>,
     /// Metadata copied to the membership on acceptance (free-form JSON).
-    #[serde(default)]
-    pub public_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_metadata: Field<Value>,
     /// Backend-only metadata (free-form JSON).
-    #[serde(default)]
-    pub private_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub private_metadata: Field<Value>,
     /// The link the invitee follows.
-    #[serde(default)]
-    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub url: Field<Option<String>>,
     /// When it expires (ms since the epoch).
-    #[serde(default)]
-    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub expires_at: Field<Option<i64>>,
     /// When it was created (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).
@@ -349,45 +350,45 @@ pub struct AcceptedOrganizationInvitation {
     /// The invitation id, `orginv_...`.
     pub id: String,
     /// Always `organization_invitation`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The invitee's address.
     pub email_address: String,
     /// The role key the invitee got.
     pub role: String,
     /// The role's display name.
-    #[serde(default)]
-    pub role_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub role_name: Field<Option<String>>,
     /// The organization.
-    #[serde(default)]
-    pub organization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub organization_id: Field<Option<String>>,
     /// The user who accepted (sent since 2025-09; absent on older deliveries).
-    #[serde(default)]
-    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub user_id: Field<Option<String>>,
     /// The invitation's state (`accepted`).
-    #[serde(default)]
-    pub status: Option<InvitationStatus>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub status: Field<Option<InvitationStatus>>,
     /// The user who sent it.
-    #[serde(default)]
-    pub inviter_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub inviter_id: Field<Option<String>>,
     /// The inviter's public data.
-    #[serde(default)]
-    pub public_inviter_data: Option<PublicInviterData>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_inviter_data: Field<Option<PublicInviterData>>,
     /// The organization's public data.
-    #[serde(default)]
-    pub public_organization_data: Option<PublicOrganizationData>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_organization_data: Field<Option<PublicOrganizationData>>,
     /// Metadata copied to the membership (free-form JSON).
-    #[serde(default)]
-    pub public_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_metadata: Field<Value>,
     /// Backend-only metadata (free-form JSON).
-    #[serde(default)]
-    pub private_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub private_metadata: Field<Value>,
     /// The link the invitee followed.
-    #[serde(default)]
-    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub url: Field<Option<String>>,
     /// When it would have expired (ms since the epoch).
-    #[serde(default)]
-    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub expires_at: Field<Option<i64>>,
     /// When it was created (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).
@@ -403,20 +404,20 @@ pub struct PublicInviterData {
     /// The user id.
     pub user_id: String,
     /// The identifier the inviter signs in with.
-    #[serde(default)]
-    pub identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub identifier: Field<Option<String>>,
     /// First name.
-    #[serde(default)]
-    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub first_name: Field<Option<String>>,
     /// Last name.
-    #[serde(default)]
-    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_name: Field<Option<String>>,
     /// Profile image.
-    #[serde(default)]
-    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub image_url: Field<Option<String>>,
     /// Whether the inviter uploaded a profile image.
-    #[serde(default)]
-    pub has_image: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub has_image: Field<Option<bool>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -429,21 +430,21 @@ pub struct Role {
     /// The role id, `role_...`.
     pub id: String,
     /// Always `role`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The key members carry, e.g. `org:content_manager`.
     pub key: String,
     /// Display name.
     pub name: String,
     /// Description.
-    #[serde(default)]
-    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub description: Field<Option<String>>,
     /// The permissions the role grants.
-    #[serde(default)]
-    pub permissions: Vec<Permission>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub permissions: Field<Vec<Permission>>,
     /// Whether the role may be given to an organization's creator.
-    #[serde(default)]
-    pub is_creator_eligible: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub is_creator_eligible: Field<Option<bool>>,
     /// When it was created (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).
@@ -460,18 +461,18 @@ pub struct Permission {
     /// The permission id, `perm_...`.
     pub id: String,
     /// Always `permission`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The key checked in code, e.g. `org:posts:create`.
     pub key: String,
     /// Display name.
     pub name: String,
     /// Description.
-    #[serde(default)]
-    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub description: Field<Option<String>>,
     /// `custom` or `system` (Clerk's `type`).
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Field::is_absent")]
+    pub kind: Field<Option<String>>,
     /// When it was created (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).

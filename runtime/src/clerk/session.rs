@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::common::string_enum;
+use super::field::Field;
 use super::user::User;
 
 string_enum! {
@@ -47,8 +48,8 @@ pub struct Session {
     /// The session id, `sess_...`.
     pub id: String,
     /// Always `session`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The client (browser or device) the session lives on.
     pub client_id: String,
     /// The signed-in user.
@@ -56,14 +57,14 @@ pub struct Session {
     /// The session's state.
     pub status: SessionStatus,
     /// The organization the user last had active in this session.
-    #[serde(default)]
-    pub last_active_organization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_active_organization_id: Field<Option<String>>,
     /// Impersonation claims when an administrator acts as the user (free-form JSON; null otherwise).
-    #[serde(default)]
-    pub actor: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub actor: Field<Value>,
     /// Where and on what the session was last used.
-    #[serde(default)]
-    pub latest_activity: Option<SessionActivity>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub latest_activity: Field<Option<SessionActivity>>,
     /// Last activity (ms since the epoch).
     pub last_active_at: i64,
     /// When the session expires (ms since the epoch).
@@ -75,8 +76,8 @@ pub struct Session {
     /// When the session last changed (ms since the epoch).
     pub updated_at: i64,
     /// The signed-in user, when Clerk includes it.
-    #[serde(default)]
-    pub user: Option<User>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub user: Field<Option<User>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -88,29 +89,29 @@ pub struct SessionActivity {
     /// The activity id.
     pub id: String,
     /// Always `session_activity`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// Whether the device is a phone or tablet.
-    #[serde(default)]
-    pub is_mobile: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub is_mobile: Field<Option<bool>>,
     /// e.g. `desktop`, `iPhone`.
-    #[serde(default)]
-    pub device_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub device_type: Field<Option<String>>,
     /// e.g. `Chrome`.
-    #[serde(default)]
-    pub browser_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub browser_name: Field<Option<String>>,
     /// e.g. `128.0.0.0`.
-    #[serde(default)]
-    pub browser_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub browser_version: Field<Option<String>>,
     /// The client's IP address.
-    #[serde(default)]
-    pub ip_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub ip_address: Field<Option<String>>,
     /// City, from the IP address.
-    #[serde(default)]
-    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub city: Field<Option<String>>,
     /// Country code, from the IP address.
-    #[serde(default)]
-    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub country: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

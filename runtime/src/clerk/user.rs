@@ -4,14 +4,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::common::{non_empty, IdentificationLink, Verification};
+use super::field::Field;
 use super::organization::OrganizationMembership;
 
 /// A Clerk user: the payload of `user.created` and `user.updated`, and `user` on session events.
 ///
-/// Only `id`, `created_at` and `updated_at` are required. Everything else is an `Option` (or an
-/// empty list when absent), because Clerk's payloads differ by age and by source: older
-/// payloads leave out most flags, and Clerk's spec sends `private_metadata: null`. Fields Clerk
-/// adds later land in `extra` and are sent on unchanged.
+/// Only `id`, `created_at` and `updated_at` are required. Everything else is a
+/// [`Field`](crate::clerk::Field) (reading as `None`, an empty list or `null` when absent),
+/// because Clerk's payloads differ by age and by source: older payloads leave out most flags,
+/// and Clerk's spec sends `private_metadata: null`. Written back out, a user has exactly the
+/// fields it came with. Fields Clerk adds later land in `extra` and are sent on unchanged.
 ///
 /// ```
 /// # use hookflow::clerk::User;
@@ -28,134 +30,134 @@ pub struct User {
     /// The user id, `user_...`.
     pub id: String,
     /// Always `user`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// Your own id for this user, if you set one.
-    #[serde(default)]
-    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub external_id: Field<Option<String>>,
     /// Username, when usernames are enabled.
-    #[serde(default)]
-    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub username: Field<Option<String>>,
     /// First name.
-    #[serde(default)]
-    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub first_name: Field<Option<String>>,
     /// Last name.
-    #[serde(default)]
-    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_name: Field<Option<String>>,
     /// Profile image (Clerk's default avatar when the user has none).
-    #[serde(default)]
-    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub image_url: Field<Option<String>>,
     /// Deprecated duplicate of `image_url`, still sent.
-    #[serde(default)]
-    pub profile_image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub profile_image_url: Field<Option<String>>,
     /// Whether the user uploaded a profile image.
-    #[serde(default)]
-    pub has_image: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub has_image: Field<Option<bool>>,
     /// Id of the primary entry in `email_addresses`; see [`User::primary_email`].
-    #[serde(default)]
-    pub primary_email_address_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub primary_email_address_id: Field<Option<String>>,
     /// Id of the primary entry in `phone_numbers`; see [`User::primary_phone`].
-    #[serde(default)]
-    pub primary_phone_number_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub primary_phone_number_id: Field<Option<String>>,
     /// Id of the primary entry in `web3_wallets`.
-    #[serde(default)]
-    pub primary_web3_wallet_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub primary_web3_wallet_id: Field<Option<String>>,
     /// Email addresses.
-    #[serde(default)]
-    pub email_addresses: Vec<EmailAddress>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub email_addresses: Field<Vec<EmailAddress>>,
     /// Phone numbers.
-    #[serde(default)]
-    pub phone_numbers: Vec<PhoneNumber>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub phone_numbers: Field<Vec<PhoneNumber>>,
     /// Web3 wallets.
-    #[serde(default)]
-    pub web3_wallets: Vec<Web3Wallet>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub web3_wallets: Field<Vec<Web3Wallet>>,
     /// Passkeys.
-    #[serde(default)]
-    pub passkeys: Vec<Passkey>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub passkeys: Field<Vec<Passkey>>,
     /// OAuth accounts (Google, GitHub, ...).
-    #[serde(default)]
-    pub external_accounts: Vec<ExternalAccount>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub external_accounts: Field<Vec<ExternalAccount>>,
     /// Legacy SAML accounts; still sent next to `enterprise_accounts`.
-    #[serde(default)]
-    pub saml_accounts: Vec<SamlAccount>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub saml_accounts: Field<Vec<SamlAccount>>,
     /// Enterprise SSO (SAML or OIDC) accounts.
-    #[serde(default)]
-    pub enterprise_accounts: Vec<EnterpriseAccount>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub enterprise_accounts: Field<Vec<EnterpriseAccount>>,
     /// Organization memberships, when Clerk includes them.
-    #[serde(default)]
-    pub organization_memberships: Option<Vec<OrganizationMembership>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub organization_memberships: Field<Option<Vec<OrganizationMembership>>>,
     /// Whether the user has a password.
-    #[serde(default)]
-    pub password_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub password_enabled: Field<Option<bool>>,
     /// When the password last changed (ms since the epoch).
-    #[serde(default)]
-    pub password_last_updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub password_last_updated_at: Field<Option<i64>>,
     /// Whether any second factor is enabled.
-    #[serde(default)]
-    pub two_factor_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub two_factor_enabled: Field<Option<bool>>,
     /// Whether an authenticator app is enabled.
-    #[serde(default)]
-    pub totp_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub totp_enabled: Field<Option<bool>>,
     /// Whether backup codes are enabled.
-    #[serde(default)]
-    pub backup_code_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub backup_code_enabled: Field<Option<bool>>,
     /// When MFA was last enabled (not cleared when it is disabled).
-    #[serde(default)]
-    pub mfa_enabled_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub mfa_enabled_at: Field<Option<i64>>,
     /// When MFA was last disabled (not cleared when it is enabled again).
-    #[serde(default)]
-    pub mfa_disabled_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub mfa_disabled_at: Field<Option<i64>>,
     /// Metadata readable from the frontend and the backend (free-form JSON; null when absent).
-    #[serde(default)]
-    pub public_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_metadata: Field<Value>,
     /// Metadata readable only from the backend (free-form JSON; Clerk may send null).
-    #[serde(default)]
-    pub private_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub private_metadata: Field<Value>,
     /// Metadata the user may write from the frontend (free-form JSON).
-    #[serde(default)]
-    pub unsafe_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub unsafe_metadata: Field<Value>,
     /// Last sign-in (ms since the epoch).
-    #[serde(default)]
-    pub last_sign_in_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_sign_in_at: Field<Option<i64>>,
     /// Latest session activity, with day precision (ms since the epoch).
-    #[serde(default)]
-    pub last_active_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_active_at: Field<Option<i64>>,
     /// Whether the user is banned.
-    #[serde(default)]
-    pub banned: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub banned: Field<Option<bool>>,
     /// Whether the user is locked out.
-    #[serde(default)]
-    pub locked: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub locked: Field<Option<bool>>,
     /// Seconds until a lockout ends; null for a lockout that never ends.
-    #[serde(default)]
-    pub lockout_expires_in_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub lockout_expires_in_seconds: Field<Option<i64>>,
     /// Verification attempts left before a lockout; null when lockout is off.
-    #[serde(default)]
-    pub verification_attempts_remaining: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verification_attempts_remaining: Field<Option<i64>>,
     /// Whether the user may delete themselves.
-    #[serde(default)]
-    pub delete_self_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub delete_self_enabled: Field<Option<bool>>,
     /// Whether the user may create organizations.
-    #[serde(default)]
-    pub create_organization_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub create_organization_enabled: Field<Option<bool>>,
     /// How many organizations the user may create (0 means unlimited).
-    #[serde(default)]
-    pub create_organizations_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub create_organizations_limit: Field<Option<i64>>,
     /// When the user accepted the legal terms (ms since the epoch).
-    #[serde(default)]
-    pub legal_accepted_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub legal_accepted_at: Field<Option<i64>>,
     /// Preferred locale (BCP-47).
-    #[serde(default)]
-    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub locale: Field<Option<String>>,
     /// Whether the user was deprovisioned by SCIM.
-    #[serde(default)]
-    pub deprovisioned: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub deprovisioned: Field<Option<bool>>,
     /// Whether the user skips client-trust checks.
-    #[serde(default)]
-    pub bypass_client_trust: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub bypass_client_trust: Field<Option<bool>>,
     /// SCIM directory details, for users provisioned by SCIM.
-    #[serde(default)]
-    pub scim: Option<UserScim>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub scim: Field<Option<UserScim>>,
     /// When the user was created (ms since the epoch).
     pub created_at: i64,
     /// When the user last changed (ms since the epoch).
@@ -266,20 +268,20 @@ impl User {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeletedUser {
     /// Always `user`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The deleted user's id (present in every payload seen, optional in Clerk's types).
-    #[serde(default)]
-    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub id: Field<Option<String>>,
     /// Unused for users; part of Clerk's deleted-object shape.
-    #[serde(default)]
-    pub slug: Option<String>,
-    /// Always `true`; defaults to `true` when absent.
-    #[serde(default = "super::common::always_true")]
-    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub slug: Field<Option<String>>,
+    /// Always `true`; reads as `true` when absent (and is still left out when written back).
+    #[serde(default = "super::common::absent_deleted", skip_serializing_if = "Field::is_absent")]
+    pub deleted: Field<bool>,
     /// Your own id for the user, if you set one (sent since late 2025).
-    #[serde(default)]
-    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub external_id: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -305,28 +307,28 @@ pub struct EmailAddress {
     /// The identifier id, `idn_...`.
     pub id: String,
     /// Always `email_address`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The address.
     pub email_address: String,
     /// How it was verified; null when it was not.
-    #[serde(default)]
-    pub verification: Option<Verification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verification: Field<Option<Verification>>,
     /// Accounts that provide this address (e.g. the Google account it came from).
-    #[serde(default)]
-    pub linked_to: Vec<IdentificationLink>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub linked_to: Field<Vec<IdentificationLink>>,
     /// Whether the address is reserved (not yet usable for sign-in).
-    #[serde(default)]
-    pub reserved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub reserved: Field<Option<bool>>,
     /// Whether its domain matches an active enterprise connection.
-    #[serde(default)]
-    pub matches_sso_connection: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub matches_sso_connection: Field<Option<bool>>,
     /// When it was added (ms since the epoch).
-    #[serde(default)]
-    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at: Field<Option<i64>>,
     /// When it last changed (ms since the epoch).
-    #[serde(default)]
-    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub updated_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -355,34 +357,34 @@ pub struct PhoneNumber {
     /// The identifier id, `idn_...`.
     pub id: String,
     /// Always `phone_number`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The number, E.164.
     pub phone_number: String,
     /// Whether the number is kept for second-factor use only.
-    #[serde(default)]
-    pub reserved_for_second_factor: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub reserved_for_second_factor: Field<Option<bool>>,
     /// Whether the number is the default second factor.
-    #[serde(default)]
-    pub default_second_factor: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub default_second_factor: Field<Option<bool>>,
     /// Whether the number is reserved.
-    #[serde(default)]
-    pub reserved: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub reserved: Field<Option<bool>>,
     /// How it was verified; null when it was not.
-    #[serde(default)]
-    pub verification: Option<Verification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verification: Field<Option<Verification>>,
     /// Accounts that provide this number.
-    #[serde(default)]
-    pub linked_to: Vec<IdentificationLink>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub linked_to: Field<Vec<IdentificationLink>>,
     /// Backup codes, when the number is a second factor (often null or absent).
-    #[serde(default)]
-    pub backup_codes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub backup_codes: Field<Option<Vec<String>>>,
     /// When it was added (ms since the epoch).
-    #[serde(default)]
-    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at: Field<Option<i64>>,
     /// When it last changed (ms since the epoch).
-    #[serde(default)]
-    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub updated_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -394,19 +396,19 @@ pub struct Web3Wallet {
     /// The identifier id.
     pub id: String,
     /// Always `web3_wallet`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The wallet address.
     pub web3_wallet: String,
     /// How it was verified; null when it was not.
-    #[serde(default)]
-    pub verification: Option<Verification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verification: Field<Option<Verification>>,
     /// When it was added (ms since the epoch).
-    #[serde(default)]
-    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at: Field<Option<i64>>,
     /// When it last changed (ms since the epoch).
-    #[serde(default)]
-    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub updated_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -418,17 +420,17 @@ pub struct Passkey {
     /// The passkey id.
     pub id: String,
     /// Always `passkey`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The name the user gave it.
-    #[serde(default)]
-    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub name: Field<Option<String>>,
     /// When it was last used (ms since the epoch).
-    #[serde(default)]
-    pub last_used_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_used_at: Field<Option<i64>>,
     /// How it was verified.
-    #[serde(default)]
-    pub verification: Option<Verification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verification: Field<Option<Verification>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -440,62 +442,62 @@ pub struct ExternalAccount {
     /// The account id, `eac_...` or `idn_...`.
     pub id: String,
     /// `external_account` (older payloads: `google_account`, `facebook_account`).
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// Clerk's id for the external account.
-    #[serde(default)]
-    pub external_account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub external_account_id: Field<Option<String>>,
     /// The provider, e.g. `oauth_google`.
-    #[serde(default)]
-    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub provider: Field<Option<String>>,
     /// The identification id this account backs.
-    #[serde(default)]
-    pub identification_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub identification_id: Field<Option<String>>,
     /// The user's id at the provider.
-    #[serde(default)]
-    pub provider_user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub provider_user_id: Field<Option<String>>,
     /// Scopes the user granted, space-separated.
-    #[serde(default)]
-    pub approved_scopes: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub approved_scopes: Field<Option<String>>,
     /// The email address the provider reported.
-    #[serde(default)]
-    pub email_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub email_address: Field<Option<String>>,
     /// Whether the provider says that address is verified.
-    #[serde(default)]
-    pub email_address_verified: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub email_address_verified: Field<Option<bool>>,
     /// First name at the provider.
-    #[serde(default)]
-    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub first_name: Field<Option<String>>,
     /// Last name at the provider.
-    #[serde(default)]
-    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_name: Field<Option<String>>,
     /// Avatar at the provider.
-    #[serde(default)]
-    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub image_url: Field<Option<String>>,
     /// Deprecated duplicate of `image_url`.
-    #[serde(default)]
-    pub avatar_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub avatar_url: Field<Option<String>>,
     /// Username at the provider.
-    #[serde(default)]
-    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub username: Field<Option<String>>,
     /// Phone number at the provider.
-    #[serde(default)]
-    pub phone_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub phone_number: Field<Option<String>>,
     /// Metadata stored on the account (free-form JSON).
-    #[serde(default)]
-    pub public_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_metadata: Field<Value>,
     /// A label for the account.
-    #[serde(default)]
-    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub label: Field<Option<String>>,
     /// How the account was verified.
-    #[serde(default)]
-    pub verification: Option<Verification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verification: Field<Option<Verification>>,
     /// When it was connected (ms since the epoch).
-    #[serde(default)]
-    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at: Field<Option<i64>>,
     /// When it last changed (ms since the epoch).
-    #[serde(default)]
-    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub updated_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -507,44 +509,44 @@ pub struct EnterpriseAccount {
     /// The account id.
     pub id: String,
     /// Always `enterprise_account`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// `saml` or `oauth`.
-    #[serde(default)]
-    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub protocol: Field<Option<String>>,
     /// The identity provider, e.g. `saml_okta`.
-    #[serde(default)]
-    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub provider: Field<Option<String>>,
     /// Whether the account is active.
-    #[serde(default)]
-    pub active: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub active: Field<Option<bool>>,
     /// The email address the provider asserted.
-    #[serde(default)]
-    pub email_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub email_address: Field<Option<String>>,
     /// First name at the provider.
-    #[serde(default)]
-    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub first_name: Field<Option<String>>,
     /// Last name at the provider.
-    #[serde(default)]
-    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_name: Field<Option<String>>,
     /// The user's id at the provider.
-    #[serde(default)]
-    pub provider_user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub provider_user_id: Field<Option<String>>,
     /// The connection's id.
-    #[serde(default)]
-    pub enterprise_connection_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub enterprise_connection_id: Field<Option<String>>,
     /// The connection the account signs in through.
-    #[serde(default)]
-    pub enterprise_connection: Option<EnterpriseConnection>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub enterprise_connection: Field<Option<EnterpriseConnection>>,
     /// Metadata stored on the account (free-form JSON).
-    #[serde(default)]
-    pub public_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_metadata: Field<Value>,
     /// How the account was verified.
-    #[serde(default)]
-    pub verification: Option<Verification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verification: Field<Option<Verification>>,
     /// Last authentication through this account (ms since the epoch).
-    #[serde(default)]
-    pub last_authenticated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_authenticated_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -556,44 +558,44 @@ pub struct EnterpriseConnection {
     /// The connection id.
     pub id: String,
     /// `saml` or `oauth` (absent on legacy SAML connections).
-    #[serde(default)]
-    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub protocol: Field<Option<String>>,
     /// The identity provider.
-    #[serde(default)]
-    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub provider: Field<Option<String>>,
     /// Display name.
-    #[serde(default)]
-    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub name: Field<Option<String>>,
     /// Logo.
-    #[serde(default)]
-    pub logo_public_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub logo_public_url: Field<Option<String>>,
     /// Deprecated single domain; see `domains`.
-    #[serde(default)]
-    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub domain: Field<Option<String>>,
     /// The email domains the connection serves.
-    #[serde(default)]
-    pub domains: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub domains: Field<Option<Vec<String>>>,
     /// Whether the connection is active.
-    #[serde(default)]
-    pub active: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub active: Field<Option<bool>>,
     /// Whether user attributes are synced from the provider on each sign-in.
-    #[serde(default)]
-    pub sync_user_attributes: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub sync_user_attributes: Field<Option<bool>>,
     /// Whether subdomains of `domains` are accepted.
-    #[serde(default)]
-    pub allow_subdomains: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub allow_subdomains: Field<Option<bool>>,
     /// Whether IdP-initiated sign-in is allowed.
-    #[serde(default)]
-    pub allow_idp_initiated: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub allow_idp_initiated: Field<Option<bool>>,
     /// Whether users of this connection may not add other identifiers.
-    #[serde(default)]
-    pub disable_additional_identifications: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub disable_additional_identifications: Field<Option<bool>>,
     /// When it was created (ms since the epoch).
-    #[serde(default)]
-    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at: Field<Option<i64>>,
     /// When it last changed (ms since the epoch).
-    #[serde(default)]
-    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub updated_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -605,41 +607,41 @@ pub struct SamlAccount {
     /// The account id.
     pub id: String,
     /// Always `saml_account`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The identity provider.
-    #[serde(default)]
-    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub provider: Field<Option<String>>,
     /// Whether the account is active.
-    #[serde(default)]
-    pub active: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub active: Field<Option<bool>>,
     /// The email address the provider asserted.
-    #[serde(default)]
-    pub email_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub email_address: Field<Option<String>>,
     /// First name at the provider.
-    #[serde(default)]
-    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub first_name: Field<Option<String>>,
     /// Last name at the provider.
-    #[serde(default)]
-    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_name: Field<Option<String>>,
     /// The user's id at the provider.
-    #[serde(default)]
-    pub provider_user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub provider_user_id: Field<Option<String>>,
     /// Last authentication through this account (ms since the epoch).
-    #[serde(default)]
-    pub last_authenticated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub last_authenticated_at: Field<Option<i64>>,
     /// Metadata stored on the account (free-form JSON).
-    #[serde(default)]
-    pub public_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_metadata: Field<Value>,
     /// How the account was verified.
-    #[serde(default)]
-    pub verification: Option<Verification>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub verification: Field<Option<Verification>>,
     /// The SAML connection (same shape as an enterprise connection, without `protocol`).
-    #[serde(default)]
-    pub saml_connection: Option<EnterpriseConnection>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub saml_connection: Field<Option<EnterpriseConnection>>,
     /// The enterprise connection that replaced the SAML connection.
-    #[serde(default)]
-    pub enterprise_connection_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub enterprise_connection_id: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -649,14 +651,14 @@ pub struct SamlAccount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserScim {
     /// The SCIM directory that provisioned the user.
-    #[serde(default)]
-    pub directory_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub directory_id: Field<Option<String>>,
     /// Whether that directory is enabled.
-    #[serde(default)]
-    pub directory_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub directory_enabled: Field<Option<bool>>,
     /// The user's id in the directory.
-    #[serde(default)]
-    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub external_id: Field<Option<String>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::common::string_enum;
+use super::field::Field;
 use super::organization::InvitationStatus;
 
 string_enum! {
@@ -26,18 +27,18 @@ pub struct WaitlistEntry {
     /// The entry id, `wle_...`.
     pub id: String,
     /// `waitlist_entry` per Clerk's schema; its example sends `waitlistEntry`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The address that joined.
     pub email_address: String,
     /// The entry's state.
     pub status: WaitlistEntryStatus,
     /// Whether a batch action is processing the entry.
-    #[serde(default)]
-    pub is_locked: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub is_locked: Field<Option<bool>>,
     /// The invitation sent to the entry, once invited.
-    #[serde(default)]
-    pub invitation: Option<Invitation>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub invitation: Field<Option<Invitation>>,
     /// When it was created (ms since the epoch).
     pub created_at: i64,
     /// When it last changed (ms since the epoch).
@@ -53,31 +54,31 @@ pub struct Invitation {
     /// The invitation id, `inv_...`.
     pub id: String,
     /// Always `invitation`.
-    #[serde(default)]
-    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub object: Field<Option<String>>,
     /// The invitee.
     pub email_address: String,
     /// The invitation's state.
-    #[serde(default)]
-    pub status: Option<InvitationStatus>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub status: Field<Option<InvitationStatus>>,
     /// Whether it was revoked.
-    #[serde(default)]
-    pub revoked: Option<bool>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub revoked: Field<Option<bool>>,
     /// Metadata copied to the user on sign-up (free-form JSON).
-    #[serde(default)]
-    pub public_metadata: Value,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub public_metadata: Field<Value>,
     /// The sign-up link.
-    #[serde(default)]
-    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub url: Field<Option<String>>,
     /// When it expires (ms since the epoch).
-    #[serde(default)]
-    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub expires_at: Field<Option<i64>>,
     /// When it was created (ms since the epoch).
-    #[serde(default)]
-    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub created_at: Field<Option<i64>>,
     /// When it last changed (ms since the epoch).
-    #[serde(default)]
-    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Field::is_absent")]
+    pub updated_at: Field<Option<i64>>,
     /// Fields this version of hookflow does not model, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -6,14 +6,14 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 
 use super::{endpoint, now_ms, parse_secret, post, random_alphanumeric, read_file, CliError, HttpReply, DEFAULT_URL};
-use crate::clerk::fixtures;
+use crate::clerk::{fixtures, CATALOG};
 use crate::webhook::clerk::{split_secrets, DEFAULT_PATH, SECRET_ENV};
 use crate::webhook::svix::{self, headers};
 
 /// Where `hookflow dev` writes the signing secret it generated, relative to its directory.
 pub const DEV_SECRET_FILE: &str = ".hookflow/dev-secret";
 
-/// `hookflow clerk send`: posts a signed Clerk webhook to `<url>/webhooks/clerk`.
+/// `hookflow clerk send`: posts a signed Clerk webhook to a server's `/webhooks/clerk`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClerkSendArgs {
     /// Clerk's event type, e.g. `user.created` (`clerk/user.created` works too).
@@ -24,7 +24,7 @@ pub struct ClerkSendArgs {
     /// The signing secret; else `CLERK_WEBHOOK_SIGNING_SECRET`, else `.hookflow/dev-secret`.
     #[arg(long)]
     pub secret: Option<String>,
-    /// The server's base URL.
+    /// The server's base URL (`/webhooks/clerk` is added), or the endpoint's full URL.
     #[arg(long, default_value = DEFAULT_URL, env = "HOOKFLOW_URL")]
     pub url: String,
     /// For `user.*` events: the user id to put in the payload (default: the sample's).
@@ -57,6 +57,30 @@ pub struct UserOverrides {
 const SAMPLE_EMAIL: &str = "john.doe@example.com";
 
 impl UserOverrides {
+    /// Refuses what cannot go into a `clerk_type` payload: an email address that is not one, or
+    /// an override for a type it does not apply to (rather than ignoring it).
+    fn check(&self, clerk_type: &str) -> Result<(), CliError> {
+        if self.id.is_some() && !clerk_type.starts_with("user.") {
+            return Err(CliError::Invalid(format!(
+                "--user-id applies to `user.*` events, not `{clerk_type}`: leave it out, or edit a --fixture"
+            )));
+        }
+        let Some(email) = &self.email else { return Ok(()) };
+        if !matches!(clerk_type, "user.created" | "user.updated") {
+            return Err(CliError::Invalid(format!(
+                "--email applies to `user.created` and `user.updated`, not `{clerk_type}`: leave it out, or edit a \
+                 --fixture"
+            )));
+        }
+        let plain = email_address::Options::default().without_display_text().without_domain_literal();
+        email_address::EmailAddress::parse_with_options(email, plain).map(drop).map_err(|why| {
+            CliError::Invalid(format!(
+                "--email `{email}` is not an email address ({}): pass one such as `ada@example.com`",
+                why.to_string().trim_end_matches('.').to_lowercase()
+            ))
+        })
+    }
+
     /// Applies the overrides to a `user.*` envelope; other types are left alone. A built-in
     /// sample user gets an email address (Clerk's examples have none), so that emails can be sent.
     fn apply(&self, clerk_type: &str, envelope: &mut Value, builtin: bool) {
@@ -139,12 +163,29 @@ pub async fn clerk_send_with(
     url: &str,
     overrides: &UserOverrides,
 ) -> Result<HttpReply, CliError> {
+    let target = webhook_endpoint(url)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let secret = resolve_secret(secret, std::env::var(SECRET_ENV).ok().as_deref(), &cwd)?;
     let message = build_clerk_message_with(event_type, fixture, &secret, SystemTime::now(), overrides)?;
-    let segments: Vec<&str> = DEFAULT_PATH.split('/').filter(|s| !s.is_empty()).collect();
-    let target = endpoint(url, &segments)?;
-    post(target, message.body.clone(), &message.headers()).await
+    let reply = post(target, message.body.clone(), &message.headers()).await?;
+    // A bare 404 says nothing; the likely mistake is the URL.
+    if reply.status == 404 {
+        return Err(CliError::NoWebhookEndpoint { url: reply.url });
+    }
+    Ok(reply)
+}
+
+/// Where to post for `--url`: the server's base URL gets `/webhooks/clerk` added, and a URL
+/// that already ends in `/webhooks/clerk` is the endpoint itself.
+fn webhook_endpoint(url: &str) -> Result<reqwest::Url, CliError> {
+    let endpoint_path: Vec<&str> = DEFAULT_PATH.split('/').filter(|s| !s.is_empty()).collect();
+    let given = endpoint(url, &[])?;
+    let path: Vec<&str> = given.path_segments().into_iter().flatten().filter(|s| !s.is_empty()).collect();
+    if path.ends_with(&endpoint_path) {
+        Ok(given)
+    } else {
+        endpoint(url, &endpoint_path)
+    }
 }
 
 /// The signing secret: `explicit` (`--secret`), else `env` (the value of
@@ -198,14 +239,21 @@ pub fn build_clerk_message_with(
         }
         None => {
             let sample = fixtures::sample(clerk_type).ok_or_else(|| {
+                let hint = match closest_clerk_type(clerk_type) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => "check the spelling (e.g. `user.created`, `session.ended`, \
+                             `organizationMembership.created`)"
+                        .to_owned(),
+                };
                 CliError::Invalid(format!(
-                    "hookflow has no built-in sample for the Clerk type `{clerk_type}`: check the spelling (e.g. \
-                     `user.created`, `session.ended`, `organizationMembership.created`), or pass `--fixture file.json`"
+                    "hookflow has no built-in sample for the Clerk type `{clerk_type}`: {hint} For a type hookflow \
+                     does not know, pass `--fixture file.json`"
                 ))
             })?;
             envelope_from_text(sample, &format!("the built-in `{clerk_type}` sample"), clerk_type, timestamp_ms)?
         }
     };
+    overrides.check(clerk_type)?;
     overrides.apply(clerk_type, &mut envelope, fixture.is_none());
     let body =
         serde_json::to_vec(&envelope).map_err(|e| CliError::Invalid(format!("the envelope cannot be encoded: {e}")))?;
@@ -213,6 +261,18 @@ pub fn build_clerk_message_with(
     let timestamp = svix::unix_seconds(now);
     let signature = secret.sign(&id, timestamp, &body);
     Ok(SignedMessage { id, timestamp, signature, body })
+}
+
+/// The catalogue's Clerk type closest to a misspelt one (Jaro–Winkler similarity of at least
+/// 0.8, as the compile-time checks use).
+fn closest_clerk_type(typo: &str) -> Option<&'static str> {
+    let typo = typo.to_lowercase();
+    CATALOG
+        .iter()
+        .map(|entry| (strsim::jaro_winkler(&typo, &entry.clerk_type.to_lowercase()), entry.clerk_type))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, clerk_type)| clerk_type)
 }
 
 /// A whole envelope is re-stamped with `now`; an object without `type` and `data` is taken as

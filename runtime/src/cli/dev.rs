@@ -1,6 +1,8 @@
 //! `hookflow dev`: the dev server on its own: the dev UI, the event API and the Clerk webhook
-//! endpoint over a store file, for looking at an app's database or collecting events. (Driving
-//! apps over HTTP through the Inngest protocol comes with the protocol.)
+//! endpoint over a store, with no functions of its own. Today it is for looking at the runs and
+//! events an app recorded in its store (run it on the app's database file), and for collecting
+//! events and webhooks. Once hookflow serves the Inngest protocol, it will also be the executor
+//! for Inngest SDK apps, as Inngest's own dev server is.
 
 use std::path::Path;
 
@@ -9,31 +11,97 @@ use super::CliError;
 use crate::webhook::clerk::SECRET_ENV;
 use crate::webhook::svix::Secret;
 
+/// Where `hookflow dev` listens unless told otherwise.
+const DEFAULT_HOST: &str = "127.0.0.1";
+const DEFAULT_PORT: u16 = 8288;
+
 /// `hookflow dev`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DevArgs {
-    /// Where to listen; loopback by default (another address needs `HOOKFLOW_UI_TOKEN`).
-    #[arg(long, default_value = "127.0.0.1:8288", env = "HOOKFLOW_ADDR")]
-    pub addr: String,
-    /// The store: `sqlite:path/to/file.db` or `memory:`.
+    /// The port to listen on [default: 8288].
+    #[arg(short, long)]
+    pub port: Option<u16>,
+    /// The interface to listen on [default: 127.0.0.1]; another than loopback needs
+    /// `HOOKFLOW_UI_TOKEN`.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Where to listen, as `host:port`; `--host` and `--port` override its parts.
+    #[arg(long, env = "HOOKFLOW_ADDR")]
+    pub addr: Option<String>,
+    /// The store: `sqlite:path/to/file.db` (an app's store, to look at its runs) or `memory:`.
     #[arg(long, default_value = "sqlite:hookflow.db", env = "HOOKFLOW_DATABASE_URL")]
     pub db: String,
 }
 
 impl DevArgs {
+    /// The address to listen on: `--addr` (or `HOOKFLOW_ADDR`, else `127.0.0.1:8288`), with its
+    /// host and port replaced by `--host` and `--port` when given.
+    ///
+    /// ```
+    /// # use clap::Parser;
+    /// #[derive(Parser)]
+    /// struct Cli {
+    ///     #[command(flatten)]
+    ///     dev: hookflow::cli::DevArgs,
+    /// }
+    /// let cli = Cli::try_parse_from(["hookflow", "-p", "9000", "--host", "0.0.0.0"])?;
+    /// assert_eq!(cli.dev.listen_addr()?, "0.0.0.0:9000");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn listen_addr(&self) -> Result<String, CliError> {
+        let (mut host, mut port) = (DEFAULT_HOST.to_owned(), DEFAULT_PORT);
+        if let Some(addr) = &self.addr {
+            let bad = |why: &str| {
+                CliError::Invalid(format!(
+                    "`{addr}` (from --addr or HOOKFLOW_ADDR) {why}: give host:port, e.g. `127.0.0.1:8288`, or use \
+                     --host and --port"
+                ))
+            };
+            let (h, p) = addr.trim().rsplit_once(':').ok_or_else(|| bad("has no port"))?;
+            port = p.parse().map_err(|_| bad("does not end in a port number (0 to 65535)"))?;
+            if h.is_empty() {
+                return Err(bad("has no host"));
+            }
+            host = h.to_owned();
+        }
+        if let Some(h) = &self.host {
+            let h = h.trim();
+            if h.is_empty() {
+                return Err(CliError::Invalid("--host is empty: pass an interface such as `127.0.0.1`".into()));
+            }
+            // A bare IPv6 address needs brackets before a port.
+            host = if h.contains(':') && !h.starts_with('[') { format!("[{h}]") } else { h.to_owned() };
+        }
+        if let Some(p) = self.port {
+            port = p;
+        }
+        Ok(format!("{host}:{port}"))
+    }
+
     /// Serves until Ctrl-C.
     pub async fn run(&self) -> Result<(), CliError> {
+        let addr = self.listen_addr()?;
         let (secret, generated) = dev_secret(Path::new("."))?;
         let app = crate::App::with_registry("hookflow-dev", Ok(crate::Registry::empty()))
             .database_url(&self.db)
             .map_err(|e| CliError::Invalid(e.to_string()))?
             .clerk_webhooks(&secret)
-            .dev_ui();
-        println!("hookflow dev: dev UI on http://{}/ (store {})", self.addr, self.db);
+            .dev_ui()
+            .start()
+            .await
+            .map_err(|e| CliError::Invalid(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| CliError::Invalid(format!("cannot listen on {addr} ({e}): choose another with --port")))?;
+        let local = listener.local_addr().map_err(|e| CliError::Invalid(e.to_string()))?;
+        println!("hookflow dev: dev UI on http://{local}/ over the store {}", self.db);
+        println!("  It shows the runs and events in that store, and takes events (POST /e/{{key}}) and");
+        println!("  Clerk webhooks (POST /webhooks/clerk). It runs no functions itself: your app's");
+        println!("  #[inngest_fn]s run in your app's binary (App::dev_ui() serves this same UI there).");
         if generated {
-            println!("Clerk webhooks are verified with the dev secret in {DEV_SECRET_FILE}");
+            println!("  Clerk webhooks are verified with the dev secret in {DEV_SECRET_FILE}");
         }
-        app.serve(&self.addr).await.map_err(|e| CliError::Invalid(e.to_string()))
+        app.serve(listener, crate::shutdown_signal()).await.map_err(|e| CliError::Invalid(e.to_string()))
     }
 }
 

@@ -66,6 +66,16 @@ pub enum CliError {
         /// Why it was refused.
         reason: String,
     },
+    /// The server answered 404 where the Clerk webhook endpoint should be.
+    #[error(
+        "nothing at {url} takes Clerk webhooks (404 Not Found): pass the app's base URL, e.g. `--url \
+         http://127.0.0.1:8288` (`/webhooks/clerk` is added), or the endpoint's full URL; the app must enable \
+         the endpoint with `App::clerk_webhooks`"
+    )]
+    NoWebhookEndpoint {
+        /// Where the webhook was posted.
+        url: String,
+    },
     /// The request did not get an answer.
     #[error("could not reach {url} ({source}): is the server running? start it with `hookflow dev` or your app")]
     Http {

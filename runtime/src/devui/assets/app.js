@@ -129,6 +129,26 @@ function fmtRelative(ms) {
   return diff > 0 ? `in ${fmtDur(diff)}` : `${fmtDur(-diff)} ago`;
 }
 
+const agoFmt = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const AGO_UNITS = [["day", 86_400_000], ["hour", 3_600_000], ["minute", 60_000], ["second", 1000]];
+
+/** "2 minutes ago", in the largest whole unit (seconds under a minute). */
+function fmtAgo(ms) {
+  const diff = ms - serverNow();
+  const [unit, size] = AGO_UNITS.find(([, size]) => Math.abs(diff) >= size) || AGO_UNITS[AGO_UNITS.length - 1];
+  return agoFmt.format(Math.trunc(diff / size), unit);
+}
+
+/** An absolute time with how long ago it was beside it, kept current by `tickAgo`. */
+function timeAgoEl(ms) {
+  if (ms === null || ms === undefined) return timeEl(ms);
+  return h("span", { class: "time-ago" }, timeEl(ms), h("span", { class: "ago", dataset: { ts: String(ms) }, text: fmtAgo(ms) }));
+}
+
+function tickAgo(root) {
+  for (const el of root.querySelectorAll(".ago[data-ts]")) el.textContent = fmtAgo(Number(el.dataset.ts));
+}
+
 /** A <time> with the full date in its title. */
 function timeEl(ms, text) {
   if (ms === null || ms === undefined) return h("span", { class: "muted", text: "—" });
@@ -272,7 +292,13 @@ function jsonEditor({ id, label, value, rows = 14, onValidity }) {
         if (!r.error) { textarea.value = jsonText(r.value); check(); }
       } })),
     textarea, err);
-  return { el, textarea, get: check, check };
+  /** Focuses the editor showing its first line (a new value puts the caret, and the view, at the end). */
+  const focusStart = () => {
+    textarea.focus({ preventScroll: true });
+    textarea.setSelectionRange(0, 0);
+    textarea.scrollTop = 0;
+  };
+  return { el, textarea, get: check, check, focusStart };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -608,7 +634,7 @@ function runsPage(root, params) {
     });
   }, 200);
 
-  const ticker = setInterval(() => tickDurations(tbody), 1000);
+  const ticker = setInterval(() => { tickDurations(tbody); tickAgo(tbody); }, 1000);
   return {
     onChange(c) {
       if (c.type === "run") { pendingIds.add(c.id); refresh(); }
@@ -627,7 +653,7 @@ function runRow(r, { compact = false } = {}) {
       r.rerun_of ? h("span", { class: "pill", attrs: { title: "Rerun of " + r.rerun_of }, text: "rerun" }) : null),
     h("td", { class: "hide-sm" }, r.event_name ? h("a", { class: "pill event", attrs: { href: "/events/" + encodeURIComponent(r.event_id) }, text: r.event_name }) : h("span", { class: "muted", text: "—" })),
     compact ? null : h("td", {}, h("a", { attrs: { href: "/functions/" + encodeURIComponent(r.function_id) }, text: r.function_name })),
-    h("td", { class: "hide-sm" }, timeEl(r.queued_at)),
+    h("td", { class: "hide-sm" }, timeAgoEl(r.queued_at)),
     compact ? null : h("td", { class: "hide-md" }, timeEl(r.started_at)),
     compact ? null : h("td", { class: "hide-md" }, timeEl(r.ended_at)),
     h("td", { class: "num" + (live ? " ticking" : ""), dataset: { from: String(r.queued_at) }, text: fmtDur(r.duration_ms) }));
@@ -805,7 +831,8 @@ function timeline(data, selected, onSelect) {
     rows.push(h("li", { class: "tl-row note" }, h("p", { class: "muted", text: "Queued run awaiting start…" })));
   }
   if (run.status === "Failed" && run.error && !steps.some((s) => s.status === "failed")) {
-    rows.push(h("li", { class: "tl-row note" }, h("p", { class: "bad-text" }, "Function error: ", h("strong", { text: run.error.name }), " ", run.error.message)));
+    // Where it failed; what it said is in the Result panel, once.
+    rows.push(h("li", { class: "tl-row note" }, h("p", { class: "bad-text", text: "Failed in the function's body, outside any step." })));
   }
 
   const tick = (ms) => (span < 20 ? `${ms.toFixed(1)}ms` : fmtDur(ms));
@@ -851,11 +878,15 @@ function pendingRow(p, from, end, bar) {
     h("p", { class: "pending-detail" }, detail));
 }
 
+/** An error, said once: its name and message, its cause, and only then any other fields. */
 function errorView(err, label = "Error") {
+  const { name, message, cause, ...rest } = err;
   return h("div", { class: "error-view" },
-    h("h3", { class: "bad-text" }, h("span", { text: err.name || "Error" }), ": ", h("span", { text: err.message || "" })),
-    err.cause ? h("p", {}, h("strong", { text: "Cause: " }), err.cause) : null,
-    codeBlock(err, { label }));
+    h("div", { class: "error-head" },
+      h("h3", { class: "bad-text" }, h("span", { text: name || "Error" }), ": ", h("span", { text: message || "" })),
+      copyButton(() => jsonText(err), `Copy ${label.toLowerCase()} as JSON`)),
+    cause ? h("p", {}, h("strong", { text: "Cause: " }), cause) : null,
+    Object.keys(rest).length ? codeBlock(rest, { label: `${label} details` }) : null);
 }
 
 /** The lines a step (or, with step "", the function body) logged through `tracing`. */
@@ -1044,7 +1075,13 @@ function eventPage(root, params, id) {
       attrs: { title: e.internal ? "Internal events cannot be replayed" : "Send this event again under a new id" },
       onclick: async () => { replayBtn.disabled = true; await replay(undefined); replayBtn.disabled = false; } });
     const editBtn = h("button", { type: "button", class: "btn primary", text: "Edit & Replay", disabled: e.internal, attrs: { "aria-expanded": editing ? "true" : "false", "aria-controls": "edit-replay" },
-      onclick: () => { editing = !editing; draw(); if (editing) section.querySelector("#edit-data").focus(); } });
+      onclick: () => {
+        editing = !editing;
+        draw();
+        if (!editing) return;
+        editor.focusStart();
+        section.querySelector("#edit-replay").scrollIntoView({ block: "nearest" });
+      } });
 
     let editPanel = null;
     if (editing) {
@@ -1199,6 +1236,16 @@ function countChips(fnId, counts) {
     h("span", { class: "dot", attrs: { "aria-hidden": "true" } }), `${counts[s]} ${s}`)));
 }
 
+/** The Functions page of an app without functions: where functions come from. */
+function noFunctions() {
+  return h("div", { class: "empty no-functions" },
+    h("p", { text: "No functions are registered in this app." }),
+    h("p", { class: "muted small" }, "Functions are the ", h("code", { text: "#[inngest_fn]" }),
+      " async fns compiled into the binary that serves this page. Run your app with ", h("code", { text: "App::dev_ui()" }),
+      " and its functions are listed here. ", h("code", { text: "hookflow dev" }),
+      " on its own has none: it shows the runs and events in its store."));
+}
+
 function functionsPage(root, params) {
   document.title = "Functions · hookflow";
   const filter = params.get("query") || "";
@@ -1219,7 +1266,9 @@ function functionsPage(root, params) {
         h("td", { class: "hide-sm" }, countChips(f.id, f.counts)),
         h("td", { class: "actions-col" }, h("a", { class: "btn small", attrs: { href: "/functions/" + encodeURIComponent(f.id) + "#invoke", "aria-label": `Invoke ${f.name}` }, text: "Invoke" }))));
     }
-    fill(status, shown.length ? h("p", { class: "muted small", text: `${shown.length} of ${fns.length} functions` }) : h("p", { class: "empty", text: fns.length ? "No function matches." : "No functions are registered in this app." }));
+    if (shown.length) fill(status, h("p", { class: "muted small", text: `${shown.length} of ${fns.length} functions` }));
+    else if (fns.length) fill(status, h("p", { class: "empty", text: "No function matches." }));
+    else fill(status, noFunctions());
   };
   const search = searchField("f-fn", "Search", filter, "Function name or id…", (v) => { setQuery({ query: v }); draw(v); });
   root.append(h("section", { class: "page" }, pageHead("Functions"),
@@ -1292,7 +1341,7 @@ function functionPage(root, params, id) {
             runsTable.table)),
         h("div", { class: "run-side" }, invokeForm)));
     drawRuns(d);
-    if (location.hash === "#invoke") editor.textarea.focus();
+    if (location.hash === "#invoke") editor.focusStart();
   };
 
   const drawRuns = (d) => {
