@@ -35,6 +35,17 @@ pub enum MailError {
     Transport(String),
 }
 
+impl MailError {
+    /// The step error for this failure: an invalid message fails the step at once
+    /// (non-retriable: every attempt would fail the same way), a transport failure is retried.
+    pub fn into_step_error(self) -> hookflow::Error {
+        match self {
+            MailError::Invalid(_) => hookflow::Error::non_retriable(self),
+            MailError::Transport(_) => self.into(),
+        }
+    }
+}
+
 /// An email to send.
 #[derive(Debug, Clone)]
 pub struct Email {

@@ -27,14 +27,17 @@ mod duration;
 pub mod engine;
 mod error;
 mod event;
+pub mod event_rules;
 mod expr;
 mod function;
+mod guard;
 mod invocation;
 mod journal;
 pub mod logs;
 mod output;
 mod payload;
 mod registry;
+pub mod server;
 mod step;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -48,7 +51,7 @@ pub mod cli;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use app::{shutdown_signal, App, AppError, RunningApp};
+pub use app::{shutdown_signal, App, AppError, Listening, RunningApp, EVENT_KEY_ENV};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};
@@ -62,6 +65,7 @@ pub use invocation::{Dep, Invocation, State};
 pub use journal::hash_step_id;
 pub use payload::Payload;
 pub use registry::{DuplicateFunction, Registry};
+pub use server::ServerLimits;
 pub use step::{IntoDuration, Invoke, Step, WaitFor};
 
 /// Any JSON value: receive any event untyped with `Event<Json>`.

@@ -530,6 +530,8 @@ impl Core {
         source: EventSource,
         index: usize,
     ) -> Result<(NewEvent, Option<Value>), SendError> {
+        crate::event_rules::check(&mut raw, source)
+            .map_err(|e| SendError::Invalid { index, message: e.to_string() })?;
         if raw.name.trim().is_empty() {
             return Err(SendError::Invalid { index, message: "the event has no `name`".into() });
         }
