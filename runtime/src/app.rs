@@ -43,6 +43,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// by commas during a rotation).
 pub const EVENT_KEY_ENV: &str = "INNGEST_EVENT_KEY";
 
+/// The environment variable that, when set, overrides the address given to [`App::serve`].
+pub const ADDR_ENV: &str = "HOOKFLOW_ADDR";
+
 /// The app could not start.
 ///
 /// Its `Debug` form is its message, so that `fn main() -> Result<(), AppError>` prints
@@ -271,9 +274,12 @@ impl App {
         })
     }
 
-    /// Starts, listens on `addr`, prints what is served where, and serves until Ctrl-C or
-    /// SIGTERM, then shuts down gracefully.
+    /// Starts, listens on `addr` (or on `HOOKFLOW_ADDR` when that is set, so that a deployed
+    /// app can be moved without a rebuild), prints what is served where, and serves until
+    /// Ctrl-C or SIGTERM, then shuts down gracefully.
     pub async fn serve(self, addr: &str) -> Result<(), AppError> {
+        let addr = std::env::var(ADDR_ENV).ok().filter(|a| !a.trim().is_empty()).unwrap_or_else(|| addr.to_owned());
+        let addr = addr.as_str();
         let running = self.start().await?;
         let listener =
             TcpListener::bind(addr).await.map_err(|source| AppError::Bind { addr: addr.to_owned(), source })?;

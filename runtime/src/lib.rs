@@ -51,7 +51,7 @@ pub mod cli;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use app::{shutdown_signal, App, AppError, Listening, RunningApp, EVENT_KEY_ENV};
+pub use app::{shutdown_signal, App, AppError, Listening, RunningApp, ADDR_ENV, EVENT_KEY_ENV};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};

@@ -60,6 +60,31 @@ impl Payload {
         Ok(Payload { text: Some(text), tree })
     }
 
+    /// A payload from text a store kept. It was checked on its way in, so this is
+    /// [`Payload::from_json_string`]; but text stored before a check existed must not make
+    /// every read of the store fail: a lone surrogate escape (once let through) reads as
+    /// `\ufffd`, the replacement character, and text that fits no tree even so (a damaged
+    /// row) reads as `null`.
+    pub(crate) fn from_stored(text: String) -> Self {
+        let raw = match RawValue::from_string(text) {
+            Ok(raw) => raw,
+            Err(error) => {
+                tracing::warn!(%error, "a stored event payload is not JSON; it reads as null");
+                return Payload::default();
+            }
+        };
+        if !may_exceed_a_tree(raw.get()) {
+            return Payload { text: Some(raw), tree: OnceLock::new() };
+        }
+        match serde_json::from_str::<Value>(raw.get()) {
+            Ok(tree) => Payload { text: Some(raw), tree: OnceLock::from(tree) },
+            Err(error) => {
+                tracing::warn!(%error, "a stored event payload fits no JSON tree; lone surrogates read as U+FFFD");
+                Payload::from_json_string(replace_lone_surrogates(raw.get())).unwrap_or_default()
+            }
+        }
+    }
+
     /// The JSON tree, taking the payload apart.
     pub fn into_value(self) -> Value {
         match self.tree.into_inner() {
@@ -156,6 +181,35 @@ fn may_exceed_a_tree(text: &str) -> bool {
 /// surrogate pair, which serde_json's syntax check lets through alone.
 fn is_surrogate_escape(escape: &[u8]) -> bool {
     matches!(escape, [b'u', b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F', ..])
+}
+
+/// JSON text with each `\uD800`..`\uDFFF` escape that is not half of a pair replaced by
+/// `\ufffd`. The text is JSON syntax, so every backslash starts a well-formed escape.
+fn replace_lone_surrogates(text: &str) -> String {
+    let hex = |at: usize| text.get(at..at + 4).and_then(|h| u16::from_str_radix(h, 16).ok());
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut at) = (0, 0);
+    while let Some(found) = text.get(at..).and_then(|rest| rest.find('\\')) {
+        let escape = at + found;
+        match (text.as_bytes().get(escape + 1), hex(escape + 2)) {
+            // A pair: one character, kept.
+            (Some(b'u'), Some(0xD800..=0xDBFF))
+                if text.get(escape + 6..escape + 8) == Some("\\u")
+                    && matches!(hex(escape + 8), Some(0xDC00..=0xDFFF)) =>
+            {
+                at = escape + 12;
+            }
+            (Some(b'u'), Some(0xD800..=0xDFFF)) => {
+                out.push_str(&text[copied..escape]);
+                out.push_str("\\ufffd");
+                at = escape + 6;
+                copied = at;
+            }
+            _ => at = escape + 2,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 impl From<Value> for Payload {
@@ -313,6 +367,32 @@ mod tests {
         assert!(may_exceed_a_tree(r#"{"a": "\"", "b": 2E9}"#), "an escaped quote does not end the scan of a string");
         assert!(!may_exceed_a_tree(r#"{"a": "1e400 \" 2e9", "b": [true, false, null]}"#));
         assert!(!may_exceed_a_tree(&"[1,".repeat(50)));
+    }
+
+    #[test]
+    fn stored_text_always_reads() {
+        let repaired = Payload::from_stored(r#"{"a": "\ud800", "pair": "\ud83d\ude00"}"#.to_owned());
+        assert_eq!(*repaired, json!({"a": "\u{FFFD}", "pair": "\u{1F600}"}));
+        assert_eq!(serde_json::to_value(&repaired).unwrap(), *repaired, "serializes as JSON a tree can hold");
+        assert_eq!(*Payload::from_stored("{not json".to_owned()), Value::Null);
+        assert_eq!(*Payload::from_stored(format!("{}{}", "[".repeat(200), "]".repeat(200))), Value::Null);
+        assert_eq!(Payload::from_stored(TEXT.to_owned()), Payload::from_json(TEXT).unwrap());
+        assert!(Payload::from_stored(TEXT.to_owned()).has_text());
+        assert_eq!(Payload::from_stored(r#"{"n": 1e5}"#.to_owned())["n"], json!(1e5));
+    }
+
+    #[test]
+    fn only_lone_surrogates_are_replaced() {
+        for (text, repaired) in [
+            (r#""\ud800""#, r#""\ufffd""#),
+            (r#""x\uDC00y\ud800""#, r#""x\ufffdy\ufffd""#),
+            (r#""\ud83d\ude00 \ud800\u0041""#, r#""\ud83d\ude00 \ufffd\u0041""#),
+            (r#""\\ud800 \n \u00e9""#, r#""\\ud800 \n \u00e9""#),
+            (r#"{"\ud800": 1}"#, r#"{"\ufffd": 1}"#),
+        ] {
+            assert_eq!(replace_lone_surrogates(text), repaired, "{text}");
+            assert!(serde_json::from_str::<Value>(repaired).is_ok(), "{repaired}");
+        }
     }
 
     #[test]

@@ -227,7 +227,7 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRowRead, StoreE
         let event = StoredEvent {
             id,
             name,
-            data: Payload::from_json_string(data)?,
+            data: Payload::from_stored(data),
             ts,
             user: user.as_deref().map(serde_json::from_str).transpose()?,
             source: EventSource::parse(&source).unwrap_or(EventSource::Api),
