@@ -23,17 +23,25 @@ pub struct DevArgs {
 impl DevArgs {
     /// Serves until Ctrl-C.
     pub async fn run(&self) -> Result<(), CliError> {
+        let failed = |e: crate::AppError| CliError::Invalid(e.to_string());
         let (secret, generated) = dev_secret(Path::new("."))?;
         let app = crate::App::with_registry("hookflow-dev", Ok(crate::Registry::empty()))
             .database_url(&self.db)
-            .map_err(|e| CliError::Invalid(e.to_string()))?
+            .map_err(failed)?
             .clerk_webhooks(&secret)
             .dev_ui();
-        println!("hookflow dev: dev UI on http://{}/ (store {})", self.addr, self.db);
+        let running = app.start().await.map_err(failed)?;
+        let listener = tokio::net::TcpListener::bind(&self.addr)
+            .await
+            .map_err(|source| failed(crate::AppError::Bind { addr: self.addr.clone(), source }))?;
+        // Every check on the address comes before the banner.
+        let listening = running.listen(listener).map_err(failed)?;
+        println!("{}", listening.banner());
+        println!("  store            {}", self.db);
         if generated {
-            println!("Clerk webhooks are verified with the dev secret in {DEV_SECRET_FILE}");
+            println!("  signing secret   the dev secret in {DEV_SECRET_FILE}, as `hookflow clerk send` signs");
         }
-        app.serve(&self.addr).await.map_err(|e| CliError::Invalid(e.to_string()))
+        listening.serve(crate::shutdown_signal()).await.map_err(failed)
     }
 }
 

@@ -85,7 +85,7 @@ pub struct DevUiConfig {
     /// server listens on a non-loopback address.
     pub token: Option<String>,
     /// The event key shown in the Send page's cURL line for `POST /e/{key}`; `None` shows
-    /// `dev`, which a server without configured event keys accepts.
+    /// `dev`, which a server on loopback without configured event keys accepts.
     pub event_key: Option<String>,
     /// Host names (without port) accepted besides `localhost` and IP addresses when no token
     /// is set, e.g. the name a reverse proxy on the same machine forwards.
