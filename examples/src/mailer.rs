@@ -35,6 +35,17 @@ pub enum MailError {
     Transport(String),
 }
 
+impl MailError {
+    /// The step error for this failure: an invalid message fails the step at once
+    /// (non-retriable: every attempt would fail the same way), a transport failure is retried.
+    pub fn into_step_error(self) -> hookflow::Error {
+        match self {
+            MailError::Invalid(_) => hookflow::Error::non_retriable(self),
+            MailError::Transport(_) => self.into(),
+        }
+    }
+}
+
 /// An email to send.
 #[derive(Debug, Clone)]
 pub struct Email {
@@ -97,5 +108,31 @@ impl Mailer {
                 .map(drop)
                 .map_err(|e| MailError::Transport(e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(to: &str) -> Email {
+        Email { to: to.into(), to_name: None, subject: "Hi".into(), body: "Hello".into() }
+    }
+
+    #[tokio::test]
+    async fn an_invalid_address_fails_the_step_at_once_and_a_transport_failure_is_retried() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mailer = Mailer::Outbox(dir.path().to_owned());
+        let error = mailer.send("Team <team@example.com>", email("not an address")).await.expect_err("invalid");
+        assert!(matches!(error, MailError::Invalid(_)), "{error}");
+        let step_error = error.into_step_error();
+        assert_eq!(step_error.retry(), hookflow::Retry::Never);
+        assert!(step_error.message().contains("not an address"), "{}", step_error.message());
+
+        let gone = Mailer::Outbox(dir.path().join("missing/outbox"));
+        let error = gone.send("team@example.com", email("ada@example.com")).await.expect_err("no such folder");
+        assert!(matches!(error, MailError::Transport(_)), "{error}");
+        assert_eq!(error.into_step_error().retry(), hookflow::Retry::Backoff);
+        mailer.send("team@example.com", email("ada@example.com")).await.expect("a valid email is written");
     }
 }

@@ -3,11 +3,15 @@
 //! ```ignore
 //! hookflow::App::new("my-app")
 //!     .store_sqlite("hookflow.db")
-//!     .clerk_webhooks(std::env::var("CLERK_WEBHOOK_SIGNING_SECRET")?)
+//!     .clerk_webhooks(std::env::var("CLERK_WEBHOOK_SIGNING_SECRET").unwrap_or_default())
 //!     .dev_ui()
 //!     .serve("127.0.0.1:8288")
 //!     .await
 //! ```
+//!
+//! What the port serves depends on the address it listens on (see the README's security
+//! section): on loopback, the dev UI without a token, the event API without a key and the
+//! Clerk endpoint with the generated dev secret; elsewhere each needs its credential.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,18 +27,30 @@ use tokio::net::TcpListener;
 use crate::clock::Clock;
 use crate::engine::{Engine, EngineBuilder};
 use crate::event::IntoRawEvent;
+use crate::guard::{EventApiTrust, Guard};
 use crate::invocation::State;
 use crate::registry::{DuplicateFunction, Registry};
+use crate::server::ServerLimits;
 use crate::store::{MemoryStore, SqliteStore, Store, StoreError};
 use crate::webhook::clerk::{ClerkWebhook, ClerkWebhookConfig};
 use crate::webhook::event_api::{EventApi, EventApiConfig};
 use crate::webhook::sink::EventSink;
 
-/// How long a shutdown waits for running steps to commit.
+/// How long a shutdown waits for running steps to commit, and for open connections to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The environment variable holding the event keys `POST /e/{key}` accepts (several separated
+/// by commas during a rotation).
+pub const EVENT_KEY_ENV: &str = "INNGEST_EVENT_KEY";
+
+/// The environment variable that, when set, overrides the address given to [`App::serve`].
+pub const ADDR_ENV: &str = "HOOKFLOW_ADDR";
+
 /// The app could not start.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` form is its message, so that `fn main() -> Result<(), AppError>` prints
+/// `Error: <what went wrong and what to do>` rather than a struct dump.
+#[derive(thiserror::Error)]
 pub enum AppError {
     /// Two functions share an id.
     #[error(transparent)]
@@ -67,6 +83,12 @@ impl From<crate::engine::StartError> for AppError {
     }
 }
 
+impl std::fmt::Debug for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 enum StoreChoice {
     Memory,
     Sqlite(PathBuf),
@@ -81,8 +103,10 @@ pub struct App {
     state: State,
     clerk: Option<ClerkWebhookConfig>,
     event_keys: Vec<String>,
+    allow_clerk_events: bool,
     dev_ui: bool,
     ui_token: Option<String>,
+    limits: ServerLimits,
     clock: Option<Arc<dyn Clock>>,
 }
 
@@ -98,7 +122,8 @@ impl App {
         App::with_registry(id, Registry::collect())
     }
 
-    /// An app with an explicit set of functions.
+    /// An app with an explicit set of functions. Reads `INNGEST_EVENT_KEY` (the event keys)
+    /// and `HOOKFLOW_UI_TOKEN` (the dev UI's token) from the environment.
     pub fn with_registry(id: impl Into<String>, registry: Result<Registry, DuplicateFunction>) -> Self {
         App {
             id: id.into(),
@@ -106,9 +131,11 @@ impl App {
             store: StoreChoice::Memory,
             state: State::default(),
             clerk: None,
-            event_keys: Vec::new(),
+            event_keys: std::env::var(EVENT_KEY_ENV).map(|keys| split_keys(&keys)).unwrap_or_default(),
+            allow_clerk_events: false,
             dev_ui: false,
             ui_token: std::env::var("HOOKFLOW_UI_TOKEN").ok().filter(|t| !t.is_empty()),
+            limits: ServerLimits::default(),
             clock: None,
         }
     }
@@ -162,6 +189,11 @@ impl App {
 
     /// Serves `POST /webhooks/clerk`, verified with these signing secrets (`whsec_...`;
     /// several, separated by commas or spaces, during a rotation).
+    ///
+    /// With none (an empty string, e.g. `CLERK_WEBHOOK_SIGNING_SECRET` unset), a server on a
+    /// loopback address verifies with the generated dev secret that `hookflow clerk send`
+    /// signs with (`.hookflow/dev-secret`, created if missing) and says so when it starts; on
+    /// any other address it refuses to start.
     #[must_use]
     pub fn clerk_webhooks(mut self, secrets: impl AsRef<str>) -> Self {
         self.clerk = Some(ClerkWebhookConfig::new(crate::webhook::clerk::split_secrets(secrets.as_ref())));
@@ -175,11 +207,22 @@ impl App {
         self
     }
 
-    /// Requires this key on `POST /e/{key}` (may be called several times); without any, every
-    /// key is accepted, as the Inngest Dev Server does.
+    /// Accepts this key on `POST /e/{key}` (may be called several times, beside the keys of
+    /// `INNGEST_EVENT_KEY`). Without any key, the event API is served only on a loopback
+    /// address, where it accepts any key as the Inngest Dev Server does; elsewhere it refuses
+    /// every request (401) until a key is set.
     #[must_use]
     pub fn event_key(mut self, key: impl Into<String>) -> Self {
-        self.event_keys.push(key.into());
+        self.event_keys.extend(split_keys(&key.into()));
+        self
+    }
+
+    /// Accepts `clerk/*` events on the event API too. By default they are refused there (400):
+    /// they should come from Clerk's signed webhook, and with this an event-key holder can
+    /// send `clerk/user.deleted` for any user. For tests and imports of past events.
+    #[must_use]
+    pub fn allow_clerk_events_from_event_api(mut self) -> Self {
+        self.allow_clerk_events = true;
         self
     }
 
@@ -193,7 +236,14 @@ impl App {
     /// Protects the dev UI with a token (default: `HOOKFLOW_UI_TOKEN`).
     #[must_use]
     pub fn ui_token(mut self, token: impl Into<String>) -> Self {
-        self.ui_token = Some(token.into());
+        self.ui_token = Some(token.into()).filter(|t: &String| !t.is_empty());
+        self
+    }
+
+    /// Changes the connection limits of the server (timeouts, connections at once).
+    #[must_use]
+    pub fn server_limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -204,9 +254,13 @@ impl App {
         self
     }
 
-    /// Opens the store, resumes unfinished runs and builds the HTTP router, without serving.
+    /// Opens the store, resumes unfinished runs and checks the settings, without serving.
     pub async fn start(self) -> Result<RunningApp, AppError> {
         let registry = self.registry?;
+        if let Some(clerk) = self.clerk.as_ref().filter(|c| !c.secrets.is_empty()) {
+            // A bad secret fails now, not on the first webhook.
+            crate::webhook::svix::Verifier::new(&clerk.secrets).map_err(|e| AppError::Config(e.to_string()))?;
+        }
         let store: Arc<dyn Store> = match self.store {
             StoreChoice::Memory => Arc::new(MemoryStore::new()),
             StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
@@ -217,44 +271,55 @@ impl App {
             builder = builder.clock(clock);
         }
         let engine = builder.start().await?;
-        let sink: Arc<dyn EventSink> = Arc::new(engine.clone());
-        let mut router =
-            Router::new().route("/health", get(|| async { Json(json!({"status": 200, "message": "OK"})) })).merge(
-                EventApi::new(EventApiConfig::new().with_event_keys(self.event_keys.clone()), sink.clone()).router(),
-            );
-        if let Some(clerk) = self.clerk {
-            let webhook = ClerkWebhook::new(clerk, sink).map_err(|e| AppError::Config(e.to_string()))?;
-            router = router.merge(webhook.router());
-        }
-        let (stop_streams, streams_stopped) = tokio::sync::watch::channel(false);
-        if self.dev_ui {
-            let config = crate::devui::DevUiConfig {
-                token: self.ui_token.clone(),
-                event_key: self.event_keys.first().cloned(),
-                shutdown: Some(streams_stopped),
-                ..crate::devui::DevUiConfig::default()
-            };
-            router = router.merge(crate::devui::router(engine.clone(), config));
-        }
-        let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
-        Ok(RunningApp { engine, router, dev_ui: self.dev_ui, ui_token: self.ui_token, stop_streams })
+        let (stop_streams, _) = tokio::sync::watch::channel(false);
+        Ok(RunningApp {
+            engine,
+            setup: Setup {
+                clerk: self.clerk,
+                event_keys: self.event_keys,
+                allow_clerk_events: self.allow_clerk_events,
+                dev_ui: self.dev_ui,
+                ui_token: self.ui_token,
+                limits: self.limits,
+            },
+            stop_streams,
+        })
     }
 
-    /// Starts and serves on `addr` until Ctrl-C or SIGTERM, then shuts down gracefully.
+    /// Starts, listens on `addr` (or on `HOOKFLOW_ADDR` when that is set, so that a deployed
+    /// app can be moved without a rebuild), prints what is served where, and serves until
+    /// Ctrl-C or SIGTERM, then shuts down gracefully.
     pub async fn serve(self, addr: &str) -> Result<(), AppError> {
+        let addr = std::env::var(ADDR_ENV).ok().filter(|a| !a.trim().is_empty()).unwrap_or_else(|| addr.to_owned());
+        let addr = addr.as_str();
         let running = self.start().await?;
         let listener =
             TcpListener::bind(addr).await.map_err(|source| AppError::Bind { addr: addr.to_owned(), source })?;
-        running.serve(listener, shutdown_signal()).await
+        let listening = running.listen(listener)?;
+        println!("{}", listening.banner());
+        listening.serve(shutdown_signal()).await
     }
 }
 
-/// A started app: the engine and its router.
-pub struct RunningApp {
-    engine: Engine,
-    router: Router,
+/// Splits a comma-separated list of keys.
+fn split_keys(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
+}
+
+/// What the routes are built from, once the address is known.
+struct Setup {
+    clerk: Option<ClerkWebhookConfig>,
+    event_keys: Vec<String>,
+    allow_clerk_events: bool,
     dev_ui: bool,
     ui_token: Option<String>,
+    limits: ServerLimits,
+}
+
+/// A started app: the engine, and what its HTTP routes are built from.
+pub struct RunningApp {
+    engine: Engine,
+    setup: Setup,
     /// Ends the dev UI's live streams, which a graceful shutdown would otherwise wait for.
     stop_streams: tokio::sync::watch::Sender<bool>,
 }
@@ -265,15 +330,23 @@ impl std::fmt::Debug for RunningApp {
     }
 }
 
+/// The routes for one address, and what they trust (for the banner).
+struct Routes {
+    router: Router,
+    lines: Vec<(&'static str, String)>,
+}
+
 impl RunningApp {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    /// The HTTP router (to nest into your own axum app).
-    pub fn router(&self) -> Router {
-        self.router.clone()
+    /// The HTTP router for a server listening on `local_addr`, to nest into your own axum
+    /// app (which then also sets the connection limits). What it serves depends on the
+    /// address, as for [`RunningApp::listen`].
+    pub fn router(&self, local_addr: SocketAddr) -> Result<Router, AppError> {
+        Ok(self.routes(local_addr)?.router)
     }
 
     /// Sends events from code; committed when this returns.
@@ -285,30 +358,162 @@ impl RunningApp {
         self.engine.send(events).await
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then stops the engine gracefully. A dev
-    /// UI on a non-loopback address without a token is refused.
+    /// Prepares to serve on `listener`, checking first what the address allows, so that a
+    /// refusal comes before any banner: the dev UI without a token and a Clerk endpoint
+    /// without a signing secret need a loopback address; the event API without a key is then
+    /// open to any key, and closed (401) on other addresses.
+    pub fn listen(self, listener: TcpListener) -> Result<Listening, AppError> {
+        let addr = listener.local_addr().map_err(|source| AppError::Bind { addr: "listener".into(), source })?;
+        let Routes { router, lines } = self.routes(addr)?;
+        Ok(Listening {
+            engine: self.engine,
+            router,
+            listener,
+            addr,
+            lines,
+            limits: self.setup.limits,
+            stop_streams: self.stop_streams,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops the engine gracefully:
+    /// [`RunningApp::listen`], then [`Listening::serve`].
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let addr: SocketAddr =
-            listener.local_addr().map_err(|source| AppError::Bind { addr: "listener".into(), source })?;
-        if self.dev_ui && !addr.ip().is_loopback() && self.ui_token.is_none() {
-            return Err(AppError::Config(format!(
-                "the dev UI would be reachable from other machines on {addr} without a token: set HOOKFLOW_UI_TOKEN \
-                 (or App::ui_token), or listen on 127.0.0.1"
-            )));
+        self.listen(listener)?.serve(shutdown).await
+    }
+
+    fn routes(&self, addr: SocketAddr) -> Result<Routes, AppError> {
+        let setup = &self.setup;
+        let loopback = addr.ip().is_loopback();
+        let base = format!("http://{addr}");
+        let mut lines = Vec::new();
+        let sink: Arc<dyn EventSink> = Arc::new(self.engine.clone());
+        let mut guard = Guard { ui_token: setup.ui_token.clone(), dev_ui: setup.dev_ui, ..Guard::default() };
+        let mut router =
+            Router::new().route("/health", get(|| async { Json(json!({"status": 200, "message": "OK"})) }));
+
+        if setup.dev_ui {
+            if setup.ui_token.is_none() && !loopback {
+                return Err(AppError::Config(format!(
+                    "the dev UI would be reachable from other machines on {addr} without a token: set \
+                     HOOKFLOW_UI_TOKEN (or App::ui_token), or listen on 127.0.0.1"
+                )));
+            }
+            let config = crate::devui::DevUiConfig {
+                token: setup.ui_token.clone(),
+                event_key: setup.event_keys.first().cloned(),
+                shutdown: Some(self.stop_streams.subscribe()),
+                ..crate::devui::DevUiConfig::default()
+            };
+            router = router.merge(crate::devui::routes(self.engine.clone(), config));
+            let access = if setup.ui_token.is_some() { "token required" } else { "loopback only, no token" };
+            lines.push(("dev UI", format!("{base}/  ({access})")));
         }
-        tracing::info!(%addr, "hookflow listening");
+
+        if let Some(clerk) = &setup.clerk {
+            let (config, secret) = if !clerk.secrets.is_empty() {
+                (clerk.clone(), "signing secret from the configuration".to_owned())
+            } else if loopback {
+                let (secret, dev) =
+                    crate::cli::dev_secret(std::path::Path::new(".")).map_err(|e| AppError::Config(e.to_string()))?;
+                let from = if dev {
+                    format!(
+                        "dev secret from {}, as `hookflow clerk send` signs: {} is not set",
+                        crate::cli::DEV_SECRET_FILE,
+                        crate::webhook::clerk::SECRET_ENV
+                    )
+                } else {
+                    format!("signing secret from {}", crate::webhook::clerk::SECRET_ENV)
+                };
+                (ClerkWebhookConfig { secrets: vec![secret], ..clerk.clone() }, from)
+            } else {
+                return Err(AppError::Config(format!(
+                    "no Clerk webhook signing secret was given, and a generated dev secret is used only on a \
+                     loopback address, not on {addr}: set {} to your endpoint's signing secret (Clerk Dashboard → \
+                     Webhooks → your endpoint → Signing Secret)",
+                    crate::webhook::clerk::SECRET_ENV
+                )));
+            };
+            let webhook = ClerkWebhook::new(config, sink.clone()).map_err(|e| AppError::Config(e.to_string()))?;
+            router = router.merge(webhook.router());
+            guard.signed_paths.push(crate::webhook::clerk::DEFAULT_PATH.to_owned());
+            lines.push(("Clerk webhooks", format!("POST {base}{}  ({secret})", crate::webhook::clerk::DEFAULT_PATH)));
+        }
+
+        let mut config = EventApiConfig::new().with_event_keys(setup.event_keys.clone());
+        if setup.allow_clerk_events {
+            config = config.allow_clerk_events();
+        }
+        let access = if !config.event_keys.is_empty() {
+            guard.event_api = Some(EventApiTrust::Key);
+            format!("{} event key(s) from {EVENT_KEY_ENV} or App::event_key", config.event_keys.len())
+        } else if loopback {
+            config = config.accept_any_key();
+            guard.event_api = Some(EventApiTrust::Loopback);
+            format!("any key: a dev server on loopback without {EVENT_KEY_ENV}")
+        } else {
+            guard.event_api = Some(EventApiTrust::Key);
+            format!("closed: no event key; set {EVENT_KEY_ENV} to enable it")
+        };
+        router = router.merge(EventApi::new(config, sink).router());
+        lines.push(("event API", format!("POST {base}/e/{{key}}  ({access})")));
+
+        let router = crate::guard::protect(router, guard).layer(tower_http::trace::TraceLayer::new_for_http());
+        Ok(Routes { router, lines })
+    }
+}
+
+/// An app about to serve on a listener, every check passed: [`Listening::banner`] says what
+/// is served where, [`Listening::serve`] serves.
+pub struct Listening {
+    engine: Engine,
+    router: Router,
+    listener: TcpListener,
+    addr: SocketAddr,
+    lines: Vec<(&'static str, String)>,
+    limits: ServerLimits,
+    stop_streams: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listening").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Listening {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// One line per endpoint: what it is, where, and what it trusts, e.g.
+    /// `  event API        POST http://127.0.0.1:8288/e/{key}  (any key: a dev server on loopback ...)`.
+    pub fn endpoints(&self) -> String {
+        self.lines.iter().map(|(what, line)| format!("  {what:<16} {line}")).collect::<Vec<_>>().join("\n")
+    }
+
+    /// What [`App::serve`] prints: the app, the address, and [`Listening::endpoints`].
+    pub fn banner(&self) -> String {
+        format!("hookflow app `{}` listening on http://{}\n{}", self.engine.app_id(), self.addr, self.endpoints())
+    }
+
+    /// Serves until `shutdown` resolves, then stops the engine gracefully.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
+        let endpoints: Vec<String> = self.lines.iter().map(|(what, line)| format!("{what}: {line}")).collect();
+        tracing::info!(addr = %self.addr, endpoints = %endpoints.join("; "), "hookflow listening");
         let stop_streams = self.stop_streams;
         let shutdown = async move {
             shutdown.await;
             let _ = stop_streams.send(true);
         };
-        let result = axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await;
+        crate::server::serve(self.listener, self.router, self.limits, shutdown, SHUTDOWN_GRACE).await;
         self.engine.shutdown(SHUTDOWN_GRACE).await;
-        result.map_err(|source| AppError::Bind { addr: addr.to_string(), source })
+        Ok(())
     }
 }
 

@@ -118,6 +118,10 @@ impl<E: StdError + Send + Sync + 'static> From<E> for Error {
         } else if let Some(e) = boxed.downcast_ref::<StepError>() {
             // The step already used its attempts: the function fails instead of retrying it.
             (e.info.name.clone(), (Retry::Never, e.info.message.clone()))
+        } else if let Some(e @ crate::engine::SendError::Invalid { .. }) = boxed.downcast_ref() {
+            // An event that breaks the rules (`step.send_event("inngest/...")`) is refused the
+            // same way on every attempt.
+            ("InvalidEventError".to_owned(), (Retry::Never, e.to_string()))
         } else {
             (short_type_name::<E>().to_owned(), (Retry::Backoff, boxed.to_string()))
         };

@@ -27,9 +27,11 @@ mod duration;
 pub mod engine;
 mod error;
 mod event;
+pub mod event_rules;
 mod exec;
 mod expr;
 mod function;
+mod guard;
 mod invocation;
 pub mod logs;
 pub mod model;
@@ -37,6 +39,7 @@ mod output;
 mod payload;
 mod registry;
 mod replay;
+pub mod server;
 mod step;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -50,7 +53,7 @@ pub mod cli;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use app::{shutdown_signal, App, AppError, RunningApp};
+pub use app::{shutdown_signal, App, AppError, Listening, RunningApp, ADDR_ENV, EVENT_KEY_ENV};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};
@@ -64,6 +67,7 @@ pub use invocation::{Dep, Invocation, State};
 pub use payload::Payload;
 pub use registry::{DuplicateFunction, FunctionConflict, Functions, Registry};
 pub use replay::hash_step_id;
+pub use server::ServerLimits;
 pub use step::{IntoDuration, Invoke, Step, WaitFor};
 
 /// Any JSON value: receive any event untyped with `Event<Json>`.

@@ -48,8 +48,9 @@ impl Payload {
     }
 
     /// A payload from text that serde_json has checked as JSON syntax. Syntax alone admits
-    /// `1e400` or 200 levels of nesting, which no tree can hold; a quick scan finds the texts
-    /// that might be such, and only those are parsed whole now (keeping the tree).
+    /// `1e400`, 200 levels of nesting or a lone surrogate escape (`"\ud800"`), which no tree
+    /// can hold; a quick scan finds the texts that might be such, and only those are parsed
+    /// whole now (keeping the tree).
     pub(crate) fn from_raw(text: Box<RawValue>) -> Result<Self, serde_json::Error> {
         let tree = if may_exceed_a_tree(text.get()) {
             OnceLock::from(serde_json::from_str::<Value>(text.get())?)
@@ -57,6 +58,31 @@ impl Payload {
             OnceLock::new()
         };
         Ok(Payload { text: Some(text), tree })
+    }
+
+    /// A payload from text a store kept. It was checked on its way in, so this is
+    /// [`Payload::from_json_string`]; but text stored before a check existed must not make
+    /// every read of the store fail: a lone surrogate escape (once let through) reads as
+    /// `\ufffd`, the replacement character, and text that fits no tree even so (a damaged
+    /// row) reads as `null`.
+    pub(crate) fn from_stored(text: String) -> Self {
+        let raw = match RawValue::from_string(text) {
+            Ok(raw) => raw,
+            Err(error) => {
+                tracing::warn!(%error, "a stored event payload is not JSON; it reads as null");
+                return Payload::default();
+            }
+        };
+        if !may_exceed_a_tree(raw.get()) {
+            return Payload { text: Some(raw), tree: OnceLock::new() };
+        }
+        match serde_json::from_str::<Value>(raw.get()) {
+            Ok(tree) => Payload { text: Some(raw), tree: OnceLock::from(tree) },
+            Err(error) => {
+                tracing::warn!(%error, "a stored event payload fits no JSON tree; lone surrogates read as U+FFFD");
+                Payload::from_json_string(replace_lone_surrogates(raw.get())).unwrap_or_default()
+            }
+        }
     }
 
     /// The JSON tree, taking the payload apart.
@@ -85,6 +111,23 @@ impl Payload {
     pub fn has_text(&self) -> bool {
         self.text.is_some()
     }
+
+    /// What kind of JSON value it is ("an object", "a string", ...), read from the first
+    /// character of its text when it has one, so that no tree is built.
+    pub fn json_kind(&self) -> &'static str {
+        match (self.tree.get(), &self.text) {
+            (Some(tree), _) => crate::webhook::json_kind(tree),
+            (None, Some(text)) => match text.get().trim_start().as_bytes().first() {
+                Some(b'{') => "an object",
+                Some(b'[') => "an array",
+                Some(b'"') => "a string",
+                Some(b't' | b'f') => "a boolean",
+                Some(b'n') => "null",
+                _ => "a number",
+            },
+            (None, None) => "null",
+        }
+    }
 }
 
 /// Text in a payload was checked to fit a tree when the payload was made (see
@@ -93,9 +136,10 @@ fn parse(text: &RawValue) -> Value {
     serde_json::from_str(text.get()).unwrap_or(Value::Null)
 }
 
-/// Whether JSON text might hold a number beyond `f64`'s range or nest deeper than serde_json
-/// parses (128): it has an exponent, a run of 300 digits, or 100 levels of nesting outside
-/// strings. False means a tree can certainly be built from it.
+/// Whether JSON text might hold a number beyond `f64`'s range, nest deeper than serde_json
+/// parses (128) or hold a string no Rust `String` can (a `\uD800`-`\uDFFF` escape that is not
+/// half of a pair): it has an exponent, a run of 300 digits, 100 levels of nesting outside
+/// strings, or a surrogate escape. False means a tree can certainly be built from it.
 fn may_exceed_a_tree(text: &str) -> bool {
     let bytes = text.as_bytes();
     let (mut at, mut depth, mut digits, mut previous) = (0usize, 0usize, 0usize, 0u8);
@@ -106,7 +150,12 @@ fn may_exceed_a_tree(text: &str) -> bool {
             b'"' => loop {
                 let Some(rest) = bytes.get(at..) else { return true };
                 match memchr::memchr2(b'"', b'\\', rest) {
-                    Some(found) if rest[found] == b'\\' => at += found + 2,
+                    Some(found) if rest[found] == b'\\' => {
+                        if is_surrogate_escape(&rest[found + 1..]) {
+                            return true;
+                        }
+                        at += found + 2;
+                    }
                     Some(found) => {
                         at += found + 1;
                         break;
@@ -126,6 +175,41 @@ fn may_exceed_a_tree(text: &str) -> bool {
         previous = byte;
     }
     false
+}
+
+/// Whether an escape (the text after its backslash) is `\uD800`..`\uDFFF`: half of a
+/// surrogate pair, which serde_json's syntax check lets through alone.
+fn is_surrogate_escape(escape: &[u8]) -> bool {
+    matches!(escape, [b'u', b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F', ..])
+}
+
+/// JSON text with each `\uD800`..`\uDFFF` escape that is not half of a pair replaced by
+/// `\ufffd`. The text is JSON syntax, so every backslash starts a well-formed escape.
+fn replace_lone_surrogates(text: &str) -> String {
+    let hex = |at: usize| text.get(at..at + 4).and_then(|h| u16::from_str_radix(h, 16).ok());
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut at) = (0, 0);
+    while let Some(found) = text.get(at..).and_then(|rest| rest.find('\\')) {
+        let escape = at + found;
+        match (text.as_bytes().get(escape + 1), hex(escape + 2)) {
+            // A pair: one character, kept.
+            (Some(b'u'), Some(0xD800..=0xDBFF))
+                if text.get(escape + 6..escape + 8) == Some("\\u")
+                    && matches!(hex(escape + 8), Some(0xDC00..=0xDFFF)) =>
+            {
+                at = escape + 12;
+            }
+            (Some(b'u'), Some(0xD800..=0xDFFF)) => {
+                out.push_str(&text[copied..escape]);
+                out.push_str("\\ufffd");
+                at = escape + 6;
+                copied = at;
+            }
+            _ => at = escape + 2,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 impl From<Value> for Payload {
@@ -266,11 +350,67 @@ mod tests {
     }
 
     #[test]
+    fn lone_surrogate_escapes_are_refused_and_pairs_kept() {
+        for text in [r#"{"a": "\ud800"}"#, r#"["x\uDFFF"]"#, r#"{"a": "\udc00\ud800"}"#, r#"{"\uD83D": 1}"#] {
+            let error = Payload::from_json(text).expect_err(text).to_string();
+            assert!(error.contains("surrogate") || error.contains("hex escape"), "{text}: {error}");
+        }
+        let pair = Payload::from_json(r#"{"smile": "\ud83d\ude00", "e": "\u00e9"}"#).expect("a pair is one character");
+        assert_eq!(pair["smile"], "\u{1F600}");
+        assert!(pair.has_text(), "the text is kept");
+        assert!(!may_exceed_a_tree(r#"{"a": "\u00e9 \\ud800"}"#), "an escaped backslash is not an escape");
+    }
+
+    #[test]
     fn the_scan_flags_every_text_a_tree_cannot_hold() {
         assert!(may_exceed_a_tree("1e400"));
         assert!(may_exceed_a_tree(r#"{"a": "\"", "b": 2E9}"#), "an escaped quote does not end the scan of a string");
         assert!(!may_exceed_a_tree(r#"{"a": "1e400 \" 2e9", "b": [true, false, null]}"#));
         assert!(!may_exceed_a_tree(&"[1,".repeat(50)));
+    }
+
+    #[test]
+    fn stored_text_always_reads() {
+        let repaired = Payload::from_stored(r#"{"a": "\ud800", "pair": "\ud83d\ude00"}"#.to_owned());
+        assert_eq!(*repaired, json!({"a": "\u{FFFD}", "pair": "\u{1F600}"}));
+        assert_eq!(serde_json::to_value(&repaired).unwrap(), *repaired, "serializes as JSON a tree can hold");
+        assert_eq!(*Payload::from_stored("{not json".to_owned()), Value::Null);
+        assert_eq!(*Payload::from_stored(format!("{}{}", "[".repeat(200), "]".repeat(200))), Value::Null);
+        assert_eq!(Payload::from_stored(TEXT.to_owned()), Payload::from_json(TEXT).unwrap());
+        assert!(Payload::from_stored(TEXT.to_owned()).has_text());
+        assert_eq!(Payload::from_stored(r#"{"n": 1e5}"#.to_owned())["n"], json!(1e5));
+    }
+
+    #[test]
+    fn only_lone_surrogates_are_replaced() {
+        for (text, repaired) in [
+            (r#""\ud800""#, r#""\ufffd""#),
+            (r#""x\uDC00y\ud800""#, r#""x\ufffdy\ufffd""#),
+            (r#""\ud83d\ude00 \ud800\u0041""#, r#""\ud83d\ude00 \ufffd\u0041""#),
+            (r#""\\ud800 \n \u00e9""#, r#""\\ud800 \n \u00e9""#),
+            (r#"{"\ud800": 1}"#, r#"{"\ufffd": 1}"#),
+        ] {
+            assert_eq!(replace_lone_surrogates(text), repaired, "{text}");
+            assert!(serde_json::from_str::<Value>(repaired).is_ok(), "{repaired}");
+        }
+    }
+
+    #[test]
+    fn the_kind_is_read_without_a_tree() {
+        for (text, kind) in [
+            ("{}", "an object"),
+            (" [1]", "an array"),
+            ("\"x\"", "a string"),
+            ("true", "a boolean"),
+            ("null", "null"),
+            ("-1", "a number"),
+        ] {
+            let payload = Payload::from_json(text).unwrap();
+            assert_eq!(payload.json_kind(), kind, "{text}");
+            assert_eq!(crate::webhook::json_kind(&payload), kind, "{text}: the tree agrees");
+        }
+        assert_eq!(Payload::default().json_kind(), "null");
+        assert_eq!(Payload::from(json!({"a": 1})).json_kind(), "an object");
     }
 
     #[test]

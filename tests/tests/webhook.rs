@@ -415,7 +415,7 @@ async fn event_api_accepts_one_event_or_an_array() {
 }
 
 #[tokio::test]
-async fn event_api_refuses_unknown_keys_and_accepts_any_key_when_none_is_configured() {
+async fn event_api_refuses_unknown_keys_and_without_keys_refuses_all_unless_in_dev_mode() {
     let (base, sink) = event_api_server(EventApiConfig::new().with_event_keys(["key_good", "key_other"])).await;
     for key in ["key_bad", "key_goo", "key_good2", "x"] {
         let (status, answer) = post_json(&format!("{base}/e/{key}"), r#"{"name": "app/a"}"#).await;
@@ -426,23 +426,30 @@ async fn event_api_refuses_unknown_keys_and_accepts_any_key_when_none_is_configu
     let (status, _) = post_json(&format!("{base}/e/key_other"), r#"{"name": "app/a"}"#).await;
     assert_eq!(status, 200);
 
-    let (open, _) = event_api_server(EventApiConfig::new()).await;
+    let (closed, closed_sink) = event_api_server(EventApiConfig::new()).await;
+    let (status, answer) = post_json(&format!("{closed}/e/anything"), r#"{"name": "app/a"}"#).await;
+    assert_eq!(status, 401, "locked by default: {answer}");
+    assert!(error_of(&answer, 401).contains("INNGEST_EVENT_KEY"), "says how to enable it: {answer}");
+    assert!(closed_sink.calls().is_empty());
+
+    let (open, _) = event_api_server(EventApiConfig::new().accept_any_key()).await;
     let (status, answer) = post_json(&format!("{open}/e/anything"), r#"{"name": "app/a"}"#).await;
     assert_eq!(status, 200, "{answer}");
 }
 
 #[tokio::test]
 async fn event_api_rejects_malformed_bodies_with_400() {
-    let (base, sink) = event_api_server(EventApiConfig::new()).await;
+    let (base, sink) = event_api_server(EventApiConfig::new().accept_any_key()).await;
     let cases = [
         ("{", "not valid JSON"),
         ("42", "a number"),
         (r#"{"data": {}}"#, "no `name`"),
-        (r#"{"name": "  "}"#, "empty `name`"),
+        (r#"{"name": "  "}"#, "no `name`"),
         (r#"{"name": 3}"#, "`name` must be a string"),
-        (r#"{"name": "app/a", "data": [1]}"#, "`data` must be an object"),
+        (r#"{"name": "app/a", "data": [1]}"#, "`data` must be a JSON object, got an array"),
         (r#"[{"name": "app/a"}, "app/b"]"#, "event #1"),
-        (r#"[{"name": "app/a"}, {"name": "app/b", "ts": -5}]"#, "event #1 (`app/b`)'s `ts`"),
+        (r#"[{"name": "app/a"}, {"name": "app/b", "ts": -5}]"#, "event #1 (`app/b`): the event's `ts` is -5"),
+        (r#"{"name": "app/a", "ts": 1.5}"#, "`ts` must be a whole number"),
         (r#"{"name": "app/a", "id": 7}"#, "`id` must be a string"),
     ];
     for (body, expected) in cases {
@@ -456,7 +463,7 @@ async fn event_api_rejects_malformed_bodies_with_400() {
 
 #[tokio::test]
 async fn event_api_limits_bodies_and_reports_store_failures() {
-    let (base, sink) = event_api_server(EventApiConfig::new().with_max_body_bytes(1024)).await;
+    let (base, sink) = event_api_server(EventApiConfig::new().accept_any_key().with_max_body_bytes(1024)).await;
     let big = json!({ "name": "app/a", "data": { "pad": "x".repeat(2048) } }).to_string();
     let (status, answer) = post_json(&format!("{base}/e/k"), &big).await;
     assert_eq!(status, 413, "{answer}");

@@ -29,7 +29,7 @@ use std::process::ExitCode;
 
 use hookflow::prelude::*;
 use hookflow_examples::app_db::{AppDb, UserRow};
-use hookflow_examples::mailer::{Email, Mailer};
+use hookflow_examples::mailer::{Email, MailError, Mailer};
 
 /// Settings the functions read.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ async fn send_welcome_email(
     };
     step.run("send-welcome-email", || async {
         tracing::info!(to = %to, "sending the welcome email via {}", mailer.describe());
-        Ok(mailer.send(&settings.mail_from, email).await?)
+        mailer.send(&settings.mail_from, email).await.map_err(MailError::into_step_error)
     })
     .await?;
     Ok(format!("welcome email sent to {to}"))
@@ -116,7 +116,7 @@ async fn onboarding_emails(
     };
     step.run("trial-offer-email", || async {
         tracing::info!(to = %to, "sending the trial offer via {}", mailer.describe());
-        Ok(mailer.send(&settings.mail_from, email).await?)
+        mailer.send(&settings.mail_from, email).await.map_err(MailError::into_step_error)
     })
     .await?;
     Ok(format!("trial offer sent to {to}"))
@@ -163,13 +163,14 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
     let functions = app.engine().functions();
     let functions: Vec<&str> = functions.iter().map(|f| f.id.as_str()).collect();
+    // Every check on what the address allows (a dev UI on 0.0.0.0 needs a token) is made
+    // here, before the banner says the app is running.
+    let listening = app.listen(listener).map_err(|e| e.to_string())?;
+    let local = listening.local_addr();
     println!("hookflow clerk-onboarding is running");
-    println!("  dev UI           http://{local}/");
-    println!("  Clerk webhooks   POST http://{local}/webhooks/clerk");
-    println!("  event API        POST http://{local}/e/{{key}}");
+    println!("{}", listening.endpoints());
     println!("  engine store     {store_url}");
     println!("  app database     {app_db_url} (table users)");
     println!("  email            {mail_target}");
@@ -184,7 +185,7 @@ async fn run() -> Result<(), String> {
     println!();
     println!("Send a signed test webhook:");
     println!("  cargo run -q -p hookflow --bin hookflow -- clerk send user.created --url http://{local}");
-    app.serve(listener, hookflow::shutdown_signal()).await.map_err(|e| e.to_string())
+    listening.serve(hookflow::shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
 /// mimalloc rather than glibc's allocator: the engine allocates many small JSON nodes, and

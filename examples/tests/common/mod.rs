@@ -28,6 +28,9 @@ impl Drop for Server {
 pub(crate) fn start(dir: &Path, trial_offer_delay: &str) -> Server {
     let child = command(dir, trial_offer_delay)
         .env("RUST_LOG", "warn")
+        .env_remove("SMTP_URL")
+        .env_remove("HOOKFLOW_UI_TOKEN")
+        .env_remove("INNGEST_EVENT_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -37,8 +40,9 @@ pub(crate) fn start(dir: &Path, trial_offer_delay: &str) -> Server {
     let mut lines = BufReader::new(stdout).lines();
     server.url = loop {
         let line = lines.next().expect("the server printed its address").expect("read stdout");
-        if let Some(rest) = line.trim().strip_prefix("dev UI") {
-            break rest.trim().trim_end_matches('/').to_owned();
+        // `  dev UI           http://127.0.0.1:41234/  (loopback only, no token)`
+        if let Some(url) = line.trim().strip_prefix("dev UI").and_then(|rest| rest.split_whitespace().next()) {
+            break url.trim_end_matches('/').to_owned();
         }
     };
     std::thread::spawn(move || for _ in lines {});
@@ -58,6 +62,7 @@ pub(crate) fn command(dir: &Path, trial_offer_delay: &str) -> Command {
         .env("TRIAL_OFFER_DELAY", trial_offer_delay)
         .env_remove("SMTP_URL")
         .env_remove("HOOKFLOW_UI_TOKEN")
+        .env_remove("INNGEST_EVENT_KEY")
         .env_remove("NO_COLOR");
     command
 }

@@ -235,8 +235,9 @@ impl Envelope {
         format!("clerk/{}", self.clerk_type)
     }
 
-    /// `timestamp` in milliseconds since the Unix epoch: values below 10^11 are taken as
-    /// seconds and multiplied by 1000.
+    /// `timestamp` in milliseconds since the Unix epoch: values from 0 to below 10^11 are taken
+    /// as seconds and multiplied by 1000; others (a negative one included, which the event rules
+    /// then refuse) are kept as they are.
     ///
     /// ```
     /// # use hookflow::clerk::Envelope;
@@ -248,7 +249,7 @@ impl Envelope {
     /// ```
     pub fn timestamp_ms(&self) -> Option<i64> {
         let ts = (*self.timestamp)?;
-        Some(if ts < SECONDS_CUTOFF { ts.saturating_mul(1000) } else { ts })
+        Some(if (0..SECONDS_CUTOFF).contains(&ts) { ts * 1000 } else { ts })
     }
 
     /// Types `data` by `type`; types hookflow does not know become [`ClerkEvent::Unknown`].
@@ -337,5 +338,7 @@ mod tests {
         assert_eq!(envelope.timestamp_ms(), Some((SECONDS_CUTOFF - 1) * 1000));
         envelope.timestamp.set(Some(SECONDS_CUTOFF));
         assert_eq!(envelope.timestamp_ms(), Some(SECONDS_CUTOFF));
+        envelope.timestamp.set(Some(-1000));
+        assert_eq!(envelope.timestamp_ms(), Some(-1000), "not -1,000,000: a negative time is not scaled");
     }
 }

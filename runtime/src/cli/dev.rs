@@ -81,27 +81,28 @@ impl DevArgs {
     /// Serves until Ctrl-C.
     pub async fn run(&self) -> Result<(), CliError> {
         let addr = self.listen_addr()?;
+        let failed = |e: crate::AppError| CliError::Invalid(e.to_string());
         let (secret, generated) = dev_secret(Path::new("."))?;
         let app = crate::App::with_registry("hookflow-dev", Ok(crate::Registry::empty()))
             .database_url(&self.db)
-            .map_err(|e| CliError::Invalid(e.to_string()))?
+            .map_err(failed)?
             .clerk_webhooks(&secret)
-            .dev_ui()
-            .start()
-            .await
-            .map_err(|e| CliError::Invalid(e.to_string()))?;
+            .dev_ui();
+        let running = app.start().await.map_err(failed)?;
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|e| CliError::Invalid(format!("cannot listen on {addr} ({e}): choose another with --port")))?;
-        let local = listener.local_addr().map_err(|e| CliError::Invalid(e.to_string()))?;
-        println!("hookflow dev: dev UI on http://{local}/ over the store {}", self.db);
+        // Every check on the address comes before the banner.
+        let listening = running.listen(listener).map_err(failed)?;
+        println!("{}", listening.banner());
+        println!("  store            {}", self.db);
         println!("  It shows the runs and events in that store, and takes events (POST /e/{{key}}) and");
         println!("  Clerk webhooks (POST /webhooks/clerk). It runs no functions itself: your app's");
         println!("  #[inngest_fn]s run in your app's binary (App::dev_ui() serves this same UI there).");
         if generated {
-            println!("  Clerk webhooks are verified with the dev secret in {DEV_SECRET_FILE}");
+            println!("  signing secret   the dev secret in {DEV_SECRET_FILE}, as `hookflow clerk send` signs");
         }
-        app.serve(listener, crate::shutdown_signal()).await.map_err(|e| CliError::Invalid(e.to_string()))
+        listening.serve(crate::shutdown_signal()).await.map_err(failed)
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 
 use crate::webhook::svix::{self, Secret, SecretError};
+use crate::webhook::EventSource;
 use crate::RawEvent;
 
 mod clerk;
@@ -119,7 +120,7 @@ pub struct SendArgs {
     /// The server's base URL.
     #[arg(long, default_value = DEFAULT_URL, env = "HOOKFLOW_URL")]
     pub url: String,
-    /// The event key (any key works against a dev server).
+    /// The event key (any key works against a dev server on loopback without keys).
     #[arg(long, default_value = "dev", env = "INNGEST_EVENT_KEY")]
     pub event_key: String,
 }
@@ -140,13 +141,14 @@ pub async fn send(url: &str, name: &str, data: &str, event_key: &str) -> Result<
     send_event(url, event_key, &RawEvent::new(name, parse_data(data)?)).await
 }
 
-/// Sends `event` to `POST <url>/e/<event_key>`.
+/// Sends `event` to `POST <url>/e/<event_key>`, once it passes the
+/// [event rules](crate::event_rules) the server applies (so `inngest/*` is refused here).
 pub async fn send_event(url: &str, event_key: &str, event: &RawEvent) -> Result<HttpReply, CliError> {
-    if event.name.trim().is_empty() {
-        return Err(CliError::Invalid("the event name is empty: pass a name such as `app/user.signup`".into()));
-    }
+    let mut event = event.clone();
+    crate::event_rules::check(&mut event, EventSource::Api).map_err(|e| CliError::Invalid(e.to_string()))?;
     let target = endpoint(url, &["e", event_key])?;
-    let body = serde_json::to_vec(event).map_err(|e| CliError::Invalid(format!("the event cannot be encoded: {e}")))?;
+    let body =
+        serde_json::to_vec(&event).map_err(|e| CliError::Invalid(format!("the event cannot be encoded: {e}")))?;
     post(target, body, &[]).await
 }
 

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::{ApiError, Shared};
 use crate::clock::Millis;
 use crate::error::ErrorInfo;
+use crate::event_rules::{MAX_DATA_BYTES, MAX_EVENTS_PER_REQUEST};
 use crate::function::{ConcurrencyScope, FunctionSpec, Trigger};
 use crate::store::{EventQuery, Memo, PendingOp, RunQuery, RunRecord, RunStatus, StepKind, StepRecord, StoredEvent};
 use crate::webhook::EventSource;
@@ -163,6 +164,20 @@ fn strip_position(e: &serde_json::Error) -> String {
 
 fn is_blank(body: &[u8]) -> bool {
     body.iter().all(u8::is_ascii_whitespace)
+}
+
+/// A request body of at most [`MAX_DATA_BYTES`] (what one request may send: an edited event,
+/// or a batch as large as the event API takes), read as the ingress endpoints read theirs, so
+/// that a refusal (413, 408) has the JSON error shape.
+pub(crate) struct RequestBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RequestBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        Ok(RequestBody(crate::webhook::read_body(body, &parts.headers, MAX_DATA_BYTES).await?))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,7 +438,20 @@ async fn child_run(ui: &Shared, child_event: &str) -> Result<Option<RunRecord>, 
     Ok(ui.queries()?.list_runs(&query).await?.into_iter().next())
 }
 
-async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// A run in full. Typed rather than built with `json!`: a payload is serialized from its text
+/// straight into the answer, never through a `serde_json::Value` it might not fit.
+#[derive(Debug, Serialize)]
+struct RunDetail {
+    run: Value,
+    events: Vec<EventView>,
+    steps: Vec<StepView>,
+    logs: Vec<crate::store::LogLine>,
+    pending: Vec<PendingView>,
+    children: Vec<RunView>,
+    now: Millis,
+}
+
+async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<RunDetail>, ApiError> {
     let run = load_run(&ui, &id).await?;
     let now = ui.engine.clock().now_ms();
     let events = ui.engine.store().events(&run.event_ids).await?;
@@ -489,15 +517,15 @@ async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<
         Some(logs) => logs.logs(&run.id).await?,
         None => Vec::new(),
     };
-    Ok(Json(json!({
-        "run": view,
-        "events": events.iter().map(event_view).collect::<Vec<_>>(),
-        "steps": steps,
-        "logs": logs,
-        "pending": pending,
-        "children": children,
-        "now": now,
-    })))
+    Ok(Json(RunDetail {
+        run: view,
+        events: events.iter().map(event_view).collect(),
+        steps,
+        logs,
+        pending,
+        children,
+        now,
+    }))
 }
 
 fn step_view(s: StepRecord, invoked_run_id: Option<String>) -> StepView {
@@ -548,7 +576,11 @@ struct RerunBody {
     data: Option<Value>,
 }
 
-async fn rerun(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn rerun(
+    State(ui): State<Shared>,
+    Path(id): Path<String>,
+    RequestBody(body): RequestBody,
+) -> Result<Json<Value>, ApiError> {
     let body: RerunBody = if is_blank(&body) {
         RerunBody::default()
     } else {
@@ -680,7 +712,16 @@ struct Skipped {
     reason: String,
 }
 
-async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// An event in full, typed for the reason given at [`RunDetail`].
+#[derive(Debug, Serialize)]
+struct EventDetail {
+    event: EventView,
+    runs: Vec<RunView>,
+    skipped: Vec<Skipped>,
+    now: Millis,
+}
+
+async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<EventDetail>, ApiError> {
     let event = load_event(&ui, &id).await?;
     let runs = runs_of_event(&ui, &id).await?;
     let with_run: HashSet<&str> = runs.iter().map(|r| r.function_id.as_str()).collect();
@@ -708,12 +749,7 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
         });
     }
     let views = run_views(&ui, &runs).await?;
-    Ok(Json(json!({
-        "event": event_view(&event),
-        "runs": views,
-        "skipped": skipped,
-        "now": ui.engine.clock().now_ms(),
-    })))
+    Ok(Json(EventDetail { event: event_view(&event), runs: views, skipped, now: ui.engine.clock().now_ms() }))
 }
 
 /// Why a function listening to an event's name has no run for it, as far as can be told now.
@@ -744,7 +780,11 @@ fn skip_reason(ui: &Shared, exprs: &[Option<&str>], trigger: &Value, event: &Sto
     "no run was created: the function may have been added after the event arrived".to_owned()
 }
 
-async fn replay(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn replay(
+    State(ui): State<Shared>,
+    Path(id): Path<String>,
+    RequestBody(body): RequestBody,
+) -> Result<Json<Value>, ApiError> {
     let event = load_event(&ui, &id).await?;
     if event.is_internal() {
         return Err(ApiError::BadRequest(format!(
@@ -752,14 +792,26 @@ async fn replay(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) -
             event.name
         )));
     }
-    let data = if is_blank(&body) { None } else { Some(parse_json(&body, "the edited data")?) };
+    let data = if is_blank(&body) {
+        // An event sent from code had no size limit on its way in: a replay has one.
+        let size = event.data.to_json_string().len();
+        if size > MAX_DATA_BYTES {
+            return Err(ApiError::TooLarge(format!(
+                "the event's data is {size} bytes, more than the {MAX_DATA_BYTES} a replay sends: use Edit & Replay \
+                 with smaller data"
+            )));
+        }
+        None
+    } else {
+        Some(parse_json(&body, "the edited data")?)
+    };
     match ui.engine.replay_event(&id, data).await? {
         Some(new_id) => Ok(Json(json!({ "event_id": new_id, "replay_of": id }))),
         None => Err(ApiError::NotFound(format!("no event with id `{id}`"))),
     }
 }
 
-async fn send(State(ui): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn send(State(ui): State<Shared>, RequestBody(body): RequestBody) -> Result<Json<Value>, ApiError> {
     if is_blank(&body) {
         return Err(ApiError::BadRequest(
             r#"the body is empty: send one event {"name": "app/user.signup", "data": {...}} or an array of them"#
@@ -767,7 +819,8 @@ async fn send(State(ui): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiE
         ));
     }
     parse_json(&body, "the body")?;
-    let events = crate::webhook::event_api::parse_events(&body).map_err(ApiError::BadRequest)?;
+    let events =
+        crate::webhook::event_api::parse_events(&body, MAX_EVENTS_PER_REQUEST).map_err(ApiError::BadRequest)?;
     if events.is_empty() {
         return Err(ApiError::BadRequest("the array holds no event".into()));
     }
@@ -952,7 +1005,11 @@ async fn function_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Re
     })))
 }
 
-async fn invoke(State(ui): State<Shared>, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn invoke(
+    State(ui): State<Shared>,
+    Path(id): Path<String>,
+    RequestBody(body): RequestBody,
+) -> Result<Json<Value>, ApiError> {
     let def = load_function(&ui, &id)?;
     let data = if is_blank(&body) { json!({}) } else { parse_json(&body, "the payload")? };
     if !data.is_object() {

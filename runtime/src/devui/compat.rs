@@ -2,14 +2,18 @@
 //! Inngest (fetch an event's runs, poll a run's status and output, cancel) work unchanged.
 
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::api::{parse_time, Params};
 use super::{ApiError, Shared};
 use crate::clock::Millis;
 use crate::store::{EventQuery, RunQuery, RunRecord, RunStatus, StoredEvent};
+use crate::webhook::EventSource;
+use crate::Payload;
 
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
@@ -28,12 +32,22 @@ fn rfc3339(ms: Millis) -> Value {
         .map_or(Value::Null, |t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
 }
 
-/// Inngest's envelope: `{"data": ..., "metadata": {"fetched_at": ..., "cached_until": null}}`.
-fn wrap(ui: &Shared, data: Value) -> Json<Value> {
-    Json(json!({
-        "data": data,
-        "metadata": { "fetched_at": rfc3339(ui.engine.clock().now_ms()), "cached_until": null },
-    }))
+/// Inngest's envelope: `{"data": ..., "metadata": {"fetched_at": ..., "cached_until": null}}`,
+/// and a `cursor` on lists.
+#[derive(Serialize)]
+struct Wrapped<T> {
+    data: T,
+    metadata: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<Option<String>>,
+}
+
+fn wrap<T: Serialize>(ui: &Shared, data: T) -> Json<Wrapped<T>> {
+    Json(Wrapped {
+        data,
+        metadata: json!({ "fetched_at": rfc3339(ui.engine.clock().now_ms()), "cached_until": null }),
+        cursor: None,
+    })
 }
 
 /// Inngest's four run statuses: everything that has not ended is `Running`.
@@ -46,19 +60,35 @@ fn inngest_status(status: RunStatus) -> &'static str {
     }
 }
 
-fn event_json(ui: &Shared, e: &StoredEvent) -> Value {
-    json!({
-        "internal_id": e.id,
-        "id": e.id,
-        "name": e.name,
-        "data": e.data,
-        "user": e.user.clone().unwrap_or_else(|| json!({})),
-        "ts": e.ts,
-        "v": null,
-        "source": e.source,
-        "received_at": rfc3339(e.received_at),
-        "environment_id": ui.engine.app_id(),
-    })
+/// An event in Inngest's shape. Typed rather than built with `json!`: the payload is
+/// serialized from its text straight into the answer, never through a `serde_json::Value`.
+#[derive(Serialize)]
+struct InngestEvent<'a> {
+    internal_id: &'a str,
+    id: &'a str,
+    name: &'a str,
+    data: &'a Payload,
+    user: Value,
+    ts: Millis,
+    v: Option<String>,
+    source: EventSource,
+    received_at: Value,
+    environment_id: &'a str,
+}
+
+fn event_json<'a>(ui: &'a Shared, e: &'a StoredEvent) -> InngestEvent<'a> {
+    InngestEvent {
+        internal_id: &e.id,
+        id: &e.id,
+        name: &e.name,
+        data: &e.data,
+        user: e.user.clone().unwrap_or_else(|| json!({})),
+        ts: e.ts,
+        v: None,
+        source: e.source,
+        received_at: rfc3339(e.received_at),
+        environment_id: ui.engine.app_id(),
+    }
 }
 
 fn run_json(ui: &Shared, r: &RunRecord) -> Value {
@@ -97,7 +127,7 @@ fn received(p: &Params, key: &str) -> Result<Option<Millis>, ApiError> {
         .transpose()
 }
 
-async fn list_events(State(ui): State<Shared>, Query(p): Query<Params>) -> Result<Json<Value>, ApiError> {
+async fn list_events(State(ui): State<Shared>, Query(p): Query<Params>) -> Result<Response, ApiError> {
     let limit = p.limit(DEFAULT_EVENTS, MAX_EVENTS)?;
     let query = EventQuery {
         name: p.get("name").map(str::to_owned),
@@ -110,11 +140,9 @@ async fn list_events(State(ui): State<Shared>, Query(p): Query<Params>) -> Resul
     };
     let events = ui.queries()?.list_events(&query).await?;
     let cursor = (events.len() == limit).then(|| events.last().map(|e| e.id.clone())).flatten();
-    let mut body = wrap(&ui, events.iter().map(|e| event_json(&ui, e)).collect());
-    if let Value::Object(map) = &mut body.0 {
-        map.insert("cursor".into(), json!(cursor));
-    }
-    Ok(body)
+    let mut body = wrap(&ui, events.iter().map(|e| event_json(&ui, e)).collect::<Vec<_>>());
+    body.0.cursor = Some(cursor);
+    Ok(body.into_response())
 }
 
 async fn load_event(ui: &Shared, id: &str) -> Result<StoredEvent, ApiError> {
@@ -126,12 +154,12 @@ async fn load_event(ui: &Shared, id: &str) -> Result<StoredEvent, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no event with id `{id}`")))
 }
 
-async fn event(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn event(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let e = load_event(&ui, &id).await?;
-    Ok(wrap(&ui, event_json(&ui, &e)))
+    Ok(wrap(&ui, event_json(&ui, &e)).into_response())
 }
 
-async fn event_runs(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn event_runs(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Wrapped<Value>>, ApiError> {
     load_event(&ui, &id).await?;
     let query = RunQuery { event_id: Some(id), limit: 1000, ..RunQuery::default() };
     let runs = ui.queries()?.list_runs(&query).await?;
@@ -142,12 +170,12 @@ async fn load_run(ui: &Shared, id: &str) -> Result<RunRecord, ApiError> {
     ui.engine.store().run(id).await?.ok_or_else(|| ApiError::NotFound(format!("no run with id `{id}`")))
 }
 
-async fn run(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn run(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Wrapped<Value>>, ApiError> {
     let r = load_run(&ui, &id).await?;
     Ok(wrap(&ui, run_json(&ui, &r)))
 }
 
-async fn cancel(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn cancel(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Wrapped<Value>>, ApiError> {
     let r = load_run(&ui, &id).await?;
     let cancelled = !r.status.is_terminal() && ui.engine.cancel(&id).await?;
     let status = if cancelled { "Cancelled" } else { inngest_status(r.status) };

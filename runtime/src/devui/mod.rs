@@ -8,12 +8,15 @@
 //!
 //! # Security
 //!
-//! With [`DevUiConfig::token`] set, every request needs `Authorization: Bearer <token>` or the
-//! `hookflow_token` cookie, which visiting any page with `?token=<token>` sets (HttpOnly,
-//! SameSite=Strict); otherwise the answer is 401. Without a token the server must be bound to
-//! a loopback address, and requests whose `Host` is a domain name other than `localhost` are
-//! refused (403), so a web page cannot reach the UI through DNS rebinding. In both cases a
-//! state-changing request sent by a browser from another origin is refused (403).
+//! With [`DevUiConfig::token`] set, every request needs `Authorization: Bearer <token>` (the
+//! scheme in any case) or the `hookflow_token` cookie, which visiting any page with
+//! `?token=<token>` sets (HttpOnly, SameSite=Strict); otherwise the answer is 401. Without a
+//! token the server must be bound to a loopback address, and requests whose `Host` is a domain
+//! name other than `localhost` are refused (403), so a web page cannot reach the UI through DNS
+//! rebinding. In both cases a state-changing request sent by a browser from another origin is
+//! refused (403). The same guard covers the whole port when an [`App`](crate::App) serves the
+//! UI beside its webhooks and event API (see the README's security section). A handler that
+//! panics is answered with a 500 in the error shape, never a dropped connection.
 //!
 //! # `/api/v1` (the UI's API)
 //!
@@ -72,7 +75,6 @@ use crate::expr::Exprs;
 use crate::store::StoreError;
 
 mod api;
-mod auth;
 mod compat;
 mod live;
 
@@ -83,7 +85,7 @@ pub struct DevUiConfig {
     /// server listens on a non-loopback address.
     pub token: Option<String>,
     /// The event key shown in the Send page's cURL line for `POST /e/{key}`; `None` shows
-    /// `dev`, which a server without configured event keys accepts.
+    /// `dev`, which a server on loopback without configured event keys accepts.
     pub event_key: Option<String>,
     /// Host names (without port) accepted besides `localhost` and IP addresses when no token
     /// is set, e.g. the name a reverse proxy on the same machine forwards.
@@ -158,6 +160,18 @@ impl DevUi {
 /// Merge it with the ingress routes: `router(engine, config).merge(webhooks)`. It has no
 /// fallback, so merging never conflicts.
 pub fn router(engine: Engine, config: DevUiConfig) -> Router {
+    let guard = crate::guard::Guard {
+        ui_token: config.token.clone(),
+        allowed_hosts: config.allowed_hosts.clone(),
+        dev_ui: true,
+        ..crate::guard::Guard::default()
+    };
+    crate::guard::protect(routes(engine, config), guard)
+}
+
+/// The UI's routes without the guard, for a caller that puts one guard in front of the whole
+/// port (an [`App`](crate::App)).
+pub(crate) fn routes(engine: Engine, config: DevUiConfig) -> Router {
     let state: Shared = Arc::new(DevUi { engine, config, exprs: Exprs::default() });
     let mut pages = Router::new();
     for path in PAGES {
@@ -171,7 +185,6 @@ pub fn router(engine: Engine, config: DevUiConfig) -> Router {
         .route("/assets/favicon.svg", get(favicon))
         .nest("/api/v1", api::routes())
         .merge(compat::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)
 }
 
@@ -187,7 +200,7 @@ const FAVICON: &str = include_str!("assets/favicon.svg");
 
 /// Only our own scripts and styles, no inline code, no framing: payloads are shown as text,
 /// and this is the second line of defence if one ever is not.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
@@ -233,6 +246,9 @@ pub(crate) enum ApiError {
     /// The request conflicts with the current state (e.g. cancelling an ended run).
     #[error("{0}")]
     Conflict(String),
+    /// What the request would send is larger than the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// The store failed.
     #[error("the event store failed: {0}; try again")]
     Store(#[from] StoreError),
@@ -242,6 +258,9 @@ pub(crate) enum ApiError {
     /// The store cannot answer this.
     #[error("{0}")]
     Unsupported(String),
+    /// The request body could not be taken: too large, too slow, or cut off.
+    #[error(transparent)]
+    Body(#[from] crate::webhook::IngressError),
 }
 
 impl From<SendError> for ApiError {
@@ -260,14 +279,19 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Store(_) | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Body(e) => e.status(),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Body(error) = self {
+            return error.into_response();
+        }
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(error = %self, "dev UI request failed");

@@ -126,9 +126,8 @@ impl Core {
         index: usize,
         local: &mut BatchMatchers,
     ) -> Result<Prepared, SendError> {
-        if raw.name.trim().is_empty() {
-            return Err(SendError::Invalid { index, message: "the event has no `name`".into() });
-        }
+        crate::event_rules::check(&mut raw, source)
+            .map_err(|e| SendError::Invalid { index, message: e.to_string() })?;
         let now = self.clock.now_ms();
         if raw.id.is_empty() {
             raw.id = new_id();

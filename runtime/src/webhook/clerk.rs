@@ -178,13 +178,16 @@ fn to_event(body: &[u8], message: &VerifiedMessage) -> Result<RawEvent, IngressE
             "Clerk payload does not match its hookflow type: accepted, but typed functions will fail on it"
         );
     }
-    Ok(RawEvent {
+    let mut event = RawEvent {
         name: envelope.event_name(),
         ts: envelope.timestamp_ms().unwrap_or_else(|| message.timestamp.saturating_mul(1000)),
         data: envelope.data,
         id: message.id.clone(),
         user: Some(serde_json::json!({ "clerk_envelope": Value::Object(kept) })),
-    })
+    };
+    crate::event_rules::check(&mut event, EventSource::Webhook)
+        .map_err(|e| IngressError::Malformed(format!("the webhook's event cannot be accepted: {e}")))?;
+    Ok(event)
 }
 
 async fn handle(State(webhook): State<ClerkWebhook>, request: Request) -> Response {

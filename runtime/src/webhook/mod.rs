@@ -8,8 +8,9 @@
 //!
 //! | status | when |
 //! |---|---|
-//! | 400 | malformed body (not JSON, not an envelope, invalid event) |
-//! | 401 | bad, stale or missing signature; unknown event key |
+//! | 400 | malformed body (not JSON, not an envelope), an event that breaks the [event rules](crate::event_rules), more than 5,000 events, `clerk/*` through the event API |
+//! | 401 | bad, stale or missing signature; unknown event key; event API not enabled (no key configured on a non-loopback server) |
+//! | 408 | the body did not arrive within the server's body read timeout |
 //! | 413 | body over the size limit |
 //! | 503 | the event store could not commit (the sender retries) |
 //!
@@ -53,6 +54,9 @@ pub enum IngressError {
     /// The body could not be read, e.g. the client went away (400).
     #[error("the request body could not be read ({0}): send the request again")]
     BodyRead(String),
+    /// The body did not arrive within the server's body read timeout (408).
+    #[error("{0}: send the whole body at once, or raise the server's `body_read_timeout` (`App::server_limits`)")]
+    BodyTimeout(crate::server::BodyTimeout),
     /// The webhook signature did not check out (401).
     #[error("webhook verification failed: {0}")]
     Unverified(#[from] VerifyError),
@@ -65,6 +69,14 @@ pub enum IngressError {
          from the server's configuration (`INNGEST_EVENT_KEY`)"
     )]
     UnknownEventKey,
+    /// No event key is configured and the server is not a loopback-only dev server, so the
+    /// event API takes nothing (401).
+    #[error(
+        "this server's event API is not enabled: no event key is configured, and without one events are \
+         accepted only by a server listening on a loopback address (development); set `INNGEST_EVENT_KEY` \
+         (several separated by commas; or call `App::event_key`) and send to `/e/<that key>`"
+    )]
+    EventApiClosed,
     /// The event store could not commit; the sender should retry (503).
     #[error("{0}; the events were not accepted, retry later")]
     Sink(#[from] SinkError),
@@ -81,8 +93,11 @@ impl IngressError {
     pub fn status(&self) -> StatusCode {
         match self {
             IngressError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngressError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IngressError::BodyRead(_) | IngressError::Malformed(_) => StatusCode::BAD_REQUEST,
-            IngressError::Unverified(_) | IngressError::UnknownEventKey => StatusCode::UNAUTHORIZED,
+            IngressError::Unverified(_) | IngressError::UnknownEventKey | IngressError::EventApiClosed => {
+                StatusCode::UNAUTHORIZED
+            }
             IngressError::Sink(_) => StatusCode::SERVICE_UNAVAILABLE,
             IngressError::MissingVerifier => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -99,7 +114,7 @@ impl IntoResponse for IngressError {
         }
         let body = serde_json::json!({ "error": self.to_string(), "status": status.as_u16() });
         let mut response = (status, axum::Json(body)).into_response();
-        if matches!(self, IngressError::TooLarge { .. }) {
+        if matches!(self, IngressError::TooLarge { .. } | IngressError::BodyTimeout(_)) {
             // The rest of the body may not have been read: the connection cannot be reused.
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
@@ -133,7 +148,7 @@ pub(crate) async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> 
     let capacity = declared.and_then(|l| usize::try_from(l).ok()).unwrap_or(0).min(limit);
     let mut buffer = Vec::with_capacity(capacity);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| IngressError::BodyRead(e.to_string()))?;
+        let chunk = chunk.map_err(body_error)?;
         if buffer.len().saturating_add(chunk.len()) > limit {
             drain(stream, drain_budget.saturating_sub(buffer.len() + chunk.len())).await;
             return Err(IngressError::TooLarge { limit });
@@ -141,6 +156,14 @@ pub(crate) async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> 
         buffer.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buffer))
+}
+
+fn body_error(error: axum::Error) -> IngressError {
+    let error = error.into_inner();
+    match error.downcast_ref::<crate::server::BodyTimeout>() {
+        Some(timeout) => IngressError::BodyTimeout(*timeout),
+        None => IngressError::BodyRead(error.to_string()),
+    }
 }
 
 async fn drain(mut stream: axum::body::BodyDataStream, budget: usize) {

@@ -323,19 +323,6 @@ fn load_memory(conn: &Connection) -> Result<(MatcherIndex, HashSet<String>), Sto
     Ok((index, cancels))
 }
 
-/// The full-text query for a search: every word of it, the last one as a prefix, so
-/// `ann@exam` finds the events holding `ann` and a word starting with `exam`. The index keeps
-/// no positions (`detail=none`: a third of the indexing work), so the caller checks the exact
-/// text on what it finds. `None` when the text has no word to look up.
-fn fts_query(search: &str) -> Option<String> {
-    let words: Vec<String> = search
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
-        .collect();
-    (!words.is_empty()).then(|| format!("{} *", words.join(" AND ")))
-}
-
 const EVENT_COLUMNS: &str = "id, name, data, ts, user, source, received_at, embeds";
 const EVENT_COLUMNS_E: &str = "e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at, e.embeds";
 const RUN_COLUMNS: &str =
@@ -353,7 +340,7 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<EventRowRead, StoreE
         let event = StoredEvent {
             id,
             name,
-            data: Payload::from_json_string(data)?,
+            data: Payload::from_stored(data),
             ts,
             user: user.as_deref().map(serde_json::from_str).transpose()?,
             source: EventSource::parse(&source).unwrap_or(EventSource::Api),
@@ -722,7 +709,7 @@ impl Queries for SqliteStore {
             let like = |filter: &mut Filter| {
                 filter.add("(lower(e.name) LIKE ? ESCAPE '\\' OR lower(e.data) LIKE ? ESCAPE '\\')", pattern.clone());
             };
-            let Some(fts) = fts_query(search) else {
+            let Some(fts) = search::fts_query(c, search)? else {
                 let mut filter = base();
                 like(&mut filter);
                 return run(&filter, "events e", "e.seq", limit);

@@ -17,6 +17,33 @@ use tokio::sync::oneshot;
 
 use crate::store::StoreError;
 
+/// The index's tokenizer; the query's words are split by the same one.
+const TOKENIZER: &str = "unicode61";
+
+/// The full-text query for a search: every word of it, the last one as a prefix, so
+/// `ann@exam` finds the events holding `ann` and a word starting with `exam`. The index keeps
+/// no positions (`detail=none`: a third of the indexing work), so the caller checks the exact
+/// text on what it finds. `None` when the text has no word to look up.
+///
+/// The words are the index tokenizer's own, taken from a scratch table of the connection: a
+/// word split otherwise (Rust and SQLite disagree on combining marks, and SQLite's Unicode
+/// tables are 6.1's) would be a phrase to the index, which an index without positions refuses.
+pub(super) fn fts_query(conn: &Connection, search: &str) -> Result<Option<String>, StoreError> {
+    conn.execute_batch(&format!(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_words USING fts5(text, tokenize='{TOKENIZER}');
+         CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_words_vocab USING fts5vocab(temp, search_words, instance);
+         DELETE FROM temp.search_words;"
+    ))?;
+    conn.prepare_cached("INSERT INTO temp.search_words (rowid, text) VALUES (1, ?1)")?.execute(params![search])?;
+    let words = conn
+        .prepare_cached("SELECT term FROM temp.search_words_vocab ORDER BY offset")?
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    conn.execute_batch("DELETE FROM temp.search_words")?;
+    let quoted: Vec<String> = words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+    Ok((!quoted.is_empty()).then(|| format!("{} *", quoted.join(" AND "))))
+}
+
 /// Events indexed per transaction.
 const BATCH: i64 = 2_000;
 /// How often the indexer looks for new events.
@@ -48,13 +75,13 @@ pub(super) type CatchUp = oneshot::Sender<Result<(), StoreError>>;
 /// the attached search database only.
 pub(super) fn spawn(conn: Connection, store: &Path) -> Result<std_mpsc::Sender<CatchUp>, StoreError> {
     attach(&conn, store)?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA search.journal_mode=WAL; PRAGMA search.synchronous=NORMAL;
          CREATE VIRTUAL TABLE IF NOT EXISTS search.events_fts
-             USING fts5(name, data, content='', columnsize=0, detail=none, tokenize='unicode61');
+             USING fts5(name, data, content='', columnsize=0, detail=none, tokenize='{TOKENIZER}');
          CREATE TABLE IF NOT EXISTS search.meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-         INSERT OR IGNORE INTO search.meta (key, value) VALUES ('fts_indexed_seq', 0);",
-    )?;
+         INSERT OR IGNORE INTO search.meta (key, value) VALUES ('fts_indexed_seq', 0);"
+    ))?;
     let (tx, rx) = std_mpsc::channel::<CatchUp>();
     std::thread::Builder::new()
         .name("hookflow-sqlite-search".into())
@@ -150,4 +177,33 @@ fn index_batch(conn: &Connection) -> Result<usize, StoreError> {
         }
     }
     Ok(usize::try_from(last - done).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(search: &str) -> Option<String> {
+        let conn = Connection::open_in_memory().unwrap();
+        fts_query(&conn, search).unwrap()
+    }
+
+    #[test]
+    fn words_are_the_tokenizers_own() {
+        assert_eq!(query("ann@exam").as_deref(), Some("\"ann\" AND \"exam\" *"));
+        assert_eq!(query("José MÜLLER").as_deref(), Some("\"jose\" AND \"muller\" *"), "folded by the tokenizer");
+        assert_eq!(query("user_123").as_deref(), Some("\"user\" AND \"123\" *"));
+        // Devanagari vowel signs and viramas are marks: the tokenizer splits words at them.
+        assert_eq!(query("हिंदी").as_deref(), Some("\"ह\" AND \"द\" *"));
+        assert_eq!(query("\"; DROP TABLE events").as_deref(), Some("\"drop\" AND \"table\" AND \"events\" *"));
+        assert_eq!(query("🎉 ;;"), None);
+        assert_eq!(query(""), None);
+    }
+
+    #[test]
+    fn the_scratch_table_is_left_empty() {
+        let conn = Connection::open_in_memory().unwrap();
+        assert!(fts_query(&conn, "one").unwrap().is_some());
+        assert_eq!(fts_query(&conn, "two").unwrap().as_deref(), Some("\"two\" *"), "nothing left of `one`");
+    }
 }

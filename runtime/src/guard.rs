@@ -1,41 +1,151 @@
-//! The guard in front of every dev UI route: host check (DNS rebinding), cross-origin writes,
-//! and the token (bearer header or cookie, set by visiting a page with `?token=`).
+//! The guard in front of every route of the port: what each route trusts, the host check
+//! against DNS rebinding, the refusal of cross-origin writes, and the dev UI's token (bearer
+//! header or cookie, set by visiting a page with `?token=`).
+//!
+//! | route | trusts | host check (DNS rebinding) | cross-origin write | token |
+//! |---|---|---|---|---|
+//! | signed webhooks (`/webhooks/clerk`) | the Svix signature, checked by the handler | no: a signed request is good whatever its `Host` | refused | no |
+//! | event API `/e/{key}` with keys | the event key, checked by the handler | no | refused | no |
+//! | event API without keys (loopback only) | being on this machine | yes | refused | no |
+//! | dev UI, `/api/v1`, `/v1` with a token | the token | no | refused | yes |
+//! | dev UI, `/api/v1`, `/v1` without a token (loopback only) | being on this machine | yes | refused | no |
+//! | `/health` | nothing: it tells nothing | no | - | no |
+//!
+//! A route that trusts "being on this machine" is reachable by any web page the developer
+//! opens, through the browser: the host check refuses requests addressed to a domain name
+//! (other than `localhost`), which is how a DNS-rebinding page reaches `127.0.0.1`, and the
+//! cross-origin check refuses writes that a page of another site sends. Servers and scripts
+//! (Svix, `curl`, SDKs) send no `Origin` and are not affected.
 
+use std::any::Any;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Router;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tower_http::catch_panic::CatchPanicLayer;
 
-use super::{error_response, Shared};
+use crate::devui::error_response;
 
 /// The cookie that carries the token for the browser.
 pub(crate) const COOKIE: &str = "hookflow_token";
 
-pub(crate) async fn guard(State(ui): State<Shared>, request: Request, next: Next) -> Response {
+/// What the routes of one port trust (see the module docs).
+#[derive(Clone, Default)]
+pub(crate) struct Guard {
+    /// The dev UI's token; without one, the UI trusts loopback (and the host check applies).
+    pub(crate) ui_token: Option<String>,
+    /// Host names (without port) accepted besides `localhost` and IP addresses on routes that
+    /// trust loopback, e.g. the name a reverse proxy on the same machine forwards.
+    pub(crate) allowed_hosts: Vec<String>,
+    /// Whether the dev UI is served: then every path not named below is one of its routes.
+    pub(crate) dev_ui: bool,
+    /// The paths of signed webhook endpoints, whose handlers verify a signature.
+    pub(crate) signed_paths: Vec<String>,
+    /// Whether the event API (`/e/...`) is served, and if so whether it requires a key.
+    pub(crate) event_api: Option<EventApiTrust>,
+}
+
+/// What the event API trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventApiTrust {
+    /// Configured event keys, checked by the handler.
+    Key,
+    /// Being on this machine: no key is configured and the server listens on loopback.
+    Loopback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Signed,
+    EventApi(EventApiTrust),
+    Health,
+    DevUi,
+    /// Not a route of the app (a 404 follows).
+    Other,
+}
+
+impl Guard {
+    fn route(&self, path: &str) -> Route {
+        if self.signed_paths.iter().any(|p| p == path) {
+            return Route::Signed;
+        }
+        if let (Some(trust), true) = (self.event_api, path.starts_with("/e/")) {
+            return Route::EventApi(trust);
+        }
+        if path == "/health" {
+            return Route::Health;
+        }
+        if self.dev_ui {
+            Route::DevUi
+        } else {
+            Route::Other
+        }
+    }
+
+    /// Whether the route's only credential is being on this machine.
+    fn trusts_loopback(&self, route: Route) -> bool {
+        match route {
+            Route::DevUi => self.ui_token.is_none(),
+            Route::EventApi(trust) => trust == EventApiTrust::Loopback,
+            Route::Signed | Route::Health | Route::Other => false,
+        }
+    }
+}
+
+/// `router` behind `guard`, with a last line of defence: a handler that panics is answered
+/// with a 500 in the JSON error shape instead of a dropped connection.
+pub(crate) fn protect(router: Router, guard: Guard) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(Arc::new(guard), check)).layer(CatchPanicLayer::custom(panicked))
+}
+
+fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = %what, "a request handler panicked: this is a bug in hookflow");
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the server hit a bug while answering this request (it is logged); please report it",
+    )
+}
+
+async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    let api = is_api(&path);
+    let route = guard.route(&path);
+    // Refusals are JSON except on the UI's pages, which get a page with a token form.
+    let api = route != Route::DevUi || is_api(&path);
     let host = request_host(&request);
-    if ui.config.token.is_none() {
+    if guard.trusts_loopback(route) {
         if let Some(host) = host.as_deref() {
-            if !host_allowed(host, &ui.config.allowed_hosts) {
-                return refuse(
-                    StatusCode::FORBIDDEN,
-                    api,
+            if !host_allowed(host, &guard.allowed_hosts) {
+                let message = if route == Route::DevUi {
                     "this dev server has no token, so it only answers requests addressed to localhost or an IP \
-                     address; set a token to reach it under another host name",
-                );
+                     address; set a token to reach it under another host name"
+                } else {
+                    "this server takes events without a key only when they are addressed to localhost or an IP \
+                     address; set `INNGEST_EVENT_KEY` to take events under another host name"
+                };
+                return refuse(StatusCode::FORBIDDEN, api, message);
             }
         }
     }
     if is_unsafe(request.method()) && cross_origin(request.headers(), host.as_deref()) {
-        return refuse(StatusCode::FORBIDDEN, api, "cross-origin requests may not change anything on the dev server");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            api,
+            "cross-origin requests may not change anything on this server: a web page of another site sent it",
+        );
     }
-    if let Some(token) = ui.config.token.as_deref() {
+    if let (Route::DevUi, Some(token)) = (route, guard.ui_token.as_deref()) {
         // Stylesheet, script and icon are the same for everyone; the login page needs them.
         if !path.starts_with("/assets/") {
             // Only pages take the token from the address (then move it into a cookie): API
@@ -132,9 +242,18 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
     let bearer = headers
         .get_all(header::AUTHORIZATION)
         .iter()
-        .filter_map(|v| v.as_bytes().strip_prefix(b"Bearer ").or_else(|| v.as_bytes().strip_prefix(b"bearer ")))
-        .any(|v| same(v.trim_ascii(), token));
+        .filter_map(|v| bearer_token(v.as_bytes()))
+        .any(|v| same(v, token));
     bearer || cookie_values(headers, COOKIE).iter().any(|v| same(v.as_bytes(), token))
+}
+
+/// The credentials of an `Authorization: Bearer <token>` value; the scheme is case-insensitive
+/// (RFC 9110), so `BEARER x` is the same.
+fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let value = value.trim_ascii_start();
+    let (scheme, rest) = value.split_at_checked(6)?;
+    (scheme.eq_ignore_ascii_case(b"bearer") && rest.first().is_some_and(u8::is_ascii_whitespace))
+        .then(|| rest.trim_ascii())
 }
 
 /// Every value of cookie `name`, percent-decoded.
@@ -187,7 +306,7 @@ fn refuse(status: StatusCode, api: bool, message: &str) -> Response {
     }
     let mut response = (status, LOGIN_PAGE.replace("{{message}}", &escape_html(message))).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(super::CSP));
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(crate::devui::CSP));
     response
 }
 
@@ -288,6 +407,37 @@ mod tests {
         assert_eq!(strip_port("[::1]:8288"), "::1");
         assert_eq!(strip_port("localhost:8288"), "localhost");
         assert_eq!(strip_port("example.com"), "example.com");
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer tok", "bearer tok", "BEARER tok", "bEaReR   tok  ", " Bearer\ttok"] {
+            assert_eq!(bearer_token(value.as_bytes()), Some(&b"tok"[..]), "{value:?}");
+        }
+        for value in ["Bearertok", "Basic tok", "Bear tok", ""] {
+            assert_eq!(bearer_token(value.as_bytes()), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn routes_trust_what_the_table_says() {
+        let guard = Guard {
+            dev_ui: true,
+            signed_paths: vec!["/webhooks/clerk".into()],
+            event_api: Some(EventApiTrust::Loopback),
+            ..Guard::default()
+        };
+        assert_eq!(guard.route("/webhooks/clerk"), Route::Signed);
+        assert_eq!(guard.route("/e/key"), Route::EventApi(EventApiTrust::Loopback));
+        assert_eq!(guard.route("/health"), Route::Health);
+        assert_eq!(guard.route("/api/v1/events"), Route::DevUi);
+        assert!(!guard.trusts_loopback(Route::Signed));
+        assert!(guard.trusts_loopback(Route::EventApi(EventApiTrust::Loopback)));
+        assert!(!guard.trusts_loopback(Route::EventApi(EventApiTrust::Key)));
+        assert!(guard.trusts_loopback(Route::DevUi));
+        let with_token = Guard { ui_token: Some("t".into()), ..guard };
+        assert!(!with_token.trusts_loopback(Route::DevUi));
+        assert_eq!(Guard::default().route("/anything"), Route::Other);
     }
 
     #[test]
