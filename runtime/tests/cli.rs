@@ -77,7 +77,7 @@ fn dev_listens_where_port_and_host_say_and_logs_plain_text_into_a_pipe() {
             }
             panic!("hookflow dev printed only:\n{}\nstderr: {stderr}", seen.join("\n"));
         };
-        if let Some(rest) = line.strip_prefix("hookflow dev: dev UI on ") {
+        if let Some((_, rest)) = line.split_once(" listening on ") {
             url = rest.split_whitespace().next().map(|u| u.trim_end_matches('/').to_owned());
         }
         if line.contains("hookflow listening") {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookflow::prelude::*;
-use hookflow::store::{EventQuery, Queries, RunLog, RunQuery, RunStatus, SqliteStore, Store};
+use hookflow::store::{EventQuery, Queries, RunLog, RunQuery, RunStatus, SqliteStore};
 use hookflow::webhook::svix::sign;
 use hookflow::{App, Listening, RawEvent, Registry, ServerLimits};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN};
