@@ -32,6 +32,8 @@ type Accepted<'a> = Pin<Box<dyn Future<Output = Result<Vec<String>, SinkError>> 
 struct RecordingSink {
     state: Mutex<SinkState>,
     fail: AtomicBool,
+    /// Refuse the events as the engine refuses an invalid one.
+    reject: AtomicBool,
 }
 
 #[derive(Default)]
@@ -55,7 +57,10 @@ impl EventSink for RecordingSink {
     fn accept(&self, events: Vec<RawEvent>, source: EventSource) -> Accepted<'_> {
         Box::pin(async move {
             if self.fail.load(Ordering::SeqCst) {
-                return Err(SinkError("disk I/O error".into()));
+                return Err(SinkError::Unavailable("disk I/O error".into()));
+            }
+            if self.reject.load(Ordering::SeqCst) {
+                return Err(SinkError::Rejected("event 0 is invalid: its name is reserved".into()));
             }
             let mut state = self.state.lock().expect("sink lock");
             state.calls.push((events.clone(), source));
@@ -473,6 +478,14 @@ async fn event_api_limits_bodies_and_reports_store_failures() {
     let (status, answer) = post_json(&format!("{base}/e/k"), r#"{"name": "app/a"}"#).await;
     assert_eq!(status, 503, "{answer}");
     assert!(error_of(&answer, 503).contains("retry"), "{answer}");
+
+    // An event the engine refuses is the sender's mistake: 400, and no advice to retry.
+    sink.fail.store(false, Ordering::SeqCst);
+    sink.reject.store(true, Ordering::SeqCst);
+    let (status, answer) = post_json(&format!("{base}/e/k"), r#"{"name": "app/a"}"#).await;
+    assert_eq!(status, 400, "{answer}");
+    let reason = error_of(&answer, 400);
+    assert!(reason.contains("its name is reserved") && !reason.contains("retry"), "{answer}");
 }
 
 // ---------------------------------------------------------------- VerifiedWebhook

@@ -438,7 +438,12 @@ impl crate::webhook::sink::EventSink for Engine {
         source: EventSource,
     ) -> futures::future::BoxFuture<'_, Result<Vec<String>, crate::webhook::sink::SinkError>> {
         Box::pin(async move {
-            self.core.send(events, source).await.map_err(|e| crate::webhook::sink::SinkError(e.to_string()))
+            self.core.send(events, source).await.map_err(|e| match e {
+                SendError::Invalid { .. } => crate::webhook::sink::SinkError::Rejected(e.to_string()),
+                SendError::Store(_) | SendError::ShuttingDown => {
+                    crate::webhook::sink::SinkError::Unavailable(e.to_string())
+                }
+            })
         })
     }
 }

@@ -77,8 +77,9 @@ pub enum IngressError {
          (several separated by commas; or call `App::event_key`) and send to `/e/<that key>`"
     )]
     EventApiClosed,
-    /// The event store could not commit; the sender should retry (503).
-    #[error("{0}; the events were not accepted, retry later")]
+    /// The sink refused the events (400), or could not commit them and the sender should retry
+    /// (503).
+    #[error("{}", sink_message(.0))]
     Sink(#[from] SinkError),
     /// [`VerifiedWebhook`] was used on a route without a [`WebhookVerifier`] (500).
     #[error(
@@ -98,7 +99,8 @@ impl IngressError {
             IngressError::Unverified(_) | IngressError::UnknownEventKey | IngressError::EventApiClosed => {
                 StatusCode::UNAUTHORIZED
             }
-            IngressError::Sink(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngressError::Sink(SinkError::Rejected(_)) => StatusCode::BAD_REQUEST,
+            IngressError::Sink(SinkError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             IngressError::MissingVerifier => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,6 +121,13 @@ impl IntoResponse for IngressError {
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
+    }
+}
+
+fn sink_message(e: &SinkError) -> String {
+    match e {
+        SinkError::Unavailable(_) => format!("{e}; the events were not accepted, retry later"),
+        SinkError::Rejected(_) => format!("{e}; nothing was accepted"),
     }
 }
 

@@ -14,7 +14,13 @@ pub trait EventSink: Send + Sync + 'static {
     ) -> futures::future::BoxFuture<'_, Result<Vec<String>, SinkError>>;
 }
 
-/// The sink could not commit (a store failure): the client should retry.
+/// The sink did not accept the events.
 #[derive(Debug, thiserror::Error)]
-#[error("the event store could not commit the events: {0}")]
-pub struct SinkError(pub String);
+pub enum SinkError {
+    /// The store could not commit: the client should retry (503).
+    #[error("the event store could not commit the events: {0}")]
+    Unavailable(String),
+    /// An event is not acceptable as sent (400); sending it again cannot help.
+    #[error("{0}")]
+    Rejected(String),
+}
