@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::ingest::{join_of, Prepared};
+use super::trigger_event::EventJson;
 use super::{Core, TriggerEvent};
 use crate::error::{ErrorInfo, Retry};
 use crate::function::FunctionSpec;
@@ -30,18 +31,19 @@ pub(super) enum Ending {
     Cancelled,
 }
 
-/// An ack, with the triggers of the events it emits (for the passes of the runs they start).
+/// An ack, with the JSON forms of the events it emits that were built (kept for the runs
+/// those events start).
 pub(super) struct Applied {
     pub(super) ack: Ack,
-    pub(super) triggers: Vec<Arc<TriggerEvent>>,
+    pub(super) jsons: Vec<Option<Arc<Value>>>,
 }
 
-/// The journal entry a step op records, if it records one.
-pub(super) fn step_record(run_id: &str, op: &Op) -> Option<StepRecord> {
-    let record = |step: &StepMeta, kind: StepKind, memo: Memo, attempt: u32, timing: &Timing| StepRecord {
+/// The journal entry a step op records, if it records one (the op back otherwise).
+pub(super) fn into_step_record(run_id: &str, op: Op) -> Result<StepRecord, Op> {
+    let record = |step: StepMeta, kind: StepKind, memo: Memo, attempt: u32, timing: Timing| StepRecord {
         run_id: run_id.to_owned(),
-        hash: step.id.clone(),
-        name: step.name.clone(),
+        hash: step.id,
+        name: step.name,
         kind,
         memo,
         attempts: attempt + 1,
@@ -49,13 +51,11 @@ pub(super) fn step_record(run_id: &str, op: &Op) -> Option<StepRecord> {
         ended_at: timing.ended_at,
     };
     match op {
-        Op::StepRun { step, kind, data, attempt, timing } => {
-            Some(record(step, *kind, Memo::Data(data.clone()), *attempt, timing))
-        }
+        Op::StepRun { step, kind, data, attempt, timing } => Ok(record(step, kind, Memo::Data(data), attempt, timing)),
         Op::StepFailed { step, kind, error, attempt, timing } => {
-            Some(record(step, *kind, Memo::Error(error.clone()), *attempt, timing))
+            Ok(record(step, kind, Memo::Error(error), attempt, timing))
         }
-        _ => None,
+        other => Err(other),
     }
 }
 
@@ -112,12 +112,15 @@ impl Core {
         // A step whose result is known now (an invoke of an unknown function): due at once.
         let mut due_now = false;
         for op in report.ops {
-            if let Some(record) = step_record(&run.id, &op) {
-                step_attempts.remove(&record.hash);
-                step_started.remove(&record.hash);
-                steps.push(record);
-                continue;
-            }
+            let op = match into_step_record(&run.id, op) {
+                Ok(record) => {
+                    step_attempts.remove(&record.hash);
+                    step_started.remove(&record.hash);
+                    steps.push(record);
+                    continue;
+                }
+                Err(op) => op,
+            };
             match op {
                 Op::StepError { step, error, attempt, retry_after, timing, .. } => {
                     step_attempts.insert(step.id.clone(), attempt + 1);
@@ -138,7 +141,7 @@ impl Core {
                         event: event.clone(),
                         expr: expr.clone(),
                         join: expr.as_deref().and_then(|e| join_of(e, trigger)),
-                        trigger: trigger.id().map(str::to_owned),
+                        trigger: trigger.event_id().map(str::to_owned),
                         since,
                         deadline: until,
                     });
@@ -226,7 +229,7 @@ impl Core {
             pending.iter().filter(|op| matches!(op, PendingOp::Wait { .. })).map(PendingOp::step).collect();
         let gone: Vec<String> = waited_before.into_iter().filter(|h| !still_waiting.contains(&h.as_str())).collect();
         run.state.pending = pending;
-        let (events, triggers) = emitted.into_iter().map(|p| (p.new, p.trigger)).unzip();
+        let (events, jsons) = emitted.into_iter().map(|p| (p.new, p.json)).unzip();
         Ok(Applied {
             ack: Ack {
                 run,
@@ -238,7 +241,7 @@ impl Core {
                 resume: Vec::new(),
                 at: now,
             },
-            triggers,
+            jsons,
         })
     }
 
@@ -319,8 +322,8 @@ impl Core {
             })
             .into_iter()
             .collect();
-        let (events, triggers): (Vec<NewEvent>, Vec<Arc<TriggerEvent>>) =
-            emitted.into_iter().map(|p| (p.new, p.trigger)).unzip();
+        let (events, jsons): (Vec<NewEvent>, Vec<Option<Arc<Value>>>) =
+            emitted.into_iter().map(|p| (p.new, p.json)).unzip();
         Ok(Applied {
             ack: Ack {
                 run,
@@ -332,7 +335,7 @@ impl Core {
                 resume,
                 at: now,
             },
-            triggers,
+            jsons,
         })
     }
 }

@@ -183,11 +183,18 @@ impl Core {
 
     /// Writes an ack, then announces the change and starts the passes of the runs it created.
     async fn acknowledge(self: &Arc<Self>, lease: &Lease, applied: Applied) -> Result<(), StoreError> {
-        let Applied { ack, triggers } = applied;
+        let Applied { ack, jsons } = applied;
         let (run_id, function_id, status) = (ack.run.id.clone(), ack.run.function_id.clone(), ack.run.status);
-        // Only what announcing the events and starting their runs needs (most start none).
-        let events: Vec<(String, String, Vec<crate::store::NewRun>)> =
-            ack.events.iter().map(|e| (e.event.id.clone(), e.event.name.clone(), e.runs.clone())).collect();
+        // Only what announcing the events and starting their runs needs: most start none, and
+        // only those that do are copied.
+        let events: Vec<(String, String, Option<(crate::model::StoredEvent, Vec<crate::store::NewRun>)>)> = ack
+            .events
+            .iter()
+            .map(|e| {
+                let starts = (!e.runs.is_empty()).then(|| (e.event.clone(), e.runs.clone()));
+                (e.event.id.clone(), e.event.name.clone(), starts)
+            })
+            .collect();
         let claim = self.claim_for();
         match self.store.ack(lease, ack, Some(&claim)).await? {
             Acked::Stale => {
@@ -195,9 +202,13 @@ impl Core {
             }
             Acked::Committed { events: accepted, .. } => {
                 self.notify(Change::Run { id: run_id, function_id, status });
-                for (((id, name, runs), trigger), accepted) in events.into_iter().zip(triggers).zip(accepted) {
-                    if accepted.new {
-                        self.notify(Change::Event { id, name });
+                for (((id, name, starts), json), accepted) in events.into_iter().zip(jsons).zip(accepted) {
+                    if !accepted.new {
+                        continue;
+                    }
+                    self.notify(Change::Event { id, name });
+                    if let Some((event, runs)) = starts {
+                        let trigger = TriggerEvent::with_json(Arc::from(vec![event.into_raw()]), json);
                         self.started(runs, &accepted.runs, &trigger);
                     }
                 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::apply::step_record;
+use super::apply::into_step_record;
 use super::Core;
 use crate::error::Error;
 use crate::event::RawEvent;
@@ -100,7 +100,7 @@ impl StepHost for EngineHost {
     }
 
     fn recorded(&self, op: &Op) -> AfterStep {
-        let Some(record) = step_record(&self.lease.run_id, op) else { return AfterStep::Continue };
+        let Ok(record) = into_step_record(&self.lease.run_id, op.clone()) else { return AfterStep::Continue };
         let slow = match op {
             Op::StepRun { timing: Timing { started_at, ended_at }, .. }
             | Op::StepFailed { timing: Timing { started_at, ended_at }, .. } => {

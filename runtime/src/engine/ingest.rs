@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use super::trigger_event::{EventJson, Incoming};
 use super::{new_id, Change, Core, SendError, TriggerEvent};
 use crate::event::RawEvent;
 use crate::expr::EqualityJoin;
@@ -20,17 +21,18 @@ use crate::store::{
     StoreError,
 };
 
-/// A prepared event with what it starts, ready for a batch.
+/// A prepared event with what it starts, ready for a batch, and its JSON form if preparing it
+/// built one (kept for the runs it starts, whose conditions read it again).
 pub(crate) struct Prepared {
     pub(crate) new: NewEvent,
-    pub(crate) trigger: Arc<TriggerEvent>,
+    pub(crate) json: Option<Arc<Value>>,
 }
 
 /// The matchers of runs created earlier in the same batch: an event may cancel a run that an
-/// event before it in the batch started.
+/// event before it in the batch started. The trigger is there when the condition needs it.
 #[derive(Default)]
 struct BatchMatchers {
-    matchers: Vec<(Matcher, Arc<TriggerEvent>)>,
+    matchers: Vec<(Matcher, Option<Arc<Value>>)>,
 }
 
 impl Core {
@@ -63,18 +65,12 @@ impl Core {
         runs: Vec<(NewRun, Arc<TriggerEvent>)>,
     ) -> Result<Accepts, StoreError> {
         let claim = self.claim_on_insert(batch.iter().map(|p| p.new.runs.len()).sum::<usize>() + runs.len());
-        let (mut prepared, triggers): (Vec<NewEvent>, Vec<Arc<TriggerEvent>>) =
-            batch.into_iter().map(|p| (p.new, p.trigger)).unzip();
-        if claim.is_some() {
-            let now = self.clock.now_ms();
-            for run in prepared.iter_mut().flat_map(|e| e.runs.iter_mut()) {
-                mark_started(&mut run.run, now);
-            }
-        }
+        let (mut prepared, jsons): (Vec<NewEvent>, Vec<Option<Arc<Value>>>) =
+            batch.into_iter().map(|p| (p.new, p.json)).unzip();
         let (mut lone, lone_triggers): (Vec<NewRun>, Vec<Arc<TriggerEvent>>) = runs.into_iter().unzip();
         if claim.is_some() {
             let now = self.clock.now_ms();
-            for run in &mut lone {
+            for run in prepared.iter_mut().flat_map(|e| e.runs.iter_mut()).chain(lone.iter_mut()) {
                 mark_started(&mut run.run, now);
             }
         }
@@ -82,12 +78,16 @@ impl Core {
         let accepts = self.store.accept(&store_batch, claim.as_ref()).await?;
         self.bump();
         let Batch { events, runs } = store_batch;
-        for ((new, trigger), accepted) in events.into_iter().zip(triggers).zip(&accepts.events) {
+        for ((new, json), accepted) in events.into_iter().zip(jsons).zip(&accepts.events) {
             if !accepted.new {
                 continue;
             }
             self.notify(Change::Event { id: new.event.id.clone(), name: new.event.name.clone() });
-            self.started(new.runs, &accepted.runs, &trigger);
+            if !accepted.runs.is_empty() {
+                let NewEvent { event, runs, .. } = new;
+                let trigger = TriggerEvent::with_json(Arc::from(vec![event.into_raw()]), json);
+                self.started(runs, &accepted.runs, &trigger);
+            }
         }
         for ((run, trigger), created) in runs.into_iter().zip(lone_triggers).zip(&accepts.runs) {
             self.started(vec![run], std::slice::from_ref(created), &trigger);
@@ -136,32 +136,32 @@ impl Core {
             raw.ts = now;
         }
         let event = StoredEvent {
-            id: raw.id.clone(),
-            name: raw.name.clone(),
-            data: raw.data.clone(),
+            id: raw.id,
+            name: raw.name,
+            data: raw.data,
             ts: raw.ts,
-            user: raw.user.clone(),
+            user: raw.user,
             source,
             received_at: now,
         };
-        let trigger = TriggerEvent::new(Arc::from(vec![raw]));
-        let mut new = NewEvent::new(event);
-        new.runs = self.triggered(&trigger, now);
-        self.matched(&mut new, &trigger, now, local).await?;
-        for run in &new.runs {
+        let incoming = Incoming::new(&event);
+        let runs = self.triggered(&event.name, &event.id, &incoming, now);
+        let (resolves, cancels) = self.matched(&event, &incoming, now, local).await?;
+        for run in &runs {
             for matcher in &run.matchers {
-                local.matchers.push((matcher.clone(), trigger.clone()));
+                let trigger = crate::store::MatcherIndex::needs_trigger(matcher).then(|| incoming.json().clone());
+                local.matchers.push((matcher.clone(), trigger));
             }
         }
-        Ok(Prepared { new, trigger })
+        let json = incoming.into_json();
+        Ok(Prepared { new: NewEvent { runs, resolves, cancels, ..NewEvent::new(event) }, json })
     }
 
     /// The runs an event triggers: one per function whose trigger (name and condition) matches.
-    fn triggered(&self, trigger: &Arc<TriggerEvent>, now: Millis) -> Vec<NewRun> {
-        let Some(event) = trigger.events().first() else { return Vec::new() };
+    fn triggered(&self, name: &str, id: &str, trigger: &dyn EventJson, now: Millis) -> Vec<NewRun> {
         let functions = self.functions();
         let mut out: Vec<NewRun> = Vec::new();
-        for listener in functions.listeners(&event.name) {
+        for listener in functions.listeners(name) {
             if out.iter().any(|r| r.run.function_id == listener.spec.id) {
                 continue;
             }
@@ -170,13 +170,13 @@ impl Core {
                 Some(expr) => match self.exprs.test(expr, &[("event", trigger.json())]) {
                     Ok(m) => m,
                     Err(e) => {
-                        tracing::warn!(function_id = %listener.spec.id, event = %event.name, error = %e, "trigger expression failed; function skipped");
+                        tracing::warn!(function_id = %listener.spec.id, event = %name, error = %e, "trigger expression failed; function skipped");
                         false
                     }
                 },
             };
             if matches {
-                out.push(self.new_run(&listener.spec, vec![event.id.clone()], None, trigger, now));
+                out.push(self.new_run(&listener.spec, vec![id.to_owned()], None, trigger, now));
             }
         }
         out
@@ -188,7 +188,7 @@ impl Core {
         spec: &FunctionSpec,
         event_ids: Vec<String>,
         parent: Option<ParentRef>,
-        trigger: &TriggerEvent,
+        trigger: &dyn EventJson,
         now: Millis,
     ) -> NewRun {
         let run = RunRecord {
@@ -213,7 +213,7 @@ impl Core {
     }
 
     /// A run's `cancel_on` conditions as matchers.
-    pub(crate) fn cancel_matchers(&self, spec: &FunctionSpec, run: &RunRecord, trigger: &TriggerEvent) -> Vec<Matcher> {
+    pub(crate) fn cancel_matchers(&self, spec: &FunctionSpec, run: &RunRecord, trigger: &dyn EventJson) -> Vec<Matcher> {
         spec.options
             .cancel_on
             .iter()
@@ -229,7 +229,7 @@ impl Core {
                     event: c.event.to_string(),
                     expr: expr.map(str::to_owned),
                     join: expr.and_then(|e| join_of(e, trigger)),
-                    trigger: trigger.id().map(str::to_owned),
+                    trigger: trigger.event_id().map(str::to_owned),
                     since: run.created_at,
                     deadline,
                 }
@@ -240,25 +240,25 @@ impl Core {
     /// The waiting steps an incoming event resolves and the runs it cancels.
     async fn matched(
         &self,
-        new: &mut NewEvent,
-        incoming: &Arc<TriggerEvent>,
+        event: &StoredEvent,
+        incoming: &dyn EventJson,
         now: Millis,
         local: &BatchMatchers,
-    ) -> Result<(), StoreError> {
-        let name = new.event.name.clone();
-        let earlier = local.matchers.iter().filter(|(m, _)| m.event == name);
+    ) -> Result<(Vec<Resolution>, Vec<CancelRequest>), StoreError> {
+        let name = event.name.as_str();
         let mut candidates: Vec<(Matcher, Option<Arc<Value>>)> =
-            earlier.map(|(m, trigger)| (m.clone(), Some(trigger.json().clone()))).collect();
-        if self.store.observes(&name) {
-            let found = self.store.matchers(&name, incoming.json(), now).await?;
+            local.matchers.iter().filter(|(m, _)| m.event == name).cloned().collect();
+        if self.store.observes(name) {
+            let found = self.store.matchers(name, incoming.json(), now).await?;
             candidates.extend(found.into_iter().map(|c| (c.matcher, c.trigger)));
         }
+        let (mut resolves, mut cancels): (Vec<Resolution>, Vec<CancelRequest>) = (Vec::new(), Vec::new());
         for (matcher, trigger) in candidates {
-            if matcher.deadline < now || !self.satisfies(&matcher, trigger.as_deref(), incoming.json()) {
+            if matcher.deadline < now || !self.satisfies(&matcher, trigger.as_deref(), incoming) {
                 continue;
             }
             match matcher.kind {
-                MatcherKind::Wait => new.resolves.push(Resolution {
+                MatcherKind::Wait => resolves.push(Resolution {
                     matcher: Some(matcher.id.clone()),
                     record: StepRecord {
                         run_id: matcher.run_id.clone(),
@@ -272,11 +272,11 @@ impl Core {
                     },
                 }),
                 MatcherKind::Cancel => {
-                    if !new.cancels.iter().any(|c| c.run_id == matcher.run_id) {
-                        new.cancels.push(CancelRequest {
+                    if !cancels.iter().any(|c: &CancelRequest| c.run_id == matcher.run_id) {
+                        cancels.push(CancelRequest {
                             run_id: matcher.run_id.clone(),
                             cancellation: Cancellation {
-                                by: CancelledBy::Event { event_id: new.event.id.clone(), event_name: name.clone() },
+                                by: CancelledBy::Event { event_id: event.id.clone(), event_name: name.to_owned() },
                                 at: now,
                             },
                         });
@@ -284,18 +284,18 @@ impl Core {
                 }
             }
         }
-        Ok(())
+        Ok((resolves, cancels))
     }
 
     /// Whether `incoming` satisfies a matcher's condition (`trigger` is the run's trigger, given
     /// when the condition must be evaluated).
-    fn satisfies(&self, matcher: &Matcher, trigger: Option<&Value>, incoming: &Value) -> bool {
+    fn satisfies(&self, matcher: &Matcher, trigger: Option<&Value>, incoming: &dyn EventJson) -> bool {
         let Some(expr) = &matcher.expr else { return true };
         if let Some(join) = &matcher.join {
-            return crate::store::value_at(incoming, &join.path).as_ref() == Some(&join.value);
+            return crate::store::value_at(incoming.json(), &join.path).as_ref() == Some(&join.value);
         }
         let trigger = trigger.unwrap_or(&Value::Null);
-        match self.exprs.test(expr, &[("event", trigger), ("async", incoming)]) {
+        match self.exprs.test(expr, &[("event", trigger), ("async", incoming.json())]) {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(run_id = %matcher.run_id, error = %e, "a wait or cancel_on condition failed; it does not match");
@@ -314,32 +314,29 @@ impl Core {
         mut data: Map<String, Value>,
         trigger: &TriggerEvent,
     ) -> Result<Prepared, StoreError> {
-        let id = crate::replay::hash_step_id(&format!("{}-{name}", run.id));
         let now = self.clock.now_ms();
-        let embeds = trigger.id().map(str::to_owned);
+        let embeds = trigger.event_id().map(str::to_owned);
         let observed = !self.functions().listeners(name).is_empty() || self.store.observes(name);
         if embeds.is_none() || observed {
             data.insert("event".into(), trigger.json().as_ref().clone());
         }
-        let raw = RawEvent::new(name, Value::Object(data)).with_id(id);
         let event = StoredEvent {
-            id: raw.id.clone(),
-            name: raw.name.clone(),
-            data: raw.data.clone(),
+            id: crate::replay::hash_step_id(&format!("{}-{name}", run.id)),
+            name: name.to_owned(),
+            data: Value::Object(data).into(),
             ts: now,
             user: None,
             source: EventSource::Internal,
             received_at: now,
         };
-        let incoming = TriggerEvent::new(Arc::from(vec![raw]));
-        let mut new = NewEvent::new(event);
-        if observed {
-            new.runs = self.triggered(&incoming, now);
-            self.matched(&mut new, &incoming, now, &BatchMatchers::default()).await?;
-        } else {
-            new.embeds = embeds;
+        if !observed {
+            return Ok(Prepared { new: NewEvent { embeds, ..NewEvent::new(event) }, json: None });
         }
-        Ok(Prepared { new, trigger: incoming })
+        let incoming = Incoming::new(&event);
+        let runs = self.triggered(&event.name, &event.id, &incoming, now);
+        let (resolves, cancels) = self.matched(&event, &incoming, now, &BatchMatchers::default()).await?;
+        let json = incoming.into_json();
+        Ok(Prepared { new: NewEvent { runs, resolves, cancels, ..NewEvent::new(event) }, json })
     }
 
     /// The event and run that `step.invoke` (or the dev UI's "Invoke") starts: one run of
@@ -364,20 +361,19 @@ impl Core {
         let source_step = parent.as_ref().map(|p| p.step.clone());
         data.insert("_inngest".into(), json!({"fn_id": spec.id, "source_run_id": source_run, "step": source_step}));
         let now = self.clock.now_ms();
-        let raw = RawEvent::new("inngest/function.invoked", Value::Object(data)).with_id(event_id);
         let event = StoredEvent {
-            id: raw.id.clone(),
-            name: raw.name.clone(),
-            data: raw.data.clone(),
+            id: event_id,
+            name: "inngest/function.invoked".to_owned(),
+            data: Value::Object(data).into(),
             ts: now,
             user: None,
             source: EventSource::Internal,
             received_at: now,
         };
-        let trigger = TriggerEvent::new(Arc::from(vec![raw]));
-        let mut new = NewEvent::new(event);
-        new.runs = vec![self.new_run(spec, vec![new.event.id.clone()], parent, &trigger, now)];
-        Prepared { new, trigger }
+        let incoming = Incoming::new(&event);
+        let runs = vec![self.new_run(spec, vec![event.id.clone()], parent, &incoming, now)];
+        let json = incoming.into_json();
+        Prepared { new: NewEvent { runs, ..NewEvent::new(event) }, json }
     }
 
     /// Starts one run of `spec` with an `inngest/function.invoked` event. Returns the run id
@@ -452,7 +448,7 @@ impl Core {
             Some(event) => vec![event.id.clone()],
             None => old.event_ids.clone(),
         };
-        let mut run = self.new_run(&spec, event_ids, None, &trigger, now);
+        let mut run = self.new_run(&spec, event_ids, None, &*trigger, now);
         run.run.rerun_of = Some(old.id.clone());
         if let Some(from) = from_step {
             let journal = self.store.journal(run_id).await?;
@@ -475,9 +471,8 @@ impl Core {
         // The new event (with its run) and the copied steps are one commit.
         match edited {
             Some(event) => {
-                let mut new = NewEvent::new(event);
-                new.runs = vec![run];
-                self.commit(vec![Prepared { new, trigger }], Vec::new()).await?;
+                let new = NewEvent { runs: vec![run], ..NewEvent::new(event) };
+                self.commit(vec![Prepared { new, json: None }], Vec::new()).await?;
             }
             None => {
                 self.commit(Vec::new(), vec![(run, trigger)]).await?;
@@ -494,7 +489,7 @@ fn mark_started(run: &mut RunRecord, now: Millis) {
 }
 
 /// An equality condition as a join on the trigger's value, when it is one.
-pub(crate) fn join_of(expr: &str, trigger: &TriggerEvent) -> Option<Join> {
+pub(crate) fn join_of(expr: &str, trigger: &dyn EventJson) -> Option<Join> {
     let join = EqualityJoin::parse(expr)?;
     // The trigger lacks the field: `null == x` can still hold, so the condition is evaluated.
     let value = crate::store::value_at(trigger.json(), &join.event_path)?;

@@ -420,7 +420,7 @@ impl Core {
             let Some(spec) = self.function(&run.function_id) else { continue };
             let events: Vec<RawEvent> =
                 self.store.events(&run.event_ids).await?.into_iter().map(|e| e.into_raw()).collect();
-            let matchers = self.cancel_matchers(&spec, &run, &TriggerEvent::new(Arc::from(events)));
+            let matchers = self.cancel_matchers(&spec, &run, &*TriggerEvent::new(Arc::from(events)));
             self.store.rearm(&run.id, matchers).await?;
         }
         Ok(())

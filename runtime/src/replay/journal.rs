@@ -19,9 +19,4 @@ impl Journal {
     pub(crate) fn get(&self, hash: &str) -> Option<&Memo> {
         self.memos.get(hash)
     }
-
-    /// Records a result; the first one recorded for a hash stays.
-    pub(crate) fn insert(&mut self, hash: String, memo: Memo) {
-        self.memos.entry(hash).or_insert(memo);
-    }
 }

@@ -197,11 +197,10 @@ impl Pass {
     /// was already over when the pass reached it (`kind` sleep, `data` null).
     pub(crate) fn ran(&self, step: StepMeta, kind: StepKind, data: Value, ended_at: Millis) -> StepEnd {
         let op = {
-            let mut state = self.state.lock();
+            let state = self.state.lock();
             let attempt = state.attempts.get(&step.id).copied().unwrap_or(0);
             let started_at = state.started.get(&step.id).copied().unwrap_or(ended_at);
             let timing = Timing { started_at: started_at.min(ended_at), ended_at };
-            state.journal.insert(step.id.clone(), Memo::Data(data.clone()));
             Op::StepRun { step, kind, data, attempt, timing }
         };
         self.record(op, StepEnd::Value)
@@ -234,7 +233,6 @@ impl Pass {
                 StepEnd::Park
             }
             None => {
-                state.journal.insert(step.id.clone(), Memo::Error(info.clone()));
                 drop(state);
                 let op = Op::StepFailed { step, kind, error: info.clone(), attempt, timing };
                 self.record(op, StepEnd::Failed(info))

@@ -45,7 +45,7 @@ pub use types::{
 
 use crate::model::Millis;
 
-pub(crate) use matchers::value_at;
+pub(crate) use matchers::{value_at, MatcherIndex};
 
 /// A store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
