@@ -39,7 +39,7 @@ pub(super) struct Applied {
 }
 
 /// The journal entry a step op records, if it records one (the op back otherwise).
-pub(super) fn into_step_record(run_id: &str, op: Op) -> Result<StepRecord, Op> {
+pub(super) fn into_step_record(run_id: &str, op: Op) -> Result<StepRecord, Box<Op>> {
     let record = |step: StepMeta, kind: StepKind, memo: Memo, attempt: u32, timing: Timing| StepRecord {
         run_id: run_id.to_owned(),
         hash: step.id,
@@ -55,7 +55,7 @@ pub(super) fn into_step_record(run_id: &str, op: Op) -> Result<StepRecord, Op> {
         Op::StepFailed { step, kind, error, attempt, timing } => {
             Ok(record(step, kind, Memo::Error(error), attempt, timing))
         }
-        other => Err(other),
+        other => Err(Box::new(other)),
     }
 }
 
@@ -119,7 +119,7 @@ impl Core {
                     steps.push(record);
                     continue;
                 }
-                Err(op) => op,
+                Err(op) => *op,
             };
             match op {
                 Op::StepError { step, error, attempt, retry_after, timing, .. } => {

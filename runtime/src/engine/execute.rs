@@ -16,6 +16,9 @@ use crate::model::{Memo, PendingOp, RunRecord, RunStatus, StepKind, StepRecord};
 use crate::replay::{Journal, PassEnd, PassInput, PassReport};
 use crate::store::{Acked, Checkpoint, Lease, Resolution, StoreError};
 
+/// An emitted event's id and name, and, when it starts runs, the event and its runs.
+type Announcement = (String, String, Option<(crate::model::StoredEvent, Vec<crate::store::NewRun>)>);
+
 /// What the engine already has in memory for a run's first pass: nothing to read.
 pub(crate) struct Preload {
     pub(crate) run: RunRecord,
@@ -187,7 +190,7 @@ impl Core {
         let (run_id, function_id, status) = (ack.run.id.clone(), ack.run.function_id.clone(), ack.run.status);
         // Only what announcing the events and starting their runs needs: most start none, and
         // only those that do are copied.
-        let events: Vec<(String, String, Option<(crate::model::StoredEvent, Vec<crate::store::NewRun>)>)> = ack
+        let events: Vec<Announcement> = ack
             .events
             .iter()
             .map(|e| {

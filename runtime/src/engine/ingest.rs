@@ -213,7 +213,12 @@ impl Core {
     }
 
     /// A run's `cancel_on` conditions as matchers.
-    pub(crate) fn cancel_matchers(&self, spec: &FunctionSpec, run: &RunRecord, trigger: &dyn EventJson) -> Vec<Matcher> {
+    pub(crate) fn cancel_matchers(
+        &self,
+        spec: &FunctionSpec,
+        run: &RunRecord,
+        trigger: &dyn EventJson,
+    ) -> Vec<Matcher> {
         spec.options
             .cancel_on
             .iter()

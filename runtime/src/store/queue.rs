@@ -12,7 +12,7 @@
 //! runs cost no memory here.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,8 +47,9 @@ struct State {
     items: HashMap<Arc<str>, Item>,
     /// Due runs per function, oldest first; entries whose `seq` no longer matches are stale.
     due: HashMap<Arc<str>, BinaryHeap<DueEntry>>,
-    /// Leases by expiry (monotonic ms); entries whose token or time no longer match are stale.
-    leases: BinaryHeap<Reverse<(u64, u64, Arc<str>)>>,
+    /// Held leases by expiry (monotonic ms, token): removed when released or renewed, so this
+    /// holds only what is leased now.
+    leases: BTreeMap<(u64, u64), Arc<str>>,
     next_token: u64,
     next_seq: u64,
     /// Runs due at or after this are not kept (see the module docs).
@@ -167,7 +168,7 @@ impl LocalQueue {
         state.next_seq += 1;
         let (token, seq) = (state.next_token, state.next_seq);
         let run: Arc<str> = Arc::from(run_id);
-        state.leases.push(Reverse((until, token, run.clone())));
+        state.leases.insert((until, token), run.clone());
         state.items.insert(
             run,
             Item { function: Arc::from(function), due, seq, held: Some(Held { token, until, committing: false }) },
@@ -201,7 +202,7 @@ impl LocalQueue {
             item.held = Some(Held { token, until, committing: false });
             item.seq = seq;
             out.push(Lease { run_id: run.to_string(), function_id: item.function.to_string(), token });
-            state.leases.push(Reverse((until, token, run)));
+            state.leases.insert((until, token), run);
         }
         out
     }
@@ -212,17 +213,18 @@ impl LocalQueue {
         let mut state = self.state.lock();
         let mut renewed = Vec::with_capacity(leases.len());
         for lease in leases {
-            let held = match state.items.get_mut(lease.run_id.as_str()) {
+            let previous = match state.items.get_mut(lease.run_id.as_str()) {
                 Some(Item { held: Some(held), .. }) if held.token == lease.token => {
-                    held.until = until;
-                    true
+                    Some(std::mem::replace(&mut held.until, until))
                 }
-                _ => false,
+                _ => None,
             };
-            if held {
-                state.leases.push(Reverse((until, lease.token, Arc::from(lease.run_id.as_str()))));
+            if let Some(previous) = previous {
+                if let Some(run) = state.leases.remove(&(previous, lease.token)) {
+                    state.leases.insert((until, lease.token), run);
+                }
             }
-            renewed.push(held);
+            renewed.push(previous.is_some());
         }
         renewed
     }
@@ -261,8 +263,12 @@ impl LocalQueue {
             }
             Settle::Release(due) => {
                 let function = item.function.clone();
+                let key = item.held.as_ref().map(|h| (h.until, h.token));
                 let run: Arc<str> = Arc::from(lease.run_id.as_str());
                 state.items.remove(&run);
+                if let Some(key) = key {
+                    state.leases.remove(&key);
+                }
                 if let Some(due) = due.filter(|d| *d < state.horizon) {
                     schedule(&mut state, run, function, due);
                 }
@@ -311,21 +317,18 @@ fn valid_top(state: &mut State, function: &str) -> Option<(Millis, u64)> {
 
 /// Puts back the runs whose lease expired (and that are not being committed).
 fn expire(state: &mut State, mono: u64) {
-    while let Some(Reverse((until, token, run))) = state.leases.peek().cloned() {
-        if until > mono {
-            break;
-        }
-        state.leases.pop();
-        let Some(item) = state.items.get_mut(&run) else { continue };
-        let Some(held) = item.held.as_ref() else { continue };
-        if held.token != token || held.until > mono || held.committing {
-            // Renewed (a later entry exists), replaced, or being committed.
-            if held.token == token && held.committing {
-                // Look again shortly: the commit ends or fails soon.
-                state.leases.push(Reverse((mono + 100, token, run)));
-            }
+    let expired: Vec<((u64, u64), Arc<str>)> =
+        state.leases.range(..(mono, u64::MAX)).map(|(k, run)| (*k, run.clone())).collect();
+    for (key, run) in expired {
+        let Some(item) = state.items.get_mut(&run) else {
+            state.leases.remove(&key);
+            continue;
+        };
+        if item.held.as_ref().is_some_and(|h| h.committing) {
+            // Being committed: the commit ends (or fails) soon; it is not taken over meanwhile.
             continue;
         }
+        state.leases.remove(&key);
         item.held = None;
         let (function, due) = (item.function.clone(), item.due);
         tracing::warn!(run_id = %run, "a worker's lease expired: the run is claimable again");

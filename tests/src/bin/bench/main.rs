@@ -5,6 +5,7 @@
 //! ```text
 //! cargo build --release -p hookflow-tests --bin bench
 //! target/release/bench fanout --events 10000      # runs/s, event → first step latency
+//! target/release/bench recovery                   # SIGKILL with 10,000 runs in flight, then restart
 //! target/release/bench sleepers --runs 100000     # memory per sleeping run, timer lateness
 //! target/release/bench webhook --requests 60000   # verified Clerk webhooks/s over loopback (wrk)
 //! target/release/bench ui-scale --rows 1000000    # dev UI queries over 1M events and 1M runs
@@ -44,6 +45,8 @@ const BENCH_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bench");
 /// The Clerk fixture whose `data` every benchmark event carries.
 const USER_CREATED: &str = "user.created";
 
+mod recovery;
+
 #[derive(Parser)]
 #[command(name = "bench", about = "hookflow's benchmarks (results in BENCHMARKS.md)")]
 struct Cli {
@@ -63,6 +66,9 @@ enum Command {
     Webhook(WebhookArgs),
     /// The dev UI's queries (Runs and Events pages, `GET /v1/events`) over a large store.
     UiScale(UiScaleArgs),
+    /// SIGKILL with 10,000 runs in flight, then a restart: time until every run completed, and
+    /// step executions repeated.
+    Recovery(recovery::RecoveryArgs),
 }
 
 /// Options every benchmark takes.
@@ -117,6 +123,7 @@ async fn main() -> std::process::ExitCode {
         Command::Sleepers(args) => sleepers(args).await,
         Command::Webhook(args) => webhook(args).await,
         Command::UiScale(args) => ui_scale(args).await,
+        Command::Recovery(args) => recovery::recovery(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
