@@ -401,14 +401,24 @@ fn options(o: &validate::Options) -> TokenStream {
                 Scope::Env => quote!(Env),
                 Scope::Account => quote!(Account),
             };
-            quote!(#private::Concurrency { limit: #limit, key: #key, scope: #private::ConcurrencyScope::#scope })
+            let per = if c.per_run { quote!(Run) } else { quote!(Step) };
+            quote!(#private::Concurrency {
+                limit: #limit,
+                key: #key,
+                scope: #private::ConcurrencyScope::#scope,
+                per: #private::ConcurrencyPer::#per,
+            })
         });
         let cow = paths::cow();
         fields.push(quote!(concurrency: #cow::Borrowed(&[#(#items),*])));
     }
-    if let Some(t) = &o.throttle {
-        let (limit, period, burst, key) = (t.limit, duration(t.period), t.burst, opt_cow(t.key.as_deref()));
-        fields.push(quote!(throttle: #option::Some(#private::Throttle { limit: #limit, period: #period, burst: #burst, key: #key })));
+    if !o.throttle.is_empty() {
+        let items = o.throttle.iter().map(|t| {
+            let (limit, period, burst, key) = (t.limit, duration(t.period), t.burst, opt_cow(t.key.as_deref()));
+            quote!(#private::Throttle { limit: #limit, period: #period, burst: #burst, key: #key })
+        });
+        let cow = paths::cow();
+        fields.push(quote!(throttle: #cow::Borrowed(&[#(#items),*])));
     }
     if let Some(r) = &o.rate_limit {
         let (limit, period, key) = (r.limit, duration(r.period), opt_cow(r.key.as_deref()));
@@ -416,16 +426,18 @@ fn options(o: &validate::Options) -> TokenStream {
             .push(quote!(rate_limit: #option::Some(#private::RateLimit { limit: #limit, period: #period, key: #key })));
     }
     if let Some(d) = &o.debounce {
-        let (period, key, timeout) = (duration(d.period), opt_cow(d.key.as_deref()), opt_duration(d.timeout));
-        fields.push(
-            quote!(debounce: #option::Some(#private::Debounce { period: #period, key: #key, timeout: #timeout })),
-        );
+        let (period, key, timeout, all) =
+            (duration(d.period), opt_cow(d.key.as_deref()), opt_duration(d.timeout), d.all_events);
+        fields.push(quote!(debounce: #option::Some(#private::Debounce {
+            period: #period, key: #key, timeout: #timeout, all_events: #all
+        })));
     }
     if let Some(b) = &o.batch_events {
-        let (max_size, timeout, key) = (b.max_size, duration(b.timeout), opt_cow(b.key.as_deref()));
-        fields.push(
-            quote!(batch_events: #option::Some(#private::BatchEvents { max_size: #max_size, timeout: #timeout, key: #key })),
-        );
+        let (max_size, timeout, key, if_expr) =
+            (b.max_size, duration(b.timeout), opt_cow(b.key.as_deref()), opt_cow(b.if_expr.as_deref()));
+        fields.push(quote!(batch_events: #option::Some(#private::BatchEvents {
+            max_size: #max_size, timeout: #timeout, key: #key, if_expr: #if_expr
+        })));
     }
     if let Some(run) = &o.priority {
         let run = cow(run);
@@ -434,6 +446,13 @@ fn options(o: &validate::Options) -> TokenStream {
     if let Some(expr) = &o.idempotency {
         let expr = cow(expr);
         fields.push(quote!(idempotency: #option::Some(#expr)));
+    }
+    if let Some(single) = &o.singleton {
+        let mode = if single.cancel { quote!(Cancel) } else { quote!(Skip) };
+        let key = opt_cow(single.key.as_deref());
+        fields.push(
+            quote!(singleton: #option::Some(#private::Singleton { mode: #private::SingletonMode::#mode, key: #key })),
+        );
     }
     if !o.cancel_on.is_empty() {
         let items = o.cancel_on.iter().map(|c| {
@@ -448,12 +467,8 @@ fn options(o: &validate::Options) -> TokenStream {
         fields.push(quote!(timeouts: #option::Some(#private::Timeouts { start: #start, finish: #finish })));
     }
     let options = paths::options();
-    // Every field set: no `..DEFAULT`, which would be a needless update.
-    if fields.len() == 10 {
-        quote!(#options { #(#fields),* })
-    } else {
-        quote!(#options { #(#fields,)* ..#options::DEFAULT })
-    }
+    // Never every field: a batch excludes four of them, so `..DEFAULT` is never a needless update.
+    quote!(#options { #(#fields,)* ..#options::DEFAULT })
 }
 
 #[cfg(test)]
@@ -527,31 +542,5 @@ mod tests {
         );
         assert!(!out.contains("struct"), "{out}");
         assert!(out.contains("compile_error !"), "{out}");
-    }
-
-    #[test]
-    fn all_options_need_no_default() {
-        let out = expand(
-            quote!(
-                id = "a",
-                event = "a/b",
-                retries = 1,
-                concurrency(limit = 1),
-                throttle(limit = 1, period = "1s"),
-                rate_limit(limit = 1, period = "1s"),
-                debounce(period = "1s"),
-                batch_events(max_size = 1, timeout = "1s"),
-                priority(run = "0"),
-                idempotency = "event.id",
-                cancel_on(event = "a/c"),
-                timeouts(start = "1s")
-            ),
-            quote!(
-                async fn f() -> Result<()> {
-                    Ok(())
-                }
-            ),
-        );
-        assert!(!out.contains("DEFAULT"), "{out}");
     }
 }

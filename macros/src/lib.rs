@@ -62,18 +62,18 @@ mod validate;
 ///     event = "clerk/user.created",              // repeatable; or event(name = "...", if = "CEL")
 ///     cron = "TZ=Europe/Paris 0 9 * * MON",      // repeatable; at least one event or cron
 ///     retries = 3,                               // 0..=20, default 4
-///     concurrency(limit = 5, key = "event.data.id", scope = "fn"),   // up to 2; scope fn|env|account
-///     throttle(limit = 10, period = "1m", burst = 2, key = "event.data.id"),  // period 1s..=7d
-///     rate_limit(limit = 1, period = "1h", key = "event.data.id"),            // period 1s..=24h
-///     debounce(period = "5s", key = "event.data.id", timeout = "1m"),         // 1s..=7d
-///     batch_events(max_size = 100, timeout = "5s", key = "event.data.id"),    // 1..=1000, 1s..=60s
+///     concurrency(limit = 5, key = "event.data.id", scope = "fn", per = "step"),  // up to 2; scope fn|env|account; per step|run
+///     throttle(limit = 10, period = "1m", burst = 2, key = "event.data.id"),  // up to 2; period 1s..=7d
 ///     priority(run = "event.data.plan == 'pro' ? 120 : 0"),
-///     idempotency = "event.data.id",
 ///     cancel_on(event = "clerk/user.deleted", if = "event.data.id == async.data.id", timeout = "7d"),
 ///     timeouts(start = "10m", finish = "1h"),
 ///     on_failure = notify_failure,
 /// )]
 /// ```
+///
+/// `rate_limit`, `debounce`, `batch_events`, `idempotency` and `singleton` are recognised and
+/// their shapes checked, but the engine does not enforce them yet: each is a compile error
+/// until it does (so is `Vec<Event<E>>`, which needs `batch_events`).
 ///
 /// Durations read like `"500ms"`, `"90s"`, `"1m"` (a minute), `"1h30m"`, `"3 days"`, `"2 weeks"`.
 /// `on_failure` names an `async fn(Event<hookflow::Json>, Step) -> Result<T>`; it runs once a

@@ -47,12 +47,13 @@ pub(crate) enum Trigger {
 pub(crate) struct Options {
     pub(crate) retries: Option<u32>,
     pub(crate) concurrency: Vec<Concurrency>,
-    pub(crate) throttle: Option<Throttle>,
+    pub(crate) throttle: Vec<Throttle>,
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) debounce: Option<Debounce>,
     pub(crate) batch_events: Option<BatchEvents>,
     pub(crate) priority: Option<String>,
     pub(crate) idempotency: Option<String>,
+    pub(crate) singleton: Option<Singleton>,
     pub(crate) cancel_on: Vec<CancelOn>,
     pub(crate) timeouts: Option<Timeouts>,
 }
@@ -68,6 +69,14 @@ pub(crate) struct Concurrency {
     pub(crate) limit: u32,
     pub(crate) key: Option<String>,
     pub(crate) scope: Scope,
+    /// Held by the run from its start to its end, not only while a step executes.
+    pub(crate) per_run: bool,
+}
+
+pub(crate) struct Singleton {
+    /// `cancel` (cancel the active run) rather than `skip` (skip the new one).
+    pub(crate) cancel: bool,
+    pub(crate) key: Option<String>,
 }
 
 pub(crate) struct Throttle {
@@ -87,12 +96,14 @@ pub(crate) struct Debounce {
     pub(crate) period: Duration,
     pub(crate) key: Option<String>,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) all_events: bool,
 }
 
 pub(crate) struct BatchEvents {
     pub(crate) max_size: u32,
     pub(crate) timeout: Duration,
     pub(crate) key: Option<String>,
+    pub(crate) if_expr: Option<String>,
 }
 
 pub(crate) struct CancelOn {
@@ -162,6 +173,10 @@ impl Errors {
 }
 
 /// Every top-level key, in the order the docs list them.
+/// Options the macro knows (their shapes are checked) but the engine does not enforce yet: each
+/// is a compile error until it works.
+const NOT_ENFORCED_YET: &[&str] = &["rate_limit", "debounce", "batch_events", "idempotency", "singleton"];
+
 pub(crate) const KEYS: &[&str] = &[
     "id",
     "name",
@@ -175,6 +190,7 @@ pub(crate) const KEYS: &[&str] = &[
     "batch_events",
     "priority",
     "idempotency",
+    "singleton",
     "cancel_on",
     "timeouts",
     "on_failure",
@@ -381,13 +397,27 @@ fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
     let mut seen = BTreeSet::new();
     let mut trigger_names = BTreeSet::new();
     let mut concurrency_count = 0;
+    let mut throttle_count = 0;
+    let mut batch_conflicts: Vec<(Span, &'static str)> = Vec::new();
+    let mut batch_span = None;
     for arg in &args.items {
         let key = arg.key.to_string();
         let Some(&known) = KEYS.iter().find(|k| **k == key) else {
             errors.at(arg.key.span(), unknown_key(&key, None, KEYS));
             continue;
         };
-        let repeatable = matches!(known, "event" | "cron" | "cancel_on" | "concurrency");
+        // Unit tests check these options' shapes, so the refusal is left to the trybuild cases.
+        if cfg!(not(test)) && NOT_ENFORCED_YET.contains(&known) {
+            // Parsed below all the same, so its other mistakes are reported too.
+            errors.at(
+                arg.key.span(),
+                format!(
+                    "hookflow does not enforce `{known}` yet, and refuses it rather than accept it and do nothing: \
+                     remove it for now (`concurrency`, `throttle`, `priority` and `timeouts` are enforced)"
+                ),
+            );
+        }
+        let repeatable = matches!(known, "event" | "cron" | "cancel_on" | "concurrency" | "throttle");
         if !repeatable && !seen.insert(known) {
             errors.at(arg.key.span(), format!("`{known}` is given twice: remove one"));
             continue;
@@ -431,16 +461,37 @@ fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
                     config.options.concurrency.push(c);
                 }
             }
-            "throttle" => config.options.throttle = throttle(errors, arg),
+            "throttle" => {
+                throttle_count += 1;
+                if throttle_count > 2 {
+                    errors.at(arg.key.span(), "at most two `throttle` limits are allowed: remove this one");
+                } else if let Some(t) = throttle(errors, arg) {
+                    config.options.throttle.push(t);
+                }
+            }
             "rate_limit" => config.options.rate_limit = rate_limit(errors, arg),
-            "debounce" => config.options.debounce = debounce(errors, arg),
-            "batch_events" => config.options.batch_events = batch_events(errors, arg),
-            "priority" => config.options.priority = priority(errors, arg),
+            "debounce" => {
+                batch_conflicts.push((arg.key.span(), "debounce"));
+                config.options.debounce = debounce(errors, arg);
+            }
+            "batch_events" => {
+                batch_span = Some(arg.key.span());
+                config.options.batch_events = batch_events(errors, arg);
+            }
+            "priority" => {
+                batch_conflicts.push((arg.key.span(), "priority"));
+                config.options.priority = priority(errors, arg);
+            }
+            "singleton" => {
+                batch_conflicts.push((arg.key.span(), "singleton"));
+                config.options.singleton = singleton(errors, arg);
+            }
             "idempotency" => {
                 config.options.idempotency =
                     string(errors, arg, "idempotency = \"event.data.id\"").and_then(|lit| cel(errors, &lit))
             }
             "cancel_on" => {
+                batch_conflicts.push((arg.key.span(), "cancel_on"));
                 if let Some(c) = cancel_on(errors, arg) {
                     config.options.cancel_on.push(c);
                 }
@@ -459,6 +510,17 @@ fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
                 }
             }
             _ => {}
+        }
+    }
+    if batch_span.is_some() {
+        for (span, option) in batch_conflicts {
+            errors.at(
+                span,
+                format!(
+                    "`batch_events` and `{option}` cannot be combined (a batch run has many triggering events): \
+                     remove one of them"
+                ),
+            );
         }
     }
     if !seen.contains("id") {
@@ -754,7 +816,7 @@ fn key(errors: &mut Errors, fields: &Fields<'_>) -> Result<Option<String>, ()> {
 fn concurrency(errors: &mut Errors, arg: &Arg) -> Option<Concurrency> {
     const EXAMPLE: &str = "concurrency(limit = 5, key = \"event.data.id\")";
     let list = list(errors, arg, EXAMPLE)?;
-    let fields = Fields::new(errors, arg, list, &["limit", "key", "scope"]);
+    let fields = Fields::new(errors, arg, list, &["limit", "key", "scope", "per"]);
     let limit = fields.require(errors, "limit", EXAMPLE).and_then(|a| number(errors, a, "limit = 5", 1..=u32::MAX));
     let key = key(errors, &fields);
     let scope = match fields.get("scope") {
@@ -782,7 +844,24 @@ fn concurrency(errors: &mut Errors, arg: &Arg) -> Option<Concurrency> {
         );
         return None;
     }
-    Some(Concurrency { limit: limit?, key: key.ok()?, scope: scope? })
+    let per_run = match fields.get("per") {
+        None => Some(false),
+        Some(arg) => string(errors, arg, "per = \"run\"").and_then(|lit| match lit.value().as_str() {
+            "step" => Some(false),
+            "run" => Some(true),
+            other => {
+                errors.spanned(
+                    &lit,
+                    format!(
+                        "unknown concurrency unit `{other}`: `step` (the default) limits steps executing at once, \
+                         `run` limits runs in progress, sleeping and waiting ones included"
+                    ),
+                );
+                None
+            }
+        }),
+    };
+    Some(Concurrency { limit: limit?, key: key.ok()?, scope: scope?, per_run: per_run? })
 }
 
 fn throttle(errors: &mut Errors, arg: &Arg) -> Option<Throttle> {
@@ -816,10 +895,14 @@ fn rate_limit(errors: &mut Errors, arg: &Arg) -> Option<RateLimit> {
 fn debounce(errors: &mut Errors, arg: &Arg) -> Option<Debounce> {
     const EXAMPLE: &str = "debounce(period = \"5s\", key = \"event.data.id\")";
     let list = list(errors, arg, EXAMPLE)?;
-    let fields = Fields::new(errors, arg, list, &["period", "key", "timeout"]);
+    let fields = Fields::new(errors, arg, list, &["period", "key", "timeout", "all_events"]);
     let period = fields
         .require(errors, "period", EXAMPLE)
         .and_then(|a| duration(errors, a, "period = \"5s\"", (SECOND, "1s"), Some((7 * DAY, "7d"))));
+    let all_events = match fields.get("all_events") {
+        None => Some(false),
+        Some(a) => boolean(errors, a, "all_events = true"),
+    };
     let key = key(errors, &fields);
     let timeout = match fields.get("timeout") {
         None => Some(None),
@@ -831,20 +914,58 @@ fn debounce(errors: &mut Errors, arg: &Arg) -> Option<Debounce> {
             return None;
         }
     }
-    Some(Debounce { period: period?, key: key.ok()?, timeout: timeout? })
+    Some(Debounce { period: period?, key: key.ok()?, timeout: timeout?, all_events: all_events? })
 }
 
 fn batch_events(errors: &mut Errors, arg: &Arg) -> Option<BatchEvents> {
     const EXAMPLE: &str = "batch_events(max_size = 100, timeout = \"5s\")";
     let list = list(errors, arg, EXAMPLE)?;
-    let fields = Fields::new(errors, arg, list, &["max_size", "timeout", "key"]);
+    let fields = Fields::new(errors, arg, list, &["max_size", "timeout", "key", "if"]);
     let max_size =
         fields.require(errors, "max_size", EXAMPLE).and_then(|a| number(errors, a, "max_size = 100", 1..=1000));
     let timeout = fields
         .require(errors, "timeout", EXAMPLE)
         .and_then(|a| duration(errors, a, "timeout = \"5s\"", (SECOND, "1s"), Some((MINUTE, "60s"))));
     let key = key(errors, &fields);
-    Some(BatchEvents { max_size: max_size?, timeout: timeout?, key: key.ok()? })
+    let if_expr = match fields.get("if") {
+        None => Some(None),
+        Some(a) => string(errors, a, "if = \"event.data.bulk == true\"").and_then(|lit| cel(errors, &lit)).map(Some),
+    };
+    Some(BatchEvents { max_size: max_size?, timeout: timeout?, key: key.ok()?, if_expr: if_expr? })
+}
+
+fn singleton(errors: &mut Errors, arg: &Arg) -> Option<Singleton> {
+    const EXAMPLE: &str = "singleton(mode = \"skip\", key = \"event.data.id\")";
+    let list = list(errors, arg, EXAMPLE)?;
+    let fields = Fields::new(errors, arg, list, &["mode", "key"]);
+    let cancel =
+        fields.require(errors, "mode", EXAMPLE).and_then(|a| string(errors, a, "mode = \"skip\"")).and_then(|lit| {
+            match lit.value().as_str() {
+                "skip" => Some(false),
+                "cancel" => Some(true),
+                other => {
+                    let mut message = format!("unknown singleton mode `{other}`");
+                    if let Some(best) = did_you_mean(other, ["skip", "cancel"]) {
+                        message.push_str(&format!("; did you mean `{best}`?"));
+                    }
+                    message.push_str(" `skip` skips a new run while one is active, `cancel` cancels the active one");
+                    errors.spanned(&lit, message);
+                    None
+                }
+            }
+        });
+    let key = key(errors, &fields);
+    Some(Singleton { cancel: cancel?, key: key.ok()? })
+}
+
+fn boolean(errors: &mut Errors, arg: &Arg, example: &str) -> Option<bool> {
+    match &arg.value {
+        Value::Lit(Lit::Bool(b)) => Some(b.value),
+        _ => {
+            errors.at(value_span(arg), format!("`{}` takes `true` or `false`, e.g. `{example}`", arg.key));
+            None
+        }
+    }
 }
 
 fn priority(errors: &mut Errors, arg: &Arg) -> Option<String> {
@@ -1033,11 +1154,12 @@ mod tests {
             concurrency(limit = 5, key = "event.data.id", scope = "fn"),
             concurrency(limit = 50, key = "'api'", scope = "account"),
             throttle(limit = 10, period = "1m", burst = 2, key = "event.data.id"),
+            throttle(limit = 1000, period = "1d"),
             rate_limit(limit = 1, period = "1h", key = "event.data.id"),
-            debounce(period = "5s", key = "event.data.id", timeout = "1m"),
-            batch_events(max_size = 100, timeout = "5s", key = "event.data.id"),
+            debounce(period = "5s", key = "event.data.id", timeout = "1m", all_events = true),
             priority(run = "event.data.plan == 'pro' ? 120 : 0"),
             idempotency = "event.data.id",
+            singleton(mode = "cancel", key = "event.data.id"),
             cancel_on(event = "clerk/user.deleted", if = "event.data.id == async.data.id", timeout = "7d"),
             timeouts(start = "10m", finish = "1h"),
             on_failure = notify_failure,
@@ -1051,10 +1173,10 @@ mod tests {
         assert_eq!(o.retries, Some(3));
         assert_eq!(o.concurrency.len(), 2);
         assert_eq!(o.concurrency[1].scope, Scope::Account);
-        assert!(matches!(&o.throttle, Some(t) if t.burst == 2 && t.period == MINUTE && t.limit == 10));
+        assert!(matches!(o.throttle.as_slice(), [t, _] if t.burst == 2 && t.period == MINUTE && t.limit == 10));
         assert!(matches!(&o.rate_limit, Some(r) if r.period == Duration::from_secs(3600)));
-        assert!(matches!(&o.debounce, Some(d) if d.timeout == Some(MINUTE)));
-        assert!(matches!(&o.batch_events, Some(b) if b.max_size == 100));
+        assert!(matches!(&o.debounce, Some(d) if d.timeout == Some(MINUTE) && d.all_events));
+        assert!(matches!(&o.singleton, Some(s) if s.cancel && s.key.is_some()));
         assert!(o.priority.is_some() && o.idempotency.is_some());
         assert!(matches!(&o.cancel_on[..], [c] if c.timeout == Some(7 * DAY) && c.event == "clerk/user.deleted"));
         assert!(matches!(&o.timeouts, Some(t) if t.start == Some(10 * MINUTE)));
@@ -1065,10 +1187,49 @@ mod tests {
     }
 
     #[test]
+    fn batches_take_their_own_options_and_refuse_what_a_batch_cannot_do() {
+        let f = ok(quote!(
+            id = "import",
+            event = "clerk/user.created",
+            batch_events(max_size = 100, timeout = "5s", key = "event.data.org", if = "event.data.bulk == true"),
+            concurrency(limit = 2),
+            throttle(limit = 1, period = "1s"),
+            concurrency(limit = 3, per = "run")
+        ));
+        assert!(matches!(&f.options.batch_events, Some(b) if b.max_size == 100 && b.if_expr.is_some()));
+        assert!(f.options.concurrency[1].per_run && !f.options.concurrency[0].per_run);
+        let errors = errors(quote!(
+            id = "a",
+            event = "a/b",
+            batch_events(max_size = 10, timeout = "5s"),
+            debounce(period = "5s"),
+            singleton(mode = "skip"),
+            priority(run = "1"),
+            cancel_on(event = "a/c")
+        ));
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        for (error, option) in errors.iter().zip(["debounce", "singleton", "priority", "cancel_on"]) {
+            assert!(error.starts_with(&format!("`batch_events` and `{option}` cannot be combined")), "{error}");
+        }
+        let m = one_error(quote!(id = "a", event = "a/b", singleton(mode = "skp")));
+        assert!(m.starts_with("unknown singleton mode `skp`; did you mean `skip`?"), "{m}");
+        let m = one_error(quote!(id = "a", event = "a/b", concurrency(limit = 1, per = "runs")));
+        assert!(m.starts_with("unknown concurrency unit `runs`"), "{m}");
+        let m = one_error(quote!(
+            id = "a",
+            event = "a/b",
+            throttle(limit = 1, period = "1s"),
+            throttle(limit = 2, period = "1s"),
+            throttle(limit = 3, period = "1s")
+        ));
+        assert!(m.starts_with("at most two `throttle` limits"), "{m}");
+    }
+
+    #[test]
     fn defaults_are_left_unset() {
         let f = ok(quote!(id = "a", event = "clerk/user.created", throttle(limit = 1, period = "1s")));
         assert_eq!(f.options.retries, None);
-        assert!(matches!(&f.options.throttle, Some(t) if t.burst == 1 && t.key.is_none()));
+        assert!(matches!(f.options.throttle.as_slice(), [t] if t.burst == 1 && t.key.is_none()));
     }
 
     #[test]

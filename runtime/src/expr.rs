@@ -68,6 +68,74 @@ impl Exprs {
     pub(crate) fn test(&self, expr: &str, vars: &[(&str, &Value)]) -> Result<bool, ExprError> {
         Ok(matches!(self.eval(expr, vars)?, cel::Value::Bool(true)))
     }
+
+    /// Evaluates a flow-control key over `event`. A plain path (`event.data.user.id`) is read
+    /// in place, without handing the payload to CEL, since keys are evaluated for every run.
+    pub(crate) fn key(&self, expr: &str, event: &Value) -> KeyValue {
+        if let Some(path) = plain_path(expr) {
+            let mut value = event;
+            for part in path {
+                match value.get(part) {
+                    Some(v) => value = v,
+                    None => return KeyValue::Null,
+                }
+            }
+            return KeyValue::of_json(value);
+        }
+        match self.eval(expr, &[("event", event)]) {
+            Ok(value) => match value.json() {
+                Ok(json) => KeyValue::of_json(&json),
+                Err(e) => KeyValue::Error(format!("CEL expression `{expr}` gave a value that is not JSON: {e:?}")),
+            },
+            // cel reports a missing field as an error; Inngest reads it as null.
+            Err(ExprError::Eval { message, .. }) if message.contains("No such key") => KeyValue::Null,
+            Err(e) => KeyValue::Error(e.to_string()),
+        }
+    }
+}
+
+/// What a flow-control key evaluated to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyValue {
+    /// A value, as text: strings verbatim, anything else as compact JSON.
+    Value(String),
+    /// `null`, or a field the event does not have: every such run shares the bucket `<nil>`.
+    Null,
+    /// `false`: for a rate limit or a singleton, the control is off for this event.
+    False,
+    /// The expression failed.
+    Error(String),
+}
+
+impl KeyValue {
+    fn of_json(value: &Value) -> KeyValue {
+        match value {
+            Value::Null => KeyValue::Null,
+            Value::Bool(false) => KeyValue::False,
+            Value::String(s) => KeyValue::Value(s.clone()),
+            other => KeyValue::Value(other.to_string()),
+        }
+    }
+
+    /// The bucket name part: `<nil>` for null (and for errors, which are logged by the caller).
+    pub(crate) fn bucket(&self) -> &str {
+        match self {
+            KeyValue::Value(s) => s,
+            KeyValue::False => "false",
+            KeyValue::Null | KeyValue::Error(_) => "<nil>",
+        }
+    }
+}
+
+/// The path of an expression that is only `event.a.b...`.
+fn plain_path(expr: &str) -> Option<impl Iterator<Item = &str>> {
+    let rest = expr.trim().strip_prefix("event.")?;
+    let valid = rest.split('.').all(|p| {
+        !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !p.starts_with(|c: char| c.is_ascii_digit())
+    });
+    valid.then(|| rest.split('.'))
 }
 
 /// Recognises `event.a.b == async.c.d` (either order): such expressions are indexed by value
@@ -116,6 +184,24 @@ mod tests {
         assert!(exprs.test("event.data.plan == 'pro'", &[("event", &event)]).unwrap());
         assert!(!exprs.test("event.data.plan == 'free'", &[("event", &event)]).unwrap());
         assert!(matches!(exprs.test("event.data.(", &[]), Err(ExprError::Syntax { .. })));
+    }
+
+    #[test]
+    fn evaluates_keys_as_inngest_buckets_them() {
+        let exprs = Exprs::default();
+        let event = json!({"data": {"id": "user_1", "n": 7, "on": false, "nested": {"a": [1]}}});
+        assert_eq!(exprs.key("event.data.id", &event), KeyValue::Value("user_1".into()));
+        assert_eq!(exprs.key("event.data.n", &event), KeyValue::Value("7".into()));
+        assert_eq!(exprs.key("event.data.on", &event), KeyValue::False);
+        assert_eq!(exprs.key("event.data.missing.deeper", &event), KeyValue::Null);
+        assert_eq!(exprs.key("event.data.nested", &event), KeyValue::Value(r#"{"a":[1]}"#.into()));
+        // Through CEL: the same rendering, and a missing field is null there too.
+        assert_eq!(exprs.key("event.data.id + '-' + string(event.data.n)", &event), KeyValue::Value("user_1-7".into()));
+        assert_eq!(exprs.key("event.data.missing", &json!({"data": {}})), KeyValue::Null);
+        assert_eq!(exprs.key("'openai'", &event), KeyValue::Value("openai".into()));
+        assert_eq!(exprs.key("event.data.n > 3", &event), KeyValue::Value("true".into()));
+        assert!(matches!(exprs.key("event.data.(", &event), KeyValue::Error(_)));
+        assert_eq!(KeyValue::Null.bucket(), "<nil>");
     }
 
     #[test]

@@ -109,8 +109,8 @@ pub struct Options {
     pub retries: Option<u32>,
     /// Up to two concurrency limits.
     pub concurrency: Cow<'static, [Concurrency]>,
-    /// Throttling: runs started per period (queued, not dropped).
-    pub throttle: Option<Throttle>,
+    /// Up to two throttles: runs started per period (queued, not dropped).
+    pub throttle: Cow<'static, [Throttle]>,
     /// Rate limiting: runs started per period (extra events are skipped).
     pub rate_limit: Option<RateLimit>,
     /// Debouncing: run once with the last event after a quiet period.
@@ -121,6 +121,8 @@ pub struct Options {
     pub priority: Option<Priority>,
     /// A CEL expression whose value de-duplicates runs for 24 hours.
     pub idempotency: Option<Cow<'static, str>>,
+    /// At most one active run per key.
+    pub singleton: Option<Singleton>,
     /// Events that cancel a run.
     pub cancel_on: Cow<'static, [CancelOn]>,
     /// How long a run may wait to start and to finish.
@@ -135,12 +137,13 @@ impl Options {
     pub const DEFAULT: Options = Options {
         retries: None,
         concurrency: Cow::Borrowed(&[]),
-        throttle: None,
+        throttle: Cow::Borrowed(&[]),
         rate_limit: None,
         debounce: None,
         batch_events: None,
         priority: None,
         idempotency: None,
+        singleton: None,
         cancel_on: Cow::Borrowed(&[]),
         timeouts: None,
     };
@@ -172,16 +175,51 @@ pub struct Concurrency {
     pub key: Option<Cow<'static, str>>,
     /// Which runs share the limit.
     pub scope: ConcurrencyScope,
+    /// What holds a slot: a run's executing steps (Inngest's rule), or the run itself from its
+    /// start to its end, through sleeps and waits.
+    pub per: ConcurrencyPer,
 }
 
-/// A throttle: at most `limit` runs start per `period`, with `burst` extra.
+/// What a concurrency limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConcurrencyPer {
+    /// Steps executing (a sleeping, waiting or backing-off run holds no slot). The default.
+    #[default]
+    Step,
+    /// Runs started and not ended (a sleeping or waiting run keeps its slot).
+    Run,
+}
+
+/// At most one active run per key (held through sleeps and retries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Singleton {
+    /// What happens to a new run while one is active.
+    pub mode: SingletonMode,
+    /// A CEL expression grouping runs (none: one run of the function at a time).
+    pub key: Option<Cow<'static, str>>,
+}
+
+/// What a singleton does with a new run while another is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SingletonMode {
+    /// The new run is skipped (recorded, with the reason).
+    Skip,
+    /// The active run is cancelled and the new one starts.
+    Cancel,
+}
+
+/// A throttle on run starts (GCRA): one start every `period / limit`, sustained, and up to
+/// `burst` starts at once when the throttle has been idle. Starts over the rate wait their turn
+/// (nothing is dropped); a run's later steps and retries are not throttled.
+///
+/// With `limit = 10, period = "1m", burst = 2`: two runs start at once, then one every 6 s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Throttle {
-    /// Runs per period.
+    /// Starts per period, sustained.
     pub limit: u32,
     /// The period.
     pub period: Duration,
-    /// Extra runs allowed in a burst (default 1).
+    /// Starts an idle throttle admits at once (default 1: evenly spread).
     pub burst: u32,
     /// A CEL expression grouping runs.
     pub key: Option<Cow<'static, str>>,
@@ -207,6 +245,8 @@ pub struct Debounce {
     pub key: Option<Cow<'static, str>>,
     /// The longest an event may be delayed.
     pub timeout: Option<Duration>,
+    /// Hand the run every event of the window (oldest first), not only the newest.
+    pub all_events: bool,
 }
 
 /// Batching: run once with up to `max_size` events, or after `timeout`.
@@ -218,6 +258,8 @@ pub struct BatchEvents {
     pub timeout: Duration,
     /// A CEL expression grouping events into batches.
     pub key: Option<Cow<'static, str>>,
+    /// A CEL condition: an event for which it is false runs on its own, unbatched.
+    pub if_expr: Option<Cow<'static, str>>,
 }
 
 /// Priority: a CEL expression giving a run's priority factor in seconds (-600..=600).

@@ -59,8 +59,9 @@ pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};
 pub use event::{Event, EventType, IntoRawEvent, NamedEvent, RawEvent};
 pub use function::{
-    BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, Executor, FunctionDef, FunctionSpec, Options,
-    Priority, RateLimit, RemoteFunction, SourceLocation, Throttle, Timeouts, Trigger,
+    BatchEvents, CancelOn, Concurrency, ConcurrencyPer, ConcurrencyScope, Debounce, Executor, FunctionDef,
+    FunctionSpec, Options, Priority, RateLimit, RemoteFunction, Singleton, SingletonMode, SourceLocation, Throttle,
+    Timeouts, Trigger,
 };
 pub use hookflow_macros::{inngest_fn, Event};
 pub use invocation::{Dep, Invocation, State};

@@ -36,13 +36,14 @@ fn sinks() -> &'static RwLock<HashMap<u64, mpsc::UnboundedSender<LogLine>>> {
     SINKS.get_or_init(Default::default)
 }
 
-/// Gives an engine an instance number and starts the task that stores its log lines.
-pub(crate) fn register(store: Arc<dyn Store>) -> u64 {
+/// Gives an engine an instance number and starts the task that stores its log lines (it ends
+/// after [`unregister`], once the lines sent before are written).
+pub(crate) fn register(store: Arc<dyn Store>) -> (u64, tokio::task::JoinHandle<()>) {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let instance = NEXT.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::unbounded_channel::<LogLine>();
     sinks().write().insert(instance, tx);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             while let Ok(more) = rx.try_recv() {
@@ -57,7 +58,7 @@ pub(crate) fn register(store: Arc<dyn Store>) -> u64 {
             }
         }
     });
-    instance
+    (instance, task)
 }
 
 /// Forgets an engine that stopped: its log task ends (and lets go of its store).

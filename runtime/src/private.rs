@@ -11,8 +11,8 @@ pub use crate::checks::*;
 pub use crate::event::Event;
 pub use crate::event::{EventType, IntoRawEvent, NamedEvent, RawEvent};
 pub use crate::function::{
-    BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, FunctionDef, Handler, HandlerFuture, Options,
-    Priority, RateLimit, SourceLocation, Throttle, Timeouts, Trigger,
+    BatchEvents, CancelOn, Concurrency, ConcurrencyPer, ConcurrencyScope, Debounce, FunctionDef, Handler,
+    HandlerFuture, Options, Priority, RateLimit, Singleton, SingletonMode, SourceLocation, Throttle, Timeouts, Trigger,
 };
 pub use crate::invocation::Invocation;
 pub use crate::output::FunctionOutput;

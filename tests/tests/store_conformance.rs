@@ -53,7 +53,7 @@ async fn sqlite_store_survives_reopen() {
             source: hookflow::webhook::EventSource::Api,
             received_at: 1,
         };
-        let batch = hookflow::store::Batch { events: vec![hookflow::store::NewEvent::new(event)], runs: vec![] };
+        let batch = hookflow::store::Batch { events: vec![hookflow::store::NewEvent::new(event)], runs: vec![], at: 0 };
         store.accept(&batch, None).await.expect("accept");
     }
     let store = SqliteStore::open(&path).expect("reopen");
@@ -78,7 +78,7 @@ async fn sqlite_search_uses_the_index_and_the_unindexed_tail() {
             received_at: 1,
         })
     };
-    let batch = |events| Batch { events, runs: vec![] };
+    let batch = |events| Batch { events, runs: vec![], at: 0 };
     store
         .accept(&batch(vec![event("user_1", "ann@example.com"), event("user_2", "bob@example.com")]), None)
         .await
@@ -129,7 +129,7 @@ async fn sqlite_fails_a_bad_write_alone() {
                 source: hookflow::webhook::EventSource::Api,
                 received_at: 1,
             };
-            store.accept(&Batch { events: vec![NewEvent::new(event)], runs: vec![] }, None).await
+            store.accept(&Batch { events: vec![NewEvent::new(event)], runs: vec![], at: 0 }, None).await
         })
     };
     let mut tasks = Vec::new();

@@ -14,7 +14,9 @@ use crate::clock::Millis;
 use crate::error::ErrorInfo;
 use crate::event_rules::{MAX_DATA_BYTES, MAX_EVENTS_PER_REQUEST};
 use crate::function::{ConcurrencyScope, FunctionSpec, Trigger};
-use crate::store::{EventQuery, Memo, PendingOp, RunQuery, RunRecord, RunStatus, StepKind, StepRecord, StoredEvent};
+use crate::store::{
+    EventQuery, HeldBack, Memo, PendingOp, RunQuery, RunRecord, RunStatus, StepKind, StepRecord, StoredEvent,
+};
 use crate::webhook::EventSource;
 use crate::Payload;
 
@@ -201,6 +203,9 @@ pub(crate) struct RunView {
     pub(crate) attempt: u32,
     pub(crate) rerun_of: Option<String>,
     pub(crate) parent_run_id: Option<String>,
+    /// Why a queued run waits: a full concurrency limit or a throttle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) held_back: Option<HeldBack>,
 }
 
 fn function_name(ui: &Shared, id: &str) -> String {
@@ -224,6 +229,7 @@ fn run_view(ui: &Shared, run: &RunRecord, events: &HashMap<String, StoredEvent>,
         attempt: run.attempt,
         rerun_of: run.rerun_of.clone(),
         parent_run_id: run.parent.as_ref().map(|p| p.run_id.clone()),
+        held_back: (run.status == RunStatus::Queued).then(|| ui.engine.store().held_back(&run.id)).flatten(),
     }
 }
 
@@ -886,9 +892,13 @@ fn options(def: &FunctionSpec, functions: &crate::registry::Functions) -> Vec<(S
             ConcurrencyScope::Env => "env",
             ConcurrencyScope::Account => "account",
         };
-        out.push(("concurrency".into(), format!("limit = {}{}, scope = \"{scope}\"", c.limit, key(c.key.as_deref()))));
+        let per = if c.per == crate::function::ConcurrencyPer::Run { ", per = \"run\"" } else { "" };
+        out.push((
+            "concurrency".into(),
+            format!("limit = {}{}, scope = \"{scope}\"{per}", c.limit, key(c.key.as_deref())),
+        ));
     }
-    if let Some(t) = &o.throttle {
+    for t in o.throttle.iter() {
         out.push((
             "throttle".into(),
             format!(
@@ -908,12 +918,22 @@ fn options(def: &FunctionSpec, functions: &crate::registry::Functions) -> Vec<(S
     }
     if let Some(d) = &o.debounce {
         let timeout = d.timeout.map(|t| format!(", timeout = \"{}\"", duration(t))).unwrap_or_default();
-        out.push(("debounce".into(), format!("period = \"{}\"{}{timeout}", duration(d.period), key(d.key.as_deref()))));
+        let all = if d.all_events { ", all_events = true" } else { "" };
+        out.push((
+            "debounce".into(),
+            format!("period = \"{}\"{}{timeout}{all}", duration(d.period), key(d.key.as_deref())),
+        ));
     }
     if let Some(b) = &o.batch_events {
         out.push((
             "batch_events".into(),
-            format!("max_size = {}, timeout = \"{}\"{}", b.max_size, duration(b.timeout), key(b.key.as_deref())),
+            format!(
+                "max_size = {}, timeout = \"{}\"{}{}",
+                b.max_size,
+                duration(b.timeout),
+                key(b.key.as_deref()),
+                b.if_expr.as_ref().map(|e| format!(", if = \"{e}\"")).unwrap_or_default()
+            ),
         ));
     }
     if let Some(p) = &o.priority {
@@ -921,6 +941,13 @@ fn options(def: &FunctionSpec, functions: &crate::registry::Functions) -> Vec<(S
     }
     if let Some(i) = &o.idempotency {
         out.push(("idempotency".into(), format!("\"{i}\"")));
+    }
+    if let Some(single) = &o.singleton {
+        let mode = match single.mode {
+            crate::function::SingletonMode::Skip => "skip",
+            crate::function::SingletonMode::Cancel => "cancel",
+        };
+        out.push(("singleton".into(), format!("mode = \"{mode}\"{}", key(single.key.as_deref()))));
     }
     for c in o.cancel_on.iter() {
         let expr = c.expr.as_ref().map(|e| format!(", if = \"{e}\"")).unwrap_or_default();

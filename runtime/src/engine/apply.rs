@@ -220,6 +220,10 @@ impl Core {
         if let Some(ending) = ending {
             return self.finish(run, trigger, ending, steps, emitted, now).await;
         }
+        if let Some(deadline) = super::flow::finish_deadline(&run) {
+            // Sleeping, waiting or backing off past its finish timeout: woken then to be cancelled.
+            run.wake_at = run.wake_at.map(|w| w.min(deadline));
+        }
         let waiting_on: Vec<String> = pending
             .iter()
             .filter(|op| matches!(op, PendingOp::Wait { .. } | PendingOp::Invoke { .. }))
@@ -285,6 +289,10 @@ impl Core {
                 )
             }
             Ending::Cancelled => {
+                if run.cancellation.is_none() {
+                    // Stopped between steps by its finish timeout.
+                    run.cancellation = super::flow::timed_out(&run, now);
+                }
                 let message = match &run.cancellation {
                     Some(c) => format!("the run was cancelled by {}", c.by),
                     None => "the run was cancelled".to_owned(),

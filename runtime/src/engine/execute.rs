@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::apply::{invoke_timeout, Applied, Ending};
 use super::host::EngineHost;
-use super::{Change, Core, TriggerEvent};
+use super::{flow, Change, Core, TriggerEvent};
 use crate::error::{ErrorInfo, Retry};
 use crate::event::RawEvent;
 use crate::exec::local;
@@ -68,6 +68,16 @@ impl Core {
             let applied = self.finish(run, &trigger, Ending::Cancelled, Vec::new(), Vec::new(), now).await?;
             return self.acknowledge(lease, applied).await;
         }
+        if let Some(timeout) = flow::timed_out(&run, now) {
+            // Queued too long (`timeouts.start`) or running too long (`timeouts.finish`).
+            let run = RunRecord { cancellation: Some(timeout), ..run };
+            let applied = self.finish(run, &trigger, Ending::Cancelled, Vec::new(), Vec::new(), now).await?;
+            return self.acknowledge(lease, applied).await;
+        }
+        let mut run = run;
+        // This pass is the run's start: its flow control admitted it (a throttle counted it),
+        // and its finish timeout runs from here.
+        run.started_at.get_or_insert(now);
 
         // Timers that came due. A sleep's end is written with the pass; a wait's or an invoke's
         // timeout first, on its own: the event (or the invoked run's result) may have arrived
@@ -130,6 +140,7 @@ impl Core {
             lease.clone(),
             spec.max_attempts(),
             run.status == RunStatus::Running,
+            flow::finish_deadline(&run),
         ));
         let report = self.call(&spec, &run, &trigger, input, host.clone()).await;
         if !host.flushed().await {

@@ -26,6 +26,8 @@ pub(super) struct EngineHost {
     max_attempts: u32,
     /// Whether the run's record says `Running` already.
     running: AtomicBool,
+    /// When the run's finish timeout cancels it: no step starts after that.
+    deadline: Option<Millis>,
     /// The lease was lost during a checkpoint: the pass stops, and its ack writes nothing.
     lost: Arc<AtomicBool>,
     /// Step results not checkpointed yet.
@@ -35,12 +37,19 @@ pub(super) struct EngineHost {
 }
 
 impl EngineHost {
-    pub(super) fn new(core: Arc<Core>, lease: Lease, max_attempts: u32, running: bool) -> EngineHost {
+    pub(super) fn new(
+        core: Arc<Core>,
+        lease: Lease,
+        max_attempts: u32,
+        running: bool,
+        deadline: Option<Millis>,
+    ) -> EngineHost {
         EngineHost {
             core,
             lease,
             max_attempts,
             running: AtomicBool::new(running),
+            deadline,
             lost: Arc::new(AtomicBool::new(false)),
             unflushed: Mutex::new(Vec::new()),
             flushing: Mutex::new(None),
@@ -81,7 +90,9 @@ impl StepHost for EngineHost {
     }
 
     fn cancelled(&self) -> bool {
-        self.lost.load(Ordering::SeqCst) || self.core.store.cancel_requested(&self.lease.run_id)
+        self.lost.load(Ordering::SeqCst)
+            || self.core.store.cancel_requested(&self.lease.run_id)
+            || self.deadline.is_some_and(|d| self.now() >= d)
     }
 
     fn max_attempts(&self) -> u32 {

@@ -68,16 +68,20 @@ impl Core {
         let (mut prepared, jsons): (Vec<NewEvent>, Vec<Option<Arc<Value>>>) =
             batch.into_iter().map(|p| (p.new, p.json)).unzip();
         let (mut lone, lone_triggers): (Vec<NewRun>, Vec<Arc<TriggerEvent>>) = runs.into_iter().unzip();
+        let now = self.clock.now_ms();
         if claim.is_some() {
-            let now = self.clock.now_ms();
+            // Claimed as they are written, so written as started; except runs under flow
+            // control, which the queue may hold back: they start when their first pass does.
             for run in prepared.iter_mut().flat_map(|e| e.runs.iter_mut()).chain(lone.iter_mut()) {
-                mark_started(&mut run.run, now);
+                if run.run.flow.is_empty() {
+                    mark_started(&mut run.run, now);
+                }
             }
         }
-        let store_batch = Batch { events: prepared, runs: lone };
+        let store_batch = Batch { events: prepared, runs: lone, at: now };
         let accepts = self.store.accept(&store_batch, claim.as_ref()).await?;
         self.bump();
-        let Batch { events, runs } = store_batch;
+        let Batch { events, runs, .. } = store_batch;
         for ((new, json), accepted) in events.into_iter().zip(jsons).zip(&accepts.events) {
             if !accepted.new {
                 continue;
@@ -207,6 +211,7 @@ impl Core {
             parent,
             rerun_of: None,
             cancellation: None,
+            flow: super::flow::flow_keys(&self.exprs, spec, trigger, now),
         };
         let matchers = self.cancel_matchers(spec, &run, trigger);
         NewRun { run, steps: Vec::new(), matchers }

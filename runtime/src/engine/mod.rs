@@ -17,6 +17,7 @@
 
 mod apply;
 mod execute;
+mod flow;
 mod host;
 mod ingest;
 mod scheduler;
@@ -126,6 +127,11 @@ pub(crate) struct Core {
     /// Leases this engine holds, renewed while their passes run.
     held: Mutex<std::collections::HashMap<String, Lease>>,
     loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The pass tasks that may still be running (finished ones are pruned as passes start):
+    /// shutdown waits for them to be gone, so that the store they hold is released.
+    pass_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The task that writes step logs (see `logs::register`).
+    log_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     changes: broadcast::Sender<Change>,
 }
 
@@ -207,7 +213,7 @@ impl EngineBuilder {
         let functions = Functions::from_registry(&self.registry)?;
         let (changes, _) = broadcast::channel(4096);
         let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(crate::store::MemoryStore::new()));
-        let instance = crate::logs::register(store.clone());
+        let (instance, log_task) = crate::logs::register(store.clone());
         let worker = format!("{}-{}", self.app_id, new_id());
         let claim = ClaimFor { worker, functions: function_ids(&functions), ttl: self.lease };
         let core = Arc::new(Core {
@@ -230,6 +236,8 @@ impl EngineBuilder {
             stop: Notify::new(),
             held: Mutex::new(std::collections::HashMap::new()),
             loops: Mutex::new(Vec::new()),
+            pass_tasks: Mutex::new(Vec::new()),
+            log_task: Mutex::new(Some(log_task)),
             changes,
         });
         core.rearm_legacy_runs().await?;

@@ -282,6 +282,67 @@ pub struct RunRecord {
     /// `Cancelled` at its next step, or at once when it is not executing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<Cancellation>,
+    /// How the run's passes are admitted (concurrency, throttle, priority, timeouts), evaluated
+    /// once when it was created.
+    #[serde(default, skip_serializing_if = "FlowKeys::is_empty")]
+    pub flow: FlowKeys,
+}
+
+/// A run's flow control, evaluated once when the run is created (keys and limits as they were
+/// then): what its passes count against, how they are ordered, and its deadlines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowKeys {
+    /// Concurrency limits its passes (or, `per_run`, the run as a whole) count against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concurrency: Vec<ConcurrencySlot>,
+    /// Throttles its start counts against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub throttle: Vec<ThrottleSlot>,
+    /// How far ahead (positive) or behind its work is ordered among its function's, in ms.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority_ms: Millis,
+    /// When it is cancelled if it has not started by then (`timeouts.start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_deadline: Option<Millis>,
+    /// How long after it started it is cancelled if it has not ended (`timeouts.finish`), in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_timeout_ms: Option<Millis>,
+}
+
+fn is_zero(n: &Millis) -> bool {
+    *n == 0
+}
+
+impl FlowKeys {
+    /// No flow control.
+    pub fn is_empty(&self) -> bool {
+        *self == FlowKeys::default()
+    }
+}
+
+/// One concurrency limit a run counts against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConcurrencySlot {
+    /// What shares the limit: `fn:<function>:<key>` or `env:<key>`.
+    pub bucket: String,
+    /// How many at once.
+    pub limit: u32,
+    /// Held from the run's start to its end, not only while it executes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_run: bool,
+}
+
+/// One throttle a run's start counts against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ThrottleSlot {
+    /// What shares the throttle: `<function>:<n>:<key>`.
+    pub bucket: String,
+    /// Starts per period, sustained.
+    pub limit: u32,
+    /// The period, in ms.
+    pub period_ms: Millis,
+    /// Starts an idle throttle admits at once.
+    pub burst: u32,
 }
 
 /// A request to cancel a run: by what, and when.

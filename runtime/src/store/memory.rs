@@ -10,11 +10,11 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 use super::matchers::MatcherIndex;
-use super::queue::{LocalQueue, Settle};
+use super::queue::{ItemFlow, LocalQueue, Settle};
 use super::types::effective_limit;
 use super::{
     Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
-    EventQuery, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery, RunRecord, StepLogs,
+    EventQuery, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery, RunRecord, StepLogs,
     StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::model::Millis;
@@ -51,8 +51,8 @@ struct Inner {
 /// What a write did to the queue, applied once the write is done.
 #[derive(Default)]
 struct Effects {
-    created: Vec<(String, String, Millis)>,
-    woken: Vec<(String, String, Millis)>,
+    created: Vec<(String, String, Millis, Arc<ItemFlow>)>,
+    woken: Vec<(String, String, Millis, Arc<ItemFlow>)>,
 }
 
 impl MemoryStore {
@@ -62,19 +62,21 @@ impl MemoryStore {
     }
 
     /// Applies a write's effects to the queue; runs the claimer asked for are leased to it.
-    fn settle(&self, effects: Effects, claim: Option<&ClaimFor>) -> HashMap<String, Lease> {
+    /// `claim` comes with the time its flow control is measured at.
+    fn settle(&self, effects: Effects, claim: Option<(&ClaimFor, Millis)>) -> HashMap<String, Lease> {
         let mut leases = HashMap::new();
-        for (run, function, due) in effects.created {
+        for (run, function, due, flow) in effects.created {
             match claim {
-                Some(claim) => {
-                    let lease = self.queue.0.insert_leased(&run, &function, due, claim.ttl);
-                    leases.insert(run, lease);
+                Some((claim, now)) => {
+                    if let Some(lease) = self.queue.0.insert_leased(&run, &function, due, flow, claim.ttl, now) {
+                        leases.insert(run, lease);
+                    }
                 }
-                None => self.queue.0.enqueue(&run, &function, Some(due)),
+                None => self.queue.0.enqueue(&run, &function, Some(due), flow),
             }
         }
-        for (run, function, at) in effects.woken {
-            self.queue.0.wake(&run, &function, at);
+        for (run, function, at, flow) in effects.woken {
+            self.queue.0.wake(&run, &function, at, || flow);
         }
         leases
     }
@@ -101,7 +103,7 @@ impl Inner {
             self.matchers.insert(matcher.clone(), trigger.clone());
         }
         if let Some(due) = run.wake_at {
-            effects.created.push((run.id.clone(), run.function_id.clone(), due));
+            effects.created.push((run.id.clone(), run.function_id.clone(), due, ItemFlow::of(run)));
         }
         self.runs.insert(run.id.clone(), run.clone());
         Some(run.id.clone())
@@ -123,7 +125,7 @@ impl Inner {
     fn wake(&mut self, run_id: &str, at: Millis, effects: &mut Effects) {
         if let Some(run) = self.runs.get_mut(run_id).filter(|r| !r.status.is_terminal()) {
             run.wake_at = Some(run.wake_at.map_or(at, |w| w.min(at)));
-            effects.woken.push((run.id.clone(), run.function_id.clone(), at));
+            effects.woken.push((run.id.clone(), run.function_id.clone(), at, ItemFlow::of(run)));
         }
     }
 
@@ -211,7 +213,7 @@ impl RunLog for MemoryStore {
             let runs: Vec<String> = batch.runs.iter().filter_map(|run| inner.create_run(run, &mut effects)).collect();
             (events, runs)
         };
-        let leases = self.settle(effects, claim);
+        let leases = self.settle(effects, claim.map(|c| (c, batch.at)));
         Ok(Accepts { events: accepts(events, &leases), runs: created(runs, &leases) })
     }
 
@@ -270,7 +272,7 @@ impl WorkQueue for MemoryStore {
             return Ok(Acked::Stale);
         }
         let mut effects = Effects::default();
-        let (due, events) = {
+        let (due, flow, events, at) = {
             let mut inner = self.inner.lock();
             let Ack { mut run, steps, waiting_on, matchers, drop_matchers, events, resume, at } = ack;
             for step in steps {
@@ -308,6 +310,7 @@ impl WorkQueue for MemoryStore {
             for matcher in matchers {
                 inner.matchers.insert(matcher, trigger.clone());
             }
+            let flow = ItemFlow::of(&run);
             inner.runs.insert(run.id.clone(), run);
             let events: Vec<(String, bool, Vec<String>)> = events
                 .iter()
@@ -323,10 +326,10 @@ impl WorkQueue for MemoryStore {
                     inner.wake(&run_id, at, &mut effects);
                 }
             }
-            (due, events)
+            (due, flow, events, at)
         };
-        self.queue.0.end_commit(lease, Settle::Release(due));
-        let leases = self.settle(effects, claim);
+        self.queue.0.end_commit(lease, Settle::Release(due, Some(flow)));
+        let leases = self.settle(effects, claim.map(|c| (c, at)));
         Ok(Acked::Committed { due, events: accepts(events, &leases) })
     }
 
@@ -337,7 +340,7 @@ impl WorkQueue for MemoryStore {
         if let Some(run) = self.inner.lock().runs.get_mut(&lease.run_id) {
             run.wake_at = Some(due);
         }
-        self.queue.0.end_commit(lease, Settle::Release(Some(due)));
+        self.queue.0.end_commit(lease, Settle::Release(Some(due), None));
         Ok(())
     }
 
@@ -346,6 +349,10 @@ impl WorkQueue for MemoryStore {
         let cancelled = self.inner.lock().cancel(run_id, &cancellation, &mut effects);
         self.settle(effects, None);
         Ok(cancelled)
+    }
+
+    fn held_back(&self, run_id: &str) -> Option<HeldBack> {
+        self.queue.0.held_back(run_id)
     }
 
     fn cancel_requested(&self, run_id: &str) -> bool {

@@ -40,7 +40,7 @@ pub use memory::MemoryStore;
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
     Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
-    EventQuery, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, Resolution, Resume, RunQuery,
+    EventQuery, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, Resolution, Resume, RunQuery,
 };
 
 use crate::model::Millis;
@@ -125,6 +125,13 @@ pub trait WorkQueue: Send + Sync + 'static {
 
     /// Notified whenever runs may have become due (new runs, wakes, released leases).
     fn work_signal(&self) -> Arc<tokio::sync::Notify>;
+
+    /// Why flow control holds this queued run back, if it does (for the dev UI). Stores that
+    /// cannot tell answer `None`.
+    fn held_back(&self, run_id: &str) -> Option<HeldBack> {
+        let _ = run_id;
+        None
+    }
 
     /// The matchers waiting for events named `name` that `incoming` may satisfy, not expired
     /// at `now`: joins already compared by value, other conditions with the trigger to

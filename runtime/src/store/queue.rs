@@ -1,26 +1,99 @@
 //! The claim state of a work queue kept in memory, for stores whose process owns their data
-//! (the memory store, and the SQLite store, which locks its file): which runs are due when, and
-//! which are leased to whom until when.
+//! (the memory store, and the SQLite store, which locks its file): which runs are due when,
+//! which are leased to whom until when, and the flow control that decides which due run a
+//! worker may claim next.
+//!
+//! A run waits in the timer heap until it is due, then in its *partition*: the runs of one
+//! function that count against the same concurrency buckets and throttles (each key value is
+//! its own partition, so a full bucket holds back only the runs that need it). A partition is
+//! listed by the score of its oldest run (`created_at` minus the run's priority), so older runs'
+//! work goes before newer runs' starts, and a worker claims from the listed partition with the
+//! lowest score. A partition whose head run needs a full concurrency bucket is parked on that
+//! bucket until a slot frees; one whose head run's start is throttled sleeps until the throttle
+//! admits it. Concurrency counts passes executing (or, for a run-level limit, runs started and
+//! not ended); a throttle counts starts (a run's first pass), by GCRA. A start blocked by
+//! concurrency spends no throttle token, since the throttle is only charged when the run is
+//! taken. A run past its start or finish deadline is claimed at once, past every limit: its pass
+//! cancels it.
 //!
 //! Leases are measured on a monotonic clock of the store's own, not on the engine's clock (which
 //! tests stop and advance by days): a lease is about whether a worker is alive. A lease that is
-//! being committed is never taken over, even if it expires meanwhile, so a commit and a new
-//! claim of the same run cannot interleave.
+//! being committed is never taken over, even if it expires meanwhile.
 //!
 //! A store may keep only the runs due before a horizon in memory ([`LocalQueue::with_horizon`]):
 //! later ones stay in the database and are loaded as the horizon moves, so a million sleeping
 //! runs cost no memory here.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use super::types::{ClaimFor, Lease};
-use crate::model::Millis;
+use super::types::{ClaimFor, HeldBack, Lease};
+use crate::model::{ConcurrencySlot, FlowKeys, Millis, RunRecord, ThrottleSlot};
+
+/// How a throttle's time is keyed where a store persists it.
+pub(crate) const THROTTLE_KEY: &str = "throttle:";
+
+/// What the queue needs to know of a run's flow control.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct ItemFlow {
+    pub(crate) concurrency: Vec<ConcurrencySlot>,
+    pub(crate) throttle: Vec<ThrottleSlot>,
+    /// Order among its function's due work: lower goes first.
+    pub(crate) score: Millis,
+    /// Whether the run has started (then its start is not throttled again, and it holds its
+    /// run-level slots).
+    pub(crate) started: bool,
+    /// When the run is cancelled if it is still queued or has not ended (a timeout).
+    pub(crate) deadline: Option<Millis>,
+}
+
+impl ItemFlow {
+    /// The flow of a run as stored.
+    pub(crate) fn of(run: &RunRecord) -> Arc<ItemFlow> {
+        ItemFlow::new(&run.flow, run.created_at, run.started_at, run.status.is_terminal())
+    }
+
+    /// The flow of a run from its stored parts.
+    pub(crate) fn new(flow: &FlowKeys, created_at: Millis, started_at: Option<Millis>, ended: bool) -> Arc<ItemFlow> {
+        let deadline = match started_at {
+            None => flow.start_deadline,
+            Some(started) => flow.finish_timeout_ms.map(|t| started.saturating_add(t)),
+        };
+        Arc::new(ItemFlow {
+            concurrency: flow.concurrency.clone(),
+            throttle: flow.throttle.clone(),
+            score: created_at.saturating_sub(flow.priority_ms),
+            started: started_at.is_some(),
+            deadline: deadline.filter(|_| !ended),
+        })
+    }
+
+    /// The partition of a run: the limits its next pass must pass. A started run needs neither
+    /// its run-level slots (it holds them) nor a throttle token, so it never waits behind runs
+    /// that are not started yet (which would wait for it to end: a deadlock).
+    fn partition_key(&self, function: &Arc<str>) -> PartitionKey {
+        let mut buckets: Vec<String> =
+            self.concurrency.iter().filter(|c| !(c.per_run && self.started)).map(|c| c.bucket.clone()).collect();
+        if !self.started {
+            buckets.extend(self.throttle.iter().map(|t| format!("{THROTTLE_KEY}{}", t.bucket)));
+        }
+        buckets.sort();
+        PartitionKey { function: function.clone(), buckets }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PartitionKey {
+    function: Arc<str>,
+    buckets: Vec<String>,
+}
+
+type PartId = u64;
 
 #[derive(Debug)]
 struct Held {
@@ -28,6 +101,21 @@ struct Held {
     /// Monotonic milliseconds.
     until: u64,
     committing: bool,
+    /// Step-level buckets this lease counts in.
+    steps: Vec<String>,
+    /// Run-level buckets this lease took for the run's start (kept if the run starts).
+    runs: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Place {
+    /// In the timer heap until due.
+    Waiting,
+    /// Due, in its partition.
+    Ready(PartId),
+    /// Past its deadline: claimed before anything else.
+    Expired,
+    Leased(Held),
 }
 
 #[derive(Debug)]
@@ -35,44 +123,93 @@ struct Item {
     function: Arc<str>,
     /// When it is due (while leased: when it was due when claimed).
     due: Millis,
-    /// Changes whenever the item does, so stale heap entries can be told apart.
+    /// Changes whenever the item moves, so stale heap entries can be told apart.
     seq: u64,
-    held: Option<Held>,
+    flow: Arc<ItemFlow>,
+    place: Place,
 }
 
-type DueEntry = Reverse<(Millis, u64, Arc<str>)>;
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Due(Arc<str>),
+    Deadline(Arc<str>),
+    Wake(PartId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    Listed(Millis),
+    Unlisted,
+    /// Parked on a full concurrency bucket.
+    Blocked,
+    /// Asleep until a throttle admits its head.
+    Throttled(Millis),
+}
+
+#[derive(Debug)]
+struct Partition {
+    key: PartitionKey,
+    function: Arc<str>,
+    heap: BinaryHeap<Reverse<(Millis, u64, Arc<str>)>>,
+    listing: Listing,
+    /// Why it is held back, for the dev UI.
+    blocked_on: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    in_flight: u32,
+    blocked: Vec<PartId>,
+}
 
 #[derive(Debug, Default)]
 struct State {
     items: HashMap<Arc<str>, Item>,
-    /// Due runs per function, oldest first; entries whose `seq` no longer matches are stale.
-    due: HashMap<Arc<str>, BinaryHeap<DueEntry>>,
-    /// Held leases by expiry (monotonic ms, token): removed when released or renewed, so this
-    /// holds only what is leased now.
+    timers: BinaryHeap<Reverse<(Millis, u64, Timer)>>,
+    partitions: HashMap<PartitionKey, PartId>,
+    parts: HashMap<PartId, Partition>,
+    /// Claimable partitions of each function, by head score.
+    ready: HashMap<Arc<str>, BTreeSet<(Millis, PartId)>>,
+    expired: VecDeque<Arc<str>>,
+    buckets: HashMap<String, Bucket>,
+    /// Throttles' theoretical arrival times (GCRA), by bucket.
+    throttles: HashMap<String, Millis>,
+    /// Throttle times changed since the store last wrote them.
+    dirty_throttles: BTreeMap<String, Millis>,
+    /// Held leases by expiry (monotonic ms, token): only what is leased now.
     leases: BTreeMap<(u64, u64), Arc<str>>,
     next_token: u64,
     next_seq: u64,
+    next_part: PartId,
     /// Runs due at or after this are not kept (see the module docs).
     horizon: Millis,
 }
 
 /// How a commit under a lease ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Settle {
     /// Written; the lease is kept (a checkpoint).
     Keep,
-    /// Written; the lease is released and the run is due at this time, or not queued.
-    Release(Option<Millis>),
+    /// Written; the lease is released and the run is due at this time, or not queued (it
+    /// ended); with its flow as it is now (`None`: as it was).
+    Release(Option<Millis>, Option<Arc<ItemFlow>>),
     /// Not written (the database failed): the lease is kept, the commit may be tried again.
     Failed,
 }
 
-/// Due runs and their leases.
+/// Due runs, their leases, and the flow control between them.
 #[derive(Debug)]
 pub(crate) struct LocalQueue {
     state: Mutex<State>,
     signal: Arc<Notify>,
     epoch: Instant,
+}
+
+/// GCRA: the emission interval and the tolerance of a throttle.
+fn gcra(slot: &ThrottleSlot) -> (Millis, Millis) {
+    let interval = (slot.period_ms / Millis::from(slot.limit.max(1))).max(1);
+    let tolerance = interval.saturating_mul(Millis::from(slot.burst.max(1) - 1));
+    (interval, tolerance)
 }
 
 impl LocalQueue {
@@ -113,23 +250,47 @@ impl LocalQueue {
         state.horizon = state.horizon.max(to);
     }
 
-    /// Makes a run due at `due` (or removes it with `None`), unless it is leased: then the
-    /// lease holder's commit decides. Wakes idle workers.
-    pub(crate) fn enqueue(&self, run_id: &str, function: &str, due: Option<Millis>) {
+    /// Sets a throttle time read from the database at open (keyed as
+    /// [`LocalQueue::take_dirty_throttles`] gives them).
+    pub(crate) fn restore_throttle(&self, key: &str, tat: Millis) {
+        if let Some(bucket) = key.strip_prefix(THROTTLE_KEY) {
+            self.state.lock().throttles.insert(bucket.to_owned(), tat);
+        }
+    }
+
+    /// Counts a started run in its run-level buckets (read from the database at open).
+    pub(crate) fn restore_run_slots(&self, flow: &ItemFlow) {
         let mut state = self.state.lock();
-        if state.items.get(run_id).is_some_and(|item| item.held.is_some()) {
+        for slot in flow.concurrency.iter().filter(|c| c.per_run) {
+            state.buckets.entry(slot.bucket.clone()).or_default().in_flight += 1;
+        }
+    }
+
+    /// Throttle times changed since last asked, for the store to write with its next commit,
+    /// keyed `throttle:<bucket>`.
+    pub(crate) fn take_dirty_throttles(&self) -> Vec<(String, Millis)> {
+        let dirty = std::mem::take(&mut self.state.lock().dirty_throttles);
+        dirty.into_iter().map(|(bucket, tat)| (format!("{THROTTLE_KEY}{bucket}"), tat)).collect()
+    }
+
+    /// Gives back throttle times a failed write did not persist, unless newer ones came since.
+    pub(crate) fn return_dirty_throttles(&self, throttles: Vec<(String, Millis)>) {
+        let mut state = self.state.lock();
+        for (key, tat) in throttles {
+            if let Some(bucket) = key.strip_prefix(THROTTLE_KEY) {
+                state.dirty_throttles.entry(bucket.to_owned()).or_insert(tat);
+            }
+        }
+    }
+
+    /// Makes a run due at `due` (or removes it with `None`), unless it is leased:
+    /// then its holder decides. Wakes idle workers.
+    pub(crate) fn enqueue(&self, run_id: &str, function: &str, due: Option<Millis>, flow: Arc<ItemFlow>) {
+        let mut state = self.state.lock();
+        if state.items.get(run_id).is_some_and(|item| matches!(item.place, Place::Leased(_))) {
             return;
         }
-        match due {
-            Some(due) if due < state.horizon => {
-                let run: Arc<str> = Arc::from(run_id);
-                let function: Arc<str> = Arc::from(function);
-                schedule(&mut state, run, function, due);
-            }
-            _ => {
-                state.items.remove(run_id);
-            }
-        }
+        place(&mut state, Arc::from(run_id), Arc::from(function), due, flow);
         drop(state);
         self.signal.notify_waiters();
     }
@@ -137,72 +298,124 @@ impl LocalQueue {
     /// Makes a run due at `due` unless this queue has it already (in any state): for runs
     /// loaded from the database as the horizon moves, which may be older than what the queue
     /// learned meanwhile.
-    pub(crate) fn enqueue_if_absent(&self, run_id: &str, function: &str, due: Millis) {
+    pub(crate) fn enqueue_if_absent(&self, run_id: &str, function: &str, due: Millis, flow: Arc<ItemFlow>) {
         let mut state = self.state.lock();
         if state.items.contains_key(run_id) || due >= state.horizon {
             return;
         }
-        schedule(&mut state, Arc::from(run_id), Arc::from(function), due);
+        place(&mut state, Arc::from(run_id), Arc::from(function), Some(due), flow);
         drop(state);
         self.signal.notify_waiters();
     }
 
-    /// Makes a run due no later than `at`, unless it is leased.
-    pub(crate) fn wake(&self, run_id: &str, function: &str, at: Millis) {
-        let due = {
+    /// Makes a run due no later than `at`, unless it is leased. `flow` is asked for
+    /// only when the queue does not have the run.
+    pub(crate) fn wake(&self, run_id: &str, function: &str, at: Millis, flow: impl FnOnce() -> Arc<ItemFlow>) {
+        let (due, flow) = {
             let state = self.state.lock();
             match state.items.get(run_id) {
-                Some(item) if item.held.is_some() => return,
-                Some(item) => item.due.min(at),
-                None => at,
+                Some(item) if matches!(item.place, Place::Leased(_)) => return,
+                Some(item) => (item.due.min(at), item.flow.clone()),
+                None => (at, flow()),
             }
         };
-        self.enqueue(run_id, function, Some(due));
+        self.enqueue(run_id, function, Some(due), flow);
     }
 
-    /// Leases a run just created by the claimer.
-    pub(crate) fn insert_leased(&self, run_id: &str, function: &str, due: Millis, ttl: Duration) -> Lease {
+    /// Leases a run just created by the claimer, if its flow control admits it now; otherwise
+    /// queues it (`None`).
+    pub(crate) fn insert_leased(
+        &self,
+        run_id: &str,
+        function: &str,
+        due: Millis,
+        flow: Arc<ItemFlow>,
+        ttl: Duration,
+        now: Millis,
+    ) -> Option<Lease> {
         let until = self.expiry(ttl);
         let mut state = self.state.lock();
-        state.next_token += 1;
-        state.next_seq += 1;
-        let (token, seq) = (state.next_token, state.next_seq);
         let run: Arc<str> = Arc::from(run_id);
-        state.leases.insert((until, token), run.clone());
-        state.items.insert(
-            run,
-            Item { function: Arc::from(function), due, seq, held: Some(Held { token, until, committing: false }) },
-        );
-        Lease { run_id: run_id.to_owned(), function_id: function.to_owned(), token }
+        let function: Arc<str> = Arc::from(function);
+        // A run whose partition has waiting work goes behind it.
+        let key = flow.partition_key(&function);
+        let behind = state.partitions.get(&key).and_then(|p| state.parts.get(p)).is_some_and(|p| !p.heap.is_empty());
+        if due > now || behind || !admits(&state, &flow, now) {
+            place(&mut state, run, function, Some(due), flow);
+            drop(state);
+            self.signal.notify_waiters();
+            return None;
+        }
+        let seq = bump(&mut state);
+        state.items.insert(run.clone(), Item { function: function.clone(), due, seq, flow, place: Place::Waiting });
+        Some(take(&mut state, &run, until, now))
     }
 
-    /// Leases up to `max` due runs of the claimer's functions, oldest due first, after putting
-    /// back the runs whose lease expired.
+    /// Leases up to `max` due runs of the claimer's functions that their flow control admits,
+    /// lowest score first, after putting back the runs whose lease expired.
     pub(crate) fn claim(&self, claim: &ClaimFor, now: Millis, max: usize) -> Vec<Lease> {
         let mono = self.mono();
         let until = self.expiry(claim.ttl);
         let mut state = self.state.lock();
         expire(&mut state, mono);
+        promote(&mut state, now);
         let mut out = Vec::new();
+        let wanted: Vec<Arc<str>> = claim.functions.iter().map(|f| Arc::from(f.as_str())).collect();
+        // Runs past a deadline first, whatever their limits: their pass cancels them.
+        let mut skipped = VecDeque::new();
         while out.len() < max {
-            // The oldest valid entry among the claimer's functions.
-            let mut best: Option<(Millis, Arc<str>)> = None;
-            for function in claim.functions.iter() {
-                let Some(top) = valid_top(&mut state, function) else { continue };
-                if top.0 <= now && best.as_ref().is_none_or(|b| top.0 < b.0) {
-                    best = Some((top.0, Arc::from(function.as_str())));
+            let Some(run) = state.expired.pop_front() else { break };
+            match state.items.get(&run) {
+                Some(item) if matches!(item.place, Place::Expired) && wanted.contains(&item.function) => {
+                    let seq = bump(&mut state);
+                    if let Some(item) = state.items.get_mut(&run) {
+                        item.seq = seq;
+                        item.place = Place::Leased(Held {
+                            token: 0,
+                            until,
+                            committing: false,
+                            steps: Vec::new(),
+                            runs: Vec::new(),
+                        });
+                    }
+                    out.push(lease_of(&mut state, &run, until));
                 }
+                Some(item) if matches!(item.place, Place::Expired) => skipped.push_back(run),
+                _ => {}
             }
-            let Some((_, function)) = best else { break };
-            let Some(Reverse((_, _, run))) = state.due.get_mut(&function).and_then(BinaryHeap::pop) else { break };
-            state.next_token += 1;
-            state.next_seq += 1;
-            let (token, seq) = (state.next_token, state.next_seq);
-            let Some(item) = state.items.get_mut(&run) else { continue };
-            item.held = Some(Held { token, until, committing: false });
-            item.seq = seq;
-            out.push(Lease { run_id: run.to_string(), function_id: item.function.to_string(), token });
-            state.leases.insert((until, token), run);
+        }
+        state.expired.extend(skipped);
+        while out.len() < max {
+            // The listed partition with the lowest head score among the claimer's functions.
+            let best = wanted.iter().filter_map(|f| state.ready.get(f).and_then(|set| set.first().copied())).min();
+            let Some((_, part)) = best else { break };
+            let Some(head) = valid_head(&mut state, part) else {
+                relist(&mut state, part);
+                continue;
+            };
+            let flow = match state.items.get(&head) {
+                Some(item) => item.flow.clone(),
+                None => continue,
+            };
+            if let Some(bucket) = full_bucket(&state, &flow) {
+                unlist(&mut state, part, Listing::Blocked);
+                if let Some(p) = state.parts.get_mut(&part) {
+                    p.blocked_on = Some(bucket.clone());
+                }
+                state.buckets.entry(bucket).or_default().blocked.push(part);
+                continue;
+            }
+            if let Some(at) = throttled_until(&state, &flow, now) {
+                unlist(&mut state, part, Listing::Throttled(at));
+                let seq = bump(&mut state);
+                state.timers.push(Reverse((at, seq, Timer::Wake(part))));
+                continue;
+            }
+            if let Some(p) = state.parts.get_mut(&part) {
+                p.heap.pop();
+            }
+            relist(&mut state, part);
+            out.push(take(&mut state, &head, until, now));
         }
         out
     }
@@ -214,7 +427,7 @@ impl LocalQueue {
         let mut renewed = Vec::with_capacity(leases.len());
         for lease in leases {
             let previous = match state.items.get_mut(lease.run_id.as_str()) {
-                Some(Item { held: Some(held), .. }) if held.token == lease.token => {
+                Some(Item { place: Place::Leased(held), .. }) if held.token == lease.token => {
                     Some(std::mem::replace(&mut held.until, until))
                 }
                 _ => None,
@@ -233,14 +446,14 @@ impl LocalQueue {
     #[cfg(test)]
     pub(crate) fn holds(&self, lease: &Lease) -> bool {
         let state = self.state.lock();
-        matches!(state.items.get(lease.run_id.as_str()), Some(Item { held: Some(h), .. }) if h.token == lease.token)
+        matches!(state.items.get(lease.run_id.as_str()), Some(Item { place: Place::Leased(h), .. }) if h.token == lease.token)
     }
 
     /// Starts a commit under `lease`: `false` when it is no longer held (write nothing).
     pub(crate) fn begin_commit(&self, lease: &Lease) -> bool {
         let mut state = self.state.lock();
         match state.items.get_mut(lease.run_id.as_str()) {
-            Some(Item { held: Some(held), .. }) if held.token == lease.token && !held.committing => {
+            Some(Item { place: Place::Leased(held), .. }) if held.token == lease.token && !held.committing => {
                 held.committing = true;
                 true
             }
@@ -252,26 +465,27 @@ impl LocalQueue {
     pub(crate) fn end_commit(&self, lease: &Lease, settle: Settle) {
         let mut state = self.state.lock();
         let Some(item) = state.items.get_mut(lease.run_id.as_str()) else { return };
-        if item.held.as_ref().is_none_or(|h| h.token != lease.token) {
+        let Place::Leased(held) = &mut item.place else { return };
+        if held.token != lease.token {
             return;
         }
         match settle {
-            Settle::Keep | Settle::Failed => {
-                if let Some(held) = item.held.as_mut() {
-                    held.committing = false;
-                }
-            }
-            Settle::Release(due) => {
+            Settle::Keep | Settle::Failed => held.committing = false,
+            Settle::Release(due, flow) => {
+                let Place::Leased(held) = std::mem::replace(&mut item.place, Place::Waiting) else { return };
                 let function = item.function.clone();
-                let key = item.held.as_ref().map(|h| (h.until, h.token));
+                let flow = flow.unwrap_or_else(|| item.flow.clone());
                 let run: Arc<str> = Arc::from(lease.run_id.as_str());
+                state.leases.remove(&(held.until, held.token));
+                let mut freed = held.steps;
+                let ended = due.is_none();
+                if ended {
+                    // A run that ended gives back its run-level slots, taken when it started.
+                    freed.extend(flow.concurrency.iter().filter(|c| c.per_run).map(|c| c.bucket.clone()));
+                }
+                free(&mut state, &freed);
                 state.items.remove(&run);
-                if let Some(key) = key {
-                    state.leases.remove(&key);
-                }
-                if let Some(due) = due.filter(|d| *d < state.horizon) {
-                    schedule(&mut state, run, function, due);
-                }
+                place(&mut state, run, function, due, flow);
                 drop(state);
                 self.signal.notify_waiters();
             }
@@ -285,33 +499,308 @@ impl LocalQueue {
         let mono = self.mono();
         let mut state = self.state.lock();
         expire(&mut state, mono);
-        let mut next: Option<Millis> = None;
-        for function in functions {
-            if let Some((due, _)) = valid_top(&mut state, function) {
-                next = Some(next.map_or(due, |n| n.min(due)));
-            }
+        let wanted: Vec<Arc<str>> = functions.iter().map(|f| Arc::from(f.as_str())).collect();
+        if state.expired.iter().any(|r| state.items.get(r).is_some_and(|i| wanted.contains(&i.function))) {
+            return Some(Millis::MIN);
         }
-        next
+        if wanted.iter().any(|f| state.ready.get(f).is_some_and(|set| !set.is_empty())) {
+            return Some(Millis::MIN);
+        }
+        // The earliest timer: stale entries are dropped on the way.
+        loop {
+            let Reverse((at, _, timer)) = state.timers.peek()?.clone();
+            let valid = match &timer {
+                Timer::Due(run) | Timer::Deadline(run) => {
+                    state.items.get(run).is_some_and(|i| wanted.contains(&i.function) && timer_valid(i, &timer, at))
+                }
+                Timer::Wake(part) => state.parts.get(part).is_some_and(|p| wanted.contains(&p.function)),
+            };
+            if valid {
+                return Some(at);
+            }
+            // Another function's timer: look past it without dropping it.
+            if matches!(&timer, Timer::Due(r) | Timer::Deadline(r) if state.items.get(r).is_some_and(|i| timer_valid(i, &timer, at)))
+                || matches!(&timer, Timer::Wake(p) if state.parts.contains_key(p))
+            {
+                return earliest_of(&state, &wanted);
+            }
+            state.timers.pop();
+        }
+    }
+
+    /// Why a queued run is not being executed, when flow control holds it back.
+    pub(crate) fn held_back(&self, run_id: &str) -> Option<HeldBack> {
+        let state = self.state.lock();
+        let item = state.items.get(run_id)?;
+        let Place::Ready(part) = item.place else { return None };
+        let partition = state.parts.get(&part)?;
+        match partition.listing {
+            Listing::Blocked => partition.blocked_on.clone().map(|bucket| HeldBack::Concurrency { bucket }),
+            Listing::Throttled(until) => Some(HeldBack::Throttle { until }),
+            _ => None,
+        }
     }
 }
 
-fn schedule(state: &mut State, run: Arc<str>, function: Arc<str>, due: Millis) {
+fn bump(state: &mut State) -> u64 {
     state.next_seq += 1;
-    let seq = state.next_seq;
-    state.due.entry(function.clone()).or_default().push(Reverse((due, seq, run.clone())));
-    state.items.insert(run, Item { function, due, seq, held: None });
+    state.next_seq
 }
 
-/// The oldest valid due entry of a function's heap (dropping stale ones on the way).
-fn valid_top(state: &mut State, function: &str) -> Option<(Millis, u64)> {
-    loop {
-        let heap = state.due.get_mut(function)?;
-        let Reverse((due, seq, run)) = heap.peek()?.clone();
-        let valid = state.items.get(&run).is_some_and(|i| i.seq == seq && i.held.is_none() && i.due == due);
-        if valid {
-            return Some((due, seq));
+/// Puts a run (not leased) in the timer heap, or forgets it (`None`, or beyond the horizon).
+fn place(state: &mut State, run: Arc<str>, function: Arc<str>, due: Option<Millis>, flow: Arc<ItemFlow>) {
+    let Some(due) = due.filter(|d| *d < state.horizon) else {
+        state.items.remove(&run);
+        return;
+    };
+    let seq = bump(state);
+    if let Some(deadline) = flow.deadline {
+        state.timers.push(Reverse((deadline, seq, Timer::Deadline(run.clone()))));
+    }
+    state.timers.push(Reverse((due, seq, Timer::Due(run.clone()))));
+    state.items.insert(run, Item { function, due, seq, flow, place: Place::Waiting });
+}
+
+fn timer_valid(item: &Item, timer: &Timer, at: Millis) -> bool {
+    match timer {
+        Timer::Due(_) => matches!(item.place, Place::Waiting) && item.due == at,
+        Timer::Deadline(_) => item.flow.deadline == Some(at) && matches!(item.place, Place::Waiting | Place::Ready(_)),
+        Timer::Wake(_) => true,
+    }
+}
+
+/// The earliest valid timer of these functions (a scan: only when other functions' timers come
+/// first).
+fn earliest_of(state: &State, wanted: &[Arc<str>]) -> Option<Millis> {
+    state
+        .timers
+        .iter()
+        .filter(|Reverse((at, _, timer))| match timer {
+            Timer::Due(run) | Timer::Deadline(run) => {
+                state.items.get(run).is_some_and(|i| wanted.contains(&i.function) && timer_valid(i, timer, *at))
+            }
+            Timer::Wake(part) => state.parts.get(part).is_some_and(|p| wanted.contains(&p.function)),
+        })
+        .map(|Reverse((at, _, _))| *at)
+        .min()
+}
+
+/// Moves what came due into partitions, runs past a deadline to the front, and throttled
+/// partitions whose time came back to the listing.
+fn promote(state: &mut State, now: Millis) {
+    while let Some(Reverse((at, _, timer))) = state.timers.peek().cloned() {
+        if at > now {
+            break;
         }
-        heap.pop();
+        state.timers.pop();
+        match timer {
+            Timer::Due(run) => {
+                let Some(item) = state.items.get(&run) else { continue };
+                if !timer_valid(item, &Timer::Due(run.clone()), at) {
+                    continue;
+                }
+                let key = item.flow.partition_key(&item.function);
+                let (score, function) = (item.flow.score, item.function.clone());
+                let part = partition(state, key, function);
+                let seq = bump(state);
+                if let Some(item) = state.items.get_mut(&run) {
+                    item.seq = seq;
+                    item.place = Place::Ready(part);
+                }
+                if let Some(p) = state.parts.get_mut(&part) {
+                    p.heap.push(Reverse((score, seq, run)));
+                }
+                if matches!(state.parts.get(&part).map(|p| p.listing), Some(Listing::Listed(_) | Listing::Unlisted)) {
+                    relist(state, part);
+                }
+            }
+            Timer::Deadline(run) => {
+                let Some(item) = state.items.get(&run) else { continue };
+                if !timer_valid(item, &Timer::Deadline(run.clone()), at) {
+                    continue;
+                }
+                let seq = bump(state);
+                if let Some(item) = state.items.get_mut(&run) {
+                    item.seq = seq;
+                    item.place = Place::Expired;
+                }
+                state.expired.push_back(run);
+            }
+            Timer::Wake(part) => {
+                if matches!(state.parts.get(&part).map(|p| p.listing), Some(Listing::Throttled(t)) if t <= now) {
+                    relist(state, part);
+                }
+            }
+        }
+    }
+}
+
+fn partition(state: &mut State, key: PartitionKey, function: Arc<str>) -> PartId {
+    if let Some(id) = state.partitions.get(&key) {
+        return *id;
+    }
+    state.next_part += 1;
+    let id = state.next_part;
+    state.partitions.insert(key.clone(), id);
+    let partition = Partition { key, function, heap: BinaryHeap::new(), listing: Listing::Unlisted, blocked_on: None };
+    state.parts.insert(id, partition);
+    id
+}
+
+/// The run at the head of a partition, dropping stale entries.
+fn valid_head(state: &mut State, part: PartId) -> Option<Arc<str>> {
+    loop {
+        let p = state.parts.get(&part)?;
+        let Reverse((_, seq, run)) = p.heap.peek()?.clone();
+        let valid =
+            state.items.get(&run).is_some_and(|i| i.seq == seq && matches!(i.place, Place::Ready(x) if x == part));
+        if valid {
+            return Some(run);
+        }
+        if let Some(p) = state.parts.get_mut(&part) {
+            p.heap.pop();
+        }
+    }
+}
+
+/// Lists a partition by its head's score (or unlists it when it is empty).
+fn relist(state: &mut State, part: PartId) {
+    let head_score = valid_head(state, part).and_then(|run| state.items.get(&run).map(|i| i.flow.score));
+    let Some(p) = state.parts.get_mut(&part) else { return };
+    let function = p.function.clone();
+    if let Listing::Listed(old) = p.listing {
+        if let Some(set) = state.ready.get_mut(&function) {
+            set.remove(&(old, part));
+        }
+    }
+    match head_score {
+        Some(score) => {
+            p.listing = Listing::Listed(score);
+            p.blocked_on = None;
+            state.ready.entry(function).or_default().insert((score, part));
+        }
+        None => {
+            p.listing = Listing::Unlisted;
+            p.blocked_on = None;
+            // An empty partition is dropped, so a million one-off keys leave nothing behind.
+            if let Some(p) = state.parts.remove(&part) {
+                state.partitions.remove(&p.key);
+            }
+        }
+    }
+}
+
+fn unlist(state: &mut State, part: PartId, listing: Listing) {
+    let Some(p) = state.parts.get_mut(&part) else { return };
+    if let Listing::Listed(old) = p.listing {
+        if let Some(set) = state.ready.get_mut(&p.function) {
+            set.remove(&(old, part));
+        }
+    }
+    p.listing = listing;
+}
+
+/// The bucket a run's next pass would need and that is full, if one is.
+fn full_bucket(state: &State, flow: &ItemFlow) -> Option<String> {
+    flow.concurrency
+        .iter()
+        .filter(|slot| !slot.per_run || !flow.started)
+        .find(|slot| state.buckets.get(&slot.bucket).map_or(0, |b| b.in_flight) >= slot.limit)
+        .map(|slot| slot.bucket.clone())
+}
+
+/// When the throttles would admit a run's start, if not now.
+fn throttled_until(state: &State, flow: &ItemFlow, now: Millis) -> Option<Millis> {
+    if flow.started {
+        return None;
+    }
+    flow.throttle
+        .iter()
+        .filter_map(|slot| {
+            let (_, tolerance) = gcra(slot);
+            let tat = state.throttles.get(&slot.bucket).copied().unwrap_or(Millis::MIN);
+            let allowed_at = tat.saturating_sub(tolerance);
+            (allowed_at > now).then_some(allowed_at)
+        })
+        .max()
+}
+
+/// Whether a run's flow control admits its pass now (for a run claimed as it is inserted).
+fn admits(state: &State, flow: &ItemFlow, now: Millis) -> bool {
+    full_bucket(state, flow).is_none() && throttled_until(state, flow, now).is_none()
+}
+
+/// Leases a run that was admitted: charges its throttles and counts it in its buckets.
+fn take(state: &mut State, run: &Arc<str>, until: u64, now: Millis) -> Lease {
+    let Some(item) = state.items.get(run) else {
+        return Lease { run_id: run.to_string(), function_id: String::new(), token: 0 };
+    };
+    let flow = item.flow.clone();
+    let mut steps = Vec::new();
+    let mut runs = Vec::new();
+    for slot in &flow.concurrency {
+        if slot.per_run {
+            if !flow.started {
+                runs.push(slot.bucket.clone());
+            }
+        } else {
+            steps.push(slot.bucket.clone());
+        }
+    }
+    for bucket in steps.iter().chain(&runs) {
+        state.buckets.entry(bucket.clone()).or_default().in_flight += 1;
+    }
+    if !flow.started {
+        for slot in &flow.throttle {
+            let (interval, _) = gcra(slot);
+            let tat = state.throttles.get(&slot.bucket).copied().unwrap_or(Millis::MIN).max(now) + interval;
+            state.throttles.insert(slot.bucket.clone(), tat);
+            state.dirty_throttles.insert(slot.bucket.clone(), tat);
+        }
+    }
+    let seq = bump(state);
+    if let Some(item) = state.items.get_mut(run) {
+        item.seq = seq;
+        item.place = Place::Leased(Held { token: 0, until, committing: false, steps, runs });
+    }
+    lease_of(state, run, until)
+}
+
+/// Gives the leased run its token and registers the lease's expiry.
+fn lease_of(state: &mut State, run: &Arc<str>, until: u64) -> Lease {
+    state.next_token += 1;
+    let token = state.next_token;
+    let function = match state.items.get_mut(run) {
+        Some(item) => {
+            if let Place::Leased(held) = &mut item.place {
+                held.token = token;
+            }
+            item.function.to_string()
+        }
+        None => String::new(),
+    };
+    state.leases.insert((until, token), run.clone());
+    Lease { run_id: run.to_string(), function_id: function, token }
+}
+
+/// Gives slots back and wakes the partitions waiting for them.
+fn free(state: &mut State, buckets: &[String]) {
+    for name in buckets {
+        let waiting = match state.buckets.get_mut(name) {
+            Some(bucket) => {
+                bucket.in_flight = bucket.in_flight.saturating_sub(1);
+                std::mem::take(&mut bucket.blocked)
+            }
+            None => Vec::new(),
+        };
+        for part in waiting {
+            if matches!(state.parts.get(&part).map(|p| p.listing), Some(Listing::Blocked)) {
+                relist(state, part);
+            }
+        }
+        if state.buckets.get(name).is_some_and(|b| b.in_flight == 0 && b.blocked.is_empty()) {
+            state.buckets.remove(name);
+        }
     }
 }
 
@@ -324,74 +813,27 @@ fn expire(state: &mut State, mono: u64) {
             state.leases.remove(&key);
             continue;
         };
-        if item.held.as_ref().is_some_and(|h| h.committing) {
+        let Place::Leased(held) = &item.place else {
+            state.leases.remove(&key);
+            continue;
+        };
+        if held.committing {
             // Being committed: the commit ends (or fails) soon; it is not taken over meanwhile.
             continue;
         }
         state.leases.remove(&key);
-        item.held = None;
-        let (function, due) = (item.function.clone(), item.due);
+        let Place::Leased(held) = std::mem::replace(&mut item.place, Place::Waiting) else { continue };
+        let (function, due, flow) = (item.function.clone(), item.due, item.flow.clone());
+        // The pass never committed: its slots are free again, run-level ones included (the run
+        // did not start as far as the store knows).
+        let mut freed = held.steps;
+        freed.extend(held.runs);
+        free(state, &freed);
         tracing::warn!(run_id = %run, "a worker's lease expired: the run is claimable again");
-        schedule(state, run, function, due);
+        state.items.remove(&run);
+        place(state, run, function, Some(due), flow);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn claimer(ttl: Duration) -> ClaimFor {
-        ClaimFor { worker: "w".into(), functions: Arc::from(vec!["f".to_owned(), "g".to_owned()]), ttl }
-    }
-
-    #[test]
-    fn claims_due_runs_oldest_first_and_fences_commits() {
-        let q = LocalQueue::new();
-        q.enqueue("r2", "f", Some(20));
-        q.enqueue("r1", "g", Some(10));
-        q.enqueue("r3", "f", Some(99));
-        q.enqueue("other", "h", Some(1));
-        let leases = q.claim(&claimer(Duration::from_secs(30)), 50, 10);
-        let ids: Vec<&str> = leases.iter().map(|l| l.run_id.as_str()).collect();
-        assert_eq!(ids, vec!["r1", "r2"], "due runs of the claimer's functions, oldest first");
-        assert!(q.claim(&claimer(Duration::from_secs(30)), 50, 10).is_empty(), "a leased run is not claimed twice");
-        assert_eq!(q.next_due(&["f".into(), "g".into()]), Some(99));
-        let stale = Lease { token: leases[0].token + 100, ..leases[0].clone() };
-        assert!(!q.begin_commit(&stale), "a stale token cannot commit");
-        assert!(q.begin_commit(&leases[0]));
-        q.end_commit(&leases[0], Settle::Release(Some(70)));
-        assert!(!q.holds(&leases[0]));
-        q.enqueue("r2", "f", Some(0));
-        assert!(q.holds(&leases[1]), "enqueue leaves a leased run to its holder");
-        let again = q.claim(&claimer(Duration::from_secs(30)), 80, 10);
-        assert_eq!(again.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(), vec!["r1"]);
-    }
-
-    #[test]
-    fn expired_leases_are_claimable_again_unless_committing() {
-        let q = LocalQueue::new();
-        q.enqueue("r1", "f", Some(0));
-        q.enqueue("r2", "f", Some(0));
-        let first = q.claim(&claimer(Duration::ZERO), 0, 10);
-        assert_eq!(first.len(), 2);
-        assert!(q.begin_commit(&first[1]));
-        std::thread::sleep(Duration::from_millis(5));
-        let second = q.claim(&claimer(Duration::from_secs(30)), 0, 10);
-        assert_eq!(second.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(), vec!["r1"]);
-        assert_ne!(second[0].token, first[0].token);
-        assert!(!q.begin_commit(&first[0]), "the first worker's lease is gone");
-        assert_eq!(q.renew(&first, Duration::from_secs(30)), vec![false, true]);
-    }
-
-    #[test]
-    fn a_horizon_keeps_later_runs_out_of_memory() {
-        let q = LocalQueue::with_horizon(100);
-        q.enqueue("soon", "f", Some(50));
-        q.enqueue("later", "f", Some(500));
-        assert_eq!(q.next_due(&["f".into()]), Some(50));
-        assert_eq!(q.claim(&claimer(Duration::from_secs(1)), 1_000, 10).len(), 1);
-        q.extend_horizon(1_000);
-        q.enqueue("later", "f", Some(500));
-        assert_eq!(q.claim(&claimer(Duration::from_secs(1)), 1_000, 10).len(), 1);
-    }
-}
+mod tests;

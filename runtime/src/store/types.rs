@@ -54,6 +54,9 @@ pub struct Batch {
     pub events: Vec<NewEvent>,
     /// Runs that no new event starts (re-runs).
     pub runs: Vec<NewRun>,
+    /// When the batch is accepted, on the engine's clock: flow control (throttles, rate limits,
+    /// idempotency windows) is measured at this time.
+    pub at: Millis,
 }
 
 /// A run created by a batch or an ack.
@@ -253,6 +256,22 @@ pub enum Acked {
     },
     /// The lease was lost (it expired and the run was claimed again): nothing was written.
     Stale,
+}
+
+/// Why flow control holds a queued run back (for the dev UI).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HeldBack {
+    /// A concurrency limit is full.
+    Concurrency {
+        /// Which (`fn:<function>:<key>` or `env:<key>`).
+        bucket: String,
+    },
+    /// A throttle admits the run's start at `until` (ms).
+    Throttle {
+        /// When.
+        until: Millis,
+    },
 }
 
 /// Step results and resolutions written during a pass, under its lease.

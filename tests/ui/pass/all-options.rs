@@ -1,4 +1,4 @@
-//! Every option at once, with their documented shapes.
+//! Every option the engine enforces, at once, with their documented shapes.
 use hookflow::prelude::*;
 
 async fn notify_failure(event: Event<Json>, _step: Step) -> Result<()> {
@@ -12,13 +12,10 @@ async fn notify_failure(event: Event<Json>, _step: Step) -> Result<()> {
     event = "clerk/user.created",
     retries = 3,
     concurrency(limit = 5, key = "event.data.id", scope = "fn"),
-    concurrency(limit = 100, key = "'mail-provider'", scope = "account"),
+    concurrency(limit = 100, key = "'mail-provider'", scope = "account", per = "run"),
     throttle(limit = 10, period = "1m", burst = 2, key = "event.data.id"),
-    rate_limit(limit = 1, period = "1h", key = "event.data.id"),
-    debounce(period = "5s", key = "event.data.id", timeout = "1m"),
-    batch_events(max_size = 100, timeout = "5s", key = "event.data.id"),
+    throttle(limit = 1_000, period = "1d"),
     priority(run = "event.data.plan == 'pro' ? 120 : 0"),
-    idempotency = "event.data.id",
     cancel_on(event = "clerk/user.deleted", if = "event.data.id == async.data.id", timeout = "7d"),
     cancel_on(event = "app/account.closed"),
     timeouts(start = "10m", finish = "1h"),
@@ -30,7 +27,7 @@ async fn send_welcome(event: Event<clerk::UserCreated>, _step: Step) -> Result<(
 }
 
 fn main() {
-    use hookflow::{ConcurrencyScope, Trigger};
+    use hookflow::{ConcurrencyPer, ConcurrencyScope, Trigger};
     use std::time::Duration;
 
     let def = send_welcome::DEF;
@@ -47,13 +44,11 @@ fn main() {
     assert_eq!(o.concurrency.len(), 2);
     assert_eq!(o.concurrency[1].scope, ConcurrencyScope::Account);
     assert_eq!(o.concurrency[1].key.as_deref(), Some("'mail-provider'"));
-    let throttle = o.throttle.as_ref().unwrap();
+    assert_eq!(o.concurrency[1].per, ConcurrencyPer::Run);
+    let throttle = &o.throttle[0];
     assert_eq!((throttle.limit, throttle.period, throttle.burst), (10, Duration::from_secs(60), 2));
-    assert_eq!(o.rate_limit.as_ref().unwrap().period, Duration::from_secs(3600));
-    assert_eq!(o.debounce.as_ref().unwrap().timeout, Some(Duration::from_secs(60)));
-    assert_eq!(o.batch_events.as_ref().unwrap().max_size, 100);
+    assert_eq!((o.throttle[1].limit, o.throttle[1].burst), (1_000, 1));
     assert_eq!(o.priority.as_ref().unwrap().run, "event.data.plan == 'pro' ? 120 : 0");
-    assert_eq!(o.idempotency.as_deref(), Some("event.data.id"));
     assert_eq!(o.cancel_on.len(), 2);
     assert_eq!(o.cancel_on[0].timeout, Some(Duration::from_secs(7 * 86_400)));
     assert_eq!(o.cancel_on[1].expr, None);

@@ -80,6 +80,7 @@ fn run(id: &str, function: &str, event: &str) -> RunRecord {
         parent: None,
         rerun_of: None,
         cancellation: None,
+        flow: Default::default(),
     }
 }
 
@@ -137,7 +138,7 @@ fn wait_matcher(run: &str, hash: &str, value: &str, deadline: i64) -> Matcher {
 }
 
 async fn accept(store: &Arc<dyn Store>, events: Vec<NewEvent>) -> Vec<super::Accepted> {
-    store.accept(&Batch { events, runs: Vec::new() }, None).await.expect("accept").events
+    store.accept(&Batch { events, runs: Vec::new(), at: NOW }, None).await.expect("accept").events
 }
 
 /// Claims the one run of `function` due at `now`.
@@ -319,8 +320,11 @@ async fn reruns_do_not_collide_with_their_original(store: Arc<dyn Store>) {
     let mut rerun = run("01B", "f", "e1");
     rerun.rerun_of = Some("01A".into());
     let copied = step("01B", "h1", Memo::Data(json!("copied")));
-    let batch =
-        Batch { events: Vec::new(), runs: vec![NewRun { steps: vec![copied.clone()], ..NewRun::new(rerun.clone()) }] };
+    let batch = Batch {
+        events: Vec::new(),
+        runs: vec![NewRun { steps: vec![copied.clone()], ..NewRun::new(rerun.clone()) }],
+        at: NOW,
+    };
     let out = store.accept(&batch, None).await.expect("accept");
     assert_eq!(ids(&out.runs), vec!["01B"]);
     assert_eq!(store.run("01B").await.expect("run"), Some(rerun), "a re-run of the same event is stored");
@@ -595,7 +599,8 @@ async fn released_runs_are_due_again(store: Arc<dyn Store>) {
 
 async fn runs_claimed_on_insert_belong_to_the_claimer(store: Arc<dyn Store>) {
     let claim = claimer("w1", &["f"], Duration::from_secs(30));
-    let batch = Batch { events: vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])], runs: Vec::new() };
+    let batch =
+        Batch { events: vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])], runs: Vec::new(), at: NOW };
     let out = store.accept(&batch, Some(&claim)).await.expect("accept");
     let lease = out.events[0].runs[0].lease.clone().expect("leased to the claimer");
     assert!(store.claim(&claimer("w2", &["f"], Duration::from_secs(30)), NOW, 10).await.expect("claim").is_empty());

@@ -31,13 +31,13 @@ use super::matchers::MatcherIndex;
 use super::queue::{LocalQueue, Settle};
 use super::types::effective_limit;
 use super::{
-    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, EventQuery, Join,
-    Lease, LogLine, Matcher, MatcherKind, Memo, Queries, RunLog, RunQuery, RunRecord, RunStatus, StepKind, StepLogs,
-    StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, EventQuery,
+    HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, Memo, Queries, RunLog, RunQuery, RunRecord, RunStatus,
+    StepKind, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::model::{EventSource, Millis};
 use crate::Payload;
-use rows::{AckRows, BatchRows, CheckpointRows, Effects, Write, Written};
+use rows::{AckRows, BatchRows, CheckpointRows, Effects, StoredFlow, Write, Written, FLOW_COLUMNS};
 use writer::{Job, Writer};
 
 /// Read connections kept open.
@@ -152,11 +152,14 @@ impl SqliteStore {
             .name("hookflow-sqlite-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+        // Nothing is in memory until the first claim loads what is due, but the flow control
+        // that outlives a pass: throttle times, and the run-level slots of started runs.
+        let queue = LocalQueue::with_horizon(Millis::MIN);
+        load_flow(&readers[0].lock(), &queue)?;
         let owner = Owner {
             writer: tx,
             indexer,
-            // Nothing is in memory until the first claim loads what is due.
-            queue: LocalQueue::with_horizon(Millis::MIN),
+            queue,
             matchers: Mutex::new(matchers),
             cancels: Mutex::new(cancels),
             loading: tokio::sync::Mutex::new(()),
@@ -213,8 +216,9 @@ impl SqliteStore {
         .map_err(|e| StoreError::Database(format!("reader task failed: {e}")))?
     }
 
-    /// Applies a committed write's effects to memory; the runs `claim` asked for are leased to it.
-    fn settle(&self, effects: Effects, claim: Option<&ClaimFor>) -> std::collections::HashMap<String, Lease> {
+    /// Applies a committed write's effects to memory; the runs `claim` asked for are leased to it
+    /// if their flow control admits them at the time that comes with it.
+    fn settle(&self, effects: Effects, claim: Option<(&ClaimFor, Millis)>) -> std::collections::HashMap<String, Lease> {
         let mut leases = std::collections::HashMap::new();
         let Some(owner) = &self.owner else { return leases };
         {
@@ -236,17 +240,18 @@ impl SqliteStore {
                 cancels.remove(run);
             }
         }
-        for (run, function, due) in effects.created {
+        for (run, function, due, flow) in effects.created {
             match claim {
-                Some(claim) => {
-                    let lease = owner.queue.insert_leased(&run, &function, due, claim.ttl);
-                    leases.insert(run, lease);
+                Some((claim, now)) => {
+                    if let Some(lease) = owner.queue.insert_leased(&run, &function, due, flow, claim.ttl, now) {
+                        leases.insert(run, lease);
+                    }
                 }
-                None => owner.queue.enqueue(&run, &function, Some(due)),
+                None => owner.queue.enqueue(&run, &function, Some(due), flow),
             }
         }
-        for (run, function, at) in effects.woken {
-            owner.queue.wake(&run, &function, at);
+        for woken in effects.woken {
+            owner.queue.wake(&woken.run_id, &woken.function, woken.at, || woken.flow.item());
         }
         leases
     }
@@ -268,15 +273,17 @@ impl SqliteStore {
         owner.queue.extend_horizon(to);
         let due = self
             .read(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT id, function_id, wake_at FROM runs WHERE wake_at IS NOT NULL AND wake_at >= ?1 AND wake_at < ?2",
-                )?;
-                let rows = stmt.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                rows.collect::<Result<Vec<(String, String, Millis)>, _>>().map_err(StoreError::from)
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT id, function_id, wake_at, {FLOW_COLUMNS} FROM runs \
+                     WHERE wake_at IS NOT NULL AND wake_at >= ?1 AND wake_at < ?2"
+                ))?;
+                let rows = stmt
+                    .query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, StoredFlow::read(r, 3)?)))?;
+                rows.collect::<Result<Vec<(String, String, Millis, StoredFlow)>, _>>().map_err(StoreError::from)
             })
             .await?;
-        for (run, function, at) in due {
-            owner.queue.enqueue_if_absent(&run, &function, at);
+        for (run, function, at, flow) in due {
+            owner.queue.enqueue_if_absent(&run, &function, at, flow.item());
         }
         Ok(())
     }
@@ -290,6 +297,25 @@ fn open_readers(path: &Path, durability: Durability) -> Result<Vec<Mutex<Connect
             Ok(Mutex::new(conn))
         })
         .collect()
+}
+
+/// Throttle times and the run-level concurrency slots held by started runs, read into the
+/// queue at open.
+fn load_flow(conn: &Connection, queue: &LocalQueue) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare("SELECT key, value FROM flow_state WHERE key >= 'throttle:' AND key < 'throttle;'")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let key: String = row.get(0)?;
+        queue.restore_throttle(&key, row.get(1)?);
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {FLOW_COLUMNS} FROM runs WHERE flow IS NOT NULL AND started_at IS NOT NULL AND ended_at IS NULL"
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        queue.restore_run_slots(&StoredFlow::read(row, 0)?.item());
+    }
+    Ok(())
 }
 
 /// The matchers and the cancelled runs, read into memory at open.
@@ -326,7 +352,7 @@ fn load_memory(conn: &Connection) -> Result<(MatcherIndex, HashSet<String>), Sto
 const EVENT_COLUMNS: &str = "id, name, data, ts, user, source, received_at, embeds";
 const EVENT_COLUMNS_E: &str = "e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at, e.embeds";
 const RUN_COLUMNS: &str =
-    "id, function_id, event_ids, status, attempt, created_at, started_at, ended_at, output, error, wake_at, state, parent, rerun_of, cancel";
+    "id, function_id, event_ids, status, attempt, created_at, started_at, ended_at, output, error, wake_at, state, parent, rerun_of, cancel, flow";
 
 /// An event row, and the id of the event it embeds by reference (see [`NewEvent::embeds`]).
 type EventRowRead = (StoredEvent, Option<String>);
@@ -378,6 +404,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>
     let parent: Option<String> = row.get(12)?;
     let rerun_of: Option<String> = row.get(13)?;
     let cancel: Option<String> = row.get(14)?;
+    let flow: Option<String> = row.get(15)?;
     let (id, function_id, attempt, created_at, started_at, ended_at, wake_at) =
         (row.get(0)?, row.get(1)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(10)?);
     Ok((|| {
@@ -398,6 +425,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>
             parent: parent.as_deref().map(serde_json::from_str).transpose()?,
             rerun_of,
             cancellation: cancel.as_deref().map(serde_json::from_str).transpose()?,
+            flow: flow.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default(),
         })
     })())
 }
@@ -459,7 +487,7 @@ impl RunLog for SqliteStore {
     async fn accept(&self, batch: &Batch, claim: Option<&ClaimFor>) -> Result<Accepts, StoreError> {
         let rows = BatchRows::encode(batch)?;
         let written = self.write(Write::Accept(rows)).await?;
-        let leases = self.settle(written.effects, claim);
+        let leases = self.settle(written.effects, claim.map(|c| (c, batch.at)));
         Ok(Accepts {
             events: accepted(batch.events.iter().map(|e| e.event.id.clone()), written.events, &leases),
             runs: created(written.runs, &leases),
@@ -535,10 +563,12 @@ impl WorkQueue for SqliteStore {
 
     async fn checkpoint(&self, lease: &Lease, checkpoint: Checkpoint) -> Result<bool, StoreError> {
         let owner = self.owner()?;
-        let rows = CheckpointRows::encode(&lease.run_id, &checkpoint)?;
+        let mut rows = CheckpointRows::encode(&lease.run_id, &checkpoint)?;
         if !owner.queue.begin_commit(lease) {
             return Ok(false);
         }
+        rows.flow_state = owner.queue.take_dirty_throttles();
+        let flow_state = rows.flow_state.clone();
         match self.write(Write::Checkpoint(rows)).await {
             Ok(written) => {
                 owner.queue.end_commit(lease, Settle::Keep);
@@ -546,6 +576,7 @@ impl WorkQueue for SqliteStore {
                 Ok(true)
             }
             Err(e) => {
+                owner.queue.return_dirty_throttles(flow_state);
                 owner.queue.end_commit(lease, Settle::Failed);
                 Err(e)
             }
@@ -554,20 +585,25 @@ impl WorkQueue for SqliteStore {
 
     async fn ack(&self, lease: &Lease, ack: Ack, claim: Option<&ClaimFor>) -> Result<Acked, StoreError> {
         let owner = self.owner()?;
-        let rows = AckRows::encode(&ack)?;
+        let mut rows = AckRows::encode(&ack)?;
         let event_ids: Vec<String> = ack.events.iter().map(|e| e.event.id.clone()).collect();
+        let at = ack.at;
         drop(ack);
         if !owner.queue.begin_commit(lease) {
             return Ok(Acked::Stale);
         }
+        rows.flow_state = owner.queue.take_dirty_throttles();
+        let flow_state = rows.flow_state.clone();
+        let flow = rows.run.queue_flow.clone();
         match self.write(Write::Ack(Box::new(rows))).await {
             Ok(written) => {
-                owner.queue.end_commit(lease, Settle::Release(written.due));
+                owner.queue.end_commit(lease, Settle::Release(written.due, Some(flow)));
                 let due = written.due;
-                let leases = self.settle(written.effects, claim);
+                let leases = self.settle(written.effects, claim.map(|c| (c, at)));
                 Ok(Acked::Committed { due, events: accepted(event_ids.into_iter(), written.events, &leases) })
             }
             Err(e) => {
+                owner.queue.return_dirty_throttles(flow_state);
                 owner.queue.end_commit(lease, Settle::Failed);
                 Err(e)
             }
@@ -581,7 +617,7 @@ impl WorkQueue for SqliteStore {
         }
         match self.write(Write::Release { run_id: lease.run_id.clone(), due }).await {
             Ok(_) => {
-                owner.queue.end_commit(lease, Settle::Release(Some(due)));
+                owner.queue.end_commit(lease, Settle::Release(Some(due), None));
                 Ok(())
             }
             Err(e) => {
@@ -598,6 +634,10 @@ impl WorkQueue for SqliteStore {
         let applied = written.applied;
         self.settle(written.effects, None);
         Ok(applied)
+    }
+
+    fn held_back(&self, run_id: &str) -> Option<HeldBack> {
+        self.owner.as_ref().and_then(|o| o.queue.held_back(run_id))
     }
 
     fn cancel_requested(&self, run_id: &str) -> bool {

@@ -5,9 +5,12 @@
 //! A write answers what it did to the queue and the matcher cache ([`Effects`]); the store
 //! applies that to its memory once the transaction has committed.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::Arc;
 
-use crate::model::Millis;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::model::{FlowKeys, Millis};
+use crate::store::queue::ItemFlow;
 use crate::store::{
     Ack, Batch, CancelRequest, Checkpoint, DropMatchers, LogLine, Matcher, NewEvent, NewRun, Resolution, RunRecord,
     StepRecord, StoreError, StoredEvent,
@@ -41,10 +44,10 @@ pub(super) struct Written {
 /// What a committed write changes in the store's memory.
 #[derive(Debug, Default)]
 pub(super) struct Effects {
-    /// Runs created: (id, function, due).
-    pub(super) created: Vec<(String, String, Millis)>,
-    /// Runs woken: (id, function, at).
-    pub(super) woken: Vec<(String, String, Millis)>,
+    /// Runs created: (id, function, due, flow).
+    pub(super) created: Vec<(String, String, Millis, Arc<ItemFlow>)>,
+    /// Runs woken.
+    pub(super) woken: Vec<Woken>,
     /// Matchers stored.
     pub(super) matchers_added: Vec<Matcher>,
     /// Matchers deleted: (run, id).
@@ -53,6 +56,49 @@ pub(super) struct Effects {
     pub(super) ended: Vec<String>,
     /// Runs with a cancellation asked for.
     pub(super) cancelled: Vec<String>,
+}
+
+/// A run a write made due sooner.
+#[derive(Debug)]
+pub(super) struct Woken {
+    pub(super) run_id: String,
+    pub(super) function: String,
+    pub(super) at: Millis,
+    /// Its flow, parsed only if the queue does not have the run already.
+    pub(super) flow: StoredFlow,
+}
+
+/// A run's flow control as its row has it.
+#[derive(Debug)]
+pub(super) struct StoredFlow {
+    keys: Option<String>,
+    created_at: Millis,
+    started_at: Option<Millis>,
+}
+
+/// The columns [`StoredFlow::read`] reads, from a row of `runs` that has not ended.
+pub(super) const FLOW_COLUMNS: &str = "flow, created_at, started_at";
+
+impl StoredFlow {
+    /// Reads [`FLOW_COLUMNS`] starting at column `at`.
+    pub(super) fn read(row: &Row<'_>, at: usize) -> rusqlite::Result<StoredFlow> {
+        Ok(StoredFlow { keys: row.get(at)?, created_at: row.get(at + 1)?, started_at: row.get(at + 2)? })
+    }
+
+    /// The flow the queue keeps for the run.
+    pub(super) fn item(&self) -> Arc<ItemFlow> {
+        let keys = match self.keys.as_deref().map(serde_json::from_str::<FlowKeys>) {
+            None => FlowKeys::default(),
+            Some(Ok(keys)) => keys,
+            Some(Err(e)) => {
+                // Written by this store, so this is damage: the run is queued without limits
+                // rather than never.
+                tracing::error!(error = %e, "a run's stored flow control is unreadable; queued without it");
+                FlowKeys::default()
+            }
+        };
+        ItemFlow::new(&keys, self.created_at, self.started_at, false)
+    }
 }
 
 pub(super) struct EventRow {
@@ -87,6 +133,10 @@ pub(super) struct RunRow {
     rerun_of: Option<String>,
     dedupe_key: String,
     terminal: bool,
+    flow: Option<String>,
+    cancel: Option<String>,
+    /// What the queue keeps of its flow.
+    pub(super) queue_flow: Arc<ItemFlow>,
 }
 
 pub(super) struct StepRow {
@@ -128,7 +178,7 @@ pub(super) struct BatchRows {
 }
 
 pub(super) struct AckRows {
-    run: RunRow,
+    pub(super) run: RunRow,
     steps: Vec<StepRow>,
     waiting_on: Vec<String>,
     matchers: Vec<MatcherRow>,
@@ -136,6 +186,8 @@ pub(super) struct AckRows {
     events: Vec<EventRow>,
     resume: Vec<StepRow>,
     at: Millis,
+    /// Flow-control state to write with it (`flow_state` rows).
+    pub(super) flow_state: Vec<(String, Millis)>,
 }
 
 pub(super) struct CheckpointRows {
@@ -143,6 +195,8 @@ pub(super) struct CheckpointRows {
     steps: Vec<StepRow>,
     resolutions: Vec<ResolutionRow>,
     started: Option<Millis>,
+    /// Flow-control state to write with it (`flow_state` rows).
+    pub(super) flow_state: Vec<(String, Millis)>,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -192,6 +246,9 @@ impl RunRow {
             rerun_of: run.rerun_of.clone(),
             dedupe_key: run.dedupe_key(),
             terminal: run.status.is_terminal(),
+            flow: (!run.flow.is_empty()).then(|| json(&run.flow)).transpose()?,
+            cancel: opt_json(run.cancellation.as_ref())?,
+            queue_flow: ItemFlow::of(run),
         })
     }
 }
@@ -263,6 +320,7 @@ impl AckRows {
             events: ack.events.iter().map(EventRow::encode).collect::<Result<_, _>>()?,
             resume: ack.resume.iter().map(|r| StepRow::encode(&r.record)).collect::<Result<_, _>>()?,
             at: ack.at,
+            flow_state: Vec::new(),
         })
     }
 }
@@ -274,6 +332,7 @@ impl CheckpointRows {
             steps: checkpoint.steps.iter().map(StepRow::encode).collect::<Result<_, _>>()?,
             resolutions: checkpoint.resolutions.iter().map(ResolutionRow::encode).collect::<Result<_, _>>()?,
             started: checkpoint.started,
+            flow_state: Vec::new(),
         })
     }
 }
@@ -304,6 +363,7 @@ impl Write {
                 for resolution in &checkpoint.resolutions {
                     resolve(conn, resolution, &mut written.effects)?;
                 }
+                write_flow_state(conn, &checkpoint.flow_state)?;
                 if let Some(started) = checkpoint.started {
                     conn.prepare_cached(&format!(
                         "UPDATE runs SET status = 'Running', started_at = coalesce(started_at, ?2) \
@@ -319,18 +379,7 @@ impl Write {
                 .execute(params![run_id, due])?;
             }
             Write::Cancel { run_id, cancellation, at } => {
-                let function: Option<String> = conn
-                    .prepare_cached(&format!(
-                        "UPDATE runs SET cancel = coalesce(cancel, ?2), wake_at = min(coalesce(wake_at, ?3), ?3) \
-                         WHERE id = ?1 AND status NOT IN {TERMINAL} RETURNING function_id"
-                    ))?
-                    .query_row(params![run_id, cancellation, at], |r| r.get(0))
-                    .optional()?;
-                if let Some(function) = function {
-                    written.applied = true;
-                    written.effects.woken.push((run_id.clone(), function, *at));
-                    written.effects.cancelled.push(run_id.clone());
-                }
+                written.applied = cancel(conn, run_id, cancellation, *at, &mut written.effects)?;
             }
             Write::Rearm { run_id, matchers } => {
                 conn.prepare_cached("DELETE FROM legacy_cancel_on WHERE run_id = ?1")?.execute(params![run_id])?;
@@ -370,20 +419,45 @@ fn insert_event(conn: &Connection, e: &EventRow, effects: &mut Effects) -> Resul
     for resolution in &e.resolves {
         resolve(conn, resolution, effects)?;
     }
-    for cancel in &e.cancels {
-        let function: Option<String> = conn
-            .prepare_cached(&format!(
-                "UPDATE runs SET cancel = coalesce(cancel, ?2), wake_at = min(coalesce(wake_at, ?3), ?3) \
-                 WHERE id = ?1 AND status NOT IN {TERMINAL} RETURNING function_id"
-            ))?
-            .query_row(params![cancel.run_id, cancel.cancellation, cancel.at], |r| r.get(0))
-            .optional()?;
-        if let Some(function) = function {
-            effects.woken.push((cancel.run_id.clone(), function, cancel.at));
-            effects.cancelled.push(cancel.run_id.clone());
-        }
+    for c in &e.cancels {
+        cancel(conn, &c.run_id, &c.cancellation, c.at, effects)?;
     }
     Ok((true, created))
+}
+
+/// Asks an active run to cancel and makes it due by `at`: `false` when it has ended.
+fn cancel(
+    conn: &Connection,
+    run_id: &str,
+    cancellation: &str,
+    at: Millis,
+    effects: &mut Effects,
+) -> Result<bool, StoreError> {
+    let woken = conn
+        .prepare_cached(&format!(
+            "UPDATE runs SET cancel = coalesce(cancel, ?2), wake_at = min(coalesce(wake_at, ?3), ?3) \
+             WHERE id = ?1 AND status NOT IN {TERMINAL} RETURNING function_id, {FLOW_COLUMNS}"
+        ))?
+        .query_row(params![run_id, cancellation, at], |r| Ok((r.get(0)?, StoredFlow::read(r, 1)?)))
+        .optional()?;
+    let Some((function, flow)) = woken else { return Ok(false) };
+    effects.woken.push(Woken { run_id: run_id.to_owned(), function, at, flow });
+    effects.cancelled.push(run_id.to_owned());
+    Ok(true)
+}
+
+/// Writes flow-control state (throttle times) kept in memory.
+fn write_flow_state(conn: &Connection, state: &[(String, Millis)]) -> Result<(), StoreError> {
+    if state.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO flow_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?;
+    for (key, value) in state {
+        stmt.execute(params![key, value])?;
+    }
+    Ok(())
 }
 
 fn insert_run(conn: &Connection, new: &NewRunRow, effects: &mut Effects) -> Result<bool, StoreError> {
@@ -391,8 +465,8 @@ fn insert_run(conn: &Connection, new: &NewRunRow, effects: &mut Effects) -> Resu
     let n = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, \
-             started_at, ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             started_at, ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key, flow) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?
         .execute(params![
             run.id,
@@ -411,6 +485,7 @@ fn insert_run(conn: &Connection, new: &NewRunRow, effects: &mut Effects) -> Resu
             run.parent,
             run.rerun_of,
             run.dedupe_key,
+            run.flow,
         ])?;
     if n == 0 {
         return Ok(false);
@@ -422,7 +497,7 @@ fn insert_run(conn: &Connection, new: &NewRunRow, effects: &mut Effects) -> Resu
         insert_matcher(conn, matcher, effects)?;
     }
     if let Some(due) = run.wake_at {
-        effects.created.push((run.id.clone(), run.function_id.clone(), due));
+        effects.created.push((run.id.clone(), run.function_id.clone(), due, run.queue_flow.clone()));
     }
     Ok(true)
 }
@@ -461,15 +536,15 @@ fn insert_matcher(conn: &Connection, row: &MatcherRow, effects: &mut Effects) ->
 
 /// Makes an active run due no later than `at`.
 fn wake(conn: &Connection, run_id: &str, at: Millis, effects: &mut Effects) -> Result<(), StoreError> {
-    let function: Option<String> = conn
+    let woken = conn
         .prepare_cached(&format!(
             "UPDATE runs SET wake_at = min(coalesce(wake_at, ?2), ?2) WHERE id = ?1 AND status NOT IN {TERMINAL} \
-             RETURNING function_id"
+             RETURNING function_id, {FLOW_COLUMNS}"
         ))?
-        .query_row(params![run_id, at], |r| r.get(0))
+        .query_row(params![run_id, at], |r| Ok((r.get(0)?, StoredFlow::read(r, 1)?)))
         .optional()?;
-    if let Some(function) = function {
-        effects.woken.push((run_id.to_owned(), function, at));
+    if let Some((function, flow)) = woken {
+        effects.woken.push(Woken { run_id: run_id.to_owned(), function, at, flow });
     }
     Ok(())
 }
@@ -504,6 +579,7 @@ fn ack_run(conn: &Connection, ack: &AckRows, written: &mut Written) -> Result<()
     for step in &ack.steps {
         insert_step(conn, step)?;
     }
+    write_flow_state(conn, &ack.flow_state)?;
     let due = if run.terminal {
         None
     } else {
@@ -524,7 +600,7 @@ fn ack_run(conn: &Connection, ack: &AckRows, written: &mut Written) -> Result<()
     };
     conn.prepare_cached(
         "UPDATE runs SET status = ?2, attempt = ?3, started_at = ?4, ended_at = ?5, output = ?6, error = ?7, \
-         wake_at = ?8, state = ?9 WHERE id = ?1",
+         wake_at = ?8, state = ?9, cancel = coalesce(cancel, ?10) WHERE id = ?1",
     )?
     .execute(params![
         run.id,
@@ -536,6 +612,7 @@ fn ack_run(conn: &Connection, ack: &AckRows, written: &mut Written) -> Result<()
         run.error,
         due,
         run.state,
+        run.cancel,
     ])?;
     match &ack.drop_matchers {
         DropMatchers::None => {}

@@ -1,7 +1,9 @@
 //! The SQLite store's schema, its versions, and the migration of files written by earlier
 //! versions.
 //!
-//! Version 2 (this one) makes the store a work queue: a run's `wake_at` is when it is due (set
+//! Version 3 (this one) adds flow control: each run's `flow` (its concurrency and throttle
+//! buckets, priority and deadlines) and the throttles' state (`flow_state`). Both are
+//! additive. Version 2 made the store a work queue: a run's `wake_at` is when it is due (set
 //! at creation, and by every pass), `cancel` holds a cancellation asked for, and `matchers`
 //! holds the waits and `cancel_on` conditions that incoming events are matched against. A
 //! version-1 file (no `user_version`) is migrated in place: its unfinished runs become due at
@@ -18,7 +20,7 @@ use crate::model::{PendingOp, RunState};
 use crate::store::StoreError;
 
 /// The schema version this build writes.
-pub(super) const VERSION: i64 = 2;
+pub(super) const VERSION: i64 = 3;
 
 /// `seq` columns are plain rowids: nothing is ever deleted, so they only grow, and SQLite does
 /// not have to keep `AUTOINCREMENT`'s counter table up to date on every insert.
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS runs (
     rerun_of TEXT,
     dedupe_key TEXT NOT NULL,
     cancel TEXT,
+    flow TEXT,
     UNIQUE (dedupe_key, function_id)
 );
 CREATE INDEX IF NOT EXISTS runs_by_event ON runs(event_id);
@@ -103,6 +106,15 @@ CREATE TABLE IF NOT EXISTS legacy_cancel_on (run_id TEXT PRIMARY KEY) WITHOUT RO
 DROP INDEX IF EXISTS runs_active;
 "#;
 
+/// What version 3 adds besides `runs.flow`: throttle state (each bucket's GCRA theoretical
+/// arrival time, keyed `throttle:<bucket>`), and an index of the started, unended runs whose
+/// run-level concurrency slots are counted again at open.
+const FLOW: &str = r#"
+CREATE TABLE IF NOT EXISTS flow_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS runs_flow_started ON runs(id)
+    WHERE flow IS NOT NULL AND started_at IS NOT NULL AND ended_at IS NULL;
+"#;
+
 /// Opens a connection with the store's settings.
 pub(super) fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -137,11 +149,16 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| {
         conn.execute_batch(SCHEMA)?;
-        if existed {
+        if existed && version < 2 {
             migrate_v1(conn)?;
         }
+        if existed && !has_column(conn, "runs", "flow")? {
+            // Version 3: a run's flow control (concurrency, throttle, priority, timeouts).
+            conn.execute_batch("ALTER TABLE runs ADD COLUMN flow TEXT;")?;
+        }
         conn.execute_batch(QUEUE)?;
-        if existed {
+        conn.execute_batch(FLOW)?;
+        if existed && version < 2 {
             migrate_v1_runs(conn)?;
         }
         conn.execute_batch(&format!("PRAGMA user_version = {VERSION};"))?;

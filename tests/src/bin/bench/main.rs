@@ -1516,6 +1516,7 @@ fn ui_row(i: usize, start_ms: i64, templates: &[Value]) -> Fallible<NewEvent> {
         parent: None,
         rerun_of: None,
         cancellation: None,
+        flow: Default::default(),
     };
     match i % 100 {
         0..=3 => {
@@ -1582,7 +1583,7 @@ async fn ui_fill(store: &Arc<SqliteStore>, rows: usize) -> Fallible<f64> {
             let events = (first..(first + batch).min(rows))
                 .map(|i| ui_row(i, start_ms, &templates))
                 .collect::<Fallible<Vec<_>>>()?;
-            store.accept(&Batch { events, runs: Vec::new() }, None).await?;
+            store.accept(&Batch { events, runs: Vec::new(), at: 0 }, None).await?;
             Ok(())
         });
         if first % 100_000 == 0 && first > 0 {

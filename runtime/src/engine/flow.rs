@@ -1,0 +1,105 @@
+//! Flow control as the engine decides it when it creates a run: the buckets its passes count
+//! against (concurrency keys, throttle keys, evaluated once, on the triggering event, and kept
+//! with the run, so a changed expression applies to new runs only), its priority, and its
+//! deadlines; and, at each pass, whether a deadline has passed.
+//!
+//! Bucket names: a concurrency limit of scope `fn` is `fn:<function>:<n>:<key>` (`n` is the
+//! limit's position, so two limits never share a bucket by accident), one of scope `env` or
+//! `account` is `env:<key>` and is shared by every function whose key evaluates the same (an
+//! engine serves one environment of one account); a throttle is `<function>:<n>:<key>`. A key
+//! that evaluates to null or to a field the event lacks is `<nil>`, one bucket for all such
+//! runs, as in Inngest; a key that fails to evaluate is logged and counts as `<nil>`.
+
+use serde_json::Value;
+
+use super::trigger_event::EventJson;
+use crate::expr::{Exprs, KeyValue};
+use crate::function::{ConcurrencyPer, ConcurrencyScope, FunctionSpec};
+use crate::model::{Cancellation, CancelledBy, ConcurrencySlot, FlowKeys, Millis, RunRecord, ThrottleSlot};
+
+/// The widest priority, in seconds either way.
+pub(crate) const PRIORITY_RANGE_S: i64 = 600;
+
+/// A run's flow control, for a run of `spec` triggered by `event` and created at `now`.
+pub(super) fn flow_keys(exprs: &Exprs, spec: &FunctionSpec, event: &dyn EventJson, now: Millis) -> FlowKeys {
+    let options = &spec.options;
+    let key = |expr: Option<&str>, what: &str| -> String {
+        let Some(expr) = expr else { return String::new() };
+        let value = exprs.key(expr, event.json());
+        if let KeyValue::Error(error) = &value {
+            tracing::warn!(function_id = %spec.id, %error, "the {what} key failed to evaluate; the run counts in the `<nil>` bucket");
+        }
+        value.bucket().to_owned()
+    };
+    let concurrency = options
+        .concurrency
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.limit > 0)
+        .map(|(n, c)| {
+            let key = key(c.key.as_deref(), "concurrency");
+            let bucket = match c.scope {
+                ConcurrencyScope::Fn => format!("fn:{}:{n}:{key}", spec.id),
+                ConcurrencyScope::Env | ConcurrencyScope::Account => format!("env:{key}"),
+            };
+            ConcurrencySlot { bucket, limit: c.limit, per_run: c.per == ConcurrencyPer::Run }
+        })
+        .collect();
+    let throttle = options
+        .throttle
+        .iter()
+        .enumerate()
+        .map(|(n, t)| ThrottleSlot {
+            bucket: format!("{}:{n}:{}", spec.id, key(t.key.as_deref(), "throttle")),
+            limit: t.limit.max(1),
+            period_ms: millis(t.period).max(1),
+            burst: t.burst.max(1),
+        })
+        .collect();
+    let priority_ms = options.priority.as_ref().map_or(0, |p| priority_s(exprs, &spec.id, &p.run, event.json()) * 1000);
+    let timeouts = options.timeouts.as_ref();
+    FlowKeys {
+        concurrency,
+        throttle,
+        priority_ms,
+        start_deadline: timeouts.and_then(|t| t.start).map(|d| now.saturating_add(millis(d))),
+        finish_timeout_ms: timeouts.and_then(|t| t.finish).map(millis),
+    }
+}
+
+/// A priority expression's value in seconds: an integer, clamped to ±600; anything else is 0.
+fn priority_s(exprs: &Exprs, function: &str, expr: &str, event: &Value) -> i64 {
+    let value = match exprs.eval(expr, &[("event", event)]) {
+        Ok(cel::Value::Int(n)) => n,
+        Ok(cel::Value::UInt(n)) => i64::try_from(n).unwrap_or(i64::MAX),
+        Ok(other) => {
+            tracing::warn!(function_id = %function, value = ?other, "the priority is not an integer; it counts as 0");
+            0
+        }
+        Err(error) => {
+            tracing::warn!(function_id = %function, %error, "the priority failed to evaluate; it counts as 0");
+            0
+        }
+    };
+    value.clamp(-PRIORITY_RANGE_S, PRIORITY_RANGE_S)
+}
+
+fn millis(d: std::time::Duration) -> Millis {
+    Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
+}
+
+/// When a started run is cancelled if it has not ended (`timeouts.finish`).
+pub(super) fn finish_deadline(run: &RunRecord) -> Option<Millis> {
+    let started = run.started_at?;
+    run.flow.finish_timeout_ms.map(|t| started.saturating_add(t))
+}
+
+/// The timeout that has passed for this run at `now`, if one has: `start` while it has not
+/// started, `finish` once it has.
+pub(super) fn timed_out(run: &RunRecord, now: Millis) -> Option<Cancellation> {
+    let which = match run.started_at {
+        None => run.flow.start_deadline.filter(|d| *d <= now).map(|_| "start"),
+        Some(_) => finish_deadline(run).filter(|d| *d <= now).map(|_| "finish"),
+    }?;
+    Some(Cancellation { by: CancelledBy::Timeout { which: which.to_owned() }, at: now })
+}

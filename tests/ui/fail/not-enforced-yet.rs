@@ -1,0 +1,18 @@
+//! Options whose shapes are known but that the engine does not enforce yet are refused, each
+//! at its name, rather than accepted and ignored.
+use hookflow::prelude::*;
+
+#[inngest_fn(
+    id = "sync-user",
+    event = "clerk/user.updated",
+    rate_limit(limit = 1, period = "1h", key = "event.data.id"),
+    debounce(period = "5s", key = "event.data.id"),
+    idempotency = "event.data.id",
+    singleton(mode = "skip")
+)]
+async fn sync_user(event: Event<clerk::UserUpdated>) -> Result<()> {
+    let _ = event;
+    Ok(())
+}
+
+fn main() {}
