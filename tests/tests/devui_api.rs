@@ -63,6 +63,12 @@ async fn flaky(event: Event<Json>) -> Result<()> {
     Err(hookflow::Error::msg(format!("boom for {}", event.data["who"].as_str().unwrap_or("?"))))
 }
 
+#[inngest_fn(id = "one-at-a-time", event = "app/one", concurrency(limit = 1, per = "run"))]
+async fn one_at_a_time(step: Step) -> Result<()> {
+    step.sleep("hold", "1h").await?;
+    Ok(())
+}
+
 // ---- harness ----------------------------------------------------------------------------------
 
 struct Server {
@@ -74,7 +80,7 @@ struct Server {
 
 async fn serve(config: DevUiConfig) -> Server {
     let mut registry = Registry::empty();
-    for def in [greet::DEF, vip_only::DEF, nap::DEF, flaky::DEF] {
+    for def in [greet::DEF, vip_only::DEF, nap::DEF, flaky::DEF, one_at_a_time::DEF] {
         registry.add(def).expect("unique ids");
     }
     let clock = TestClock::starting_now();
@@ -217,6 +223,20 @@ async fn runs_are_listed_newest_first_and_filtered() {
     assert_eq!(s.get("/api/v1/runs?since=yesterday").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(s.get("/api/v1/runs?last=forever").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(s.get("/api/v1/runs?limit=many").await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_run_held_back_by_flow_control_says_why() {
+    let s = serve(DevUiConfig::default()).await;
+    let first = s.send("app/one", json!({})).await;
+    let second = s.send("app/one", json!({})).await;
+    assert_eq!(s.run_of(&first, "one-at-a-time").await["status"], "Sleeping");
+    let held = s.run_of(&second, "one-at-a-time").await;
+    assert_eq!(held["status"], "Queued", "{held}");
+    assert_eq!(held["held_back"], json!({"kind": "concurrency", "bucket": "fn:one-at-a-time:0:"}));
+    let detail = s.ok(&format!("/api/v1/runs/{}", held["id"].as_str().unwrap_or_default())).await;
+    assert_eq!(detail["run"]["held_back"]["kind"], "concurrency", "{detail}");
+    assert!(s.run_of(&first, "one-at-a-time").await.get("held_back").is_none(), "only queued runs are held back");
 }
 
 #[tokio::test]

@@ -159,6 +159,14 @@ function statusBadge(status) {
   return h("span", { class: `status s-${status}` }, h("span", { class: "dot", attrs: { "aria-hidden": "true" } }), status);
 }
 
+/** Why flow control holds a queued run back, in words (`null` when it does not). */
+function heldBackText(held) {
+  if (!held) return null;
+  if (held.kind === "concurrency") return `Held back by a concurrency limit (${held.bucket})`;
+  if (held.kind === "throttle") return `Held back by a throttle until ${fmtFull(held.until)}`;
+  return "Held back by flow control";
+}
+
 function shortId(id) {
   return id && id.length > 10 ? "…" + id.slice(-8) : id;
 }
@@ -648,7 +656,8 @@ function runsPage(root, params) {
 function runRow(r, { compact = false } = {}) {
   const live = !TERMINAL.has(r.status);
   const tr = h("tr", { dataset: { id: r.id, status: r.status } },
-    h("td", {}, statusBadge(r.status)),
+    h("td", { attrs: r.held_back ? { title: heldBackText(r.held_back) } : {} }, statusBadge(r.status),
+      r.held_back ? h("span", { class: "pill", text: r.held_back.kind === "throttle" ? "throttled" : "limited" }) : null),
     h("td", {}, h("a", { class: "mono", attrs: { href: "/runs/" + encodeURIComponent(r.id), title: r.id, "aria-label": `Run ${r.id} of ${r.function_name}, ${r.status}` }, text: shortId(r.id) }),
       r.rerun_of ? h("span", { class: "pill", attrs: { title: "Rerun of " + r.rerun_of }, text: "rerun" }) : null),
     h("td", { class: "hide-sm" }, r.event_name ? h("a", { class: "pill event", attrs: { href: "/events/" + encodeURIComponent(r.event_id) }, text: r.event_name }) : h("span", { class: "muted", text: "—" })),
@@ -727,6 +736,7 @@ function runPage(root, params, id) {
         field("Trigger", run.event_id ? h("a", { attrs: { href: "/events/" + encodeURIComponent(run.event_id) } }, run.event_name || run.event_id) : "—",
           run.event_count > 1 ? h("span", { class: "pill", text: `batch of ${run.event_count}` }) : null),
         field("Queued", timeEl(run.queued_at, fmtFull(run.queued_at))),
+        run.held_back ? field("Waiting", heldBackText(run.held_back)) : null,
         field("Started", timeEl(run.started_at, run.started_at ? fmtFull(run.started_at) : null)),
         field("Ended", timeEl(run.ended_at, run.ended_at ? fmtFull(run.ended_at) : null)),
         field("Duration", h("span", { class: ended ? "" : "ticking", dataset: { from: String(run.queued_at) }, text: fmtDur(run.duration_ms) })),
