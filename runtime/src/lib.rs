@@ -39,6 +39,8 @@ mod output;
 mod payload;
 mod registry;
 mod replay;
+#[path = "../../macros/src/schedule.rs"]
+mod schedule;
 pub mod server;
 mod step;
 pub mod store;

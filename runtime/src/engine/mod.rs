@@ -16,6 +16,7 @@
 //! engines can share one store; each executes what it claims.
 
 mod apply;
+mod cron;
 mod execute;
 mod flow;
 mod host;
@@ -23,7 +24,7 @@ mod ingest;
 mod scheduler;
 mod trigger_event;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,6 +131,9 @@ pub(crate) struct Core {
     /// The pass tasks that may still be running (finished ones are pruned as passes start):
     /// shutdown waits for them to be gone, so that the store they hold is released.
     pass_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The earliest cron tick the cron loop waits for (`Millis::MAX`: none; `Millis::MIN`: it
+    /// has not looked yet), so that `settle` waits for the ticks a clock advance makes due.
+    cron_next: AtomicI64,
     /// The task that writes step logs (see `logs::register`).
     log_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     changes: broadcast::Sender<Change>,
@@ -238,12 +242,15 @@ impl EngineBuilder {
             loops: Mutex::new(Vec::new()),
             pass_tasks: Mutex::new(Vec::new()),
             log_task: Mutex::new(Some(log_task)),
+            // `MIN` until the loop has looked for the first time.
+            cron_next: AtomicI64::new(crate::model::Millis::MIN),
             changes,
         });
         core.rearm_legacy_runs().await?;
         let scheduler = core.runtime.spawn(core.clone().schedule_loop());
         let renewals = core.runtime.spawn(core.clone().renew_loop());
-        core.loops.lock().extend([scheduler, renewals]);
+        let cron = core.runtime.spawn(core.clone().cron_loop());
+        core.loops.lock().extend([scheduler, renewals, cron]);
         Ok(Engine { core })
     }
 }

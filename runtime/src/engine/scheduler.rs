@@ -163,6 +163,7 @@ impl Core {
                 Ok(next) => next.is_some_and(|at| at <= self.clock.now_ms()),
                 Err(_) => false,
             };
+            let due = due || self.cron_next.load(Ordering::SeqCst) <= self.clock.now_ms();
             let moved = self.epoch.load(Ordering::SeqCst) != before;
             if !busy && !due && !moved && self.active.load(Ordering::SeqCst) == 0 {
                 return;

@@ -1,0 +1,109 @@
+//! Cron triggers fire on the engine's clock: each tick once, with Inngest's
+//! `inngest/scheduled.timer` event, in the schedule's time zone, once across engines sharing a
+//! store, and only the latest of the ticks a clock jump passes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookflow::clock::TestClock;
+use hookflow::engine::{Engine, EngineBuilder};
+use hookflow::prelude::*;
+use hookflow::store::{MemoryStore, RunQuery, RunRecord, RunStatus, Store};
+use hookflow::Registry;
+use serde_json::json;
+
+const MINUTE: Duration = Duration::from_secs(60);
+/// 2026-06-01T06:00:00Z, a Monday: 08:00 in Paris (summer time).
+const JUNE_1_0600Z: i64 = 1_780_293_600_000;
+
+#[inngest_fn(id = "every-ten-minutes", cron = "*/10 * * * *")]
+async fn every_ten_minutes(event: Event<Json>) -> Result<String> {
+    Ok(format!("{}@{}", event.data["cron"].as_str().unwrap_or_default(), event.ts))
+}
+
+#[inngest_fn(id = "paris-morning", cron = "TZ=Europe/Paris 0 9 * * *")]
+async fn paris_morning(_step: Step) -> Result<()> {
+    Ok(())
+}
+
+async fn engine(store: Arc<dyn Store>, clock: &TestClock) -> Engine {
+    let mut registry = Registry::empty();
+    registry.add(every_ten_minutes::DEF).expect("add");
+    registry.add(paris_morning::DEF).expect("add");
+    EngineBuilder::new("cron-test", registry)
+        .store(store)
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .await
+        .expect("engine starts")
+}
+
+async fn runs(store: &Arc<dyn Store>, function: &str) -> Vec<RunRecord> {
+    let query = RunQuery { function_id: Some(function.to_owned()), limit: 100, ..RunQuery::default() };
+    let mut runs = store.queries().expect("queries").list_runs(&query).await.expect("runs");
+    runs.sort_by(|a, b| a.id.cmp(&b.id));
+    runs
+}
+
+async fn advance(engine: &Engine, clock: &TestClock, by: Duration) {
+    clock.advance(by);
+    engine.settle().await;
+}
+
+#[tokio::test]
+async fn a_schedule_fires_each_tick_with_the_scheduled_timer_event() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = TestClock::new(JUNE_1_0600Z + 1_000);
+    let e = engine(store.clone(), &clock).await;
+    advance(&e, &clock, 9 * MINUTE).await;
+    assert!(runs(&store, "every-ten-minutes").await.is_empty(), "no tick yet (06:09:01)");
+    advance(&e, &clock, MINUTE).await;
+    let first = runs(&store, "every-ten-minutes").await;
+    assert_eq!(first.len(), 1, "06:10 fired");
+    assert_eq!(first[0].status, RunStatus::Completed);
+    let tick = JUNE_1_0600Z + 600_000;
+    assert_eq!(
+        first[0].output,
+        Some(json!(format!("*/10 * * * *@{tick}"))),
+        "the event carries the schedule and the tick"
+    );
+    let events = store.events(&first[0].event_ids).await.expect("events");
+    assert_eq!(events[0].name, "inngest/scheduled.timer");
+    assert_eq!(events[0].id, "cron:every-ten-minutes:2026-06-01T06:10:00+00:00");
+
+    advance(&e, &clock, 10 * MINUTE).await;
+    assert_eq!(runs(&store, "every-ten-minutes").await.len(), 2, "06:20 fired");
+    // The clock jumps an hour: the ticks it passed fire once, as the latest of them.
+    advance(&e, &clock, 60 * MINUTE).await;
+    let all = runs(&store, "every-ten-minutes").await;
+    assert_eq!(all.len(), 3, "one run for the jump, not six");
+    let last = store.events(&all[2].event_ids).await.expect("events");
+    assert_eq!(last[0].ts, JUNE_1_0600Z + 80 * 60_000, "the latest tick passed (07:20)");
+}
+
+#[tokio::test]
+async fn a_schedule_reads_its_time_zone() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = TestClock::new(JUNE_1_0600Z);
+    let e = engine(store.clone(), &clock).await;
+    advance(&e, &clock, 59 * MINUTE).await;
+    assert!(runs(&store, "paris-morning").await.is_empty(), "08:59 in Paris");
+    advance(&e, &clock, MINUTE).await;
+    let fired = runs(&store, "paris-morning").await;
+    assert_eq!(fired.len(), 1, "09:00 in Paris is 07:00 UTC in June");
+    assert_eq!(fired[0].created_at, JUNE_1_0600Z + 3_600_000);
+}
+
+#[tokio::test]
+async fn two_engines_on_one_store_fire_a_tick_once() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = TestClock::new(JUNE_1_0600Z + 1_000);
+    let a = engine(store.clone(), &clock).await;
+    let b = engine(store.clone(), &clock).await;
+    a.settle().await;
+    b.settle().await;
+    clock.advance(10 * MINUTE);
+    a.settle().await;
+    b.settle().await;
+    assert_eq!(runs(&store, "every-ten-minutes").await.len(), 1, "the tick's event id is accepted once");
+}
