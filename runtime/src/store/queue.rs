@@ -172,10 +172,11 @@ struct State {
     ready: HashMap<Arc<str>, BTreeSet<(Millis, PartId)>>,
     expired: VecDeque<Arc<str>>,
     buckets: HashMap<String, Bucket>,
-    /// Throttles' theoretical arrival times (GCRA), by bucket.
-    throttles: HashMap<String, Millis>,
+    /// Throttles' theoretical arrival times (GCRA), by bucket, in microseconds: a throttle of
+    /// more than 1,000 starts a second spaces them by less than a millisecond.
+    throttles: HashMap<String, Micros>,
     /// Throttle times changed since the store last wrote them.
-    dirty_throttles: BTreeMap<String, Millis>,
+    dirty_throttles: BTreeMap<String, Micros>,
     /// Held leases by expiry (monotonic ms, token): only what is leased now.
     leases: BTreeMap<(u64, u64), Arc<str>>,
     next_token: u64,
@@ -205,11 +206,21 @@ pub(crate) struct LocalQueue {
     epoch: Instant,
 }
 
-/// GCRA: the emission interval and the tolerance of a throttle.
-fn gcra(slot: &ThrottleSlot) -> (Millis, Millis) {
-    let interval = (slot.period_ms / Millis::from(slot.limit.max(1))).max(1);
-    let tolerance = interval.saturating_mul(Millis::from(slot.burst.max(1) - 1));
+/// Microseconds since the Unix epoch.
+type Micros = i64;
+
+/// GCRA: the emission interval and the tolerance of a throttle, in microseconds.
+fn gcra(slot: &ThrottleSlot) -> (Micros, Micros) {
+    let interval = (slot.period_ms.saturating_mul(1_000) / Micros::from(slot.limit.max(1))).max(1);
+    let tolerance = interval.saturating_mul(Micros::from(slot.burst.max(1) - 1));
     (interval, tolerance)
+}
+
+/// The millisecond from which a start allowed at `allowed_at` (µs) is admitted: claims see
+/// time in whole milliseconds, and a start allowed anywhere within one is admitted in it, so a
+/// throttle faster than one start per millisecond admits several per millisecond, at its rate.
+fn admitted_from(allowed_at: Micros) -> Millis {
+    allowed_at.div_euclid(1_000)
 }
 
 impl LocalQueue {
@@ -252,7 +263,7 @@ impl LocalQueue {
 
     /// Sets a throttle time read from the database at open (keyed as
     /// [`LocalQueue::take_dirty_throttles`] gives them).
-    pub(crate) fn restore_throttle(&self, key: &str, tat: Millis) {
+    pub(crate) fn restore_throttle(&self, key: &str, tat: Micros) {
         if let Some(bucket) = key.strip_prefix(THROTTLE_KEY) {
             self.state.lock().throttles.insert(bucket.to_owned(), tat);
         }
@@ -268,13 +279,13 @@ impl LocalQueue {
 
     /// Throttle times changed since last asked, for the store to write with its next commit,
     /// keyed `throttle:<bucket>`.
-    pub(crate) fn take_dirty_throttles(&self) -> Vec<(String, Millis)> {
+    pub(crate) fn take_dirty_throttles(&self) -> Vec<(String, Micros)> {
         let dirty = std::mem::take(&mut self.state.lock().dirty_throttles);
         dirty.into_iter().map(|(bucket, tat)| (format!("{THROTTLE_KEY}{bucket}"), tat)).collect()
     }
 
     /// Gives back throttle times a failed write did not persist, unless newer ones came since.
-    pub(crate) fn return_dirty_throttles(&self, throttles: Vec<(String, Millis)>) {
+    pub(crate) fn return_dirty_throttles(&self, throttles: Vec<(String, Micros)>) {
         let mut state = self.state.lock();
         for (key, tat) in throttles {
             if let Some(bucket) = key.strip_prefix(THROTTLE_KEY) {
@@ -718,9 +729,9 @@ fn throttled_until(state: &State, flow: &ItemFlow, now: Millis) -> Option<Millis
         .iter()
         .filter_map(|slot| {
             let (_, tolerance) = gcra(slot);
-            let tat = state.throttles.get(&slot.bucket).copied().unwrap_or(Millis::MIN);
-            let allowed_at = tat.saturating_sub(tolerance);
-            (allowed_at > now).then_some(allowed_at)
+            let tat = state.throttles.get(&slot.bucket).copied().unwrap_or(Micros::MIN);
+            let from = admitted_from(tat.saturating_sub(tolerance));
+            (from > now).then_some(from)
         })
         .max()
 }
@@ -753,7 +764,8 @@ fn take(state: &mut State, run: &Arc<str>, until: u64, now: Millis) -> Lease {
     if !flow.started {
         for slot in &flow.throttle {
             let (interval, _) = gcra(slot);
-            let tat = state.throttles.get(&slot.bucket).copied().unwrap_or(Millis::MIN).max(now) + interval;
+            let now_us = now.saturating_mul(1_000);
+            let tat = state.throttles.get(&slot.bucket).copied().unwrap_or(Micros::MIN).max(now_us) + interval;
             state.throttles.insert(slot.bucket.clone(), tat);
             state.dirty_throttles.insert(slot.bucket.clone(), tat);
         }

@@ -164,7 +164,7 @@ fn throttles_space_starts_and_a_burst_admits_several_at_once() {
     // A started run (a step after a sleep) is not throttled.
     q.enqueue("resumed", "f", Some(1_000), throttle(-1, true));
     assert_eq!(ids(&q.claim(&c, 1_000, 10)), vec!["resumed"]);
-    assert_eq!(q.take_dirty_throttles(), vec![("throttle:f:0:".to_owned(), 2_000)]);
+    assert_eq!(q.take_dirty_throttles(), vec![("throttle:f:0:".to_owned(), 2_000_000)], "in microseconds");
 }
 
 #[test]
@@ -201,4 +201,23 @@ fn priority_reorders_due_work_and_deadlines_pass_every_limit() {
     assert_eq!(ids(&q.claim(&c, 1_000, 10)), vec!["urgent"], "a higher priority goes first");
     assert!(q.claim(&c, 4_999, 10).is_empty(), "the slot is taken");
     assert_eq!(ids(&q.claim(&c, 5_000, 10)), vec!["late"], "past its deadline, a run is claimed to be cancelled");
+}
+
+#[test]
+fn a_throttle_faster_than_one_start_per_millisecond_keeps_its_rate() {
+    let q = LocalQueue::new();
+    let fast = |i: Millis| {
+        Arc::new(ItemFlow {
+            score: i,
+            throttle: vec![ThrottleSlot { bucket: "f:0:".into(), limit: 10_000, period_ms: 1_000, burst: 1 }],
+            ..ItemFlow::default()
+        })
+    };
+    for i in 0..30 {
+        q.enqueue(&format!("r{i}"), "f", Some(0), fast(i));
+    }
+    let c = claimer(Duration::from_secs(30));
+    assert_eq!(q.claim(&c, 0, 100).len(), 10, "10,000 a second is 10 a millisecond");
+    assert_eq!(q.claim(&c, 0, 100).len(), 0);
+    assert_eq!(q.claim(&c, 1, 100).len(), 10);
 }

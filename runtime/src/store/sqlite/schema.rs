@@ -107,7 +107,7 @@ DROP INDEX IF EXISTS runs_active;
 "#;
 
 /// What version 3 adds besides `runs.flow`: throttle state (each bucket's GCRA theoretical
-/// arrival time, keyed `throttle:<bucket>`), and an index of the started, unended runs whose
+/// arrival time in microseconds, keyed `throttle:<bucket>`), and an index of the started, unended runs whose
 /// run-level concurrency slots are counted again at open.
 const FLOW: &str = r#"
 CREATE TABLE IF NOT EXISTS flow_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;

@@ -6,6 +6,7 @@
 //! cargo build --release -p hookflow-tests --bin bench
 //! target/release/bench fanout --events 10000      # runs/s, event → first step latency
 //! target/release/bench recovery                   # SIGKILL with 10,000 runs in flight, then restart
+//! target/release/bench flow                       # concurrency/throttle cost, held-back runs, hand-off
 //! target/release/bench sleepers --runs 100000     # memory per sleeping run, timer lateness
 //! target/release/bench webhook --requests 60000   # verified Clerk webhooks/s over loopback (wrk)
 //! target/release/bench ui-scale --rows 1000000    # dev UI queries over 1M events and 1M runs
@@ -45,6 +46,7 @@ const BENCH_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bench");
 /// The Clerk fixture whose `data` every benchmark event carries.
 const USER_CREATED: &str = "user.created";
 
+mod flow;
 mod recovery;
 
 #[derive(Parser)]
@@ -69,6 +71,9 @@ enum Command {
     /// SIGKILL with 10,000 runs in flight, then a restart: time until every run completed, and
     /// step executions repeated.
     Recovery(recovery::RecoveryArgs),
+    /// Flow control: throughput with concurrency limits and throttles, memory of held-back
+    /// runs, and the delay from a freed slot to the next run.
+    Flow(flow::FlowArgs),
 }
 
 /// Options every benchmark takes.
@@ -124,6 +129,7 @@ async fn main() -> std::process::ExitCode {
         Command::Webhook(args) => webhook(args).await,
         Command::UiScale(args) => ui_scale(args).await,
         Command::Recovery(args) => recovery::recovery(args).await,
+        Command::Flow(args) => flow::flow(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
