@@ -33,8 +33,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use crate::model::{
-    Cancellation, CancelledBy, Memo, ParentRef, PendingOp, RunRecord, RunState, RunStatus, StepKind, StepRecord,
-    StoredEvent, WaitSpec,
+    Cancellation, CancelledBy, FailedAttempt, Memo, ParentRef, PendingOp, ResumedBy, RunRecord, RunState, RunStatus,
+    StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 pub use memory::MemoryStore;
 pub use sqlite::{Durability, SqliteStore};
@@ -168,6 +168,10 @@ pub trait Queries: Send + Sync + 'static {
 
     /// Runs, newest first. Runs a worker holds read as `Running`.
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// The runs that the event `event_id` cancelled (it matched their `cancel_on`), newest
+    /// first, at most `limit` of them: those whose [`RunRecord::cancellation`] names it.
+    async fn runs_cancelled_by(&self, event_id: &str, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
 }
 
 /// What steps logged.
