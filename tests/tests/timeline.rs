@@ -257,3 +257,110 @@ async fn the_run_completed_line_counts_the_run_s_steps() {
     let seen = completed.0.lock().map(|s| s.clone()).unwrap_or_default();
     assert_eq!(seen, vec![3], "two runs and a sleep, over two passes");
 }
+
+// ---- the same story through the dev UI's API and the REST API ----------------------------------
+
+/// Serves the dev UI (and its APIs) of `t` on 127.0.0.1:0; returns its base URL.
+async fn serve(t: &TestEngine) -> String {
+    let app = hookflow::devui::router(t.engine.clone(), hookflow::devui::DevUiConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+async fn get(base: &str, path: &str) -> Value {
+    let res = reqwest::get(format!("{base}{path}")).await.expect("request");
+    assert_eq!(res.status(), reqwest::StatusCode::OK, "GET {path}");
+    res.json().await.expect("json")
+}
+
+fn step_named<'a>(detail: &'a Value, name: &str) -> &'a Value {
+    let steps = detail["steps"].as_array().map(Vec::as_slice).unwrap_or_default();
+    steps.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}: {detail}"))
+}
+
+#[tokio::test]
+async fn the_run_api_shows_every_attempt_and_what_each_wait_waited_for() {
+    let t = story_engine().await;
+    let base = serve(&t).await;
+    let run = t.run(story::DEF, RawEvent::new("test/story", json!({"id": "s3"}))).await;
+    let path = format!("/api/v1/runs/{}", run.record.id);
+
+    // In the back-off the run is retrying, not asleep.
+    let backoff = get(&base, &path).await;
+    assert_eq!(
+        (backoff["run"]["status"].as_str(), backoff["run"]["retrying"].as_bool()),
+        (Some("Sleeping"), Some(true))
+    );
+    let listed = get(&base, "/api/v1/runs?function=story").await;
+    assert_eq!(listed["runs"][0]["retrying"], true, "the Runs page says so too");
+
+    t.advance(Duration::from_secs(2)).await;
+    t.advance(Duration::from_secs(3)).await;
+    let sleeping = get(&base, &path).await;
+    assert_eq!(sleeping["run"]["retrying"], false, "a real sleep is a sleep");
+    t.advance(HOUR).await;
+    let approved = t.send([RawEvent::new("test/approved", json!({"id": "s3"}))]).await.remove(0);
+    t.advance(2 * HOUR).await;
+    let detail = get(&base, &path).await;
+    assert_eq!(detail["run"]["status"], "Completed", "{detail}");
+
+    let fetch = step_named(&detail, "fetch");
+    let attempts = fetch["attempt_log"].as_array().cloned().unwrap_or_default();
+    assert_eq!(attempts.len(), 3, "{fetch}");
+    for (i, a) in attempts.iter().take(2).enumerate() {
+        assert_eq!(a["status"], "failed");
+        assert_eq!(a["error"]["message"], format!("attempt {} timed out", i + 1));
+        assert_eq!(a["duration_ms"], 40);
+        assert!(a["started_at"].is_i64() && a["ended_at"].is_i64(), "{a}");
+    }
+    assert_eq!((attempts[2]["attempt"].as_u64(), attempts[2]["status"].as_str()), (Some(3), Some("completed")));
+
+    let sleep = step_named(&detail, "cool-down");
+    assert!(sleep["duration_ms"].as_i64().is_some_and(|d| d >= 3_600_000), "the sleep's bar spans it: {sleep}");
+    let approval = step_named(&detail, "approval");
+    assert_eq!(approval["waited_for"]["event"], "test/approved");
+    assert_eq!(approval["resumed_by"], json!({"kind": "event", "event_id": approved, "event_name": "test/approved"}));
+    assert_eq!(step_named(&detail, "reminder")["resumed_by"], json!({"kind": "timeout"}));
+    let child = step_named(&detail, "child");
+    assert_eq!(child["resumed_by"]["kind"], "run");
+    assert_eq!(child["resumed_by"]["run_id"], child["invoked_run_id"]);
+}
+
+#[tokio::test]
+async fn the_apis_say_what_cancelled_a_run_and_list_the_runs_an_event_cancelled() {
+    let t = TestEngine::new(&[held::DEF]).await;
+    let base = serve(&t).await;
+    let by_event = t.run(held::DEF, RawEvent::new("test/hold", json!({"id": "c1"}))).await.record.id;
+    let by_ui = t.run(held::DEF, RawEvent::new("test/hold", json!({"id": "c2"}))).await.record.id;
+    let by_rest = t.run(held::DEF, RawEvent::new("test/hold", json!({"id": "c3"}))).await.record.id;
+    let release = t.send([RawEvent::new("test/release", json!({"id": "c1"}))]).await.remove(0);
+    let http = reqwest::Client::new();
+    let res = http.post(format!("{base}/api/v1/runs/{by_ui}/cancel")).send().await.expect("cancel");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let res = http.delete(format!("{base}/v1/runs/{by_rest}")).send().await.expect("delete");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    t.settle().await;
+
+    let detail = get(&base, &format!("/api/v1/runs/{by_event}")).await;
+    assert_eq!(detail["run"]["status"], "Cancelled");
+    assert_eq!(
+        detail["run"]["cancellation"]["by"],
+        json!({"kind": "event", "event_id": release, "event_name": "test/release"})
+    );
+    let pending = detail["pending"].as_array().cloned().unwrap_or_default();
+    assert_eq!(pending.len(), 1, "the step it was cancelled in stays on the timeline: {detail}");
+    assert_eq!((pending[0]["kind"].as_str(), pending[0]["name"].as_str()), (Some("sleep"), Some("hold")));
+
+    let via = |detail: Value| detail["run"]["cancellation"]["by"].clone();
+    assert_eq!(via(get(&base, &format!("/api/v1/runs/{by_ui}")).await), json!({"kind": "request", "via": "ui"}));
+    assert_eq!(via(get(&base, &format!("/api/v1/runs/{by_rest}")).await), json!({"kind": "request", "via": "api"}));
+    let rest = get(&base, &format!("/v1/runs/{by_event}")).await;
+    assert_eq!(rest["data"]["hookflow_cancellation"]["by"]["event_id"], release.as_str());
+
+    let event = get(&base, &format!("/api/v1/events/{release}")).await;
+    let cancelled: Vec<&str> =
+        event["cancelled"].as_array().map(|a| a.iter().filter_map(|r| r["id"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(cancelled, vec![by_event.as_str()], "the event's page lists the run it cancelled");
+}
