@@ -30,6 +30,7 @@ mod event;
 pub mod event_rules;
 mod exec;
 mod expr;
+mod failure;
 mod function;
 mod guard;
 mod invocation;
@@ -60,6 +61,7 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};
 pub use event::{Event, EventType, IntoRawEvent, NamedEvent, RawEvent};
+pub use failure::{Failure, OnFailure};
 pub use function::{
     BatchEvents, CancelOn, Concurrency, ConcurrencyPer, ConcurrencyScope, Debounce, Executor, FunctionDef,
     FunctionSpec, Options, Priority, RateLimit, RemoteFunction, Singleton, SingletonMode, SourceLocation, Throttle,
@@ -79,5 +81,5 @@ pub type Json = serde_json::Value;
 /// What most functions need: `use hookflow::prelude::*;`.
 pub mod prelude {
     pub use crate::clerk;
-    pub use crate::{inngest_fn, Dep, Error, Event, Json, NonRetriable, Result, RetryAfter, Step, StepError};
+    pub use crate::{inngest_fn, Dep, Error, Event, Failure, Json, NonRetriable, Result, RetryAfter, Step, StepError};
 }
