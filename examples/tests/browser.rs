@@ -60,7 +60,7 @@ async fn story(event: Event<Json>, step: Step) -> Result<Value> {
     let fetched: String = step
         .run("fetch", || async {
             let n = FETCHES.fetch_add(1, Ordering::SeqCst) + 1;
-            if n % 3 != 0 {
+            if !n.is_multiple_of(3) {
                 return Err(
                     RetryAfter::new(Duration::from_secs(2), format!("attempt {} timed out", (n - 1) % 3 + 1)).into()
                 );
