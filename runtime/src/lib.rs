@@ -4,7 +4,7 @@
 //! with `#[inngest_fn]`, receive a typed event, and let the engine fan events out, memoize
 //! steps, retry what fails and sleep for days, on an embedded SQLite file.
 //!
-//! ```ignore
+//! ```
 //! use hookflow::prelude::*;
 //!
 //! #[inngest_fn(id = "onboarding-emails", event = "clerk/user.created")]
@@ -14,6 +14,13 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! Where to start: [`App`] (the process: functions, store, webhooks, dev UI), [`Step`] (what a
+//! function does durably), [`Event`](struct@Event) (what it receives), [`WaitFor`] (waiting for another
+//! event), [`store::Store`] (where runs live) and, with the `testing` feature,
+//! [`testing::TestEngine`] (your functions in a test, on a test clock).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate self as hookflow;
 
@@ -46,6 +53,7 @@ pub mod server;
 mod step;
 pub mod store;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod webhook;
 
@@ -74,6 +82,10 @@ pub use registry::{DuplicateFunction, FunctionConflict, Functions, Registry};
 pub use replay::hash_step_id;
 pub use server::ServerLimits;
 pub use step::{IntoDuration, Invoke, Step, WaitFor};
+
+/// The date-time crate [`Step::sleep_until`] takes its time from (`chrono::DateTime<Utc>`),
+/// re-exported so that it matches hookflow's version.
+pub use chrono;
 
 /// Any JSON value: receive any event untyped with `Event<Json>`.
 pub type Json = serde_json::Value;

@@ -21,7 +21,7 @@ pub use crate::step::Step;
 pub use crate::Json;
 
 /// Calls an `on_failure` handler with the failure read from the invocation's
-/// `inngest/function.failed` event; a handler of the wrong shape fails [`OnFailure`]'s bound
+/// `inngest/function.failed` event; a handler of the wrong shape fails [`OnFailure`](crate::OnFailure)'s bound
 /// here, with its message.
 pub async fn call_on_failure<E, Args, H>(handler: H, invocation: Invocation) -> Result<serde_json::Value, crate::Error>
 where

@@ -98,6 +98,33 @@ impl TestEngineBuilder {
 }
 
 /// An engine on a memory store and a [`TestClock`], with the functions you choose.
+///
+/// [`TestEngine::run`] sends an event and returns the function's run once it has done all it
+/// can (completed, failed, or asleep and waiting); [`TestEngine::advance`] moves the clock and
+/// runs what woke; [`TestEngine::get`] reads a run and its journal again. Functions that take
+/// `Dep<T>` get their state from [`TestEngine::builder`]:
+///
+/// ```
+/// use hookflow::prelude::*;
+/// use hookflow::store::RunStatus;
+/// use hookflow::testing::TestEngine;
+/// use hookflow::RawEvent;
+///
+/// struct Greeting(&'static str);
+///
+/// #[inngest_fn(id = "greet", event = "app/greet")]
+/// async fn greet(event: Event<Json>, greeting: Dep<Greeting>) -> Result<String> {
+///     Ok(format!("{} {}", greeting.0, event.data["name"].as_str().unwrap_or("?")))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let t = TestEngine::builder(&[greet::DEF]).state(Greeting("hello")).start().await;
+/// let run = t.run(greet::DEF, RawEvent::new("app/greet", serde_json::json!({"name": "Ada"}))).await;
+/// assert_eq!(run.record.status, RunStatus::Completed);
+/// assert_eq!(run.record.output, Some(serde_json::json!("hello Ada")));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct TestEngine {
     /// The engine.
@@ -128,11 +155,9 @@ impl TestEngine {
         TestEngine::build(functions, Arc::new(MemoryStore::new()), State::default()).await
     }
 
-    /// Sets up an engine running only `functions`, with state for their `Dep<T>` parameters:
-    ///
-    /// ```ignore
-    /// let t = TestEngine::builder(&[sync_user::DEF]).state(FakeDb::default()).start().await;
-    /// ```
+    /// Sets up an engine running only `functions`, with state for their `Dep<T>` parameters
+    /// (see the example on [`TestEngine`]):
+    /// `TestEngine::builder(&[sync_user::DEF]).state(FakeDb::default()).start().await`.
     pub fn builder(functions: &[&'static FunctionDef]) -> TestEngineBuilder {
         TestEngineBuilder { functions: functions.to_vec(), store: None, clock: None, state: State::default() }
     }

@@ -185,6 +185,26 @@ pub trait StepLogs: Send + Sync + 'static {
 }
 
 /// A store: the run log and the work queue, and the optional roles it can play.
+///
+/// Everything durable lives in a store: events, runs, each step's record, and what is due
+/// when. hookflow ships two: [`SqliteStore`] (one file, one process at a time; what
+/// `App::store_sqlite` opens) and [`MemoryStore`] (for tests and `memory:`). A store of your
+/// own implements [`RunLog`] and [`WorkQueue`] (and [`Queries`] for the dev UI) and is checked
+/// by the conformance suite (`store::conformance`, feature `testing`).
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use hookflow::store::{MemoryStore, RunQuery, Store};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), hookflow::store::StoreError> {
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// let queries = store.queries().expect("the memory store answers queries");
+/// assert!(queries.list_runs(&RunQuery::default()).await?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 pub trait Store: RunLog + WorkQueue {
     /// The dev UI's queries, when this store answers them.
     fn queries(&self) -> Option<&dyn Queries> {
