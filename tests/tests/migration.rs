@@ -10,8 +10,9 @@
 //! `tests/fixtures/store-v2.db` was written by the engine of commit eabd9d7 (schema version 2)
 //! with the `v2-*` functions below: one run sleeping three days after a step, one waiting for
 //! `v2/approve`, one cancelled by the `v2/stop` event `ev-stop`, and one completed after a step
-//! that failed once. Version 3 adds step details (kept for new records; the old ones read as
-//! empty) and the index of the runs each event cancelled, which finds the old cancellation.
+//! that failed once. Version 3 adds flow control (`runs.flow`, `flow_state`), step details
+//! (kept for new records; the old ones read as empty) and the index of the runs each event
+//! cancelled, which finds the old cancellation; files of both versions gain all of it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -87,6 +88,22 @@ async fn v2_retried(step: Step) -> Result<String> {
 /// When the v2 fixture was written: its clock started here and moved on a minute.
 const V2_WRITTEN_AT: i64 = 1_796_200_000_000;
 
+/// The file is at the one version 3: the flow control's columns and tables and the timeline's.
+fn assert_is_version_3(path: &std::path::Path) {
+    let read = |sql: &str| -> i64 {
+        rusqlite::Connection::open(path).and_then(|c| c.query_row(sql, [], |r| r.get(0))).expect("read the schema")
+    };
+    assert_eq!(read("PRAGMA user_version"), 3, "the file was brought to version 3");
+    for (sql, what) in [
+        ("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'flow'", "runs.flow"),
+        ("SELECT count(*) FROM pragma_table_info('steps') WHERE name = 'detail'", "steps.detail"),
+        ("SELECT count(*) FROM sqlite_master WHERE name = 'flow_state'", "flow_state"),
+        ("SELECT count(*) FROM sqlite_master WHERE name = 'runs_cancelled_by'", "runs_cancelled_by"),
+    ] {
+        assert_eq!(read(sql), 1, "the migrated file has {what}");
+    }
+}
+
 async fn run_of(store: &SqliteStore, function: &str) -> RunRecord {
     let query = RunQuery { function_id: Some(function.into()), ..RunQuery::default() };
     let mut runs = store.list_runs(&query).await.expect("runs");
@@ -100,6 +117,7 @@ async fn a_version_1_store_is_migrated_and_its_runs_resume() {
     let path = dir.path().join("hookflow.db");
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/store-v1.db"), &path).expect("copy the fixture");
     let store = Arc::new(SqliteStore::open(&path).expect("the v1 file opens"));
+    assert_is_version_3(&path);
     let mut registry = Registry::empty();
     registry.add(sleeper::DEF).expect("add").add(waiter::DEF).expect("add").add(cancellable::DEF).expect("add");
     let clock = TestClock::new(WRITTEN_AT + 1_000);
@@ -144,10 +162,7 @@ async fn a_version_2_store_gains_step_details_and_the_runs_an_event_cancelled() 
     let path = dir.path().join("hookflow.db");
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/store-v2.db"), &path).expect("copy the fixture");
     let store = Arc::new(SqliteStore::open(&path).expect("the v2 file opens"));
-    let version: i64 = rusqlite::Connection::open(&path)
-        .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
-        .expect("read the version");
-    assert_eq!(version, 3, "the file was brought to version 3");
+    assert_is_version_3(&path);
     let mut registry = Registry::empty();
     for def in [v2_sleeper::DEF, v2_waiter::DEF, v2_cancellable::DEF, v2_retried::DEF] {
         registry.add(def).expect("add");
