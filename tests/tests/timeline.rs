@@ -364,3 +364,22 @@ async fn the_apis_say_what_cancelled_a_run_and_list_the_runs_an_event_cancelled(
         event["cancelled"].as_array().map(|a| a.iter().filter_map(|r| r["id"].as_str()).collect()).unwrap_or_default();
     assert_eq!(cancelled, vec![by_event.as_str()], "the event's page lists the run it cancelled");
 }
+
+#[inngest_fn(id = "overdue", event = "test/overdue", timeouts(finish = "1h"))]
+async fn overdue(step: Step) -> Result<()> {
+    step.sleep("long-nap", "1d").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_run_its_finish_timeout_cancelled_says_so_and_keeps_its_sleep() {
+    let t = TestEngine::new(&[overdue::DEF]).await;
+    let base = serve(&t).await;
+    let run = t.run(overdue::DEF, RawEvent::new("test/overdue", json!({}))).await.record.id;
+    t.advance(HOUR + Duration::from_secs(1)).await;
+    let detail = get(&base, &format!("/api/v1/runs/{run}")).await;
+    assert_eq!(detail["run"]["status"], "Cancelled", "{detail}");
+    assert_eq!(detail["run"]["cancellation"]["by"], json!({"kind": "timeout", "which": "finish"}));
+    let pending = detail["pending"].as_array().cloned().unwrap_or_default();
+    assert_eq!(pending.iter().map(|p| p["name"].clone()).collect::<Vec<_>>(), vec![json!("long-nap")], "{detail}");
+}
