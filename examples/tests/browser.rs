@@ -6,6 +6,12 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hookflow::prelude::*;
+use hookflow::{Invoke, RetryAfter, WaitFor};
+use serde_json::{json, Value};
 
 #[test]
 fn the_dev_ui_works_in_headless_chromium() {
@@ -24,31 +30,73 @@ fn the_dev_ui_works_in_headless_chromium() {
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let server = common::start(dir.path(), "1h");
-    let empty_url = serve_app_without_functions();
+    let empty_url = serve_app(hookflow::Registry::empty());
+    let story_url = serve_app(story_registry());
     let status = Command::new("node")
         .arg("run.mjs")
         .current_dir(&browser_dir)
         .env("HOOKFLOW_URL", &server.url)
         .env("HOOKFLOW_EMPTY_URL", &empty_url)
+        .env("HOOKFLOW_STORY_URL", &story_url)
         .env("CLERK_WEBHOOK_SIGNING_SECRET", common::SECRET)
         .status()
         .expect("run node (is Node.js installed?)");
     assert!(status.success(), "browser tests failed; screenshots are in tests/browser/artifacts/");
 }
 
-/// A dev UI over an app with no functions (what `hookflow dev` serves), in memory, on a free
-/// port, for as long as the test runs; its base URL.
-fn serve_app_without_functions() -> String {
+/// Attempts of `story`'s `fetch` step; every third succeeds.
+static FETCHES: AtomicUsize = AtomicUsize::new(0);
+
+#[inngest_fn(id = "story-child", event = "app/story.child")]
+async fn story_child(event: Event<Json>) -> Result<Value> {
+    Ok(json!({ "child_of": event.data["id"] }))
+}
+
+/// Every way a run waits, on the real clock and quickly: a step that fails twice (retried 2 s
+/// later each time), a 1 s sleep, a wait an event resolves, a wait that times out after 1 s,
+/// and an invoke.
+#[inngest_fn(id = "story", event = "app/story")]
+async fn story(event: Event<Json>, step: Step) -> Result<Value> {
+    let fetched: String = step
+        .run("fetch", || async {
+            let n = FETCHES.fetch_add(1, Ordering::SeqCst) + 1;
+            if !n.is_multiple_of(3) {
+                return Err(
+                    RetryAfter::new(Duration::from_secs(2), format!("attempt {} timed out", (n - 1) % 3 + 1)).into()
+                );
+            }
+            Ok(format!("fetched on attempt {n}"))
+        })
+        .await?;
+    step.sleep("cool-down", "1s").await?;
+    let approval = WaitFor::timeout("1m").event("app/story.approved").matching("data.id");
+    let approved = step.wait_for_event::<Json>("approval", approval).await?;
+    let reminder = step.wait_for_event::<Json>("reminder", WaitFor::timeout("1s").event("app/story.never")).await?;
+    let child: Value = step.invoke("child", Invoke::new(story_child::DEF, json!({ "id": event.data["id"] }))?).await?;
+    Ok(json!({ "fetched": fetched, "approved": approved.is_some(), "reminded": reminder.is_some(), "child": child }))
+}
+
+fn story_registry() -> hookflow::Registry {
+    let mut registry = hookflow::Registry::empty();
+    for def in [story::DEF, story_child::DEF] {
+        registry.add(def).expect("unique ids");
+    }
+    registry
+}
+
+/// A dev UI over an app with `registry`'s functions (none: what `hookflow dev` serves), in
+/// memory, on a free port, for as long as the test runs; its base URL.
+fn serve_app(registry: hookflow::Registry) -> String {
     let (address_tx, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
         runtime.block_on(async move {
-            let app = hookflow::App::with_registry("no-functions", Ok(hookflow::Registry::empty()))
+            let app = hookflow::App::with_registry("browser-test", Ok(registry))
                 .store_memory()
                 .dev_ui()
                 .start()
                 .await
-                .expect("start an app without functions");
+                .expect("start the app");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             address_tx.send(listener.local_addr().expect("address")).expect("send the address");
             app.serve(listener, std::future::pending()).await.expect("serve");

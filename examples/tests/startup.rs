@@ -1,7 +1,8 @@
 //! How the example binaries start: the README's `main` (`quickstart`, the README's code
 //! verbatim) runs without a Clerk signing secret and says which secret it verifies with, an
 //! error returned from `main` prints its message, and `clerk-onboarding` refuses an address it
-//! must not serve on before it prints that it is running.
+//! must not serve on before it prints that it is running. The README's testing example is
+//! `examples/tests/testing_your_functions.rs`, byte for byte.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -52,6 +53,15 @@ fn the_readme_main_is_the_quickstart_example() {
     for dependency in ["hookflow", "tokio", "\"macros\"", "\"rt-multi-thread\""] {
         assert!(manifest.contains(dependency), "the README's Cargo.toml lacks {dependency}: {manifest}");
     }
+}
+
+#[test]
+fn the_readme_testing_section_is_a_test_that_runs() {
+    let test = std::fs::read_to_string(workspace().join("examples/tests/testing_your_functions.rs")).expect("the test");
+    let block = readme_block("## Testing your functions", "rust");
+    assert_eq!(block, test, "README.md's testing example and examples/tests/testing_your_functions.rs differ");
+    let manifest = readme_block("## Testing your functions", "toml");
+    assert!(manifest.contains("features = [\"testing\"]"), "{manifest}");
 }
 
 #[tokio::test]

@@ -157,7 +157,18 @@ fn generate(f: &Function, item: TokenStream) -> TokenStream {
     let checks = f.checks.iter().map(payload_check);
     let handler = handler(f);
     let (on_failure_fn, on_failure_field) = match &f.on_failure {
-        Some(path) => (on_failure(path), quote!(::core::option::Option::Some(__hookflow_on_failure))),
+        Some(path) => {
+            // The failed run's event is typed as the function's own payload (`Json` without one).
+            let payload = f
+                .params
+                .iter()
+                .find_map(|p| match &p.kind {
+                    ParamKind::Event(e) | ParamKind::Events(e) => Some(e.to_token_stream()),
+                    _ => None,
+                })
+                .unwrap_or_else(paths::json);
+            (on_failure(path, payload), quote!(::core::option::Option::Some(__hookflow_on_failure)))
+        }
         None => (TokenStream::new(), quote!(::core::option::Option::None)),
     };
     let id = &f.id;
@@ -265,25 +276,16 @@ fn fallible(call: TokenStream, span: Span) -> TokenStream {
 
 /// The `on_failure` entry point: calls `path(Event<Json>, Step)`, everything spanned at the
 /// path so that a function with another signature is reported there.
-fn on_failure(path: &syn::Path) -> TokenStream {
-    let (invocation, future, json, boxed) =
-        (paths::invocation(), paths::handler_future(), paths::json(), paths::boxed());
-    let into_output = paths::into_output();
-    let (event_type, step) = (paths::event(), paths::step());
+fn on_failure(path: &syn::Path, payload: TokenStream) -> TokenStream {
+    let (invocation, future, boxed, private) =
+        (paths::invocation(), paths::handler_future(), paths::boxed(), paths::private());
     let inv = format_ident!("__hookflow_inv");
-    let event = fallible(quote!(#inv.event::<#json>()), Span::call_site());
-    // Coercing to a fn pointer first turns a wrong signature into one "expected fn pointer
-    // `fn(Event<Value>, Step) -> _`, found fn item" error on the path.
-    let body = quote! {
-        let __hookflow_event = #event;
-        let __hookflow_fn: fn(#event_type<#json>, #step) -> _ = #path;
-        let __hookflow_out = __hookflow_fn(__hookflow_event, #inv.step()).await;
-        #into_output(__hookflow_out)
-    };
-    let body = respan(body, path.span());
+    // The handler is checked against `OnFailure<E, _>` (spanned at the path): a wrong
+    // signature gets that trait's message, naming the signature it expects.
+    let call = respan(quote!(#private::call_on_failure::<#payload, _, _>(#path, #inv).await), path.span());
     quote! {
         fn __hookflow_on_failure(#inv: #invocation) -> #future {
-            #boxed::pin(async move { #body })
+            #boxed::pin(async move { #call })
         }
     }
 }

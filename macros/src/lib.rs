@@ -15,6 +15,7 @@ mod clerk_catalog;
 mod derive_event;
 mod duration;
 mod expand;
+mod literal_durations;
 mod paths;
 mod schedule;
 mod suggest;
@@ -76,9 +77,12 @@ mod validate;
 /// until it does (so is `Vec<Event<E>>`, which needs `batch_events`).
 ///
 /// Durations read like `"500ms"`, `"90s"`, `"1m"` (a minute), `"1h30m"`, `"3 days"`, `"2 weeks"`.
-/// `on_failure` names an `async fn(Event<hookflow::Json>, Step) -> Result<T>`; it runs once a
-/// run has failed for good, with the `inngest/function.failed` event, whose data holds
-/// `function_id`, `run_id`, `error` and the triggering `event`.
+/// `on_failure` names an `async fn(hookflow::Failure<E>, Step) -> Result<T>` (or one without
+/// the `Step`), `E` being the function's payload type (`Json` when it takes no event); it runs
+/// once a run has failed for good, with the failed run's original event typed as `E`, its error,
+/// run id and function id. A handler of another shape is refused with the signature expected.
+/// Durations written as string literals in the body (`step.sleep("wait", "3 days")`,
+/// `WaitFor::timeout("7d")`) are checked as options' durations are.
 ///
 /// # Compile-time checks
 ///

@@ -42,14 +42,6 @@ pub(crate) fn json() -> TokenStream {
     quote!(::hookflow::__private::Json)
 }
 
-pub(crate) fn event() -> TokenStream {
-    quote!(::hookflow::__private::Event)
-}
-
-pub(crate) fn step() -> TokenStream {
-    quote!(::hookflow::__private::Step)
-}
-
 pub(crate) fn event_type() -> TokenStream {
     quote!(::hookflow::__private::EventType)
 }

@@ -29,7 +29,7 @@ pub(crate) struct Function {
     pub(crate) name: Option<String>,
     pub(crate) triggers: Vec<Trigger>,
     pub(crate) options: Options,
-    /// `on_failure = path`: an `async fn(Event<Json>, Step) -> Result<..>`.
+    /// `on_failure = path`: an `async fn(Failure<E>, Step) -> Result<..>` (`E` the payload type).
     pub(crate) on_failure: Option<Path>,
     pub(crate) params: Vec<Param>,
     /// Where a wrong return type is reported: the return type, or the `)` when there is none.
@@ -212,6 +212,7 @@ pub(crate) fn function(args: TokenStream, item: &ItemFn) -> syn::Result<Function
         }
     };
     let config = parsed.map(|args| options(&mut errors, &args, &item.sig.ident));
+    crate::literal_durations::check(&mut errors, item.block.to_token_stream());
     let output_span = match &item.sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => item.sig.paren_token.span.close(),
@@ -503,7 +504,7 @@ fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
                     _ => {
                         errors.at(
                             value_span(arg),
-                            "`on_failure` takes the path of an `async fn(Event<hookflow::Json>, Step) -> Result<T>`, e.g. `on_failure = notify_failure`",
+                            "`on_failure` takes the path of an `async fn(hookflow::Failure<E>, Step) -> Result<T>` (`E` the function's payload type), e.g. `on_failure = notify_failure`",
                         );
                         None
                     }
@@ -729,6 +730,17 @@ fn event_name(errors: &mut Errors, lit: &LitStr) -> bool {
     }
     if value.starts_with("clerk/") && catalog::lookup(&value).is_none() {
         errors.spanned(lit, crate::suggest::unknown_clerk_event(&value));
+        return false;
+    }
+    // Clerk's own type names (`user.created`) arrive as `clerk/user.created`: a name without a
+    // prefix would never match the webhook's events.
+    if !value.contains('/') && catalog::lookup(&format!("clerk/{value}")).is_some() {
+        errors.spanned(
+            lit,
+            format!(
+                "no event is named `{value}`: Clerk's `{value}` webhooks arrive as `clerk/{value}`; write `\"clerk/{value}\"` (or give your own event a prefix, e.g. `\"app/{value}\"`)"
+            ),
+        );
         return false;
     }
     true
@@ -1343,6 +1355,12 @@ mod tests {
 
     #[test]
     fn clerk_names_are_checked_in_triggers_and_cancel_on() {
+        let m = one_error(quote!(id = "a", event = "user.created"));
+        assert!(m.starts_with("no event is named `user.created`: Clerk's `user.created` webhooks arrive as `clerk/user.created`; write `\"clerk/user.created\"`"), "{m}");
+        assert!(
+            ok(quote!(id = "a", event = "user.signed-up")).triggers.len() == 1,
+            "other names without a prefix pass"
+        );
         let m = one_error(quote!(id = "a", event = "clerk/user.craeted"));
         assert!(m.starts_with("unknown Clerk event `clerk/user.craeted`: did you mean `clerk/user.created`?"), "{m}");
         let m = one_error(quote!(id = "a", event = "a/b", cancel_on(event = "clerk/user.delete")));

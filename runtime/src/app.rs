@@ -96,6 +96,36 @@ enum StoreChoice {
 }
 
 /// A hookflow application: functions, store, webhooks and dev UI.
+///
+/// An `App` is the process your functions run in. [`App::new`] collects every `#[inngest_fn]`
+/// linked into the binary; the builder methods choose the store (`store_sqlite`, memory by
+/// default), verify Clerk webhooks (`clerk_webhooks`), serve the dev UI (`dev_ui`) and share
+/// state with functions (`state`, received as `Dep<T>`); [`App::serve`] starts the engine and
+/// serves HTTP until Ctrl-C, finishing what runs before it exits.
+///
+/// ```no_run
+/// use hookflow::prelude::*;
+///
+/// struct Mailer;
+///
+/// #[inngest_fn(id = "welcome", event = "clerk/user.created")]
+/// async fn welcome(event: Event<clerk::UserCreated>, step: Step, _mailer: Dep<Mailer>) -> Result<String> {
+///     let name = event.data.display_name();
+///     let sent: String = step.run("send", || async move { Ok(format!("welcome, {name}")) }).await?;
+///     Ok(sent)
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), hookflow::AppError> {
+///     hookflow::App::new("my-app")
+///         .store_sqlite("hookflow.db")
+///         .clerk_webhooks(std::env::var("CLERK_WEBHOOK_SIGNING_SECRET").unwrap_or_default())
+///         .state(Mailer)
+///         .dev_ui()
+///         .serve("127.0.0.1:8288")
+///         .await
+/// }
+/// ```
 pub struct App {
     id: String,
     registry: Result<Registry, DuplicateFunction>,

@@ -34,6 +34,31 @@ impl EventType for Value {
 }
 
 /// A typed event, as a function receives it: Inngest's event shape with `data` typed.
+///
+/// `E` says what the function accepts: a Clerk marker (`clerk::UserCreated`, whose `data` is a
+/// `clerk::User`), a struct of yours with `#[derive(Event)]`, or [`Json`](crate::Json) for
+/// anything. The macro checks at compile time that every trigger's event fits `E`.
+///
+/// ```
+/// use hookflow::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, hookflow::Event)]
+/// #[event(name = "app/invoice.paid")]
+/// struct InvoicePaid {
+///     invoice_id: String,
+///     cents: u64,
+/// }
+///
+/// #[inngest_fn(id = "thank-you", event = "app/invoice.paid")]
+/// async fn thank_you(event: Event<InvoicePaid>) -> Result<String> {
+///     Ok(format!("thanks for {} ({} cents, event {})", event.data.invoice_id, event.data.cents, event.id))
+/// }
+///
+/// // Sending one: `Event::new` names it after its type.
+/// let paid = Event::<InvoicePaid>::new(InvoicePaid { invoice_id: "in_1".into(), cents: 1200 });
+/// assert_eq!(paid.name, "app/invoice.paid");
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct Event<E: EventType> {

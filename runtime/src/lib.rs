@@ -4,7 +4,7 @@
 //! with `#[inngest_fn]`, receive a typed event, and let the engine fan events out, memoize
 //! steps, retry what fails and sleep for days, on an embedded SQLite file.
 //!
-//! ```ignore
+//! ```
 //! use hookflow::prelude::*;
 //!
 //! #[inngest_fn(id = "onboarding-emails", event = "clerk/user.created")]
@@ -14,6 +14,13 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! Where to start: [`App`] (the process: functions, store, webhooks, dev UI), [`Step`] (what a
+//! function does durably), [`Event`](struct@Event) (what it receives), [`WaitFor`] (waiting for another
+//! event), [`store::Store`] (where runs live) and, with the `testing` feature,
+//! [`testing::TestEngine`] (your functions in a test, on a test clock).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate self as hookflow;
 
@@ -30,6 +37,7 @@ mod event;
 pub mod event_rules;
 mod exec;
 mod expr;
+mod failure;
 mod function;
 mod guard;
 mod invocation;
@@ -45,6 +53,7 @@ pub mod server;
 mod step;
 pub mod store;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod webhook;
 
@@ -60,6 +69,7 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};
 pub use event::{Event, EventType, IntoRawEvent, NamedEvent, RawEvent};
+pub use failure::{Failure, OnFailure};
 pub use function::{
     BatchEvents, CancelOn, Concurrency, ConcurrencyPer, ConcurrencyScope, Debounce, Executor, FunctionDef,
     FunctionSpec, Options, Priority, RateLimit, RemoteFunction, Singleton, SingletonMode, SourceLocation, Throttle,
@@ -73,11 +83,15 @@ pub use replay::hash_step_id;
 pub use server::ServerLimits;
 pub use step::{IntoDuration, Invoke, Step, WaitFor};
 
+/// The date-time crate [`Step::sleep_until`] takes its time from (`chrono::DateTime<Utc>`),
+/// re-exported so that it matches hookflow's version.
+pub use chrono;
+
 /// Any JSON value: receive any event untyped with `Event<Json>`.
 pub type Json = serde_json::Value;
 
 /// What most functions need: `use hookflow::prelude::*;`.
 pub mod prelude {
     pub use crate::clerk;
-    pub use crate::{inngest_fn, Dep, Error, Event, Json, NonRetriable, Result, RetryAfter, Step, StepError};
+    pub use crate::{inngest_fn, Dep, Error, Event, Failure, Json, NonRetriable, Result, RetryAfter, Step, StepError};
 }

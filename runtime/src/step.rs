@@ -36,6 +36,29 @@ pub(crate) struct SpanLabels {
 }
 
 /// The step tool a function receives. Cheap to clone; every clone belongs to the same pass.
+///
+/// A function runs again from the top after every sleep, wait or restart; each step's result
+/// is recorded the first time and returned from the record afterwards, so code inside a step
+/// runs once per successful attempt however often the function is replayed. Steps are named
+/// by their id (unique within a function): `run` (memoized, retried with back-off), `sleep`
+/// and `sleep_until`, `wait_for_event`, `send_event` and `invoke`. Code outside steps must be
+/// deterministic.
+///
+/// ```
+/// use hookflow::prelude::*;
+/// use hookflow::WaitFor;
+///
+/// #[inngest_fn(id = "trial", event = "app/signed.up")]
+/// async fn trial(event: Event<Json>, step: Step) -> Result<bool> {
+///     let user = event.data["id"].as_str().unwrap_or_default().to_owned();
+///     let created: String = step.run("create-trial", || async move { Ok(format!("trial for {user}")) }).await?;
+///     step.sleep("wait-a-week", "7 days").await?;
+///     let upgrade = WaitFor::timeout("3d").event("app/upgraded").matching("data.id");
+///     let upgraded = step.wait_for_event::<Json>("upgraded", upgrade).await?;
+///     tracing::info!(%created, "trial over");
+///     Ok(upgraded.is_some())
+/// }
+/// ```
 #[derive(Clone)]
 pub struct Step {
     pass: Arc<Pass>,
@@ -186,7 +209,11 @@ impl Step {
         }
     }
 
-    /// Sleeps durably until `until`.
+    /// Sleeps durably until `until`, a [`chrono::DateTime<chrono::Utc>`] (hookflow re-exports
+    /// [`chrono`](crate::chrono)); a time already past returns at once. For example
+    /// `step.sleep_until("renewal", hookflow::chrono::Utc::now() + hookflow::chrono::Duration::days(30))`
+    /// (a time computed outside a step should come from the event or a step, so that every
+    /// replay computes the same one).
     pub fn sleep_until<'a>(
         &'a self,
         id: &str,
@@ -340,6 +367,21 @@ impl IntoDuration for String {
 }
 
 /// What `step.wait_for_event` waits for.
+///
+/// A wait always has a timeout (after which the step returns `None`), names the event it
+/// waits for (or takes it from the step's event type) and may require it to match the event
+/// that started the run: `.matching("data.id")` compares that field of both, `.if_expr(..)`
+/// takes any CEL expression over `event` (the run's) and `async` (the candidate).
+///
+/// ```
+/// use hookflow::WaitFor;
+///
+/// // The `clerk/email.created` whose `data.id` is the run's, within two days.
+/// let verified = WaitFor::timeout("2d").event("clerk/email.created").matching("data.id");
+/// // Any `app/approved` for the same order, within a week.
+/// let approved = WaitFor::timeout("7d").event("app/approved").if_expr("event.data.order == async.data.order");
+/// # let _ = (verified, approved);
+/// ```
 #[derive(Debug, Clone)]
 pub struct WaitFor {
     event: Option<String>,

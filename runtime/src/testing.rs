@@ -1,11 +1,42 @@
 //! Test your functions in-process, on a test clock (feature `testing`).
 //!
-//! ```ignore
-//! let t = hookflow::testing::TestEngine::new(&[onboarding::DEF]).await;
-//! let run = t.run(onboarding::DEF, RawEvent::new("clerk/user.created", data)).await;
-//! assert_eq!(run.record.status, RunStatus::Sleeping);
-//! t.advance(Duration::from_secs(3 * 86_400)).await;
+//! A [`TestEngine`] runs the functions you choose on a memory store and a [`TestClock`]:
+//! send an event, get the run and its journal back once it has done all it can, then move
+//! the clock to wake what sleeps. A three-day sleep takes no time at all.
+//!
 //! ```
+//! use std::time::Duration;
+//!
+//! use hookflow::prelude::*;
+//! use hookflow::store::RunStatus;
+//! use hookflow::testing::TestEngine;
+//! use hookflow::RawEvent;
+//!
+//! #[inngest_fn(id = "onboarding", event = "app/signed.up")]
+//! async fn onboarding(event: Event<Json>, step: Step) -> Result<String> {
+//!     step.sleep("wait-3-days", "3 days").await?;
+//!     let to = event.data["email"].as_str().unwrap_or("nobody").to_owned();
+//!     let sent = step.run("trial-offer", || async move { Ok(format!("offer sent to {to}")) }).await?;
+//!     Ok(sent)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let t = TestEngine::new(&[onboarding::DEF]).await;
+//! let signed_up = RawEvent::new("app/signed.up", serde_json::json!({"email": "ada@example.com"}));
+//! let run = t.run(onboarding::DEF, signed_up).await;
+//! assert_eq!(run.record.status, RunStatus::Sleeping);
+//!
+//! t.advance(Duration::from_secs(3 * 86_400)).await;
+//! let run = t.get(&run.record.id).await.expect("the run");
+//! assert_eq!(run.record.status, RunStatus::Completed);
+//! assert_eq!(run.record.output, Some(serde_json::json!("offer sent to ada@example.com")));
+//! assert_eq!(run.step("trial-offer").map(|s| s.attempts), Some(1));
+//! # }
+//! ```
+//!
+//! Functions that take `Dep<T>` get their state from [`TestEngine::builder`]:
+//! `TestEngine::builder(&[sync_user::DEF]).state(FakeDb::default()).start().await`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +49,82 @@ use crate::invocation::State;
 use crate::registry::Registry;
 use crate::store::{MemoryStore, RunQuery, RunRecord, StepRecord, Store};
 
+/// Sets up a [`TestEngine`]: the state its functions' `Dep<T>` parameters receive, and
+/// optionally its store and clock.
+#[must_use]
+pub struct TestEngineBuilder {
+    functions: Vec<&'static FunctionDef>,
+    store: Option<Arc<dyn Store>>,
+    clock: Option<TestClock>,
+    state: State,
+}
+
+impl std::fmt::Debug for TestEngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.functions.iter().map(|d| d.id).collect();
+        f.debug_struct("TestEngineBuilder").field("functions", &ids).field("state", &self.state).finish_non_exhaustive()
+    }
+}
+
+impl TestEngineBuilder {
+    /// Shared state of type `T`, received by functions as `Dep<T>` (one value per type).
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// The store (default: a new memory store).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock (default: a test clock starting now). Pass a clone of one you keep, or put
+    /// one in the state, when a step needs to move time itself.
+    pub fn clock(mut self, clock: TestClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Starts the engine.
+    ///
+    /// # Panics
+    /// When two functions share an id, or the store cannot be read: test set-up errors.
+    pub async fn start(self) -> TestEngine {
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let clock = self.clock.unwrap_or_else(TestClock::starting_now);
+        TestEngine::start(&self.functions, store, self.state, clock).await
+    }
+}
+
 /// An engine on a memory store and a [`TestClock`], with the functions you choose.
+///
+/// [`TestEngine::run`] sends an event and returns the function's run once it has done all it
+/// can (completed, failed, or asleep and waiting); [`TestEngine::advance`] moves the clock and
+/// runs what woke; [`TestEngine::get`] reads a run and its journal again. Functions that take
+/// `Dep<T>` get their state from [`TestEngine::builder`]:
+///
+/// ```
+/// use hookflow::prelude::*;
+/// use hookflow::store::RunStatus;
+/// use hookflow::testing::TestEngine;
+/// use hookflow::RawEvent;
+///
+/// struct Greeting(&'static str);
+///
+/// #[inngest_fn(id = "greet", event = "app/greet")]
+/// async fn greet(event: Event<Json>, greeting: Dep<Greeting>) -> Result<String> {
+///     Ok(format!("{} {}", greeting.0, event.data["name"].as_str().unwrap_or("?")))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let t = TestEngine::builder(&[greet::DEF]).state(Greeting("hello")).start().await;
+/// let run = t.run(greet::DEF, RawEvent::new("app/greet", serde_json::json!({"name": "Ada"}))).await;
+/// assert_eq!(run.record.status, RunStatus::Completed);
+/// assert_eq!(run.record.output, Some(serde_json::json!("hello Ada")));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct TestEngine {
     /// The engine.
@@ -49,18 +155,28 @@ impl TestEngine {
         TestEngine::build(functions, Arc::new(MemoryStore::new()), State::default()).await
     }
 
+    /// Sets up an engine running only `functions`, with state for their `Dep<T>` parameters
+    /// (see the example on [`TestEngine`]):
+    /// `TestEngine::builder(&[sync_user::DEF]).state(FakeDb::default()).start().await`.
+    pub fn builder(functions: &[&'static FunctionDef]) -> TestEngineBuilder {
+        TestEngineBuilder { functions: functions.to_vec(), store: None, clock: None, state: State::default() }
+    }
+
     /// An engine running only `functions` on `store`, with shared `state`.
     ///
     /// # Panics
     /// When two functions share an id, or the store cannot be read: test set-up errors.
     pub async fn build(functions: &[&'static FunctionDef], store: Arc<dyn Store>, state: State) -> Self {
+        TestEngine::start(functions, store, state, TestClock::starting_now()).await
+    }
+
+    async fn start(functions: &[&'static FunctionDef], store: Arc<dyn Store>, state: State, clock: TestClock) -> Self {
         let mut registry = Registry::empty();
         for def in functions {
             if let Err(e) = registry.add(def) {
                 panic!("{e}");
             }
         }
-        let clock = TestClock::starting_now();
         let engine = match EngineBuilder::new("test", registry)
             .store(store)
             .clock(Arc::new(clock.clone()))

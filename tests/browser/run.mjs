@@ -6,7 +6,9 @@
 // /webhooks/clerk), CHROMIUM (default /usr/bin/chromium), HOOKFLOW_SLEEPING_FUNCTION (default
 // onboarding-emails), HOOKFLOW_FAILING_FUNCTION (default delete-user-from-clerk: fails on a
 // `clerk/user.deleted` without an id), HOOKFLOW_EMPTY_URL (a second dev UI, of an app without
-// functions; its test is skipped without it). Signs a Clerk `user.created` webhook itself (Svix scheme), posts it, then
+// functions; its test is skipped without it), HOOKFLOW_STORY_URL (a dev UI of an app with the
+// `story` function of examples/tests/browser.rs: retries, a sleep, waits and an invoke on the
+// real clock; its test is skipped without it). Signs a Clerk `user.created` webhook itself (Svix scheme), posts it, then
 // drives the UI: live runs, run detail and steps, payload search, replay, edit & replay, rerun
 // from a step, cancel a sleeping run, escaping, themes and phone width. Screenshots go to
 // ./artifacts/. Prints `N passed, N failed` last and exits non-zero on any failure.
@@ -25,6 +27,7 @@ const WEBHOOK_PATH = process.env.HOOKFLOW_WEBHOOK_PATH || "/webhooks/clerk";
 const SLEEPER = process.env.HOOKFLOW_SLEEPING_FUNCTION || "onboarding-emails";
 const FAILER = process.env.HOOKFLOW_FAILING_FUNCTION || "delete-user-from-clerk";
 const EMPTY_URL = (process.env.HOOKFLOW_EMPTY_URL || "").replace(/\/+$/, "");
+const STORY_URL = (process.env.HOOKFLOW_STORY_URL || "").replace(/\/+$/, "");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = path.join(here, "artifacts");
 const TIMEOUT = 15_000;
@@ -66,8 +69,8 @@ function apiHeaders() {
   return TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
 }
 
-async function api(p, init = {}) {
-  const res = await fetch(BASE + p, { ...init, headers: { ...apiHeaders(), ...(init.headers || {}) } });
+async function api(p, init = {}, base = BASE) {
+  const res = await fetch(base + p, { ...init, headers: { ...apiHeaders(), ...(init.headers || {}) } });
   const text = await res.text();
   let body = null;
   try { body = JSON.parse(text); } catch { body = text; }
@@ -400,6 +403,8 @@ async function main() {
     assert(await page.locator(".page-head button", { hasText: "Cancel" }).isDisabled(), "Cancel is disabled once ended");
     const detail = await api(`/api/v1/runs/${encodeURIComponent(sleeping.id)}`);
     assert(detail.run.status === "Cancelled", "the store agrees");
+    await page.locator(".cancel-reason", { hasText: "Cancelled from the dev UI" }).waitFor({ timeout: TIMEOUT });
+    await page.locator('.pending-row.stopped[data-pending="sleep"]', { hasText: "Cancelled while sleeping" }).waitFor({ timeout: TIMEOUT });
   });
 
   await test("a failed run's error is said once", async () => {
@@ -551,6 +556,76 @@ async function main() {
     await auditPage("events at 390px", 390);
     await shot("events-phone.png");
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await test("a run an event cancelled says which, and the event lists it", async () => {
+    const runs = await runsOf(eventId);
+    const sleeper = runs.find((r) => r.function_id === SLEEPER && r.status === "Sleeping");
+    assert(sleeper, `the first ${SLEEPER} run still sleeps (${runs.map((r) => `${r.function_id}:${r.status}`).join(", ")})`);
+    const sent = await api("/api/v1/events", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "clerk/user.deleted", data: { id: userId, object: "user", deleted: true } }),
+    });
+    const deletedId = sent.ids[0];
+    await waitFor("the run to be cancelled", async () => (await api(`/api/v1/runs/${encodeURIComponent(sleeper.id)}`)).run.status === "Cancelled");
+    await goto(`/runs/${sleeper.id}`);
+    const reason = page.locator(".cancel-reason", { hasText: "Cancelled by the event" });
+    await reason.waitFor({ timeout: TIMEOUT });
+    assert(await reason.locator(`a[href="/events/${deletedId}"]`).count() === 1, "the reason links to the event");
+    await page.locator('.pending-row.stopped[data-pending="sleep"]', { hasText: "wait-3-days" }).waitFor({ timeout: TIMEOUT });
+    await shot("run-cancelled-by-event-light.png");
+    await auditPage("cancelled run page", 1280);
+    await reason.locator("a").click();
+    await page.waitForURL(new RegExp(`/events/${deletedId}$`), { timeout: TIMEOUT });
+    await page.locator(`.cancelled-runs a[href="/runs/${sleeper.id}"]`).waitFor({ timeout: TIMEOUT });
+    await auditPage("cancelling event page", 1280);
+  });
+
+  const storyTest = "the timeline shows retries, sleeps, waits and invokes as they happened";
+  if (!STORY_URL) skip(storyTest, "HOOKFLOW_STORY_URL is not set");
+  else await test(storyTest, async () => {
+    const storyApi = (p, init) => api(p, init, STORY_URL);
+    const send = async (name, data) => (await storyApi("/api/v1/events", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name, data }),
+    })).ids[0];
+    const id = `story-${suffix}`;
+    const started = await send("app/story", { id });
+    const run = await waitFor("the story run", async () => (await storyApi(`/api/v1/runs?event=${encodeURIComponent(started)}&function=story`)).runs[0]);
+    await page.goto(`${STORY_URL}/runs/${encodeURIComponent(run.id)}`, { waitUntil: "domcontentloaded" });
+    // In a retry's back-off the run reads Retrying, not Sleeping.
+    await page.locator(".page-head .status", { hasText: "Retrying" }).waitFor({ timeout: TIMEOUT });
+    await page.locator('.pending-row[data-pending="retry"]', { hasText: "attempt 1 timed out" }).waitFor({ timeout: TIMEOUT });
+    await waitFor("the wait for the approval", async () => (await storyApi(`/api/v1/runs/${encodeURIComponent(run.id)}`)).run.status === "Waiting", 30_000);
+    const approved = await send("app/story.approved", { id });
+    await page.locator(".page-head .status", { hasText: "Completed" }).waitFor({ timeout: 30_000 });
+
+    const row = (name) => page.locator(".timeline .tl-row").filter({ has: page.locator(".step-name", { hasText: new RegExp(`^${name}$`) }) });
+    const sleep = row("cool-down");
+    await sleep.locator('.waited[data-waited="sleep"]', { hasText: "slept" }).waitFor({ timeout: TIMEOUT });
+    const width = await sleep.locator(".bar").evaluate((el) => parseFloat(el.style.width));
+    assert(width > 5, `the sleep is a bar over the time it slept, not a blip (${width}%)`);
+    const approval = row("approval").locator('.waited[data-waited="wait"]');
+    await approval.waitFor({ timeout: TIMEOUT });
+    assert((await approval.textContent()).includes("app/story.approved"), "the wait says what it waited for");
+    assert(await approval.locator(`a[href="/events/${approved}"]`).count() === 1, "and links the event that resumed it");
+    await row("reminder").locator('.waited[data-waited="wait"]', { hasText: "timed out" }).waitFor({ timeout: TIMEOUT });
+    const invoked = row("child").locator('.waited[data-waited="invoke"] a[href^="/runs/"]');
+    await invoked.waitFor({ timeout: TIMEOUT });
+    await shot("run-story-light.png");
+    await auditPage("story run page", 1280);
+
+    await row("fetch").locator(".tl-btn").click();
+    const attempts = page.locator(".detail-panel .attempt-list li");
+    await attempts.first().waitFor({ timeout: TIMEOUT });
+    assert(await attempts.count() === 3, `three attempts listed (${await attempts.count()})`);
+    for (const n of [1, 2]) {
+      const text = await page.locator(`.detail-panel .attempt-failed[data-attempt="${n}"]`).textContent();
+      assert(text.includes(`attempt ${n} timed out`), `attempt ${n} says what it failed with: ${text}`);
+      assert(/\d+ms|\d+(\.\d+)?s/.test(text), `attempt ${n} has its duration: ${text}`);
+    }
+    await shot("step-attempts-light.png");
+    await auditPage("step attempts", 1280);
   });
 
   await test("no script errors in the console", async () => {

@@ -183,8 +183,16 @@ async fn an_exhausted_step_error_reaches_the_call_site() {
 
 static FATAL_CALLS: AtomicUsize = AtomicUsize::new(0);
 
+/// The payload `typed-fatal` takes, which its `on_failure` handler receives typed.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, hookflow::Event)]
+#[event(name = "test/typed.fatal")]
+struct Order {
+    order_id: String,
+}
+
 #[inngest_fn(id = "fatal", event = "test/fatal", on_failure = on_fatal_failure)]
-async fn fatal(step: Step) -> Result<()> {
+async fn fatal(event: Event<Json>, step: Step) -> Result<()> {
+    let _ = event;
     step.run("charge-card", || async {
         FATAL_CALLS.fetch_add(1, Ordering::SeqCst);
         Err::<(), _>(NonRetriable::new("card declined").into())
@@ -193,15 +201,28 @@ async fn fatal(step: Step) -> Result<()> {
     Ok(())
 }
 
-async fn on_fatal_failure(event: Event<Json>, step: Step) -> Result<String> {
-    let _ = step;
-    Ok(format!("notified about {}", event.data["function_id"].as_str().unwrap_or("?")))
+async fn on_fatal_failure(failure: Failure<Json>, step: Step) -> Result<String> {
+    let Failure { event, error, run_id, function_id, .. } = failure;
+    let order: Order = serde_json::from_value(event.data).map_err(|e| Error::msg(e.to_string()))?;
+    let line = format!("{function_id} run {run_id} failed on {} ({}: {})", order.order_id, error.name, error.message);
+    let sent: String = step.run("notify", || async move { Ok(line) }).await?;
+    Ok(sent)
+}
+
+/// A typed function's handler gets the event typed as the function's, and may omit the `Step`.
+#[inngest_fn(id = "typed-fatal", event = "test/typed.fatal", on_failure = on_typed_failure)]
+async fn typed_fatal(event: Event<Order>) -> Result<()> {
+    Err(NonRetriable::new(format!("no stock for {}", event.data.order_id)).into())
+}
+
+async fn on_typed_failure(failure: Failure<Order>) -> Result<String> {
+    Ok(format!("{} / {}", failure.event.data.order_id, failure.error.message))
 }
 
 #[tokio::test]
 async fn non_retriable_errors_fail_the_run_at_once_and_run_on_failure() {
     let t = TestEngine::new(&[fatal::DEF]).await;
-    let run = t.run(fatal::DEF, event("test/fatal", json!({}))).await;
+    let run = t.run(fatal::DEF, event("test/fatal", json!({"order_id": "o-1"}))).await;
     assert_eq!(run.record.status, RunStatus::Failed);
     assert_eq!(FATAL_CALLS.load(Ordering::SeqCst), 1, "no retries for NonRetriable");
     let error = run.record.error.expect("error recorded");
@@ -209,7 +230,19 @@ async fn non_retriable_errors_fail_the_run_at_once_and_run_on_failure() {
     let handler_runs = t.runs("fatal-failure").await;
     assert_eq!(handler_runs.len(), 1, "on_failure runs once");
     assert_eq!(handler_runs[0].status, RunStatus::Completed);
-    assert_eq!(handler_runs[0].output, Some(json!("notified about fatal")));
+    assert_eq!(
+        handler_runs[0].output,
+        Some(json!(format!("fatal run {} failed on o-1 (NonRetriableError: card declined)", run.record.id)))
+    );
+}
+
+#[tokio::test]
+async fn on_failure_gets_the_event_typed_as_the_function_s_payload() {
+    let t = TestEngine::new(&[typed_fatal::DEF]).await;
+    let run = t.run(typed_fatal::DEF, event("test/typed.fatal", json!({"order_id": "o-7"}))).await;
+    assert_eq!(run.record.status, RunStatus::Failed);
+    let handler = t.runs("typed-fatal-failure").await;
+    assert_eq!(handler.first().and_then(|r| r.output.clone()), Some(json!("o-7 / no stock for o-7")));
 }
 
 static BODY_CALLS: AtomicUsize = AtomicUsize::new(0);
@@ -445,4 +478,24 @@ async fn finished_failed_and_cancelled_events_are_emitted_as_inngest_defines_the
     let hidden =
         t.engine.store().queries().expect("queries").list_events(&EventQuery::default()).await.expect("events");
     assert!(hidden.iter().all(|e| !e.name.starts_with("inngest/")), "internal events are hidden by default");
+}
+
+// ---- durations computed at run time ------------------------------------------------------------
+
+#[inngest_fn(id = "computed-sleep", event = "test/computed.sleep")]
+async fn computed_sleep(event: Event<Json>, step: Step) -> Result<()> {
+    let unit = event.data["unit"].as_str().unwrap_or("days").to_owned();
+    step.sleep("wait", format!("3 {unit}")).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_computed_duration_is_parsed_at_run_time() {
+    let t = TestEngine::new(&[computed_sleep::DEF]).await;
+    let ok = t.run(computed_sleep::DEF, event("test/computed.sleep", json!({"unit": "days"}))).await;
+    assert_eq!(ok.record.status, RunStatus::Sleeping);
+    let bad = t.run(computed_sleep::DEF, event("test/computed.sleep", json!({"unit": "dayz"}))).await;
+    assert_eq!(bad.record.status, RunStatus::Failed, "a bad computed duration fails the run, not the build");
+    let message = bad.record.error.map(|e| e.message).unwrap_or_default();
+    assert!(message.contains("invalid duration `3 dayz`") && message.contains("did you mean `days`?"), "{message}");
 }

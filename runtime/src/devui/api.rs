@@ -15,7 +15,8 @@ use crate::error::ErrorInfo;
 use crate::event_rules::{MAX_DATA_BYTES, MAX_EVENTS_PER_REQUEST};
 use crate::function::{ConcurrencyScope, FunctionSpec, Trigger};
 use crate::store::{
-    EventQuery, HeldBack, Memo, PendingOp, RunQuery, RunRecord, RunStatus, StepKind, StepRecord, StoredEvent,
+    Cancellation, CancelledBy, EventQuery, HeldBack, Memo, PendingOp, ResumedBy, RunQuery, RunRecord, RunStatus,
+    StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 use crate::webhook::EventSource;
 use crate::Payload;
@@ -206,6 +207,10 @@ pub(crate) struct RunView {
     /// Why a queued run waits: a full concurrency limit or a throttle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) held_back: Option<HeldBack>,
+    /// A sleeping run whose only wait is a step's retry back-off: it is retrying, not asleep.
+    pub(crate) retrying: bool,
+    /// What cancelled the run (or asked to), and when.
+    pub(crate) cancellation: Option<Cancellation>,
 }
 
 fn function_name(ui: &Shared, id: &str) -> String {
@@ -230,6 +235,10 @@ fn run_view(ui: &Shared, run: &RunRecord, events: &HashMap<String, StoredEvent>,
         rerun_of: run.rerun_of.clone(),
         parent_run_id: run.parent.as_ref().map(|p| p.run_id.clone()),
         held_back: (run.status == RunStatus::Queued).then(|| ui.engine.store().held_back(&run.id)).flatten(),
+        retrying: run.status == RunStatus::Sleeping
+            && !run.state.pending.is_empty()
+            && run.state.pending.iter().all(|op| matches!(op, PendingOp::Retry { .. })),
+        cancellation: run.cancellation.clone(),
     }
 }
 
@@ -399,6 +408,28 @@ struct StepView {
     invoked_run_id: Option<String>,
     /// For a wait step: whether it timed out (its value is `null`).
     timed_out: Option<bool>,
+    /// Every attempt, oldest first: the failed ones with their errors, then the last.
+    attempt_log: Vec<AttemptView>,
+    /// For a wait step: the event it waited for (and the expression it had to match).
+    waited_for: Option<WaitSpec>,
+    /// For a wait or invoke step: what ended the wait (the event, the invoked run, the timeout).
+    resumed_by: Option<ResumedBy>,
+    /// For a step a rerun reused: the run whose result it copied.
+    copied_from: Option<String>,
+}
+
+/// One attempt of a step.
+#[derive(Debug, Serialize)]
+struct AttemptView {
+    /// 1 for the first.
+    attempt: u32,
+    /// When it started; unknown (`null`) for the last attempt of a retried step.
+    started_at: Option<Millis>,
+    ended_at: Millis,
+    duration_ms: Option<Millis>,
+    /// `failed` or `completed`: the last attempt's is the step's.
+    status: &'static str,
+    error: Option<ErrorInfo>,
 }
 
 #[derive(Debug, Serialize)]
@@ -408,6 +439,7 @@ enum PendingView {
         step: String,
         name: String,
         until: Millis,
+        since: Millis,
     },
     Retry {
         step: String,
@@ -423,6 +455,7 @@ enum PendingView {
         event: String,
         expr: Option<String>,
         until: Millis,
+        since: Millis,
     },
     Invoke {
         step: String,
@@ -431,6 +464,7 @@ enum PendingView {
         child_run_id: Option<String>,
         child_function_id: Option<String>,
         until: Millis,
+        since: Millis,
     },
 }
 
@@ -483,7 +517,7 @@ async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<
     let mut pending = Vec::new();
     for op in &run.state.pending {
         pending.push(match op.clone() {
-            PendingOp::Sleep { step, name, until, .. } => PendingView::Sleep { step, name, until },
+            PendingOp::Sleep { step, name, until, since } => PendingView::Sleep { step, name, until, since },
             PendingOp::Retry { step, name, at, error } => PendingView::Retry {
                 failed_attempts: run.state.step_attempts.get(&step).copied().unwrap_or(1),
                 max_attempts: def.map(|d| d.max_attempts()),
@@ -492,10 +526,10 @@ async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<
                 at,
                 error,
             },
-            PendingOp::Wait { step, name, spec, until, .. } => {
-                PendingView::Wait { step, name, event: spec.event, expr: spec.expr, until }
+            PendingOp::Wait { step, name, spec, until, since } => {
+                PendingView::Wait { step, name, event: spec.event, expr: spec.expr, until, since }
             }
-            PendingOp::Invoke { step, name, child_event, until, .. } => {
+            PendingOp::Invoke { step, name, child_event, until, since } => {
                 let child = child_run(&ui, &child_event).await?;
                 let view = PendingView::Invoke {
                     step,
@@ -504,6 +538,7 @@ async fn run_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<
                     child_function_id: child.as_ref().map(|c| c.function_id.clone()),
                     child_event,
                     until,
+                    since,
                 };
                 children.extend(child);
                 view
@@ -540,6 +575,31 @@ fn step_view(s: StepRecord, invoked_run_id: Option<String>) -> StepView {
         Memo::Error(e) => ("failed", None, Some(e)),
     };
     let timed_out = (s.kind == StepKind::Wait).then(|| output.as_ref().is_none_or(Value::is_null));
+    let detail = s.detail;
+    let mut attempt_log: Vec<AttemptView> = detail
+        .failures
+        .into_iter()
+        .map(|f| AttemptView {
+            attempt: f.attempt,
+            started_at: Some(f.started_at),
+            ended_at: f.ended_at,
+            duration_ms: Some(f.ended_at.saturating_sub(f.started_at).max(0)),
+            status: "failed",
+            error: Some(f.error),
+        })
+        .collect();
+    if s.kind == StepKind::Run {
+        // The last attempt began after the previous one's back-off; with none, with the step.
+        let first = attempt_log.is_empty().then_some(s.started_at);
+        attempt_log.push(AttemptView {
+            attempt: s.attempts,
+            started_at: first,
+            ended_at: s.ended_at,
+            duration_ms: first.map(|from| s.ended_at.saturating_sub(from).max(0)),
+            status,
+            error: error.clone(),
+        });
+    }
     StepView {
         hash: s.hash,
         name: s.name,
@@ -554,6 +614,10 @@ fn step_view(s: StepRecord, invoked_run_id: Option<String>) -> StepView {
         duration_ms: s.ended_at.saturating_sub(s.started_at).max(0),
         invoked_run_id,
         timed_out,
+        attempt_log,
+        waited_for: detail.waited_for,
+        resumed_by: detail.resumed_by,
+        copied_from: detail.copied_from,
     }
 }
 
@@ -565,7 +629,7 @@ async fn cancel(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json
             run.status.as_str()
         )));
     }
-    let cancelled = ui.engine.cancel(&id).await?;
+    let cancelled = ui.engine.cancel_by(&id, CancelledBy::Request { via: "ui".into() }).await?;
     if !cancelled {
         return Err(ApiError::Conflict(format!("run `{id}` ended before it could be cancelled")));
     }
@@ -723,6 +787,8 @@ struct Skipped {
 struct EventDetail {
     event: EventView,
     runs: Vec<RunView>,
+    /// The runs this event cancelled (it matched their `cancel_on`).
+    cancelled: Vec<RunView>,
     skipped: Vec<Skipped>,
     now: Millis,
 }
@@ -755,7 +821,15 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
         });
     }
     let views = run_views(&ui, &runs).await?;
-    Ok(Json(EventDetail { event: event_view(&event), runs: views, skipped, now: ui.engine.clock().now_ms() }))
+    let cancelled = ui.queries()?.runs_cancelled_by(&id, MAX_LIMIT).await?;
+    let cancelled = run_views(&ui, &cancelled).await?;
+    Ok(Json(EventDetail {
+        event: event_view(&event),
+        runs: views,
+        cancelled,
+        skipped,
+        now: ui.engine.clock().now_ms(),
+    }))
 }
 
 /// Why a function listening to an event's name has no run for it, as far as can be told now.

@@ -109,6 +109,8 @@ fn run_json(ui: &Shared, r: &RunRecord) -> Value {
         "cron": null,
         "status": inngest_status(r.status),
         "hookflow_status": r.status.as_str(),
+        // What cancelled it, and when: `{"by": {"kind": "event" | "request" | "timeout", ..}, "at"}`.
+        "hookflow_cancellation": r.cancellation,
         "run_started_at": rfc3339(r.started_at.unwrap_or(r.created_at)),
         "ended_at": r.ended_at.map_or(Value::Null, rfc3339),
         "output": output,

@@ -28,12 +28,12 @@
 //! |---|---|---|
 //! | GET | `/api/v1/info` | app id, version, event key and paths for the cURL line, known event names |
 //! | GET | `/api/v1/runs` | runs; `function`, `status` (repeat or comma-separate), `event`, `since`, `until` (ms or RFC 3339), `last` (`15m`, `1h`, `7d`), `q` (text in function, output, error, trigger event name or payload), `before`, `limit` (≤ 200) → `{runs, next_cursor, now}` |
-//! | GET | `/api/v1/runs/{id}` | run detail: `{run, events, steps, pending, children, now}` with output/error, each step's output/error/attempts, and what a suspended run waits on (sleep until, event + expression, retry at + last error, invoked run) |
-//! | POST | `/api/v1/runs/{id}/cancel` | cancels → `{cancelled}`; 409 when the run has ended |
+//! | GET | `/api/v1/runs/{id}` | run detail: `{run, events, steps, pending, children, now}` with output/error, `retrying` (sleeping only in a step's retry back-off) and `cancellation` (`{by: {kind: event, event_id, event_name} \| {kind: request, via: ui \| api \| code} \| {kind: timeout, which}, at}`); each step's output/error, `attempt_log` (every attempt's time, duration, status and error), for waits `waited_for` and `resumed_by` (`event` with its id, `run`, `timeout`), `copied_from` for steps a rerun reused; and what a suspended run waits on (sleep until, event + expression, retry at + last error, invoked run, each with `since`), kept for a cancelled run as where it stopped |
+//! | POST | `/api/v1/runs/{id}/cancel` | cancels (recorded as by the UI) → `{cancelled}`; 409 when the run has ended |
 //! | POST | `/api/v1/runs/{id}/rerun` | new run of the same function and events; body `{"from_step": "<hashed step id>"}` (optional) re-executes from that step with the earlier steps' recorded results → `{run_id}` |
 //! | GET | `/api/v1/events` | events with the runs each triggered; `name`, `q` (text in name or payload), `internal=true` (include `inngest/*`), `since`, `until`, `last`, `before`, `limit` → `{events, next_cursor, now}` |
 //! | POST | `/api/v1/events` | sends one event `{"name", "data", "id"?, "ts"?, "user"?}` or an array → `{ids}` |
-//! | GET | `/api/v1/events/{id}` | `{event, runs, skipped, now}`: payload, its runs, and functions listening to its name without a run, with the reason when known |
+//! | GET | `/api/v1/events/{id}` | `{event, runs, cancelled, skipped, now}`: payload, its runs, the runs it cancelled (`cancel_on`), and functions listening to its name without a run, with the reason when known |
 //! | POST | `/api/v1/events/{id}/replay` | replays under a new id; a non-empty body is the edited `data` (JSON; 400 with the parse error) → `{event_id}` |
 //! | GET | `/api/v1/functions` | `{functions}`: id, name, triggers, options, run counts per status over the last 1000 runs |
 //! | GET | `/api/v1/functions/{id}` | `{function, runs, sample}`: one function, its recent runs and a sample payload for its first trigger |
@@ -53,8 +53,8 @@
 //! | GET | `/v1/events` | `name`, `received_after`, `received_before` (RFC 3339 or ms), `limit` (default 20, ≤ 100), `cursor` |
 //! | GET | `/v1/events/{id}` | one event |
 //! | GET | `/v1/events/{id}/runs` | the runs it triggered |
-//! | GET | `/v1/runs/{id}` | one run: `run_id`, `function_id`, `event_id`, `status`, `output`, `run_started_at`, `ended_at`, ... |
-//! | DELETE | `/v1/runs/{id}` | cancels a run |
+//! | GET | `/v1/runs/{id}` | one run: `run_id`, `function_id`, `event_id`, `status`, `output`, `run_started_at`, `ended_at`, `hookflow_cancellation`, ... |
+//! | DELETE | `/v1/runs/{id}` | cancels a run (recorded as by the REST API) |
 //!
 //! # The UI
 //!

@@ -4,6 +4,7 @@
 //! that ended, the system events Inngest emits and the result handed to the run that invoked
 //! it. Everything lands in one ack, fenced by the pass's lease.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use super::{Core, TriggerEvent};
 use crate::error::{ErrorInfo, Retry};
 use crate::function::FunctionSpec;
 use crate::model::{
-    Memo, Millis, ParentRef, PendingOp, RunRecord, RunState, RunStatus, StepKind, StepRecord, WaitSpec,
+    FailedAttempt, Memo, Millis, ParentRef, PendingOp, ResumedBy, RunRecord, RunState, RunStatus, StepDetail, StepKind,
+    StepRecord, WaitSpec,
 };
 use crate::replay::{Op, PassEnd, PassReport, StepMeta, Timing};
 use crate::step::millis;
@@ -38,10 +40,16 @@ pub(super) struct Applied {
     pub(super) jsons: Vec<Option<Arc<Value>>>,
 }
 
-/// The journal entry a step op records, if it records one (the op back otherwise).
-pub(super) fn into_step_record(run_id: &str, op: Op) -> Result<StepRecord, Box<Op>> {
+/// The journal entry a step op records, if it records one (the op back otherwise), with the
+/// attempts of the step that failed before (`failures`, by hashed step id) in its detail.
+pub(super) fn into_step_record(
+    run_id: &str,
+    op: Op,
+    failures: &BTreeMap<String, Vec<FailedAttempt>>,
+) -> Result<StepRecord, Box<Op>> {
     let record = |step: StepMeta, kind: StepKind, memo: Memo, attempt: u32, timing: Timing| StepRecord {
         run_id: run_id.to_owned(),
+        detail: StepDetail { failures: failures.get(&step.id).cloned().unwrap_or_default(), ..StepDetail::default() },
         hash: step.id,
         name: step.name,
         kind,
@@ -105,26 +113,33 @@ impl Core {
             .collect();
         let mut steps = resolved;
         let mut pending: Vec<PendingOp> = report.kept;
-        let RunState { mut step_attempts, mut step_started, .. } = std::mem::take(&mut run.state);
+        let RunState { mut step_attempts, mut step_started, mut step_failures, .. } = std::mem::take(&mut run.state);
         let mut matchers = Vec::new();
         let mut emitted: Vec<Prepared> = Vec::new();
         let mut output = Value::Null;
         // A step whose result is known now (an invoke of an unknown function): due at once.
         let mut due_now = false;
         for op in report.ops {
-            let op = match into_step_record(&run.id, op) {
+            let op = match into_step_record(&run.id, op, &step_failures) {
                 Ok(record) => {
                     step_attempts.remove(&record.hash);
                     step_started.remove(&record.hash);
+                    step_failures.remove(&record.hash);
                     steps.push(record);
                     continue;
                 }
                 Err(op) => *op,
             };
             match op {
-                Op::StepError { step, error, attempt, retry_after, timing, .. } => {
+                Op::StepError { step, error, attempt, retry_after, timing, attempt_started_at, .. } => {
                     step_attempts.insert(step.id.clone(), attempt + 1);
                     step_started.insert(step.id.clone(), timing.started_at);
+                    step_failures.entry(step.id.clone()).or_default().push(FailedAttempt {
+                        attempt: attempt + 1,
+                        error: error.clone(),
+                        started_at: attempt_started_at,
+                        ended_at: timing.ended_at,
+                    });
                     let delay = retry_after.unwrap_or_else(|| backoff(attempt));
                     let at = timing.ended_at.saturating_add(millis(delay));
                     pending.push(PendingOp::Retry { step: step.id, name: step.name, at, error });
@@ -151,7 +166,8 @@ impl Core {
                 Op::InvokeFunction { step, since, function_id, data, until } => match self.function(&function_id) {
                     Some(child) => {
                         let child_event = crate::replay::hash_step_id(&format!("{}-{}-invoke", run.id, step.id));
-                        let parent = ParentRef { run_id: run.id.clone(), step: step.id.clone() };
+                        let parent =
+                            ParentRef { run_id: run.id.clone(), step: step.id.clone(), name: step.name.clone() };
                         emitted.push(self.invocation(&child, data, child_event.clone(), Some(parent)));
                         pending.push(PendingOp::Invoke { step: step.id, name: step.name, child_event, until, since });
                     }
@@ -173,6 +189,7 @@ impl Core {
                             attempts: 1,
                             started_at: since,
                             ended_at: now,
+                            detail: StepDetail::default(),
                         });
                         due_now = true;
                     }
@@ -183,10 +200,14 @@ impl Core {
                 Op::StepRun { .. } | Op::StepFailed { .. } => {}
             }
         }
-        run.state = RunState { pending: Vec::new(), step_attempts, step_started };
+        run.state = RunState { pending: Vec::new(), step_attempts, step_started, step_failures };
         let ending = match report.end {
             PassEnd::Completed => Some(Ending::Completed(output)),
-            PassEnd::Cancelled => Some(Ending::Cancelled),
+            PassEnd::Cancelled => {
+                // What the run was waiting on when it was cancelled stays on its timeline.
+                run.state.pending = std::mem::take(&mut pending);
+                Some(Ending::Cancelled)
+            }
             PassEnd::Failed { error, retry } => match body_retry(retry, run.attempt, spec.max_attempts()) {
                 None => {
                     tracing::warn!(run_id = %run.id, function_id = %run.function_id, error = %error, "run failed");
@@ -308,7 +329,12 @@ impl Core {
         run.status = status;
         run.ended_at = Some(now);
         run.wake_at = None;
-        run.state = RunState::default();
+        // A cancelled run keeps what it was waiting on, to show where it stopped.
+        let stopped_at = match status {
+            RunStatus::Cancelled => std::mem::take(&mut run.state.pending),
+            _ => Vec::new(),
+        };
+        run.state = RunState { pending: stopped_at, ..RunState::default() };
         for (name, data) in names {
             emitted.push(self.system_event(name, &run, data, trigger).await?);
         }
@@ -320,12 +346,16 @@ impl Core {
                 record: StepRecord {
                     run_id: parent.run_id.clone(),
                     hash: parent.step.clone(),
-                    name: String::new(),
+                    name: parent.name.clone(),
                     kind: StepKind::Invoke,
                     memo: parent_memo,
                     attempts: 1,
                     started_at: run.created_at,
                     ended_at: now,
+                    detail: StepDetail {
+                        resumed_by: Some(ResumedBy::Run { run_id: run.id.clone() }),
+                        ..StepDetail::default()
+                    },
                 },
             })
             .into_iter()

@@ -12,8 +12,8 @@ use crate::error::{ErrorInfo, Retry};
 use crate::event::RawEvent;
 use crate::exec::local;
 use crate::function::{Executor, FunctionSpec};
-use crate::model::{Memo, PendingOp, RunRecord, RunStatus, StepKind, StepRecord};
-use crate::replay::{Journal, PassEnd, PassInput, PassReport};
+use crate::model::{Memo, PendingOp, ResumedBy, RunRecord, RunStatus, StepDetail, StepKind, StepRecord};
+use crate::replay::{Journal, Op, PassEnd, PassInput, PassReport};
 use crate::store::{Acked, Checkpoint, Lease, Resolution, StoreError};
 
 /// An emitted event's id and name, and, when it starts runs, the event and its runs.
@@ -94,25 +94,31 @@ impl Core {
                 pending.push(op);
                 continue;
             }
-            let record = |kind, memo| StepRecord {
+            let record = |kind, memo, detail| StepRecord {
                 run_id: run.id.clone(),
                 hash: op.step().to_owned(),
                 name: op.name().to_owned(),
                 kind,
                 memo,
                 attempts: 1,
-                started_at: op.since(),
+                // Ops written before `since` was kept read 0: their bars start with the run.
+                started_at: op.since().max(run.created_at),
                 ended_at: now,
+                detail,
             };
+            let timed_out =
+                |waited_for| StepDetail { waited_for, resumed_by: Some(ResumedBy::Timeout), ..StepDetail::default() };
             match &op {
-                PendingOp::Sleep { .. } => slept.push(record(StepKind::Sleep, Memo::Data(Value::Null))),
-                PendingOp::Wait { step, .. } => timeouts.push(Resolution {
+                PendingOp::Sleep { .. } => {
+                    slept.push(record(StepKind::Sleep, Memo::Data(Value::Null), StepDetail::default()))
+                }
+                PendingOp::Wait { step, spec, .. } => timeouts.push(Resolution {
                     matcher: Some(step.clone()),
-                    record: record(StepKind::Wait, Memo::Data(Value::Null)),
+                    record: record(StepKind::Wait, Memo::Data(Value::Null), timed_out(Some(spec.clone()))),
                 }),
                 PendingOp::Invoke { .. } => timeouts.push(Resolution {
                     matcher: None,
-                    record: record(StepKind::Invoke, Memo::Error(invoke_timeout())),
+                    record: record(StepKind::Invoke, Memo::Error(invoke_timeout()), timed_out(None)),
                 }),
                 // The back-off is over: the step runs again.
                 PendingOp::Retry { .. } => {}
@@ -127,6 +133,7 @@ impl Core {
             records = self.store.journal(&run.id).await?;
             pending.retain(|op| !journaled(&records, op.step()));
         }
+        let recorded_before = records.len() + slept.len();
         let journal = Journal::from_entries(records.into_iter().chain(slept.iter().cloned()).map(|r| (r.hash, r.memo)));
         let input = PassInput {
             run_id: run.id.clone(),
@@ -141,6 +148,7 @@ impl Core {
             spec.max_attempts(),
             run.status == RunStatus::Running,
             flow::finish_deadline(&run),
+            run.state.step_failures.clone(),
         ));
         let report = self.call(&spec, &run, &trigger, input, host.clone()).await;
         if !host.flushed().await {
@@ -148,7 +156,10 @@ impl Core {
             return Ok(());
         }
         if report.end == PassEnd::Completed {
-            tracing::info!(run_id = %run.id, function_id = %run.function_id, steps = report.ops.len(), "run completed");
+            // The run's steps: those of earlier passes and those this pass recorded.
+            let recorded = report.ops.iter().filter(|op| matches!(op, Op::StepRun { .. } | Op::StepFailed { .. }));
+            let steps = recorded_before + recorded.count();
+            tracing::info!(run_id = %run.id, function_id = %run.function_id, steps, "run completed");
         }
         let applied = self.apply(&spec, run, &trigger, report, slept).await?;
         self.acknowledge(lease, applied).await

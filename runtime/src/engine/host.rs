@@ -4,6 +4,7 @@
 //! so a crash later in the pass does not repeat it. A resumed run is marked `Running` when it
 //! starts executing steps again.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use super::apply::into_step_record;
 use super::Core;
 use crate::error::Error;
 use crate::event::RawEvent;
-use crate::model::{EventSource, Millis, StepRecord};
+use crate::model::{EventSource, FailedAttempt, Millis, StepRecord};
 use crate::replay::{Admission, AfterStep, HostFuture, Op, StepHost, StepMeta, Timing};
 use crate::store::{Checkpoint, Lease};
 
@@ -24,6 +25,8 @@ pub(super) struct EngineHost {
     core: Arc<Core>,
     lease: Lease,
     max_attempts: u32,
+    /// The failed attempts of the run's retried steps, kept in their records.
+    failures: BTreeMap<String, Vec<FailedAttempt>>,
     /// Whether the run's record says `Running` already.
     running: AtomicBool,
     /// When the run's finish timeout cancels it: no step starts after that.
@@ -43,11 +46,13 @@ impl EngineHost {
         max_attempts: u32,
         running: bool,
         deadline: Option<Millis>,
+        failures: BTreeMap<String, Vec<FailedAttempt>>,
     ) -> EngineHost {
         EngineHost {
             core,
             lease,
             max_attempts,
+            failures,
             running: AtomicBool::new(running),
             deadline,
             lost: Arc::new(AtomicBool::new(false)),
@@ -111,7 +116,9 @@ impl StepHost for EngineHost {
     }
 
     fn recorded(&self, op: &Op) -> AfterStep {
-        let Ok(record) = into_step_record(&self.lease.run_id, op.clone()) else { return AfterStep::Continue };
+        let Ok(record) = into_step_record(&self.lease.run_id, op.clone(), &self.failures) else {
+            return AfterStep::Continue;
+        };
         let slow = match op {
             Op::StepRun { timing: Timing { started_at, ended_at }, .. }
             | Op::StepFailed { timing: Timing { started_at, ended_at }, .. } => {

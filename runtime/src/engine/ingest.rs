@@ -13,8 +13,8 @@ use crate::event::RawEvent;
 use crate::expr::EqualityJoin;
 use crate::function::FunctionSpec;
 use crate::model::{
-    Cancellation, CancelledBy, EventSource, Memo, Millis, ParentRef, RunRecord, RunState, RunStatus, StepKind,
-    StepRecord, StoredEvent,
+    Cancellation, CancelledBy, EventSource, Memo, Millis, ParentRef, ResumedBy, RunRecord, RunState, RunStatus,
+    StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 use crate::store::{
     Accepts, Batch, CancelRequest, ClaimFor, CreatedRun, Join, Matcher, MatcherKind, NewEvent, NewRun, Resolution,
@@ -279,6 +279,14 @@ impl Core {
                         attempts: 1,
                         started_at: matcher.since,
                         ended_at: now,
+                        detail: StepDetail {
+                            waited_for: Some(WaitSpec { event: matcher.event.clone(), expr: matcher.expr.clone() }),
+                            resumed_by: Some(ResumedBy::Event {
+                                event_id: event.id.clone(),
+                                event_name: name.to_owned(),
+                            }),
+                            ..StepDetail::default()
+                        },
                     },
                 }),
                 MatcherKind::Cancel => {
@@ -473,6 +481,7 @@ impl Core {
                 .take(cut)
                 .map(|mut s| {
                     s.run_id = run.run.id.clone();
+                    s.detail.copied_from = Some(old.id.clone());
                     s
                 })
                 .collect();

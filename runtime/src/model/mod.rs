@@ -123,6 +123,9 @@ pub struct ParentRef {
     pub run_id: String,
     /// The hashed id of the invoke step in the calling run.
     pub step: String,
+    /// The user's id of that step, for its record (empty in runs written before it was kept).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
 }
 
 /// What a `wait_for_event` step waits for.
@@ -242,6 +245,9 @@ pub struct RunState {
     /// When the first attempt of each retried step started (ms), so its record spans them all.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub step_started: BTreeMap<String, Millis>,
+    /// The failed attempts of each retried step, oldest first, until its record keeps them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub step_failures: BTreeMap<String, Vec<FailedAttempt>>,
 }
 
 /// A run: one execution of one function for its triggering event(s).
@@ -463,4 +469,65 @@ pub struct StepRecord {
     pub started_at: Millis,
     /// When it finished (ms).
     pub ended_at: Millis,
+    /// What else the record tells: failed attempts, what a wait waited for and what resumed
+    /// it, the run a rerun copied it from. Empty for most steps.
+    #[serde(default, skip_serializing_if = "StepDetail::is_empty")]
+    pub detail: StepDetail,
+}
+
+/// What a journal entry tells beyond its result, for the timeline and the API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepDetail {
+    /// The attempts that failed before the last one, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<FailedAttempt>,
+    /// For a `wait_for_event` step: the event it waited for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_for: Option<WaitSpec>,
+    /// For a step that waited (`wait_for_event`, `invoke`): what ended the wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_by: Option<ResumedBy>,
+    /// For a step a rerun reused: the run whose result it copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_from: Option<String>,
+}
+
+impl StepDetail {
+    /// Whether there is nothing in it (what most steps' records have).
+    pub fn is_empty(&self) -> bool {
+        self.failures.is_empty() && self.waited_for.is_none() && self.resumed_by.is_none() && self.copied_from.is_none()
+    }
+}
+
+/// An attempt of a step that failed and was tried again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    /// Which attempt (1 for the first).
+    pub attempt: u32,
+    /// What it failed with.
+    pub error: ErrorInfo,
+    /// When it started (ms).
+    pub started_at: Millis,
+    /// When it failed (ms).
+    pub ended_at: Millis,
+}
+
+/// What ended a step that waited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResumedBy {
+    /// An event matched the wait: the step's value is that event.
+    Event {
+        /// The event's id.
+        event_id: String,
+        /// Its name.
+        event_name: String,
+    },
+    /// The invoked run ended: the step's value is its output (or error).
+    Run {
+        /// The invoked run.
+        run_id: String,
+    },
+    /// The timeout passed first.
+    Timeout,
 }

@@ -30,6 +30,7 @@ pub(crate) enum Op {
     /// A step ran and produced `data` (also a sleep that was already over, with `null`).
     StepRun { step: StepMeta, kind: StepKind, data: Value, attempt: u32, timing: Timing },
     /// A step attempt failed and is to be retried (after `retry_after` when the error asked).
+    /// `timing` spans the step's attempts so far; this attempt began at `attempt_started_at`.
     StepError {
         step: StepMeta,
         kind: StepKind,
@@ -37,6 +38,7 @@ pub(crate) enum Op {
         attempt: u32,
         retry_after: Option<Duration>,
         timing: Timing,
+        attempt_started_at: Millis,
     },
     /// A step failed for good: its error is its recorded result.
     StepFailed { step: StepMeta, kind: StepKind, error: ErrorInfo, attempt: u32, timing: Timing },

@@ -218,6 +218,7 @@ impl Pass {
         let info = error.to_info();
         let mut state = self.state.lock();
         let attempt = state.attempts.get(&step.id).copied().unwrap_or(0);
+        let attempt_started_at = timing.started_at;
         let started_at = *state.started.entry(step.id.clone()).or_insert(timing.started_at);
         let timing = Timing { started_at, ended_at: timing.ended_at };
         let retry_after = match error.retry() {
@@ -228,7 +229,15 @@ impl Pass {
         };
         match retry_after {
             Some(retry_after) => {
-                state.ops.push(Op::StepError { step, kind, error: info, attempt, retry_after, timing });
+                state.ops.push(Op::StepError {
+                    step,
+                    kind,
+                    error: info,
+                    attempt,
+                    retry_after,
+                    timing,
+                    attempt_started_at,
+                });
                 suspend(&mut state);
                 StepEnd::Park
             }

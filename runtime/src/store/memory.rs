@@ -13,9 +13,9 @@ use super::matchers::MatcherIndex;
 use super::queue::{ItemFlow, LocalQueue, Settle};
 use super::types::effective_limit;
 use super::{
-    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
-    EventQuery, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery, RunRecord, StepLogs,
-    StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    Accepted, Accepts, Ack, Acked, Batch, Cancellation, CancelledBy, Candidate, Checkpoint, ClaimFor, CreatedRun,
+    DropMatchers, EventQuery, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery,
+    RunRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::model::Millis;
 
@@ -417,6 +417,12 @@ impl Queries for MemoryStore {
             .take(effective_limit(query.limit))
             .cloned()
             .collect())
+    }
+
+    async fn runs_cancelled_by(&self, event_id: &str, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        let inner = self.inner.lock();
+        let by = |r: &&RunRecord| matches!(&r.cancellation, Some(Cancellation { by: CancelledBy::Event { event_id: id, .. }, .. }) if id == event_id);
+        Ok(inner.runs.values().rev().filter(by).take(effective_limit(limit)).cloned().collect())
     }
 }
 

@@ -33,8 +33,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use crate::model::{
-    Cancellation, CancelledBy, Memo, ParentRef, PendingOp, RunRecord, RunState, RunStatus, StepKind, StepRecord,
-    StoredEvent, WaitSpec,
+    Cancellation, CancelledBy, FailedAttempt, Memo, ParentRef, PendingOp, ResumedBy, RunRecord, RunState, RunStatus,
+    StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 pub use memory::MemoryStore;
 pub use sqlite::{Durability, SqliteStore};
@@ -168,6 +168,10 @@ pub trait Queries: Send + Sync + 'static {
 
     /// Runs, newest first. Runs a worker holds read as `Running`.
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// The runs that the event `event_id` cancelled (it matched their `cancel_on`), newest
+    /// first, at most `limit` of them: those whose [`RunRecord::cancellation`] names it.
+    async fn runs_cancelled_by(&self, event_id: &str, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
 }
 
 /// What steps logged.
@@ -181,6 +185,26 @@ pub trait StepLogs: Send + Sync + 'static {
 }
 
 /// A store: the run log and the work queue, and the optional roles it can play.
+///
+/// Everything durable lives in a store: events, runs, each step's record, and what is due
+/// when. hookflow ships two: [`SqliteStore`] (one file, one process at a time; what
+/// `App::store_sqlite` opens) and [`MemoryStore`] (for tests and `memory:`). A store of your
+/// own implements [`RunLog`] and [`WorkQueue`] (and [`Queries`] for the dev UI) and is checked
+/// by the conformance suite (`store::conformance`, feature `testing`).
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use hookflow::store::{MemoryStore, RunQuery, Store};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), hookflow::store::StoreError> {
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// let queries = store.queries().expect("the memory store answers queries");
+/// assert!(queries.list_runs(&RunQuery::default()).await?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 pub trait Store: RunLog + WorkQueue {
     /// The dev UI's queries, when this store answers them.
     fn queries(&self) -> Option<&dyn Queries> {

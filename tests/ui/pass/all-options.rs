@@ -1,8 +1,8 @@
 //! Every option the engine enforces, at once, with their documented shapes.
 use hookflow::prelude::*;
 
-async fn notify_failure(event: Event<Json>, _step: Step) -> Result<()> {
-    let _ = event.data;
+async fn notify_failure(failure: Failure<clerk::UserCreated>, _step: Step) -> Result<()> {
+    let _ = (failure.event.data.id, failure.error.message);
     Ok(())
 }
 

@@ -155,8 +155,30 @@ function timeEl(ms, text) {
   return h("time", { attrs: { datetime: new Date(ms).toISOString(), title: fmtFull(ms) }, text: text || fmtTime(ms) });
 }
 
-function statusBadge(status) {
-  return h("span", { class: `status s-${status}` }, h("span", { class: "dot", attrs: { "aria-hidden": "true" } }), status);
+/** A run's status; a run sleeping only in a step's retry back-off reads "Retrying". */
+function statusBadge(status, retrying = false) {
+  const label = retrying && status === "Sleeping" ? "Retrying" : status;
+  return h("span", { class: `status s-${label}` }, h("span", { class: "dot", attrs: { "aria-hidden": "true" } }), label);
+}
+
+/** What cancelled a run, in words, with a link to the event when an event did. */
+function cancelledBy(c) {
+  if (!c) return "The run was cancelled.";
+  const by = c.by || {};
+  const at = c.at ? h("span", {}, " at ", timeEl(c.at, fmtFull(c.at))) : null;
+  switch (by.kind) {
+    case "event":
+      return h("span", { class: "cancelled-by" }, "Cancelled by the event ",
+        h("a", { attrs: { href: "/events/" + encodeURIComponent(by.event_id) } }, h("code", { class: "mono", text: by.event_name })),
+        " (it matched the function's ", h("code", { text: "cancel_on" }), ")", at, ".");
+    case "request":
+      return h("span", { class: "cancelled-by" },
+        by.via === "ui" ? "Cancelled from the dev UI" : by.via === "api" ? "Cancelled through the REST API" : `Cancelled by a call from ${by.via}`, at, ".");
+    case "timeout":
+      return h("span", { class: "cancelled-by" }, `Cancelled by its ${by.which} timeout`, at, ".");
+    default:
+      return h("span", { class: "cancelled-by" }, "Cancelled", at, ".");
+  }
 }
 
 /** Why flow control holds a queued run back, in words (`null` when it does not). */
@@ -656,9 +678,9 @@ function runsPage(root, params) {
 function runRow(r, { compact = false } = {}) {
   const live = !TERMINAL.has(r.status);
   const tr = h("tr", { dataset: { id: r.id, status: r.status } },
-    h("td", { attrs: r.held_back ? { title: heldBackText(r.held_back) } : {} }, statusBadge(r.status),
+    h("td", { attrs: r.held_back ? { title: heldBackText(r.held_back) } : {} }, statusBadge(r.status, r.retrying),
       r.held_back ? h("span", { class: "pill", text: r.held_back.kind === "throttle" ? "throttled" : "limited" }) : null),
-    h("td", {}, h("a", { class: "mono", attrs: { href: "/runs/" + encodeURIComponent(r.id), title: r.id, "aria-label": `Run ${r.id} of ${r.function_name}, ${r.status}` }, text: shortId(r.id) }),
+    h("td", {}, h("a", { class: "mono", attrs: { href: "/runs/" + encodeURIComponent(r.id), title: r.id, "aria-label": `Run ${r.id} of ${r.function_name}, ${r.retrying ? "Retrying" : r.status}` }, text: shortId(r.id) }),
       r.rerun_of ? h("span", { class: "pill", attrs: { title: "Rerun of " + r.rerun_of }, text: "rerun" }) : null),
     h("td", { class: "hide-sm" }, r.event_name ? h("a", { class: "pill event", attrs: { href: "/events/" + encodeURIComponent(r.event_id) }, text: r.event_name }) : h("span", { class: "muted", text: "—" })),
     compact ? null : h("td", {}, h("a", { attrs: { href: "/functions/" + encodeURIComponent(r.function_id) }, text: r.function_name })),
@@ -751,7 +773,7 @@ function runPage(root, params, id) {
       : runPanel(run, events, children, logs);
 
     fill(section, 
-      pageHead(h("span", {}, run.function_name, " ", statusBadge(run.status)), {
+      pageHead(h("span", {}, run.function_name, " ", statusBadge(run.status, run.retrying)), {
         back: { href: "/runs", text: "Runs" },
         sub: h("p", { class: "muted mono small", text: run.id }),
         actions: [cancelBtn, rerunBtn],
@@ -814,7 +836,7 @@ function timeline(data, selected, onSelect) {
   const rows = [];
   rows.push(h("li", { class: "tl-row root" },
     h("button", { type: "button", class: "tl-btn", attrs: { "aria-pressed": selected ? "false" : "true" }, onclick: () => onSelect(null) },
-      h("span", { class: "tl-name" }, h("strong", { text: "Run" }), " ", statusBadge(run.status)),
+      h("span", { class: "tl-name" }, h("strong", { text: "Run" }), " ", statusBadge(run.status, run.retrying)),
       bar(t0, end, "b-run s-" + run.status, `Queued ${fmtFull(t0)}`),
       h("span", { class: "tl-dur", text: fmtDur(end - t0) }))));
   if (run.started_at && run.started_at - t0 > 0) {
@@ -834,9 +856,11 @@ function timeline(data, selected, onSelect) {
           s.status === "failed" ? h("span", { class: "pill bad", text: "failed" }) : null,
           s.timed_out ? h("span", { class: "pill warn", text: "timed out" }) : null),
         bar(s.started_at, s.ended_at, `b-${s.kind} ${s.status === "failed" ? "b-failed" : ""}`, `${fmtFull(s.started_at)} → ${fmtFull(s.ended_at)}`),
-        h("span", { class: "tl-dur", text: fmtDur(s.duration_ms) }))));
+        h("span", { class: "tl-dur", text: fmtDur(s.duration_ms) })),
+      waitedDetail(s)));
   }
-  for (const p of pending) rows.push(pendingRow(p, lastActivity, end, bar));
+  const ended = TERMINAL.has(run.status);
+  for (const p of pending) rows.push(pendingRow(p, lastActivity, end, bar, ended ? run.status : null));
   if (run.status === "Queued" && !run.started_at) {
     rows.push(h("li", { class: "tl-row note" }, h("p", { class: "muted", text: "Queued run awaiting start…" })));
   }
@@ -853,7 +877,53 @@ function timeline(data, selected, onSelect) {
     h("ol", { class: "timeline", attrs: { "aria-label": "Steps" } }, rows));
 }
 
-function pendingRow(p, from, end, bar) {
+/** Under a sleep, wait or invoke that ended: how long it waited, for what, and what resumed it. */
+function waitedDetail(s) {
+  const waited = fmtDur(s.duration_ms);
+  const by = s.resumed_by || {};
+  let parts;
+  switch (s.kind) {
+    case "sleep":
+      parts = [`slept ${waited}, woke `, timeEl(s.ended_at, fmtFull(s.ended_at))];
+      break;
+    case "wait": {
+      const w = s.waited_for;
+      const what = w ? h("span", {}, "for ", h("code", { class: "mono", text: w.event }), w.expr ? h("span", {}, " if ", h("code", { class: "mono", text: w.expr })) : null) : "for an event";
+      const resumed = by.kind === "event"
+        ? h("span", {}, " · resumed by ", h("a", { class: "mono", attrs: { href: "/events/" + encodeURIComponent(by.event_id) }, text: `${by.event_name} ${shortId(by.event_id)}` }))
+        : by.kind === "timeout" || s.timed_out ? " · timed out" : null;
+      parts = [`waited ${waited} `, what, resumed];
+      break;
+    }
+    case "invoke": {
+      const run = by.kind === "run" ? by.run_id : s.invoked_run_id;
+      const child = run ? h("a", { class: "mono", attrs: { href: "/runs/" + encodeURIComponent(run) }, text: `run ${shortId(run)}` }) : "a run";
+      parts = [`waited ${waited} for `, child, by.kind === "timeout" ? " · timed out" : " · resumed when it ended"];
+      break;
+    }
+    default:
+      parts = null;
+  }
+  const copied = s.copied_from
+    ? h("span", { class: "pill", attrs: { title: "Result reused from run " + s.copied_from }, text: "reused" })
+    : null;
+  if (!parts && !copied) return null;
+  return h("p", { class: "pending-detail waited", dataset: { waited: s.kind } }, parts ? h("span", {}, ...parts) : null, copied ? " " : null, copied);
+}
+
+/** What a run waits on now; with `endedAs`, what it was waiting on when it ended. */
+function pendingRow(p, from, end, bar, endedAs = null) {
+  if (endedAs) {
+    const what = { sleep: "sleeping", wait: "waiting for an event", retry: "waiting to retry", invoke: "waiting for an invoked run" }[p.kind] || p.kind;
+    const label = `${endedAs} while ${what}`;
+    const target = p.kind === "wait" ? h("span", {}, " for ", h("code", { class: "mono", text: p.event })) : p.kind === "sleep" ? h("span", {}, " (until ", timeEl(p.until, fmtFull(p.until)), ")") : null;
+    return h("li", { class: "tl-row pending-row stopped", dataset: { pending: p.kind, stopped: "true" } },
+      h("div", { class: "tl-static" },
+        h("span", { class: "tl-name" }, h("span", { class: "step-name", text: p.name }), h("span", { class: "kind", text: label })),
+        bar(p.since || from, end, `b-${p.kind === "retry" ? "retry" : p.kind} stopped`, label),
+        h("span", { class: "tl-dur", text: fmtDur(end - (p.since || from)) })),
+      h("p", { class: "pending-detail" }, label, target));
+  }
   let label, cls, detail;
   switch (p.kind) {
     case "sleep":
@@ -883,7 +953,7 @@ function pendingRow(p, from, end, bar) {
   return h("li", { class: "tl-row pending-row", dataset: { pending: p.kind } },
     h("div", { class: "tl-static" },
       h("span", { class: "tl-name" }, h("span", { class: "step-name", text: p.name }), h("span", { class: "kind", text: label })),
-      bar(from, end, cls, label),
+      bar(p.since || from, end, cls, label),
       h("span", { class: "tl-dur", text: "…" })),
     h("p", { class: "pending-detail" }, detail));
 }
@@ -915,7 +985,7 @@ function runPanel(run, events, children, logs = []) {
   const panel = h("div", { class: "card detail-panel" }, h("h2", { class: "card-title", attrs: { tabindex: "-1" }, text: "Result" }));
   if (run.status === "Failed" && run.error) panel.append(errorView(run.error, "Run error"));
   else if (run.status === "Completed") panel.append(codeBlock(run.output, { label: "Output" }));
-  else if (run.status === "Cancelled") panel.append(h("p", { class: "muted", text: "The run was cancelled." }));
+  else if (run.status === "Cancelled") panel.append(h("p", { class: "muted cancel-reason" }, cancelledBy(run.cancellation)));
   else panel.append(h("p", { class: "muted", text: "The run has not ended yet." }));
   if (children && children.length) {
     panel.append(h("h3", { text: "Invoked runs" }), h("ul", { class: "plain" }, children.map((c) => h("li", {},
@@ -948,6 +1018,22 @@ function editedRerun(run, s, events) {
   return h("details", { class: "rerun-details" }, h("summary", { text: "Edit the input, then rerun from this step" }), form);
 }
 
+/** Every attempt of a retried step: when it ran, how long, and what the failed ones said. */
+function attemptsView(s) {
+  const log = s.attempt_log || [];
+  if (log.length < 2) return null;
+  return h("div", { class: "attempts" },
+    h("h3", { text: `Attempts (${log.length})` }),
+    h("ol", { class: "attempt-list plain", attrs: { "aria-label": "Attempts" } }, log.map((a) => h("li", { class: "attempt " + (a.status === "failed" ? "attempt-failed" : "attempt-ok"), dataset: { attempt: String(a.attempt) } },
+      h("div", { class: "attempt-head" },
+        h("strong", { text: `Attempt ${a.attempt}` }), " ",
+        h("span", { class: a.status === "failed" ? "pill bad" : "pill", text: a.status }), " ",
+        a.started_at !== null && a.started_at !== undefined ? timeEl(a.started_at, fmtFull(a.started_at)) : h("span", { class: "muted", text: "ended " }),
+        a.started_at === null || a.started_at === undefined ? timeEl(a.ended_at, fmtFull(a.ended_at)) : null,
+        a.duration_ms !== null && a.duration_ms !== undefined ? h("span", { class: "muted" }, " · ", fmtDur(a.duration_ms)) : null),
+      a.error ? h("p", { class: "attempt-error" }, h("strong", { class: "bad-text", text: a.error.name || "Error" }), ": ", h("span", { text: a.error.message || "" })) : null))));
+}
+
 function stepPanel(run, s, onSelect, logs = [], events = []) {
   const rerunBtn = h("button", { type: "button", class: "btn primary", text: "Rerun from this step", disabled: !run.registered,
     attrs: { title: "Start a new run that reuses the results of the steps before this one and runs again from here" },
@@ -964,9 +1050,14 @@ function stepPanel(run, s, onSelect, logs = [], events = []) {
       field("Duration", fmtDur(s.duration_ms)),
       field("Step hash", h("span", { class: "with-copy" }, mono(s.hash), copyButton(() => s.hash, "Copy step hash"))),
       s.invoked_run_id ? field("Invoked run", h("a", { class: "mono", attrs: { href: "/runs/" + encodeURIComponent(s.invoked_run_id) }, text: s.invoked_run_id })) : null,
-      s.timed_out !== null && s.timed_out !== undefined ? field("Timed out", s.timed_out ? "yes" : "no") : null),
+      s.timed_out !== null && s.timed_out !== undefined ? field("Timed out", s.timed_out ? "yes" : "no") : null,
+      s.waited_for ? field("Waited for", h("code", { class: "mono", text: s.waited_for.event }), s.waited_for.expr ? h("span", {}, " if ", h("code", { class: "mono", text: s.waited_for.expr })) : null) : null,
+      s.resumed_by && s.resumed_by.kind === "event" ? field("Resumed by", h("a", { class: "mono", attrs: { href: "/events/" + encodeURIComponent(s.resumed_by.event_id) }, text: `${s.resumed_by.event_name} ${s.resumed_by.event_id}` })) : null,
+      s.resumed_by && s.resumed_by.kind === "timeout" ? field("Resumed by", "its timeout") : null,
+      s.copied_from ? field("Reused from", h("a", { class: "mono", attrs: { href: "/runs/" + encodeURIComponent(s.copied_from) }, text: s.copied_from })) : null),
     h("div", { class: "actions" }, rerunBtn),
     editedRerun(run, s, events),
+    attemptsView(s),
     s.error ? errorView(s.error, "Step error") : codeBlock(s.output, { label: s.kind === "wait" ? "Matched event" : "Step output" }),
     logView(logs.filter((l) => l.step === s.name), "Step logs") || h("p", { class: "muted small", text: "This step logged nothing through tracing." }));
 }
@@ -1064,6 +1155,7 @@ function eventPage(root, params, id) {
 
   const drawRuns = () => {
     const { runs, skipped } = data;
+    const cancelled = data.cancelled || [];
     fill(runsBox, 
       h("h2", { class: "card-title", text: "Functions triggered" }),
       runs.length ? h("ul", { class: "run-list" }, runs.map((r) => h("li", {},
@@ -1075,7 +1167,10 @@ function eventPage(root, params, id) {
       skipped.length ? h("div", {}, h("h3", { text: "Skipped" }), h("ul", { class: "run-list" }, skipped.map((s) => h("li", {},
         h("a", { attrs: { href: "/functions/" + encodeURIComponent(s.function_id) } }, h("strong", { text: s.function_name })),
         " ", h("span", { class: "status s-Skipped", text: "Skipped" }),
-        h("p", { class: "muted small", text: s.reason }))))) : null);
+        h("p", { class: "muted small", text: s.reason }))))) : null,
+      cancelled.length ? h("div", { class: "cancelled-runs" }, h("h3", { text: "Runs this event cancelled" }), h("ul", { class: "run-list" }, cancelled.map((r) => h("li", {},
+        h("a", { attrs: { href: "/runs/" + encodeURIComponent(r.id) } }, h("strong", { text: r.function_name })),
+        " ", statusBadge(r.status), " ", mono(shortId(r.id)))))) : null);
   };
 
   const draw = () => {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{input, journal, pass, summary, Counter, TestHost};
+use super::{input, journal, pass, summary, Counter, TestHost, NOW};
 use crate::error::{Error, NonRetriable, Retry, RetryAfter};
 use crate::model::Memo;
 use crate::replay::{hash_step_id, Op, PassEnd};
@@ -22,6 +22,21 @@ fn a_failed_attempt_with_attempts_left_is_retried() {
     let Op::StepError { error, attempt, retry_after, .. } = &report.ops[0] else { panic!("{report:?}") };
     assert_eq!((error.message.as_str(), *attempt, *retry_after), ("timeout", 0, None));
     assert_eq!(report.end, PassEnd::Suspended);
+}
+
+#[test]
+fn a_retried_attempt_reports_its_own_start_beside_the_first_attempt_s() {
+    let mut second = input(journal(&[]), vec![]);
+    second.attempts.insert(hash_step_id("flaky"), 1);
+    second.started.insert(hash_step_id("flaky"), NOW - 60_000);
+    let report = pass(second, Arc::new(TestHost::default()), |step| async move {
+        step.run("flaky", || async { Err::<(), _>(Error::msg("timeout again")) }).await?;
+        Ok(json!(null))
+    });
+    let Op::StepError { attempt, timing, attempt_started_at, .. } = &report.ops[0] else { panic!("{report:?}") };
+    assert_eq!(*attempt, 1);
+    assert_eq!(timing.started_at, NOW - 60_000, "the step's timing spans its attempts");
+    assert_eq!(*attempt_started_at, NOW, "while this attempt began now");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use super::{
     Store, StoredEvent,
 };
 use crate::error::ErrorInfo;
-use crate::model::{Cancellation, CancelledBy, EventSource, WaitSpec};
+use crate::model::{Cancellation, CancelledBy, EventSource, FailedAttempt, ParentRef, ResumedBy, StepDetail, WaitSpec};
 use crate::store::CancelRequest;
 
 /// Runs every check against fresh stores from `make`. Panics with the failing check's name.
@@ -28,6 +28,7 @@ where
     accept_is_idempotent(make().await).await;
     runs_are_unique_per_event_and_function(make().await).await;
     journal_entries_are_never_overwritten(make().await).await;
+    step_details_round_trip(make().await).await;
     run_records_round_trip(make().await).await;
     events_are_listed_newest_first_with_filters(make().await).await;
     runs_are_listed_with_filters(make().await).await;
@@ -94,6 +95,7 @@ fn step(run: &str, hash: &str, memo: Memo) -> StepRecord {
         attempts: 1,
         started_at: 1,
         ended_at: 2,
+        detail: StepDetail::default(),
     }
 }
 
@@ -187,10 +189,48 @@ async fn journal_entries_are_never_overwritten(store: Arc<dyn Store>) {
     assert_eq!(journal, vec![first, err], "journal entries keep their first value, in order");
 }
 
-async fn run_records_round_trip(store: Arc<dyn Store>) {
+fn failure(attempt: u32) -> FailedAttempt {
+    let error = ErrorInfo { name: "Timeout".into(), message: format!("attempt {attempt} timed out"), cause: None };
+    FailedAttempt { attempt, error, started_at: i64::from(attempt) * 10, ended_at: i64::from(attempt) * 10 + 3 }
+}
+
+async fn step_details_round_trip(store: Arc<dyn Store>) {
     accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
     let lease = claim_one(&store, "f", NOW).await;
+    let mut retried = step("01A", "h1", Memo::Data(json!("ok")));
+    retried.attempts = 3;
+    retried.detail.failures = vec![failure(1), failure(2)];
+    let mut waited = step("01A", "h2", Memo::Data(json!({"name": "app/approved"})));
+    waited.kind = StepKind::Wait;
+    waited.detail = StepDetail {
+        waited_for: Some(WaitSpec {
+            event: "app/approved".into(),
+            expr: Some("event.data.id == async.data.id".into()),
+        }),
+        resumed_by: Some(ResumedBy::Event { event_id: "e9".into(), event_name: "app/approved".into() }),
+        ..StepDetail::default()
+    };
+    let mut invoked = step("01A", "h3", Memo::Data(json!(42)));
+    invoked.kind = StepKind::Invoke;
+    invoked.detail.resumed_by = Some(ResumedBy::Run { run_id: "01C".into() });
+    let mut copied = step("01A", "h4", Memo::Data(json!(1)));
+    copied.detail.copied_from = Some("01Z".into());
+    let mut timed_out = step("01A", "h5", Memo::Data(json!(null)));
+    timed_out.detail.resumed_by = Some(ResumedBy::Timeout);
+    let plain = step("01A", "h6", Memo::Data(json!(2)));
+    let steps = vec![retried, waited, invoked, copied, timed_out, plain];
+    let checkpoint = Checkpoint { steps: steps.clone(), ..Checkpoint::default() };
+    assert!(store.checkpoint(&lease, checkpoint).await.expect("checkpoint"));
+    assert_eq!(store.journal("01A").await.expect("journal"), steps, "a step's detail reads back equal");
+}
+
+async fn run_records_round_trip(store: Arc<dyn Store>) {
+    let parent = Some(ParentRef { run_id: "01P".into(), step: "hi".into(), name: "call-child".into() });
+    let invoked = RunRecord { parent: parent.clone(), ..run("01A", "f", "e1") };
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![invoked])]).await;
+    let lease = claim_one(&store, "f", NOW).await;
     let mut r = run("01A", "f", "e1");
+    r.parent = parent;
     r.status = RunStatus::Waiting;
     r.attempt = 2;
     r.started_at = Some(5);
@@ -204,6 +244,7 @@ async fn run_records_round_trip(store: Arc<dyn Store>) {
         since: 7,
     });
     r.state.step_attempts.insert("h2".into(), 3);
+    r.state.step_failures.insert("h2".into(), vec![failure(1), failure(2), failure(3)]);
     store.ack(&lease, ack(r.clone()), None).await.expect("ack");
     assert_eq!(store.run("01A").await.expect("run"), Some(r), "an acknowledged run reads back equal");
 }
@@ -550,6 +591,15 @@ async fn cancellations_are_stored_and_wake_the_run(store: Arc<dyn Store>) {
     };
     accept(&store, vec![NewEvent { cancels: vec![by_event], ..NewEvent::new(event("e3", "x", 3)) }]).await;
     assert!(store.cancel_requested("01B"));
+    if let Some(queries) = store.queries() {
+        let cancelled_by = |id: &'static str| async move {
+            let runs = queries.runs_cancelled_by(id, 10).await.expect("runs cancelled by");
+            runs.into_iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        assert_eq!(cancelled_by("e3").await, vec!["01B"], "the runs an event cancelled are listed under it");
+        assert!(cancelled_by("e1").await.is_empty(), "a request is not an event");
+        assert!(cancelled_by("e2").await.is_empty());
+    }
 }
 
 async fn what_arrives_during_a_pass_makes_it_due_again(store: Arc<dyn Store>) {

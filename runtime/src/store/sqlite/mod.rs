@@ -507,12 +507,13 @@ impl RunLog for SqliteStore {
         let run_id = run_id.to_owned();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT run_id, hash, name, kind, memo, attempts, started_at, ended_at FROM steps \
+                "SELECT run_id, hash, name, kind, memo, attempts, started_at, ended_at, detail FROM steps \
                  WHERE run_id = ?1 ORDER BY seq",
             )?;
             let rows = stmt.query_map(params![run_id], |row| {
                 let kind: String = row.get(3)?;
                 let memo: String = row.get(4)?;
+                let detail: Option<String> = row.get(8)?;
                 let (run_id, hash, name, attempts, started_at, ended_at) =
                     (row.get(0)?, row.get(1)?, row.get(2)?, row.get(5)?, row.get(6)?, row.get(7)?);
                 Ok((|| {
@@ -526,6 +527,7 @@ impl RunLog for SqliteStore {
                         attempts,
                         started_at,
                         ended_at,
+                        detail: detail.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default(),
                     })
                 })())
             })?;
@@ -811,6 +813,20 @@ impl Queries for SqliteStore {
             );
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(filter.params.iter()), run_from_row)?;
+            collect(rows)
+        })
+        .await
+    }
+
+    async fn runs_cancelled_by(&self, event_id: &str, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        let (event_id, limit) = (event_id.to_owned(), effective_limit(limit));
+        self.read(move |c| {
+            // The expression and the `cancel IS NOT NULL` are those of the `runs_cancelled_by` index.
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE cancel IS NOT NULL \
+                 AND json_extract(cancel, '$.by.event_id') = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![event_id, limit], run_from_row)?;
             collect(rows)
         })
         .await

@@ -148,6 +148,8 @@ pub(super) struct StepRow {
     attempts: u32,
     started_at: i64,
     ended_at: i64,
+    /// `NULL` when empty, as most steps' are.
+    detail: Option<String>,
 }
 
 pub(super) struct MatcherRow {
@@ -264,6 +266,7 @@ impl StepRow {
             attempts: step.attempts,
             started_at: step.started_at,
             ended_at: step.ended_at,
+            detail: (!step.detail.is_empty()).then(|| json(&step.detail)).transpose()?,
         })
     }
 }
@@ -505,10 +508,10 @@ fn insert_run(conn: &Connection, new: &NewRunRow, effects: &mut Effects) -> Resu
 fn insert_step(conn: &Connection, s: &StepRow) -> Result<bool, StoreError> {
     let n = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO steps (run_id, hash, name, kind, memo, attempts, started_at, ended_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT OR IGNORE INTO steps (run_id, hash, name, kind, memo, attempts, started_at, ended_at, detail) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
-        .execute(params![s.run_id, s.hash, s.name, s.kind, s.memo, s.attempts, s.started_at, s.ended_at])?;
+        .execute(params![s.run_id, s.hash, s.name, s.kind, s.memo, s.attempts, s.started_at, s.ended_at, s.detail])?;
     Ok(n == 1)
 }
 

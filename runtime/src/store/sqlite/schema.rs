@@ -1,13 +1,17 @@
 //! The SQLite store's schema, its versions, and the migration of files written by earlier
 //! versions.
 //!
-//! Version 3 (this one) adds flow control: each run's `flow` (its concurrency and throttle
-//! buckets, priority and deadlines) and the throttles' state (`flow_state`). Both are
-//! additive. Version 2 made the store a work queue: a run's `wake_at` is when it is due (set
-//! at creation, and by every pass), `cancel` holds a cancellation asked for, and `matchers`
-//! holds the waits and `cancel_on` conditions that incoming events are matched against. A
-//! version-1 file (no `user_version`) is migrated in place: its unfinished runs become due at
-//! their timers (or now), and the waits of its suspended runs become matchers; the `cancel_on`
+//! Version 3 (this one) adds flow control and the timeline's details, all additive: each
+//! run's `flow` (its concurrency and throttle buckets, priority and deadlines) and the
+//! throttles' state (`flow_state`); a step's `detail` (its failed attempts, what a wait waited
+//! for and what resumed it, the run a rerun copied it from; `NULL` for the steps of older
+//! files, which read as an empty detail); and an index of the runs each event cancelled. A
+//! version-1 or version-2 file gains all of it in one migration. Version 2 made the store a
+//! work queue: a run's `wake_at` is when it is due (set at creation, and by every pass),
+//! `cancel` holds a cancellation asked for, and `matchers` holds the waits and `cancel_on`
+//! conditions that incoming events are matched against. A version-1 file (no `user_version`)
+//! is migrated in place: its unfinished runs become due at their timers (or now), and the
+//! waits of its suspended runs become matchers; the `cancel_on`
 //! conditions of its unfinished runs are re-armed by the first engine that opens it (they are
 //! listed in `legacy_cancel_on` until then).
 
@@ -72,6 +76,7 @@ CREATE TABLE IF NOT EXISTS steps (
     attempts INTEGER NOT NULL,
     started_at INTEGER NOT NULL,
     ended_at INTEGER NOT NULL,
+    detail TEXT,
     UNIQUE (run_id, hash)
 );
 CREATE TABLE IF NOT EXISTS step_logs (
@@ -106,13 +111,17 @@ CREATE TABLE IF NOT EXISTS legacy_cancel_on (run_id TEXT PRIMARY KEY) WITHOUT RO
 DROP INDEX IF EXISTS runs_active;
 "#;
 
-/// What version 3 adds besides `runs.flow`: throttle state (each bucket's GCRA theoretical
-/// arrival time in microseconds, keyed `throttle:<bucket>`), and an index of the started, unended runs whose
-/// run-level concurrency slots are counted again at open.
-const FLOW: &str = r#"
+/// What version 3 adds besides `runs.flow` and `steps.detail`: throttle state (each bucket's
+/// GCRA theoretical arrival time in microseconds, keyed `throttle:<bucket>`), an index of the
+/// started, unended runs whose run-level concurrency slots are counted again at open, and the
+/// runs an event cancelled, found by the event's id inside the cancellation
+/// (`Queries::runs_cancelled_by`).
+const V3: &str = r#"
 CREATE TABLE IF NOT EXISTS flow_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_flow_started ON runs(id)
     WHERE flow IS NOT NULL AND started_at IS NOT NULL AND ended_at IS NULL;
+CREATE INDEX IF NOT EXISTS runs_cancelled_by ON runs(json_extract(cancel, '$.by.event_id'))
+    WHERE cancel IS NOT NULL;
 "#;
 
 /// Opens a connection with the store's settings.
@@ -141,24 +150,32 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> 
             path.display()
         )));
     }
-    if version == VERSION {
+    // Version 3 was built in two halves on the way to one release: a file written between them
+    // has the number but not `steps.detail`, and goes through the (idempotent) steps below.
+    if version == VERSION && has_column(conn, "steps", "detail")? {
         return Ok(());
     }
     let existed: bool =
         conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'runs'", [], |r| r.get(0))?;
     conn.execute_batch("BEGIN IMMEDIATE")?;
+    // A version-1 file has no `user_version` (it reads 0).
+    let from_v1 = existed && version < 2;
     let result = (|| {
         conn.execute_batch(SCHEMA)?;
-        if existed && version < 2 {
+        if from_v1 {
             migrate_v1(conn)?;
         }
         if existed && !has_column(conn, "runs", "flow")? {
             // Version 3: a run's flow control (concurrency, throttle, priority, timeouts).
             conn.execute_batch("ALTER TABLE runs ADD COLUMN flow TEXT;")?;
         }
+        if existed && !has_column(conn, "steps", "detail")? {
+            // Version 3: a step's failed attempts and what resumed it.
+            conn.execute_batch("ALTER TABLE steps ADD COLUMN detail TEXT;")?;
+        }
         conn.execute_batch(QUEUE)?;
-        conn.execute_batch(FLOW)?;
-        if existed && version < 2 {
+        conn.execute_batch(V3)?;
+        if from_v1 {
             migrate_v1_runs(conn)?;
         }
         conn.execute_batch(&format!("PRAGMA user_version = {VERSION};"))?;
