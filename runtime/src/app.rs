@@ -92,6 +92,9 @@ impl std::fmt::Debug for AppError {
 enum StoreChoice {
     Memory,
     Sqlite(PathBuf),
+    /// A Postgres URL (feature `postgres`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Postgres(String),
     Custom(Arc<dyn Store>),
 }
 
@@ -147,6 +150,16 @@ impl App {
         self
     }
 
+    /// Keeps everything in Postgres (`postgres://user:password@host:port/database`; feature
+    /// `postgres`), in the `hookflow` schema, created or migrated at start. Any number of
+    /// processes started with the same URL share the work: see the README's deployment section.
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn store_postgres(mut self, url: impl Into<String>) -> Self {
+        self.store = StoreChoice::Postgres(url.into());
+        self
+    }
+
     /// Keeps everything in memory (lost on exit; for tests).
     #[must_use]
     pub fn store_memory(mut self) -> Self {
@@ -161,9 +174,19 @@ impl App {
         self
     }
 
-    /// Picks the store from a URL: `sqlite:path/to/file.db` (or `sqlite://...`) or `memory:`.
+    /// Picks the store from a URL: `sqlite:path/to/file.db` (or `sqlite://...`), `memory:`, or
+    /// `postgres://user:password@host:port/database` (or `postgresql://`; feature `postgres`).
     pub fn database_url(mut self, url: &str) -> Result<Self, AppError> {
-        self.store = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        self.store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            if !cfg!(feature = "postgres") {
+                return Err(AppError::Config(
+                    "this build has no Postgres store: enable hookflow's `postgres` cargo feature, or use \
+                     `sqlite:path/to/file.db`"
+                        .into(),
+                ));
+            }
+            StoreChoice::Postgres(url.to_owned())
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             if path.is_empty() {
                 return Err(AppError::Config(format!(
                     "database URL `{url}` has no file path: use `sqlite:hookflow.db`"
@@ -174,7 +197,8 @@ impl App {
             StoreChoice::Memory
         } else {
             return Err(AppError::Config(format!(
-                "unsupported database URL `{url}`: use `sqlite:path/to/file.db` or `memory:`"
+                "unsupported database URL `{url}`: use `sqlite:path/to/file.db`, `memory:` or \
+                 `postgres://user:password@host:port/database`"
             )));
         };
         Ok(self)
@@ -264,6 +288,12 @@ impl App {
         let store: Arc<dyn Store> = match self.store {
             StoreChoice::Memory => Arc::new(MemoryStore::new()),
             StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+            #[cfg(feature = "postgres")]
+            StoreChoice::Postgres(url) => Arc::new(crate::store::PostgresStore::connect(&url).await?),
+            #[cfg(not(feature = "postgres"))]
+            StoreChoice::Postgres(_) => {
+                return Err(AppError::Config("this build has no Postgres store (cargo feature `postgres`)".into()))
+            }
             StoreChoice::Custom(store) => store,
         };
         let mut builder = EngineBuilder::new(self.id, registry).store(store).state(self.state);

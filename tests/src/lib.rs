@@ -1,1 +1,3 @@
 //! Shared helpers for hookflow integration tests.
+
+pub mod postgres;

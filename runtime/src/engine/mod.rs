@@ -251,6 +251,10 @@ impl EngineBuilder {
         let renewals = core.runtime.spawn(core.clone().renew_loop());
         let cron = core.runtime.spawn(core.clone().cron_loop());
         core.loops.lock().extend([scheduler, renewals, cron]);
+        if let Some(changes) = core.store.changes() {
+            let relay = core.runtime.spawn(core.clone().relay_loop(changes));
+            core.loops.lock().push(relay);
+        }
         Ok(Engine { core })
     }
 }
@@ -416,6 +420,17 @@ impl Core {
         // Runs of the new functions may be due already.
         self.store.work_signal().notify_waiters();
         Ok(())
+    }
+
+    /// Passes on the changes other processes make to a shared store.
+    async fn relay_loop(self: Arc<Self>, mut changes: broadcast::Receiver<Change>) {
+        loop {
+            match changes.recv().await {
+                Ok(change) => self.notify(change),
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
     }
 
     pub(crate) fn notify(&self, change: Change) {
