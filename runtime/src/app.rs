@@ -111,6 +111,7 @@ pub struct App {
     ui_token: Option<String>,
     limits: ServerLimits,
     clock: Option<Arc<dyn Clock>>,
+    lease: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for App {
@@ -140,6 +141,7 @@ impl App {
             ui_token: std::env::var("HOOKFLOW_UI_TOKEN").ok().filter(|t| !t.is_empty()),
             limits: ServerLimits::default(),
             clock: None,
+            lease: None,
         }
     }
 
@@ -278,6 +280,14 @@ impl App {
         self
     }
 
+    /// How long a claimed run stays this process's without a renewal (default 30 s): when a
+    /// worker sharing a Postgres store dies, the others take its runs over once it expires.
+    #[must_use]
+    pub fn lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
     /// Opens the store, resumes unfinished runs and checks the settings, without serving.
     pub async fn start(self) -> Result<RunningApp, AppError> {
         let registry = self.registry?;
@@ -299,6 +309,9 @@ impl App {
         let mut builder = EngineBuilder::new(self.id, registry).store(store).state(self.state);
         if let Some(clock) = self.clock {
             builder = builder.clock(clock);
+        }
+        if let Some(lease) = self.lease {
+            builder = builder.lease(lease);
         }
         let engine = builder.start().await?;
         let (stop_streams, _) = tokio::sync::watch::channel(false);

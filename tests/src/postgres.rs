@@ -76,3 +76,46 @@ pub fn with_database(url: &str, name: &str) -> String {
         None => format!("{base}/{name}"),
     }
 }
+
+/// A store in `schema` (shared with the other stores opened on it, as separate workers are).
+pub async fn store_in(url: &str, schema: &str) -> PostgresStore {
+    let options = PostgresOptions { schema: schema.to_owned(), pool_size: 8, ..PostgresOptions::default() };
+    match PostgresStore::connect_with(url, options).await {
+        Ok(store) => store,
+        Err(e) => panic!("cannot connect to the test Postgres: {e}"),
+    }
+}
+
+/// An event from the event API, received at `at`.
+pub fn event(id: &str, name: &str, at: i64) -> hookflow::store::StoredEvent {
+    hookflow::store::StoredEvent {
+        id: id.into(),
+        name: name.into(),
+        data: serde_json::json!({"id": id}).into(),
+        ts: at,
+        user: None,
+        source: hookflow::webhook::EventSource::Api,
+        received_at: at,
+    }
+}
+
+/// A queued run of `function` for `event`, due at `due`.
+pub fn run(id: &str, function: &str, event: &str, due: i64) -> hookflow::store::RunRecord {
+    hookflow::store::RunRecord {
+        id: id.into(),
+        function_id: function.into(),
+        event_ids: vec![event.into()],
+        status: hookflow::store::RunStatus::Queued,
+        attempt: 0,
+        created_at: due,
+        started_at: None,
+        ended_at: None,
+        output: None,
+        error: None,
+        wake_at: Some(due),
+        state: hookflow::store::RunState::default(),
+        parent: None,
+        rerun_of: None,
+        cancellation: None,
+    }
+}

@@ -55,7 +55,9 @@ pub(super) async fn run(shared: Weak<Shared>) {
     let mut failing = false;
     loop {
         let Some(s) = shared.upgrade() else { return };
-        let config = s.config.clone();
+        let mut config = s.config.clone();
+        // Named, so that an operator can tell it from the pool's connections.
+        config.application_name(&format!("hookflow-listen:{}", s.schema));
         let channels = ["work", "cancel", "observe"].map(|c| s.channel(c));
         drop(s);
         match config.connect(NoTls).await {
