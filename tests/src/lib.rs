@@ -1,3 +1,4 @@
 //! Shared helpers for hookflow integration tests.
 
 pub mod postgres;
+pub mod workers;
