@@ -57,7 +57,7 @@ pub(super) async fn run(shared: Weak<Shared>) {
         let Some(s) = shared.upgrade() else { return };
         let mut config = s.config.clone();
         // Named, so that an operator can tell it from the pool's connections.
-        config.application_name(&format!("hookflow-listen:{}", s.schema));
+        config.application_name(format!("hookflow-listen:{}", s.schema));
         let channels = ["work", "cancel", "observe"].map(|c| s.channel(c));
         drop(s);
         match config.connect(NoTls).await {
