@@ -18,15 +18,17 @@
 //! - **Matchers** are rows indexed by (event, join path, join value): `matchers()` is one
 //!   query, answered for whichever worker accepts the event.
 //! - **Notifications**: workers are woken by `LISTEN/NOTIFY` (new unclaimed work, wakes,
-//!   cancellations, newly observed event names), sent after the commit that made the change,
+//!   cancellations: sent after the commit that made the change; the event names new matchers
+//!   wait for: sent by the commit that stores them),
 //!   with polling behind it (the engine looks for due runs at least twice a second), so a lost
 //!   notification delays work and never loses it. [`WorkQueue::cancel_requested`] answers from
 //!   a per-process set, filled by this process's own requests, by notifications, and by every
 //!   lease renewal (which reads the rows' cancellation), so a cancellation asked on one worker
 //!   reaches a pass on another within milliseconds, or at its next renewal if notifications
-//!   are down. [`WorkQueue::observes`] answers from the set of event names matchers ever waited
-//!   on (loaded at start, extended by notifications); it answers `true` for every name while
-//!   the notification connection is down.
+//!   are down. [`WorkQueue::observes`] answers from the set of event names matchers wait on:
+//!   loaded at start (every name ever waited on), extended by notifications, and shrunk when
+//!   this worker removes a name's last matcher and no notification came meanwhile; it answers
+//!   `true` for every name while the notification connection is down.
 //! - **Live views**: a worker relays the runs and events other workers changed (polled every
 //!   half second by their `version` and `seq`) to [`Store::changes`]: best effort, a change
 //!   whose transaction commits long after it began may be missed by the live view (never by
