@@ -333,3 +333,44 @@ async fn unreachable_or_refused_databases_say_why_without_the_password() {
     let db = postgres::database(&url).await;
     start(db).await.expect("an app starts on Postgres");
 }
+
+/// Postgres drops every connection of the store (as a server restart does, seen from the
+/// client): the next writes and reads retry, reconnect and succeed, and nothing is written
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_are_reconnected_and_the_work_goes_on() {
+    let Some(url) = postgres::url("dropped_connections_are_reconnected_and_the_work_goes_on") else { return };
+    let db = postgres::database(&url).await;
+    let store = postgres::store_in(&db, "hookflow").await;
+    let name = db.rsplit('/').next().unwrap_or_default().to_owned();
+    let admin = postgres::client(&url).await;
+    let claim = claimer("a", &["f"], Duration::from_secs(60));
+    for round in 0..3 {
+        let id = format!("r{round}");
+        let batch = Batch {
+            events: vec![NewEvent {
+                runs: vec![NewRun::new(postgres::run(&id, "f", &format!("e{round}"), 10))],
+                ..NewEvent::new(postgres::event(&format!("e{round}"), "reconnect/go", 10))
+            }],
+            runs: vec![],
+        };
+        let accepted = store.accept(&batch, None).await.expect("accept after the connections dropped");
+        assert!(accepted.events[0].new);
+        let killed: i64 = admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&name],
+            )
+            .await
+            .expect("terminate")
+            .get(0);
+        assert!(killed >= 1, "the store's connections were dropped");
+        let leases = store.claim(&claim, 10, 10).await.expect("claim after the connections dropped");
+        assert_eq!(leases.len(), 1, "round {round}: {leases:?}");
+        let acked = store.ack(&leases[0], ack(postgres::run(&id, "f", "e", 10), 20), None).await.expect("ack");
+        assert!(matches!(acked, Acked::Committed { .. }));
+    }
+    let runs = store.list_runs(&RunQuery::default()).await.expect("runs");
+    assert_eq!(runs.len(), 3);
+    assert!(runs.iter().all(|r| r.status == RunStatus::Completed));
+}
