@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hookflow::engine::Change;
 use hookflow::store::{
     conformance, Ack, Acked, Batch, Cancellation, CancelledBy, ClaimFor, DropMatchers, NewEvent, NewRun,
     PostgresOptions, PostgresStore, Queries, RunLog, RunQuery, RunRecord, RunStatus, Store, WorkQueue,
 };
+use hookflow::{EngineBuilder, RawEvent, Registry};
 use hookflow_tests::postgres;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,4 +375,40 @@ async fn dropped_connections_are_reconnected_and_the_work_goes_on() {
     let runs = store.list_runs(&RunQuery::default()).await.expect("runs");
     assert_eq!(runs.len(), 3);
     assert!(runs.iter().all(|r| r.status == RunStatus::Completed));
+}
+
+/// What one worker does shows in another's live views: an engine relays the events and run
+/// changes other workers commit to its subscribers (the dev UI's live stream).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_worker_s_changes_reach_another_s_live_views() {
+    let Some(url) = postgres::url("one_worker_s_changes_reach_another_s_live_views") else { return };
+    let schema = postgres::unique("live");
+    let engine = |store: PostgresStore| async move {
+        EngineBuilder::new("live", Registry::empty()).store(Arc::new(store)).start().await.expect("engine")
+    };
+    let a = engine(postgres::store_in(&url, &schema).await).await;
+    let b = engine(postgres::store_in(&url, &schema).await).await;
+    let mut on_b = b.subscribe();
+    let mut on_a = a.subscribe();
+    a.send([RawEvent::new("live/hello", serde_json::json!({"n": 1})).with_id("evt-live-1")]).await.expect("send");
+    let wanted = Change::Event { id: "evt-live-1".into(), name: "live/hello".into() };
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match on_b.recv().await {
+                Ok(change) if change == wanted => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("b's changes ended: {e}"),
+            }
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "a's event never showed on b");
+    // a saw its own event once, from itself, not again from the store.
+    let mut own = 0;
+    while let Ok(change) = tokio::time::timeout(Duration::from_millis(1_200), on_a.recv()).await {
+        own += usize::from(change.expect("a's changes") == wanted);
+    }
+    assert_eq!(own, 1, "a's own change is not relayed back to it");
+    a.shutdown(Duration::from_secs(1)).await;
+    b.shutdown(Duration::from_secs(1)).await;
 }

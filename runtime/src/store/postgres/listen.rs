@@ -136,16 +136,30 @@ pub(super) async fn run(shared: Weak<Shared>) {
     }
 }
 
-/// Relays the events accepted and the runs changed by other workers to [`Shared::changes`],
-/// looking every `every`.
-pub(super) async fn relay_changes(shared: Weak<Shared>, every: Duration) {
-    let mut cursors: Option<(i64, i64)> = None;
+/// Where the relay of other workers' changes starts: the latest event and run change now.
+pub(super) async fn change_cursors(s: &Shared) -> Result<(i64, i64), StoreError> {
+    s.retrying("read the change cursors", || async {
+        let client = s.client().await?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT coalesce(max(seq), 0) FROM events), (SELECT coalesce(max(version), 0) FROM runs)",
+                &[],
+            )
+            .await?;
+        Ok((row.get(0), row.get(1)))
+    })
+    .await
+}
+
+/// Relays the events accepted and the runs changed by other workers after `cursors` to
+/// [`Shared::changes`], looking every `every`.
+pub(super) async fn relay_changes(shared: Weak<Shared>, every: Duration, mut cursors: (i64, i64)) {
     loop {
         tokio::time::sleep(every).await;
         let Some(s) = shared.upgrade() else { return };
         match poll(&s, cursors).await {
             Ok((next, changes)) => {
-                cursors = Some(next);
+                cursors = next;
                 for change in changes {
                     let _ = s.changes.send(change);
                 }
@@ -156,18 +170,8 @@ pub(super) async fn relay_changes(shared: Weak<Shared>, every: Duration) {
 }
 
 /// Changes after `cursors` (event `seq`, run `version`) by other writers, and the new cursors.
-/// Without cursors, starts from now.
-async fn poll(s: &Shared, cursors: Option<(i64, i64)>) -> Result<((i64, i64), Vec<Change>), super::Fail> {
+async fn poll(s: &Shared, (events_at, runs_at): (i64, i64)) -> Result<((i64, i64), Vec<Change>), super::Fail> {
     let client = s.client().await?;
-    let Some((events_at, runs_at)) = cursors else {
-        let row = client
-            .query_one(
-                "SELECT (SELECT coalesce(max(seq), 0) FROM events), (SELECT coalesce(max(version), 0) FROM runs)",
-                &[],
-            )
-            .await?;
-        return Ok(((row.get(0), row.get(1)), Vec::new()));
-    };
     let events = client
         .query("SELECT seq, id, name, writer FROM events WHERE seq > $1 ORDER BY seq LIMIT 1000", &[&events_at])
         .await?;

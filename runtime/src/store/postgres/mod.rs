@@ -212,7 +212,8 @@ impl PostgresStore {
         });
         shared.load_observed().await?;
         let listener = tokio::spawn(listen::run(Arc::downgrade(&shared)));
-        let poller = tokio::spawn(listen::relay_changes(Arc::downgrade(&shared), options.change_poll));
+        let cursors = listen::change_cursors(&shared).await?;
+        let poller = tokio::spawn(listen::relay_changes(Arc::downgrade(&shared), options.change_poll, cursors));
         Ok(PostgresStore { shared, tasks: vec![listener, poller] })
     }
 
