@@ -412,3 +412,43 @@ async fn one_worker_s_changes_reach_another_s_live_views() {
     a.shutdown(Duration::from_secs(1)).await;
     b.shutdown(Duration::from_secs(1)).await;
 }
+
+#[hookflow::prelude::inngest_fn(id = "pg-poll", event = "pg/poll")]
+async fn pg_poll(step: hookflow::prelude::Step) -> hookflow::prelude::Result<String> {
+    Ok(step.run("one", || async { Ok("done".to_owned()) }).await?)
+}
+
+/// Without notifications (`listen: false`, as behind a pooler in transaction mode), an idle
+/// worker still finds the work another worker queued: by polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_notifications_an_idle_worker_finds_work_by_polling() {
+    let Some(url) = postgres::url("without_notifications_an_idle_worker_finds_work_by_polling") else { return };
+    let schema = postgres::unique("poll");
+    let other = postgres::store_in(&url, &schema).await;
+    let options = PostgresOptions { schema: schema.clone(), pool_size: 4, listen: false, ..PostgresOptions::default() };
+    let polling = PostgresStore::connect_with(&url, options).await.expect("connect");
+    let mut registry = Registry::empty();
+    registry.add(pg_poll::DEF).expect("unique ids");
+    let engine = EngineBuilder::new("poll", registry).store(Arc::new(polling)).start().await.expect("engine");
+    // Idle for a moment: whatever it looks at first finds nothing.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let id = ulid::Ulid::new().to_string();
+    let run = NewRun::new(postgres::run(&id, "pg-poll", "evt-poll", now));
+    let batch = Batch {
+        events: vec![NewEvent { runs: vec![run], ..NewEvent::new(postgres::event("evt-poll", "pg/poll", now)) }],
+        runs: vec![],
+    };
+    other.accept(&batch, None).await.expect("queued by another worker");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let run = other.run(&id).await.expect("run").expect("stored");
+        if run.status == RunStatus::Completed {
+            assert_eq!(run.output, Some(serde_json::json!("done")));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the polling worker never ran it: {run:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    engine.shutdown(Duration::from_secs(1)).await;
+}

@@ -75,6 +75,11 @@ pub struct PostgresOptions {
     pub retry_for: Duration,
     /// How often other workers' changes are looked for, for [`Store::changes`] (default 500 ms).
     pub change_poll: Duration,
+    /// Whether to listen for other workers' notifications (default `true`). Without them (behind
+    /// a connection pooler in transaction mode, where `LISTEN` does not work), work is found by
+    /// polling: the engine looks twice a second, a cancellation reaches a pass at its next lease
+    /// renewal, and every event is matched against the stored waits.
+    pub listen: bool,
 }
 
 impl Default for PostgresOptions {
@@ -84,6 +89,7 @@ impl Default for PostgresOptions {
             pool_size: 16,
             retry_for: Duration::from_secs(60),
             change_poll: Duration::from_millis(500),
+            listen: true,
         }
     }
 }
@@ -211,10 +217,13 @@ impl PostgresStore {
             changes,
         });
         shared.load_observed().await?;
-        let listener = tokio::spawn(listen::run(Arc::downgrade(&shared)));
         let cursors = listen::change_cursors(&shared).await?;
-        let poller = tokio::spawn(listen::relay_changes(Arc::downgrade(&shared), options.change_poll, cursors));
-        Ok(PostgresStore { shared, tasks: vec![listener, poller] })
+        let mut tasks =
+            vec![tokio::spawn(listen::relay_changes(Arc::downgrade(&shared), options.change_poll, cursors))];
+        if options.listen {
+            tasks.push(tokio::spawn(listen::run(Arc::downgrade(&shared))));
+        }
+        Ok(PostgresStore { shared, tasks })
     }
 
     /// The Postgres schema that holds the store's tables.
