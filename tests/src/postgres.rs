@@ -117,5 +117,6 @@ pub fn run(id: &str, function: &str, event: &str, due: i64) -> hookflow::store::
         parent: None,
         rerun_of: None,
         cancellation: None,
+        flow: Default::default(),
     }
 }

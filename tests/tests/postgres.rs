@@ -71,7 +71,11 @@ async fn two_workers_accepting_one_event_at_once_create_one_set_of_runs() {
             .iter()
             .map(|f| NewRun::new(postgres::run(&format!("{worker}-{f}-{i:04}"), f, &id, 1_000)))
             .collect();
-        Batch { events: vec![NewEvent { runs, ..NewEvent::new(postgres::event(&id, "race/go", 1_000)) }], runs: vec![] }
+        Batch {
+            events: vec![NewEvent { runs, ..NewEvent::new(postgres::event(&id, "race/go", 1_000)) }],
+            runs: vec![],
+            at: 0,
+        }
     };
     const EVENTS: usize = 100;
     let mut tasks = Vec::new();
@@ -120,7 +124,7 @@ async fn racing_claims_are_disjoint_and_timers_fire_once() {
     let runs: Vec<NewRun> = (0..RUNS)
         .map(|i| NewRun::new(postgres::run(&format!("r{i:04}"), "f", &format!("e{i}"), DUE + (i as i64 % 7))))
         .collect();
-    stores[0].accept(&Batch { events: vec![], runs }, None).await.expect("accept");
+    stores[0].accept(&Batch { events: vec![], runs, at: 0 }, None).await.expect("accept");
     let ttl = Duration::from_secs(60);
     for (w, store) in stores.iter().enumerate() {
         let early = store.claim(&claimer(&format!("w{w}"), &["f"], ttl), DUE - 1, 50).await.expect("claim");
@@ -177,7 +181,7 @@ async fn an_expired_lease_passes_to_another_worker_and_fences_the_old_one() {
     let a = postgres::store_in(&url, &schema).await;
     let b = postgres::store_in(&url, &schema).await;
     let runs = vec![NewRun::new(postgres::run("r1", "f", "e1", 10)), NewRun::new(postgres::run("r2", "f", "e2", 10))];
-    a.accept(&Batch { events: vec![], runs }, None).await.expect("accept");
+    a.accept(&Batch { events: vec![], runs, at: 0 }, None).await.expect("accept");
     let short = Duration::from_millis(300);
     let leases = a.claim(&claimer("a", &["f"], short), 10, 10).await.expect("claim");
     assert_eq!(leases.len(), 2);
@@ -231,7 +235,7 @@ async fn notifications_wake_other_workers_and_reconnect() {
         tokio::pin!(notified);
         notified.as_mut().enable();
         let id = format!("r{round}");
-        b.accept(&Batch { events: vec![], runs: vec![NewRun::new(postgres::run(&id, "f", &id, 10))] }, None)
+        b.accept(&Batch { events: vec![], runs: vec![NewRun::new(postgres::run(&id, "f", &id, 10))], at: 10 }, None)
             .await
             .expect("accept");
         tokio::time::timeout(Duration::from_secs(10), notified).await.expect("b's new run wakes a");
@@ -355,6 +359,7 @@ async fn dropped_connections_are_reconnected_and_the_work_goes_on() {
                 ..NewEvent::new(postgres::event(&format!("e{round}"), "reconnect/go", 10))
             }],
             runs: vec![],
+            at: 10,
         };
         let accepted = store.accept(&batch, None).await.expect("accept after the connections dropped");
         assert!(accepted.events[0].new);
@@ -438,6 +443,7 @@ async fn without_notifications_an_idle_worker_finds_work_by_polling() {
     let batch = Batch {
         events: vec![NewEvent { runs: vec![run], ..NewEvent::new(postgres::event("evt-poll", "pg/poll", now)) }],
         runs: vec![],
+        at: now,
     };
     other.accept(&batch, None).await.expect("queued by another worker");
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -451,4 +457,22 @@ async fn without_notifications_an_idle_worker_finds_work_by_polling() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     engine.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A run's flow control keys are stored with it and read back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_keys_are_kept_with_the_run() {
+    use hookflow::model::{ConcurrencySlot, FlowKeys, ThrottleSlot};
+    let Some(url) = postgres::url("flow_keys_are_kept_with_the_run") else { return };
+    let store = postgres::store(&url).await;
+    let mut run = postgres::run("r1", "f", "e1", 10);
+    run.flow = FlowKeys {
+        concurrency: vec![ConcurrencySlot { bucket: "fn:f:user_1".into(), limit: 2, per_run: true }],
+        throttle: vec![ThrottleSlot { bucket: "f:0:".into(), limit: 5, period_ms: 60_000, burst: 2 }],
+        priority_ms: -30_000,
+        start_deadline: Some(99),
+        finish_timeout_ms: Some(5_000),
+    };
+    store.accept(&Batch { events: vec![], runs: vec![NewRun::new(run.clone())], at: 10 }, None).await.expect("accept");
+    assert_eq!(store.run("r1").await.expect("run"), Some(run));
 }

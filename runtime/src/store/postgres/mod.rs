@@ -33,6 +33,10 @@
 //!   half second by their `version` and `seq`) to [`Store::changes`]: best effort, a change
 //!   whose transaction commits long after it began may be missed by the live view (never by
 //!   the lists).
+//! - **Flow control** is not enforced by this store yet: a run's keys (`RunRecord::flow`) are
+//!   stored with it, but concurrency limits, throttles and priorities do not hold its passes
+//!   back (a warning says so once), and [`WorkQueue::held_back`] answers `None`. Timeouts hold:
+//!   the engine makes a run due at its finish deadline, and its pass cancels it.
 //! - **Failures**: a statement that fails because the connection broke (a Postgres restart), a
 //!   serialization failure or a deadlock is retried with back-off for a while (one minute by
 //!   default); the pool reconnects, and work resumes.

@@ -14,7 +14,7 @@ use crate::store::{
 use crate::Payload;
 
 const RUN_COLUMNS: &str = "id, function_id, event_ids, status, attempt, created_at, started_at, ended_at, output, \
-                           error, wake_at, state, parent, rerun_of, cancel";
+                           error, wake_at, state, parent, rerun_of, cancel, flow";
 
 /// An event's columns (`e`), and those of the event it embeds (`em`), by reference.
 const EVENT_COLUMNS: &str = "e.id, e.name, e.data, e.ts, e.usr, e.source, e.received_at, e.embeds, \
@@ -50,6 +50,7 @@ fn run_from(row: &Row) -> Result<RunRecord, Fail> {
         parent: parse(row.try_get(12)?)?,
         rerun_of: row.try_get(13)?,
         cancellation: parse(row.try_get(14)?)?,
+        flow: parse(row.try_get(15)?)?.unwrap_or_default(),
     })
 }
 

@@ -62,6 +62,7 @@ CREATE TABLE runs (
     rerun_of text,
     dedupe_key text NOT NULL,
     cancel text,
+    flow text,
     lease_token bigint,
     lease_owner text,
     lease_until timestamptz,

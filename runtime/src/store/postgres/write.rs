@@ -304,6 +304,9 @@ struct Runs {
     dedupe_key: Vec<String>,
     /// The id of the batch's event that creates the run (`None`: an event-less run).
     owner: Vec<Option<String>>,
+    /// Its flow control keys (JSON; `None` when it has none). Stored, not enforced across
+    /// workers yet: see the module documentation.
+    flow: Vec<Option<String>>,
 }
 
 impl Runs {
@@ -326,7 +329,23 @@ impl Runs {
         self.rerun_of.push(run.rerun_of.clone());
         self.dedupe_key.push(run.dedupe_key());
         self.owner.push(owner.map(str::to_owned));
+        if !run.flow.is_empty() {
+            warn_flow_not_enforced(&run.function_id);
+        }
+        self.flow.push((!run.flow.is_empty()).then(|| json(&run.flow)).transpose()?);
         Ok(())
+    }
+}
+
+/// Says once per process that this store keeps flow control's keys but does not enforce them.
+fn warn_flow_not_enforced(function_id: &str) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            function_id,
+            "the Postgres store does not enforce concurrency limits, throttles or priorities yet: runs of \
+             functions that set them start as soon as they are due"
+        );
     }
 }
 
@@ -450,10 +469,10 @@ async fn insert_batch(
                 RETURNING id
             ), ru AS (
                 INSERT INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, started_at,
-                                  ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key, writer,
-                                  lease_token, lease_owner, lease_until)
+                                  ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key, flow,
+                                  writer, lease_token, lease_owner, lease_until)
                 SELECT u.id, u.function_id, u.event_id, u.event_ids, u.status, u.attempt, u.created_at, u.started_at,
-                       u.ended_at, u.output, u.error, u.wake_at, u.state, u.parent, u.rerun_of, u.dedupe_key,
+                       u.ended_at, u.output, u.error, u.wake_at, u.state, u.parent, u.rerun_of, u.dedupe_key, u.flow,
                        $9::bigint,
                        CASE WHEN $27::text IS NULL OR u.wake_at IS NULL THEN NULL ELSE nextval('lease_tokens') END,
                        CASE WHEN u.wake_at IS NULL THEN NULL ELSE $27::text END,
@@ -461,9 +480,10 @@ async fn insert_batch(
                             ELSE clock_timestamp() + $28::bigint * interval '1 millisecond' END
                 FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::integer[],
                             $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
-                            $22::text[], $23::text[], $24::text[], $25::text[], $26::text[]) WITH ORDINALITY
+                            $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $29::text[])
+                     WITH ORDINALITY
                      AS u(id, function_id, event_id, event_ids, status, attempt, created_at, started_at, ended_at,
-                          output, error, wake_at, state, parent, rerun_of, dedupe_key, owner, ord)
+                          output, error, wake_at, state, parent, rerun_of, dedupe_key, owner, flow, ord)
                 WHERE u.owner IS NULL OR u.owner IN (SELECT id FROM ev)
                 ORDER BY u.ord
                 ON CONFLICT (dedupe_key, function_id) DO NOTHING
@@ -507,6 +527,7 @@ async fn insert_batch(
                 &r.owner,
                 &claimer,
                 &ttl,
+                &r.flow,
             ],
         )
         .await?;
