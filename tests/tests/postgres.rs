@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use hookflow::engine::Change;
 use hookflow::store::{
-    conformance, Ack, Acked, Batch, Cancellation, CancelledBy, ClaimFor, DropMatchers, NewEvent, NewRun,
-    PostgresOptions, PostgresStore, Queries, RunLog, RunQuery, RunRecord, RunStatus, Store, WorkQueue,
+    conformance, Ack, Acked, Batch, Cancellation, CancelledBy, ClaimFor, NewEvent, NewRun, PostgresOptions,
+    PostgresStore, Queries, RunLog, RunQuery, RunRecord, RunStatus, Store, WorkQueue,
 };
 use hookflow::{EngineBuilder, RawEvent, Registry};
 use hookflow_tests::postgres;
@@ -44,16 +44,7 @@ fn ack(mut run: RunRecord, at: i64) -> Ack {
     run.status = RunStatus::Completed;
     run.wake_at = None;
     run.ended_at = Some(at);
-    Ack {
-        run,
-        steps: Vec::new(),
-        waiting_on: Vec::new(),
-        matchers: Vec::new(),
-        drop_matchers: DropMatchers::None,
-        events: Vec::new(),
-        resume: Vec::new(),
-        at,
-    }
+    Ack::new(run, at)
 }
 
 /// Two workers (separate stores, separate connections) accept the same event ids at the same

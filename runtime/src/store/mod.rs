@@ -24,6 +24,7 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod queue;
+mod sql;
 mod sqlite;
 mod types;
 

@@ -11,9 +11,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{
-    Ack, Acked, Batch, Checkpoint, ClaimFor, DropMatchers, EventQuery, Join, Lease, Matcher, MatcherKind, Memo,
-    NewEvent, NewRun, PendingOp, Resolution, Resume, RunQuery, RunRecord, RunState, RunStatus, StepKind, StepRecord,
-    Store, StoredEvent,
+    Ack, Acked, Batch, Checkpoint, ClaimFor, EventQuery, Join, Lease, Matcher, MatcherKind, Memo, NewEvent, NewRun,
+    PendingOp, Resolution, Resume, RunQuery, RunRecord, RunState, RunStatus, StepKind, StepRecord, Store, StoredEvent,
 };
 use crate::error::ErrorInfo;
 use crate::model::{Cancellation, CancelledBy, EventSource, WaitSpec};
@@ -110,16 +109,7 @@ fn claimer(worker: &str, functions: &[&str], ttl: Duration) -> ClaimFor {
 }
 
 fn ack(run: RunRecord) -> Ack {
-    Ack {
-        run,
-        steps: Vec::new(),
-        waiting_on: Vec::new(),
-        matchers: Vec::new(),
-        drop_matchers: DropMatchers::None,
-        events: Vec::new(),
-        resume: Vec::new(),
-        at: NOW,
-    }
+    Ack::new(run, NOW)
 }
 
 fn wait_matcher(run: &str, hash: &str, value: &str, deadline: i64) -> Matcher {

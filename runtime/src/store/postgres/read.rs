@@ -191,59 +191,40 @@ pub(super) async fn matchers(s: &Shared, name: &str, incoming: &str, now: Millis
         .collect()
 }
 
-/// A WHERE clause built from optional conditions, with numbered parameters.
-#[derive(Default)]
-struct Filter {
-    clauses: Vec<String>,
-    params: Vec<Box<dyn ToSql + Sync + Send>>,
-}
+/// A Postgres parameter of a dev UI query.
+pub(super) struct Param(Box<dyn ToSql + Sync + Send>);
 
-impl Filter {
-    /// Adds `clause`, in which every `?` is the value's parameter.
-    fn add(&mut self, clause: &str, value: impl ToSql + Sync + Send + 'static) {
-        self.params.push(Box::new(value));
-        self.clauses.push(clause.replace('?', &format!("${}", self.params.len())));
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect()
+impl From<String> for Param {
+    fn from(value: String) -> Self {
+        Param(Box::new(value))
     }
 }
 
-/// A case-insensitive `LIKE` pattern that matches `text` anywhere, literally.
-fn like_pattern(text: &str) -> String {
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
+impl From<i64> for Param {
+    fn from(value: i64) -> Self {
+        Param(Box::new(value))
+    }
+}
+
+/// A WHERE clause with Postgres's numbered parameters.
+type Filter = crate::store::sql::Filter<Param>;
+
+fn params(filter: &Filter) -> Vec<&(dyn ToSql + Sync)> {
+    filter.params.iter().map(|p| &*p.0 as &(dyn ToSql + Sync)).collect()
 }
 
 pub(super) async fn list_events(s: &Shared, query: &EventQuery) -> Result<Vec<StoredEvent>, Fail> {
-    let mut filter = Filter::default();
+    let mut filter = Filter::new("$");
     if let Some(before) = &query.before {
         filter.add("e.seq < coalesce((SELECT seq FROM events WHERE id = ?), 9223372036854775807)", before.clone());
     }
-    if let Some(name) = &query.name {
-        filter.add("e.name = ?", name.clone());
-    }
-    if !query.include_internal {
-        filter.clauses.push("e.name NOT LIKE 'inngest/%'".into());
-    }
-    if let Some(since) = query.since {
-        filter.add("e.received_at >= ?", since);
-    }
-    if let Some(until) = query.until {
-        filter.add("e.received_at < ?", until);
-    }
+    crate::store::sql::event_conditions(query, &mut filter);
     if let Some(search) = &query.search {
         // Both `?` are the one pattern.
-        filter.add("(lower(e.name) LIKE ? ESCAPE '\\' OR lower(e.data) LIKE ? ESCAPE '\\')", like_pattern(search));
+        filter.add(
+            "(lower(e.name) LIKE ? ESCAPE '\\' OR lower(e.data) LIKE ? ESCAPE '\\')",
+            crate::store::sql::like_pattern(search),
+        );
     }
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} {} ORDER BY e.seq DESC LIMIT {}",
@@ -251,43 +232,19 @@ pub(super) async fn list_events(s: &Shared, query: &EventQuery) -> Result<Vec<St
         effective_limit(query.limit)
     );
     let client = s.client().await?;
-    client.query(&sql, &filter.params()).await?.iter().map(event_from).collect()
+    client.query(&sql, &params(&filter)).await?.iter().map(event_from).collect()
 }
 
 pub(super) async fn list_runs(s: &Shared, query: &RunQuery) -> Result<Vec<RunRecord>, Fail> {
-    let mut filter = Filter::default();
-    if let Some(before) = &query.before {
-        filter.add("id < ?", before.clone());
-    }
-    if let Some(function_id) = &query.function_id {
-        filter.add("function_id = ?", function_id.clone());
-    }
-    if !query.statuses.is_empty() {
-        let statuses: Vec<String> = query.statuses.iter().map(|s| s.as_str().to_owned()).collect();
-        filter.add("status = ANY(?)", statuses);
-    }
-    if let Some(event_id) = &query.event_id {
-        filter.add("event_id = ?", event_id.clone());
-    }
-    if let Some(since) = query.since {
-        filter.add("created_at >= ?", since);
-    }
-    if let Some(until) = query.until {
-        filter.add("created_at < ?", until);
-    }
-    if let Some(search) = &query.search {
-        filter.add(
-            "lower(function_id || ' ' || coalesce(output, '') || ' ' || coalesce(error, '')) LIKE ? ESCAPE '\\'",
-            like_pattern(search),
-        );
-    }
+    let mut filter = Filter::new("$");
+    crate::store::sql::run_conditions(query, &mut filter);
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM runs {} ORDER BY id DESC LIMIT {}",
         filter.sql(),
         effective_limit(query.limit)
     );
     let client = s.client().await?;
-    client.query(&sql, &filter.params()).await?.iter().map(run_from).collect()
+    client.query(&sql, &params(&filter)).await?.iter().map(run_from).collect()
 }
 
 pub(super) async fn logs(s: &Shared, run_id: &str) -> Result<Vec<LogLine>, Fail> {
