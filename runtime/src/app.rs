@@ -79,6 +79,7 @@ impl From<crate::engine::StartError> for AppError {
         match e {
             crate::engine::StartError::Conflict(e) => AppError::Conflict(e),
             crate::engine::StartError::Store(e) => AppError::Store(e),
+            e @ crate::engine::StartError::FlowControlUnsupported { .. } => AppError::Config(e.to_string()),
         }
     }
 }
@@ -92,6 +93,9 @@ impl std::fmt::Debug for AppError {
 enum StoreChoice {
     Memory,
     Sqlite(PathBuf),
+    /// A Postgres URL (feature `postgres`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Postgres(String),
     Custom(Arc<dyn Store>),
 }
 
@@ -138,6 +142,7 @@ pub struct App {
     ui_token: Option<String>,
     limits: ServerLimits,
     clock: Option<Arc<dyn Clock>>,
+    lease: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for App {
@@ -167,6 +172,7 @@ impl App {
             ui_token: std::env::var("HOOKFLOW_UI_TOKEN").ok().filter(|t| !t.is_empty()),
             limits: ServerLimits::default(),
             clock: None,
+            lease: None,
         }
     }
 
@@ -174,6 +180,16 @@ impl App {
     #[must_use]
     pub fn store_sqlite(mut self, path: impl Into<PathBuf>) -> Self {
         self.store = StoreChoice::Sqlite(path.into());
+        self
+    }
+
+    /// Keeps everything in Postgres (`postgres://user:password@host:port/database`; feature
+    /// `postgres`), in the `hookflow` schema, created or migrated at start. Any number of
+    /// processes started with the same URL share the work: see the README's deployment section.
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn store_postgres(mut self, url: impl Into<String>) -> Self {
+        self.store = StoreChoice::Postgres(url.into());
         self
     }
 
@@ -191,9 +207,19 @@ impl App {
         self
     }
 
-    /// Picks the store from a URL: `sqlite:path/to/file.db` (or `sqlite://...`) or `memory:`.
+    /// Picks the store from a URL: `sqlite:path/to/file.db` (or `sqlite://...`), `memory:`, or
+    /// `postgres://user:password@host:port/database` (or `postgresql://`; feature `postgres`).
     pub fn database_url(mut self, url: &str) -> Result<Self, AppError> {
-        self.store = if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        self.store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            if !cfg!(feature = "postgres") {
+                return Err(AppError::Config(
+                    "this build has no Postgres store: enable hookflow's `postgres` cargo feature, or use \
+                     `sqlite:path/to/file.db`"
+                        .into(),
+                ));
+            }
+            StoreChoice::Postgres(url.to_owned())
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             if path.is_empty() {
                 return Err(AppError::Config(format!(
                     "database URL `{url}` has no file path: use `sqlite:hookflow.db`"
@@ -204,7 +230,8 @@ impl App {
             StoreChoice::Memory
         } else {
             return Err(AppError::Config(format!(
-                "unsupported database URL `{url}`: use `sqlite:path/to/file.db` or `memory:`"
+                "unsupported database URL `{url}`: use `sqlite:path/to/file.db`, `memory:` or \
+                 `postgres://user:password@host:port/database`"
             )));
         };
         Ok(self)
@@ -284,6 +311,14 @@ impl App {
         self
     }
 
+    /// How long a claimed run stays this process's without a renewal (default 30 s): when a
+    /// worker sharing a Postgres store dies, the others take its runs over once it expires.
+    #[must_use]
+    pub fn lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
     /// Opens the store, resumes unfinished runs and checks the settings, without serving.
     pub async fn start(self) -> Result<RunningApp, AppError> {
         let registry = self.registry?;
@@ -294,11 +329,20 @@ impl App {
         let store: Arc<dyn Store> = match self.store {
             StoreChoice::Memory => Arc::new(MemoryStore::new()),
             StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+            #[cfg(feature = "postgres")]
+            StoreChoice::Postgres(url) => Arc::new(crate::store::PostgresStore::connect(&url).await?),
+            #[cfg(not(feature = "postgres"))]
+            StoreChoice::Postgres(_) => {
+                return Err(AppError::Config("this build has no Postgres store (cargo feature `postgres`)".into()))
+            }
             StoreChoice::Custom(store) => store,
         };
         let mut builder = EngineBuilder::new(self.id, registry).store(store).state(self.state);
         if let Some(clock) = self.clock {
             builder = builder.clock(clock);
+        }
+        if let Some(lease) = self.lease {
+            builder = builder.lease(lease);
         }
         let engine = builder.start().await?;
         let (stop_streams, _) = tokio::sync::watch::channel(false);

@@ -1,1 +1,4 @@
 //! Shared helpers for hookflow integration tests.
+
+pub mod postgres;
+pub mod workers;

@@ -201,7 +201,8 @@ Usage: clerk-onboarding [-h|--help]
 
 Settings come from the environment:
   HOOKFLOW_ADDR                 where to listen (default 127.0.0.1:8288)
-  HOOKFLOW_DATABASE_URL         the engine's store (default sqlite:hookflow.db; or memory:)
+  HOOKFLOW_DATABASE_URL         the engine's store (default sqlite:hookflow.db; or memory:, or
+                                postgres://user:password@host/db shared by several workers)
   CLERK_WEBHOOK_SIGNING_SECRET  your Clerk endpoint's whsec_ secret (default: a dev secret
                                 generated and saved in .hookflow/dev-secret)
   APP_DATABASE_URL              the app's users table (default sqlite:app.db)

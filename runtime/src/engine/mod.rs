@@ -98,6 +98,17 @@ pub enum StartError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A function uses flow control the store cannot enforce.
+    #[error(
+        "function `{function}` sets `{option}`, which this store does not enforce yet: remove it, or use the \
+         SQLite or memory store"
+    )]
+    FlowControlUnsupported {
+        /// The function.
+        function: String,
+        /// The option (`concurrency`, `throttle` or `priority`).
+        option: &'static str,
+    },
 }
 
 /// The engine's shared state.
@@ -217,6 +228,22 @@ impl EngineBuilder {
         let functions = Functions::from_registry(&self.registry)?;
         let (changes, _) = broadcast::channel(4096);
         let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(crate::store::MemoryStore::new()));
+        if !store.enforces_flow_control() {
+            // Accepted and ignored would be worse than refused.
+            for spec in functions.iter() {
+                let o = &spec.options;
+                let option = [
+                    (!o.concurrency.is_empty(), "concurrency"),
+                    (!o.throttle.is_empty(), "throttle"),
+                    (o.priority.is_some(), "priority"),
+                ]
+                .into_iter()
+                .find_map(|(set, name)| set.then_some(name));
+                if let Some(option) = option {
+                    return Err(StartError::FlowControlUnsupported { function: spec.id.clone(), option });
+                }
+            }
+        }
         let (instance, log_task) = crate::logs::register(store.clone());
         let worker = format!("{}-{}", self.app_id, new_id());
         let claim = ClaimFor { worker, functions: function_ids(&functions), ttl: self.lease };
@@ -251,6 +278,10 @@ impl EngineBuilder {
         let renewals = core.runtime.spawn(core.clone().renew_loop());
         let cron = core.runtime.spawn(core.clone().cron_loop());
         core.loops.lock().extend([scheduler, renewals, cron]);
+        if let Some(changes) = core.store.changes() {
+            let relay = core.runtime.spawn(core.clone().relay_loop(changes));
+            core.loops.lock().push(relay);
+        }
         Ok(Engine { core })
     }
 }
@@ -416,6 +447,17 @@ impl Core {
         // Runs of the new functions may be due already.
         self.store.work_signal().notify_waiters();
         Ok(())
+    }
+
+    /// Passes on the changes other processes make to a shared store.
+    async fn relay_loop(self: Arc<Self>, mut changes: broadcast::Receiver<Change>) {
+        loop {
+            match changes.recv().await {
+                Ok(change) => self.notify(change),
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
     }
 
     pub(crate) fn notify(&self, change: Change) {

@@ -14,13 +14,17 @@
 //!
 //! [`MemoryStore`] and [`SqliteStore`] keep their queue's claim state in memory, which is right
 //! while one process owns the data: the SQLite store takes an exclusive lock on its file for
-//! that (a second process is refused at open, naming the holder). Every store passes the
-//! conformance suite (`store::conformance`, feature `testing`), which includes two engines
-//! sharing one store.
+//! that (a second process is refused at open, naming the holder). The Postgres store (feature
+//! `postgres`) keeps it in the database, so any number of worker processes share its work.
+//! Every store passes the conformance suite (`store::conformance`, feature `testing`), which
+//! includes two engines sharing one store.
 
 mod matchers;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod queue;
+mod sql;
 mod sqlite;
 mod types;
 
@@ -37,6 +41,8 @@ pub use crate::model::{
     StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
     Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
@@ -126,6 +132,12 @@ pub trait WorkQueue: Send + Sync + 'static {
     /// Notified whenever runs may have become due (new runs, wakes, released leases).
     fn work_signal(&self) -> Arc<tokio::sync::Notify>;
 
+    /// Whether this store enforces flow control (concurrency, throttle, priority). An engine
+    /// refuses to start functions that use them on a store that does not.
+    fn enforces_flow_control(&self) -> bool {
+        true
+    }
+
     /// Why flow control holds this queued run back, if it does (for the dev UI). Stores that
     /// cannot tell answer `None`.
     fn held_back(&self, run_id: &str) -> Option<HeldBack> {
@@ -213,6 +225,13 @@ pub trait Store: RunLog + WorkQueue {
 
     /// Step logs, when this store keeps them.
     fn step_logs(&self) -> Option<&dyn StepLogs> {
+        None
+    }
+
+    /// The changes that other processes sharing this store make (events accepted, runs'
+    /// statuses), for live views; `None` when no other process writes to it. An engine relays
+    /// them to its subscribers beside its own.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<crate::engine::Change>> {
         None
     }
 }

@@ -234,6 +234,22 @@ pub struct Ack {
     pub at: Millis,
 }
 
+impl Ack {
+    /// A pass's result that is only the run's new record, ending at `at`.
+    pub fn new(run: RunRecord, at: Millis) -> Self {
+        Ack {
+            run,
+            steps: Vec::new(),
+            waiting_on: Vec::new(),
+            matchers: Vec::new(),
+            drop_matchers: DropMatchers::None,
+            events: Vec::new(),
+            resume: Vec::new(),
+            at,
+        }
+    }
+}
+
 /// A result for another run's step, which wakes that run.
 #[derive(Debug, Clone)]
 pub struct Resume {

@@ -1,4 +1,5 @@
-//! A real engine process for the crash test: SQLite store, the event API on a random port
+//! A real engine process for the crash tests: SQLite store (or Postgres, shared with other
+//! workers, when `--db` is a `postgres://` URL), the event API on a random port
 //! (written to `--port-file`), and two multi-step functions with sleeps whose every step
 //! execution is recorded in `--effects`, outside the engine. The test kills it with SIGKILL.
 
@@ -57,7 +58,10 @@ fn arg(name: &str) -> Option<String> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let (Some(db), Some(effects), Some(port_file)) = (arg("--db"), arg("--effects"), arg("--port-file")) else {
-        eprintln!("usage: crash_worker --db PATH --effects PATH --port-file PATH [--generation N]");
+        eprintln!(
+            "usage: crash_worker --db PATH|postgres://URL --effects PATH --port-file PATH [--generation N] \
+             [--lease-ms N]"
+        );
         return std::process::ExitCode::FAILURE;
     };
     let generation = arg("--generation").and_then(|g| g.parse().ok()).unwrap_or(0);
@@ -69,7 +73,24 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let fx = Effects { file: Mutex::new(file), generation };
-    let app = match hookflow::App::new("crash-worker").store_sqlite(PathBuf::from(db)).state(fx).start().await {
+    let app = hookflow::App::new("crash-worker");
+    // A Postgres URL: one of several workers sharing the database.
+    let app = if db.starts_with("postgres://") {
+        match app.database_url(&db) {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("bad database URL: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    } else {
+        app.store_sqlite(PathBuf::from(db))
+    };
+    let app = match arg("--lease-ms").and_then(|ms| ms.parse().ok()) {
+        Some(ms) => app.lease(std::time::Duration::from_millis(ms)),
+        None => app,
+    };
+    let app = match app.state(fx).start().await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("cannot start: {e}");

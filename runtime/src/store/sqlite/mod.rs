@@ -434,36 +434,8 @@ fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>
     rows.map(|r| r.map_err(StoreError::from).and_then(|x| x)).collect()
 }
 
-/// Builds a WHERE clause from optional conditions.
-#[derive(Default)]
-struct Filter {
-    clauses: Vec<String>,
-    params: Vec<rusqlite::types::Value>,
-}
-
-impl Filter {
-    fn add(&mut self, clause: &str, value: impl Into<rusqlite::types::Value>) {
-        self.params.push(value.into());
-        self.clauses.push(clause.replace('?', &format!("?{}", self.params.len())));
-    }
-
-    fn raw(&mut self, clause: &str) {
-        self.clauses.push(clause.to_owned());
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-}
-
-fn like_pattern(text: &str) -> String {
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
-}
+/// A WHERE clause with SQLite's numbered parameters.
+type Filter = super::sql::Filter<rusqlite::types::Value>;
 
 fn created(ids: Vec<String>, leases: &std::collections::HashMap<String, Lease>) -> Vec<CreatedRun> {
     ids.into_iter()
@@ -716,22 +688,11 @@ impl Queries for SqliteStore {
         self.read(move |c| {
             let limit = effective_limit(query.limit);
             let base = || {
-                let mut filter = Filter::default();
+                let mut filter = Filter::new("?");
                 if let Some(before) = &query.before {
                     filter.add("e.seq < (SELECT seq FROM events WHERE id = ?)", before.clone());
                 }
-                if let Some(name) = &query.name {
-                    filter.add("e.name = ?", name.clone());
-                }
-                if !query.include_internal {
-                    filter.raw("e.name NOT LIKE 'inngest/%'");
-                }
-                if let Some(since) = query.since {
-                    filter.add("e.received_at >= ?", since);
-                }
-                if let Some(until) = query.until {
-                    filter.add("e.received_at < ?", until);
-                }
+                super::sql::event_conditions(&query, &mut filter);
                 filter
             };
             let run =
@@ -747,7 +708,7 @@ impl Queries for SqliteStore {
             let Some(search) = &query.search else {
                 return run(&base(), "events e", "e.seq", limit);
             };
-            let pattern = like_pattern(search);
+            let pattern = super::sql::like_pattern(search);
             let like = |filter: &mut Filter| {
                 filter.add("(lower(e.name) LIKE ? ESCAPE '\\' OR lower(e.data) LIKE ? ESCAPE '\\')", pattern.clone());
             };
@@ -779,33 +740,8 @@ impl Queries for SqliteStore {
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>, StoreError> {
         let query = query.clone();
         self.read(move |c| {
-            let mut filter = Filter::default();
-            if let Some(before) = &query.before {
-                filter.add("id < ?", before.clone());
-            }
-            if let Some(function_id) = &query.function_id {
-                filter.add("function_id = ?", function_id.clone());
-            }
-            if !query.statuses.is_empty() {
-                let list: Vec<String> = query.statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
-                filter.raw(&format!("status IN ({})", list.join(", ")));
-            }
-            if let Some(event_id) = &query.event_id {
-                // The first triggering event, through its index (batches are listed under their first event).
-                filter.add("event_id = ?", event_id.clone());
-            }
-            if let Some(since) = query.since {
-                filter.add("created_at >= ?", since);
-            }
-            if let Some(until) = query.until {
-                filter.add("created_at < ?", until);
-            }
-            if let Some(search) = &query.search {
-                filter.add(
-                    "lower(function_id || ' ' || coalesce(output, '') || ' ' || coalesce(error, '')) LIKE ? ESCAPE '\\'",
-                    like_pattern(search),
-                );
-            }
+            let mut filter = Filter::new("?");
+            super::sql::run_conditions(&query, &mut filter);
             let sql = format!(
                 "SELECT {RUN_COLUMNS} FROM runs {} ORDER BY id DESC LIMIT {}",
                 filter.sql(),

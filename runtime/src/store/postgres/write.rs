@@ -1,0 +1,922 @@
+//! The store's writes. Records are encoded once into columns (one array per column, bound to
+//! `unnest`), before a connection is taken, so a write that is retried after a failure is not
+//! encoded again; each write runs in one transaction (or one statement, when that is all it
+//! needs) and answers what it did to this process's memory ([`Effects`]).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use deadpool_postgres::GenericClient;
+
+use super::{Fail, Shared};
+use crate::model::Millis;
+use crate::store::{
+    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Checkpoint, ClaimFor, CreatedRun, DropMatchers, Lease,
+    LogLine, Matcher, NewEvent, NewRun, Resolution, StepRecord, StoreError,
+};
+
+/// Statuses of runs that ended.
+const TERMINAL: &str = "('Completed', 'Failed', 'Cancelled')";
+
+/// What a committed write changes in this process's memory, and tells the other workers.
+#[derive(Debug, Default)]
+pub(super) struct Effects {
+    /// Runs leased to this process.
+    pub(super) leased: Vec<String>,
+    /// Runs whose lease this process gave back.
+    pub(super) released: Vec<String>,
+    /// Runs that ended: their cancellation is forgotten.
+    pub(super) released_ended: Vec<String>,
+    /// Runs with a cancellation asked for.
+    pub(super) cancelled: Vec<String>,
+    /// Event names that matchers now wait for (every worker was told, on commit).
+    pub(super) observed: Vec<String>,
+    /// Event names of matchers this write removed: perhaps no matcher waits for them any more.
+    pub(super) unobserved: Vec<String>,
+    /// Whether some run became due that no worker holds.
+    pub(super) work: bool,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(value)?)
+}
+
+fn opt_json<T: serde::Serialize>(value: Option<&T>) -> Result<Option<String>, StoreError> {
+    value.map(json).transpose()
+}
+
+fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Journal entries, by column.
+#[derive(Debug, Default)]
+struct Steps {
+    run_id: Vec<String>,
+    hash: Vec<String>,
+    name: Vec<String>,
+    kind: Vec<String>,
+    memo: Vec<String>,
+    attempts: Vec<i32>,
+    started_at: Vec<i64>,
+    ended_at: Vec<i64>,
+    detail: Vec<Option<String>>,
+}
+
+impl Steps {
+    fn encode<'a>(steps: impl IntoIterator<Item = &'a StepRecord>) -> Result<Steps, StoreError> {
+        let mut out = Steps::default();
+        for s in steps {
+            out.run_id.push(s.run_id.clone());
+            out.hash.push(s.hash.clone());
+            out.name.push(s.name.clone());
+            out.kind.push(s.kind.as_str().to_owned());
+            out.memo.push(json(&s.memo)?);
+            out.attempts.push(int(s.attempts));
+            out.started_at.push(s.started_at);
+            out.ended_at.push(s.ended_at);
+            out.detail.push((!s.detail.is_empty()).then(|| json(&s.detail)).transpose()?);
+        }
+        Ok(out)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.run_id.is_empty()
+    }
+
+    /// The steps of these runs only.
+    fn of(&self, runs: &HashSet<&str>) -> Steps {
+        let mut out = Steps::default();
+        for i in (0..self.run_id.len()).filter(|&i| runs.contains(self.run_id[i].as_str())) {
+            out.run_id.push(self.run_id[i].clone());
+            out.hash.push(self.hash[i].clone());
+            out.name.push(self.name[i].clone());
+            out.kind.push(self.kind[i].clone());
+            out.memo.push(self.memo[i].clone());
+            out.attempts.push(self.attempts[i]);
+            out.started_at.push(self.started_at[i]);
+            out.ended_at.push(self.ended_at[i]);
+            out.detail.push(self.detail[i].clone());
+        }
+        out
+    }
+}
+
+/// The rows of `Steps` bound from parameter `$p` on, as a `SELECT` to insert from.
+fn unnest_steps(p: usize) -> String {
+    format!(
+        "SELECT u.* FROM unnest(${p}::text[], ${}::text[], ${}::text[], ${}::text[], ${}::text[], ${}::integer[], \
+         ${}::bigint[], ${}::bigint[], ${}::text[]) AS u(run_id, hash, name, kind, memo, attempts, started_at, \
+         ended_at, detail)",
+        p + 1,
+        p + 2,
+        p + 3,
+        p + 4,
+        p + 5,
+        p + 6,
+        p + 7,
+        p + 8
+    )
+}
+
+const STEP_COLUMNS: &str = "(run_id, hash, name, kind, memo, attempts, started_at, ended_at, detail)";
+
+async fn insert_steps(client: &impl GenericClient, steps: &Steps) -> Result<(), Fail> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("INSERT INTO steps {STEP_COLUMNS} {} ON CONFLICT DO NOTHING", unnest_steps(1));
+    let stmt = client.prepare_cached(&sql).await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &steps.run_id,
+                &steps.hash,
+                &steps.name,
+                &steps.kind,
+                &steps.memo,
+                &steps.attempts,
+                &steps.started_at,
+                &steps.ended_at,
+                &steps.detail,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A matcher with its join encoded.
+#[derive(Debug)]
+struct MatcherRow {
+    matcher: Matcher,
+    join_on: Option<String>,
+    join_path: Option<String>,
+}
+
+impl MatcherRow {
+    fn encode(matcher: &Matcher) -> Result<MatcherRow, StoreError> {
+        Ok(MatcherRow {
+            matcher: matcher.clone(),
+            join_on: opt_json(matcher.join.as_ref())?,
+            join_path: matcher.join.as_ref().map(|j| json(&j.path)).transpose()?,
+        })
+    }
+}
+
+/// Stores matchers (replacing those with the same run and id) and tells every worker, on
+/// commit, the event names they wait for (a worker that saw the last matcher of a name go may
+/// have stopped observing it); answers those names.
+async fn insert_matchers(
+    client: &impl GenericClient,
+    channel: &str,
+    rows: &[&MatcherRow],
+) -> Result<Vec<String>, Fail> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let col = |f: &dyn Fn(&MatcherRow) -> String| rows.iter().map(|r| f(r)).collect::<Vec<String>>();
+    let opt = |f: &dyn Fn(&MatcherRow) -> Option<String>| rows.iter().map(|r| f(r)).collect::<Vec<Option<String>>>();
+    let run_id = col(&|r| r.matcher.run_id.clone());
+    let id = col(&|r| r.matcher.id.clone());
+    let kind = col(&|r| r.matcher.kind.as_str().to_owned());
+    let name = col(&|r| r.matcher.name.clone());
+    let event = col(&|r| r.matcher.event.clone());
+    let expr = opt(&|r| r.matcher.expr.clone());
+    let join_on = opt(&|r| r.join_on.clone());
+    let join_path = opt(&|r| r.join_path.clone());
+    let join_value = opt(&|r| r.matcher.join.as_ref().map(|j| j.value.clone()));
+    let trigger = opt(&|r| r.matcher.trigger.clone());
+    let since: Vec<i64> = rows.iter().map(|r| r.matcher.since).collect();
+    let deadline: Vec<i64> = rows.iter().map(|r| r.matcher.deadline).collect();
+    let stmt = client
+        .prepare_cached(
+            "WITH m AS (
+                INSERT INTO matchers (run_id, id, kind, name, event, expr, join_on, join_path, join_value,
+                                      trigger_event, since, deadline)
+                SELECT u.run_id, u.id, u.kind, u.name, u.event, u.expr, u.join_on, u.join_path, u.join_value::jsonb,
+                       u.trigger_event, u.since, u.deadline
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                            $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[])
+                     AS u(run_id, id, kind, name, event, expr, join_on, join_path, join_value, trigger_event, since,
+                          deadline)
+                ON CONFLICT (run_id, id) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name,
+                    event = EXCLUDED.event, expr = EXCLUDED.expr, join_on = EXCLUDED.join_on,
+                    join_path = EXCLUDED.join_path, join_value = EXCLUDED.join_value,
+                    trigger_event = EXCLUDED.trigger_event, since = EXCLUDED.since, deadline = EXCLUDED.deadline
+                RETURNING event, coalesce(join_path, '') AS path
+            ), paths AS (
+                INSERT INTO matcher_paths (event, path) SELECT DISTINCT event, path FROM m
+                ON CONFLICT DO NOTHING
+            )
+            SELECT d.event, pg_notify($13, d.event)::text FROM (SELECT DISTINCT event FROM m) d",
+        )
+        .await?;
+    let found = client
+        .query(
+            &stmt,
+            &[
+                &run_id,
+                &id,
+                &kind,
+                &name,
+                &event,
+                &expr,
+                &join_on,
+                &join_path,
+                &join_value,
+                &trigger,
+                &since,
+                &deadline,
+                &channel,
+            ],
+        )
+        .await?;
+    Ok(found.iter().map(|r| r.get(0)).collect())
+}
+
+/// A waiting step's result (or an invoked run's result for its caller), written only while the
+/// run is active and, for a wait, only by the transaction that deletes its matcher; wakes the
+/// run. Answers whether it woke a run that no worker holds.
+async fn resolve(client: &impl GenericClient, matcher: Option<&str>, step: &Steps, i: usize) -> Result<bool, Fail> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "WITH active AS (SELECT id FROM runs WHERE id = $1 AND status NOT IN {TERMINAL}),
+             del AS (DELETE FROM matchers WHERE $2::text IS NOT NULL AND run_id = $1 AND id = $2
+                     AND EXISTS (SELECT 1 FROM active) RETURNING 1),
+             ins AS (INSERT INTO steps {STEP_COLUMNS}
+                     SELECT $1, $3, $4, $5, $6, $7, $8, $9, $10
+                     WHERE EXISTS (SELECT 1 FROM active) AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM del))
+                     ON CONFLICT DO NOTHING RETURNING 1)
+             UPDATE runs SET wake_at = least(coalesce(wake_at, $9), $9)
+             WHERE id = $1 AND status NOT IN {TERMINAL} AND EXISTS (SELECT 1 FROM ins)
+             RETURNING lease_token IS NULL"
+        ))
+        .await?;
+    let woke = client
+        .query_opt(
+            &stmt,
+            &[
+                &step.run_id[i],
+                &matcher,
+                &step.hash[i],
+                &step.name[i],
+                &step.kind[i],
+                &step.memo[i],
+                &step.attempts[i],
+                &step.started_at[i],
+                &step.ended_at[i],
+                &step.detail[i],
+            ],
+        )
+        .await?;
+    Ok(woke.is_some_and(|r| r.get(0)))
+}
+
+/// Asks for an active run's cancellation (the first reason stays) and makes it due by `at`.
+/// `None` when the run has ended or does not exist; else whether no worker holds it.
+async fn cancel(
+    client: &impl GenericClient,
+    run_id: &str,
+    cancellation: &str,
+    at: Millis,
+) -> Result<Option<bool>, Fail> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "UPDATE runs SET cancel = coalesce(cancel, $2), wake_at = least(coalesce(wake_at, $3), $3)
+             WHERE id = $1 AND status NOT IN {TERMINAL} RETURNING lease_token IS NULL"
+        ))
+        .await?;
+    Ok(client.query_opt(&stmt, &[&run_id, &cancellation, &at]).await?.map(|r| r.get(0)))
+}
+
+/// Runs, by column.
+#[derive(Debug, Default)]
+struct Runs {
+    id: Vec<String>,
+    function_id: Vec<String>,
+    event_id: Vec<String>,
+    event_ids: Vec<String>,
+    status: Vec<String>,
+    attempt: Vec<i32>,
+    created_at: Vec<i64>,
+    started_at: Vec<Option<i64>>,
+    ended_at: Vec<Option<i64>>,
+    output: Vec<Option<String>>,
+    error: Vec<Option<String>>,
+    wake_at: Vec<Option<i64>>,
+    state: Vec<String>,
+    parent: Vec<Option<String>>,
+    rerun_of: Vec<Option<String>>,
+    dedupe_key: Vec<String>,
+    /// The id of the batch's event that creates the run (`None`: an event-less run).
+    owner: Vec<Option<String>>,
+    /// Its flow control keys (JSON; `None` when it has none). Stored, not enforced across
+    /// workers yet: see the module documentation.
+    flow: Vec<Option<String>>,
+}
+
+impl Runs {
+    fn push(&mut self, new: &NewRun, owner: Option<&str>) -> Result<(), StoreError> {
+        let run = &new.run;
+        self.id.push(run.id.clone());
+        self.function_id.push(run.function_id.clone());
+        self.event_id.push(run.event_ids.first().cloned().unwrap_or_default());
+        self.event_ids.push(json(&run.event_ids)?);
+        self.status.push(run.status.as_str().to_owned());
+        self.attempt.push(int(run.attempt));
+        self.created_at.push(run.created_at);
+        self.started_at.push(run.started_at);
+        self.ended_at.push(run.ended_at);
+        self.output.push(opt_json(run.output.as_ref())?);
+        self.error.push(opt_json(run.error.as_ref())?);
+        self.wake_at.push(run.wake_at);
+        self.state.push(json(&run.state)?);
+        self.parent.push(opt_json(run.parent.as_ref())?);
+        self.rerun_of.push(run.rerun_of.clone());
+        self.dedupe_key.push(run.dedupe_key());
+        self.owner.push(owner.map(str::to_owned));
+        if !run.flow.concurrency.is_empty() || !run.flow.throttle.is_empty() || run.flow.priority_ms != 0 {
+            // Only a function synced at run time gets here: engines refuse such local functions.
+            warn_flow_not_enforced(&run.function_id);
+        }
+        self.flow.push((!run.flow.is_empty()).then(|| json(&run.flow)).transpose()?);
+        Ok(())
+    }
+}
+
+/// Says once per process that this store keeps flow control's keys but does not enforce them.
+fn warn_flow_not_enforced(function_id: &str) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            function_id,
+            "the Postgres store does not enforce concurrency limits, throttles or priorities yet: runs of \
+             functions that set them start as soon as they are due"
+        );
+    }
+}
+
+/// Events, by column.
+#[derive(Debug, Default)]
+struct Events {
+    id: Vec<String>,
+    name: Vec<String>,
+    data: Vec<String>,
+    ts: Vec<i64>,
+    usr: Vec<Option<String>>,
+    source: Vec<String>,
+    received_at: Vec<i64>,
+    embeds: Vec<Option<String>>,
+}
+
+/// A batch (or an ack's emitted events), encoded.
+#[derive(Debug, Default)]
+pub(super) struct Accepting {
+    events: Events,
+    /// Per event: whether it is the first with its id in the batch (later ones are never new).
+    first: Vec<bool>,
+    runs: Runs,
+    /// Per run: the index of its event, `None` for an event-less run.
+    run_event: Vec<Option<usize>>,
+    steps: Steps,
+    matchers: Vec<MatcherRow>,
+    /// (event index, matcher, step index in `resolved`).
+    resolves: Vec<(usize, Option<String>, usize)>,
+    resolved: Steps,
+    /// (event index, run, cancellation, at).
+    cancels: Vec<(usize, String, String, Millis)>,
+}
+
+impl Accepting {
+    pub(super) fn encode(batch: &Batch) -> Result<Accepting, StoreError> {
+        Accepting::encode_parts(&batch.events, &batch.runs)
+    }
+
+    fn encode_parts(events: &[NewEvent], lone: &[NewRun]) -> Result<Accepting, StoreError> {
+        let mut out = Accepting::default();
+        let mut seen = HashSet::new();
+        let mut steps: Vec<&StepRecord> = Vec::new();
+        let mut resolved: Vec<&StepRecord> = Vec::new();
+        for (i, new) in events.iter().enumerate() {
+            let e = &new.event;
+            let first = seen.insert(e.id.as_str());
+            out.first.push(first);
+            out.events.id.push(e.id.clone());
+            out.events.name.push(e.name.clone());
+            out.events.data.push(e.data.to_json_string());
+            out.events.ts.push(e.ts);
+            out.events.usr.push(opt_json(e.user.as_ref())?);
+            out.events.source.push(e.source.as_str().to_owned());
+            out.events.received_at.push(e.received_at);
+            out.events.embeds.push(new.embeds.clone());
+            if !first {
+                continue;
+            }
+            for run in &new.runs {
+                out.runs.push(run, Some(&e.id))?;
+                out.run_event.push(Some(i));
+                steps.extend(&run.steps);
+                for m in &run.matchers {
+                    out.matchers.push(MatcherRow::encode(m)?);
+                }
+            }
+            for Resolution { matcher, record } in &new.resolves {
+                out.resolves.push((i, matcher.clone(), resolved.len()));
+                resolved.push(record);
+            }
+            for CancelRequest { run_id, cancellation } in &new.cancels {
+                out.cancels.push((i, run_id.clone(), json(cancellation)?, cancellation.at));
+            }
+        }
+        for run in lone {
+            out.runs.push(run, None)?;
+            out.run_event.push(None);
+            steps.extend(&run.steps);
+            for m in &run.matchers {
+                out.matchers.push(MatcherRow::encode(m)?);
+            }
+        }
+        out.steps = Steps::encode(steps)?;
+        out.resolved = Steps::encode(resolved)?;
+        Ok(out)
+    }
+
+    /// Whether more than the events and runs are written (then a transaction holds it all).
+    fn needs_transaction(&self) -> bool {
+        !self.steps.is_empty() || !self.matchers.is_empty() || !self.resolves.is_empty() || !self.cancels.is_empty()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events.id.is_empty() && self.runs.id.is_empty()
+    }
+}
+
+/// What inserting a batch did: per event (new, runs created), the event-less runs created.
+type Inserted = (Vec<Accepted>, Vec<CreatedRun>);
+
+/// Inserts a batch's events and runs; then, for the events that were new, their runs' steps and
+/// matchers, the waits they resolve and the runs they cancel.
+async fn insert_batch(
+    client: &impl GenericClient,
+    s: &Shared,
+    rows: &Accepting,
+    claim: Option<&ClaimFor>,
+    effects: &mut Effects,
+) -> Result<Inserted, Fail> {
+    if rows.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let stmt = client
+        .prepare_cached(
+            "WITH ev AS (
+                INSERT INTO events (id, name, data, ts, usr, source, received_at, embeds, writer)
+                SELECT u.*, $9::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                                                  $6::text[], $7::bigint[], $8::text[]) AS u
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id
+            ), ru AS (
+                INSERT INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, started_at,
+                                  ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key, flow,
+                                  writer, lease_token, lease_owner, lease_until)
+                SELECT u.id, u.function_id, u.event_id, u.event_ids, u.status, u.attempt, u.created_at, u.started_at,
+                       u.ended_at, u.output, u.error, u.wake_at, u.state, u.parent, u.rerun_of, u.dedupe_key, u.flow,
+                       $9::bigint,
+                       CASE WHEN $27::text IS NULL OR u.wake_at IS NULL THEN NULL ELSE nextval('lease_tokens') END,
+                       CASE WHEN u.wake_at IS NULL THEN NULL ELSE $27::text END,
+                       CASE WHEN $27::text IS NULL OR u.wake_at IS NULL THEN NULL
+                            ELSE clock_timestamp() + $28::bigint * interval '1 millisecond' END
+                FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::integer[],
+                            $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
+                            $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $29::text[])
+                     WITH ORDINALITY
+                     AS u(id, function_id, event_id, event_ids, status, attempt, created_at, started_at, ended_at,
+                          output, error, wake_at, state, parent, rerun_of, dedupe_key, owner, flow, ord)
+                WHERE u.owner IS NULL OR u.owner IN (SELECT id FROM ev)
+                ORDER BY u.ord
+                ON CONFLICT (dedupe_key, function_id) DO NOTHING
+                RETURNING id, lease_token
+            )
+            SELECT true, id, NULL::bigint FROM ev UNION ALL SELECT false, id, lease_token FROM ru",
+        )
+        .await?;
+    let (e, r) = (&rows.events, &rows.runs);
+    let claimer = claim.map(|c| c.worker.clone());
+    let ttl = claim.map_or(0, |c| i64::try_from(c.ttl.as_millis()).unwrap_or(i64::MAX));
+    let found = client
+        .query(
+            &stmt,
+            &[
+                &e.id,
+                &e.name,
+                &e.data,
+                &e.ts,
+                &e.usr,
+                &e.source,
+                &e.received_at,
+                &e.embeds,
+                &s.me,
+                &r.id,
+                &r.function_id,
+                &r.event_id,
+                &r.event_ids,
+                &r.status,
+                &r.attempt,
+                &r.created_at,
+                &r.started_at,
+                &r.ended_at,
+                &r.output,
+                &r.error,
+                &r.wake_at,
+                &r.state,
+                &r.parent,
+                &r.rerun_of,
+                &r.dedupe_key,
+                &r.owner,
+                &claimer,
+                &ttl,
+                &r.flow,
+            ],
+        )
+        .await?;
+    let mut new_events: HashSet<String> = HashSet::new();
+    let mut created: HashMap<String, Option<i64>> = HashMap::new();
+    for row in found {
+        let (is_event, id): (bool, String) = (row.get(0), row.get(1));
+        if is_event {
+            new_events.insert(id);
+        } else {
+            created.insert(id, row.get(2));
+        }
+    }
+    let new: Vec<bool> = rows.first.iter().zip(&e.id).map(|(first, id)| *first && new_events.contains(id)).collect();
+    let mut per_event: Vec<Vec<CreatedRun>> = vec![Vec::new(); e.id.len()];
+    let mut lone = Vec::new();
+    for (i, id) in r.id.iter().enumerate() {
+        let Some(token) = created.get(id) else { continue };
+        let lease = token.map(|t| Lease {
+            run_id: id.clone(),
+            function_id: r.function_id[i].clone(),
+            token: u64::try_from(t).unwrap_or_default(),
+        });
+        match lease {
+            Some(_) => effects.leased.push(id.clone()),
+            None => effects.work |= r.wake_at[i].is_some(),
+        }
+        let run = CreatedRun { id: id.clone(), lease };
+        match rows.run_event[i] {
+            Some(event) => per_event[event].push(run),
+            None => lone.push(run),
+        }
+    }
+    if rows.needs_transaction() {
+        let runs: HashSet<&str> = created.keys().map(String::as_str).collect();
+        insert_steps(client, &rows.steps.of(&runs)).await?;
+        let matchers: Vec<&MatcherRow> =
+            rows.matchers.iter().filter(|m| runs.contains(m.matcher.run_id.as_str())).collect();
+        effects.observed.extend(insert_matchers(client, &s.channel("observe"), &matchers).await?);
+        for (event, matcher, i) in &rows.resolves {
+            if new[*event] {
+                effects.work |= resolve(client, matcher.as_deref(), &rows.resolved, *i).await?;
+            }
+        }
+        for (event, run_id, cancellation, at) in &rows.cancels {
+            if new[*event] {
+                if let Some(unheld) = cancel(client, run_id, cancellation, *at).await? {
+                    effects.work |= unheld;
+                    effects.cancelled.push(run_id.clone());
+                }
+            }
+        }
+    }
+    let accepted =
+        e.id.iter()
+            .zip(new)
+            .zip(per_event)
+            .map(|((event_id, new), runs)| Accepted { event_id: event_id.clone(), new, runs })
+            .collect();
+    Ok((accepted, lone))
+}
+
+pub(super) async fn accept(s: &Shared, rows: &Accepting, claim: Option<&ClaimFor>) -> Result<(Accepts, Effects), Fail> {
+    let mut client = s.client().await?;
+    let mut effects = Effects::default();
+    let (events, runs) = if rows.needs_transaction() {
+        let tx = client.transaction().await?;
+        let inserted = insert_batch(&tx, s, rows, claim, &mut effects).await?;
+        tx.commit().await?;
+        inserted
+    } else {
+        insert_batch(&client, s, rows, claim, &mut effects).await?
+    };
+    Ok((Accepts { events, runs }, effects))
+}
+
+pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize) -> Result<Vec<Lease>, Fail> {
+    if max == 0 || claim.functions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = s.client().await?;
+    let stmt = client
+        .prepare_cached(
+            "WITH c AS (
+                SELECT id, wake_at, false AS expired FROM (
+                    SELECT id, wake_at FROM runs
+                    WHERE lease_token IS NULL AND wake_at IS NOT NULL AND wake_at <= $2 AND function_id = ANY($1)
+                    ORDER BY wake_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+                UNION ALL
+                SELECT id, wake_at, true FROM (
+                    SELECT id, wake_at FROM runs
+                    WHERE lease_token IS NOT NULL AND lease_until < clock_timestamp() AND function_id = ANY($1)
+                    ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED) expired
+                ORDER BY wake_at LIMIT $3
+            )
+            UPDATE runs r SET lease_token = nextval('lease_tokens'), lease_owner = $4,
+                lease_until = clock_timestamp() + $5::bigint * interval '1 millisecond'
+            FROM c WHERE r.id = c.id
+            RETURNING r.id, r.function_id, r.lease_token, c.wake_at, c.expired",
+        )
+        .await?;
+    let functions: Vec<&str> = claim.functions.iter().map(String::as_str).collect();
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let ttl = i64::try_from(claim.ttl.as_millis()).unwrap_or(i64::MAX);
+    let rows = client.query(&stmt, &[&functions, &now, &limit, &claim.worker, &ttl]).await?;
+    let mut leases: Vec<(Option<i64>, Lease)> = rows
+        .iter()
+        .map(|row| {
+            let run_id: String = row.get(0);
+            if row.get::<_, bool>(4) {
+                tracing::warn!(run_id = %run_id, "a worker's lease expired: the run is claimed again");
+            }
+            let token: i64 = row.get(2);
+            (row.get(3), Lease { run_id, function_id: row.get(1), token: u64::try_from(token).unwrap_or_default() })
+        })
+        .collect();
+    leases.sort_by_key(|(due, _)| *due);
+    Ok(leases.into_iter().map(|(_, lease)| lease).collect())
+}
+
+/// Extends leases still held; answers which are, and the held runs whose cancellation was asked.
+pub(super) async fn renew(s: &Shared, leases: &[Lease], ttl: Duration) -> Result<(Vec<bool>, Vec<String>), Fail> {
+    if leases.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let client = s.client().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE runs r SET lease_until = clock_timestamp() + $3::bigint * interval '1 millisecond'
+             FROM unnest($1::text[], $2::bigint[]) AS u(id, token)
+             WHERE r.id = u.id AND r.lease_token = u.token
+             RETURNING r.id, r.cancel IS NOT NULL",
+        )
+        .await?;
+    // In a stable order, so that two renewals never wait on each other's rows in a cycle.
+    let mut sorted: Vec<&Lease> = leases.iter().collect();
+    sorted.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    let ids: Vec<&str> = sorted.iter().map(|l| l.run_id.as_str()).collect();
+    let tokens: Vec<i64> = sorted.iter().map(|l| i64::try_from(l.token).unwrap_or(-1)).collect();
+    let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let rows = client.query(&stmt, &[&ids, &tokens, &ttl]).await?;
+    let mut held = HashSet::new();
+    let mut cancelled = Vec::new();
+    for row in &rows {
+        let id: String = row.get(0);
+        if row.get::<_, bool>(1) {
+            cancelled.push(id.clone());
+        }
+        held.insert(id);
+    }
+    Ok((leases.iter().map(|l| held.contains(&l.run_id)).collect(), cancelled))
+}
+
+/// A checkpoint, encoded.
+#[derive(Debug)]
+pub(super) struct Checkpointing {
+    steps: Steps,
+    resolutions: Vec<Option<String>>,
+    resolved: Steps,
+    started: Option<Millis>,
+}
+
+impl Checkpointing {
+    pub(super) fn encode(checkpoint: &Checkpoint) -> Result<Checkpointing, StoreError> {
+        Ok(Checkpointing {
+            steps: Steps::encode(&checkpoint.steps)?,
+            resolutions: checkpoint.resolutions.iter().map(|r| r.matcher.clone()).collect(),
+            resolved: Steps::encode(checkpoint.resolutions.iter().map(|r| &r.record))?,
+            started: checkpoint.started,
+        })
+    }
+}
+
+/// Writes a checkpoint under its lease; `None` when the lease is lost (nothing written).
+pub(super) async fn checkpoint(s: &Shared, lease: &Lease, rows: &Checkpointing) -> Result<Option<Effects>, Fail> {
+    let mut client = s.client().await?;
+    let tx = client.transaction().await?;
+    // The fence and the steps in one statement: the steps are written only if the lease holds.
+    let stmt = tx
+        .prepare_cached(&format!(
+            "WITH f AS (
+                UPDATE runs SET
+                    status = CASE WHEN $3::bigint IS NOT NULL AND status NOT IN {TERMINAL} THEN 'Running'
+                                  ELSE status END,
+                    started_at = CASE WHEN $3::bigint IS NOT NULL AND status NOT IN {TERMINAL}
+                                      THEN coalesce(started_at, $3) ELSE started_at END,
+                    version = CASE WHEN $3::bigint IS NOT NULL THEN nextval('changes') ELSE version END,
+                    writer = CASE WHEN $3::bigint IS NOT NULL THEN $4 ELSE writer END
+                WHERE id = $1 AND lease_token = $2 RETURNING 1
+            ), st AS (
+                INSERT INTO steps {STEP_COLUMNS} {} WHERE EXISTS (SELECT 1 FROM f) ON CONFLICT DO NOTHING
+            )
+            SELECT count(*) FROM f",
+            unnest_steps(5)
+        ))
+        .await?;
+    let token = i64::try_from(lease.token).unwrap_or(-1);
+    let st = &rows.steps;
+    let held: i64 = tx
+        .query_one(
+            &stmt,
+            &[
+                &lease.run_id,
+                &token,
+                &rows.started,
+                &s.me,
+                &st.run_id,
+                &st.hash,
+                &st.name,
+                &st.kind,
+                &st.memo,
+                &st.attempts,
+                &st.started_at,
+                &st.ended_at,
+                &st.detail,
+            ],
+        )
+        .await?
+        .get(0);
+    if held == 0 {
+        return Ok(None);
+    }
+    let mut effects = Effects::default();
+    for (i, matcher) in rows.resolutions.iter().enumerate() {
+        effects.work |= resolve(&tx, matcher.as_deref(), &rows.resolved, i).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(effects))
+}
+
+/// An ack, encoded.
+#[derive(Debug)]
+pub(super) struct Acking {
+    run: Runs,
+    terminal: bool,
+    cancel: Option<String>,
+    steps: Steps,
+    waiting_on: Vec<String>,
+    matchers: Vec<MatcherRow>,
+    drop_matchers: DropMatchers,
+    emitted: Accepting,
+    resume: Steps,
+    at: Millis,
+}
+
+impl Acking {
+    pub(super) fn encode(ack: &Ack) -> Result<Acking, StoreError> {
+        let mut run = Runs::default();
+        run.push(&NewRun::new(ack.run.clone()), None)?;
+        Ok(Acking {
+            run,
+            terminal: ack.run.status.is_terminal(),
+            cancel: opt_json(ack.run.cancellation.as_ref())?,
+            steps: Steps::encode(&ack.steps)?,
+            waiting_on: ack.waiting_on.clone(),
+            matchers: ack.matchers.iter().map(MatcherRow::encode).collect::<Result<_, _>>()?,
+            drop_matchers: ack.drop_matchers.clone(),
+            emitted: Accepting::encode_parts(&ack.events, &[])?,
+            resume: Steps::encode(ack.resume.iter().map(|r| &r.record))?,
+            at: ack.at,
+        })
+    }
+}
+
+/// Writes a pass's result and releases its lease; `None` when the lease is lost.
+pub(super) async fn ack(
+    s: &Shared,
+    lease: &Lease,
+    rows: &Acking,
+    claim: Option<&ClaimFor>,
+) -> Result<Option<(Acked, Effects)>, Fail> {
+    let mut client = s.client().await?;
+    let tx = client.transaction().await?;
+    let token = i64::try_from(lease.token).unwrap_or(-1);
+    // The fence, first and alone: once the row is locked, whatever arrived for the run before
+    // (a result, a cancellation) is committed and seen by the next statement, and whatever
+    // arrives after waits for this commit and lowers the due time it writes.
+    let fence = tx.prepare_cached("SELECT 1 FROM runs WHERE id = $1 AND lease_token = $2 FOR UPDATE").await?;
+    if tx.query_opt(&fence, &[&lease.run_id, &token]).await?.is_none() {
+        return Ok(None);
+    }
+    insert_steps(&tx, &rows.steps).await?;
+    let r = &rows.run;
+    let update = tx
+        .prepare_cached(
+            "UPDATE runs SET status = $2, attempt = $3, started_at = $4, ended_at = $5, output = $6, error = $7,
+                state = $8, cancel = coalesce(cancel, $9),
+                wake_at = CASE
+                    WHEN $10::boolean THEN NULL::bigint
+                    WHEN cancel IS NOT NULL OR $9::text IS NOT NULL
+                         OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = $1 AND s.hash = ANY($11::text[]))
+                    THEN least(coalesce($12::bigint, $13::bigint), $13::bigint)
+                    ELSE $12::bigint END,
+                lease_token = NULL, lease_owner = NULL, lease_until = NULL,
+                version = nextval('changes'), writer = $14
+             WHERE id = $1 RETURNING wake_at",
+        )
+        .await?;
+    let due: Option<i64> = tx
+        .query_one(
+            &update,
+            &[
+                &lease.run_id,
+                &r.status[0],
+                &r.attempt[0],
+                &r.started_at[0],
+                &r.ended_at[0],
+                &r.output[0],
+                &r.error[0],
+                &r.state[0],
+                &rows.cancel,
+                &rows.terminal,
+                &rows.waiting_on,
+                &r.wake_at[0],
+                &rows.at,
+                &s.me,
+            ],
+        )
+        .await?
+        .get(0);
+    let mut effects = Effects { released: vec![lease.run_id.clone()], ..Effects::default() };
+    if rows.terminal || rows.drop_matchers == DropMatchers::All {
+        let gone = tx.query("DELETE FROM matchers WHERE run_id = $1 RETURNING event", &[&lease.run_id]).await?;
+        effects.unobserved.extend(gone.iter().map(|r| r.get::<_, String>(0)));
+    } else if let DropMatchers::Ids(ids) = &rows.drop_matchers {
+        let gone = tx
+            .query("DELETE FROM matchers WHERE run_id = $1 AND id = ANY($2) RETURNING event", &[&lease.run_id, ids])
+            .await?;
+        effects.unobserved.extend(gone.iter().map(|r| r.get::<_, String>(0)));
+    }
+    if rows.terminal {
+        effects.released_ended.push(lease.run_id.clone());
+    } else {
+        let matchers: Vec<&MatcherRow> = rows.matchers.iter().collect();
+        effects.observed.extend(insert_matchers(&tx, &s.channel("observe"), &matchers).await?);
+    }
+    let (events, _) = insert_batch(&tx, s, &rows.emitted, claim, &mut effects).await?;
+    for i in 0..rows.resume.run_id.len() {
+        effects.work |= resolve(&tx, None, &rows.resume, i).await?;
+    }
+    tx.commit().await?;
+    effects.work |= due.is_some_and(|d| d <= rows.at);
+    Ok(Some((Acked::Committed { due, events }, effects)))
+}
+
+/// Gives a run back, due at `due`, if the lease is still held; answers whether it was.
+pub(super) async fn release(s: &Shared, lease: &Lease, due: Millis) -> Result<bool, Fail> {
+    let client = s.client().await?;
+    let stmt = client
+        .prepare_cached(&format!(
+            "UPDATE runs SET wake_at = CASE WHEN status IN {TERMINAL} THEN NULL ELSE $3::bigint END,
+                lease_token = NULL, lease_owner = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_token = $2"
+        ))
+        .await?;
+    let token = i64::try_from(lease.token).unwrap_or(-1);
+    Ok(client.execute(&stmt, &[&lease.run_id, &token, &due]).await? > 0)
+}
+
+pub(super) async fn request_cancel(s: &Shared, run_id: &str, cancellation: &str, at: Millis) -> Result<bool, Fail> {
+    let client = s.client().await?;
+    Ok(cancel(&client, run_id, cancellation, at).await?.is_some())
+}
+
+pub(super) async fn append_logs(s: &Shared, lines: &[LogLine]) -> Result<(), Fail> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let client = s.client().await?;
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO step_logs (run_id, step, attempt, ts, level, message)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::text[], $6::text[])",
+        )
+        .await?;
+    let run_id: Vec<&str> = lines.iter().map(|l| l.run_id.as_str()).collect();
+    let step: Vec<&str> = lines.iter().map(|l| l.step.as_str()).collect();
+    let attempt: Vec<i32> = lines.iter().map(|l| int(l.attempt)).collect();
+    let ts: Vec<i64> = lines.iter().map(|l| l.ts).collect();
+    let level: Vec<&str> = lines.iter().map(|l| l.level.as_str()).collect();
+    let message: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+    client.execute(&stmt, &[&run_id, &step, &attempt, &ts, &level, &message]).await?;
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! A real Postgres for the tests: `tests/run` starts a throwaway cluster and exports its URL
+//! as `HOOKFLOW_TEST_POSTGRES_URL` (with `HOOKFLOW_TEST_REQUIRE_POSTGRES=1`, so that a run
+//! without a server fails rather than skips). Each test gets a schema or a database of its own.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hookflow::store::{PostgresOptions, PostgresStore};
+
+/// The variable holding the server's URL.
+pub const URL_ENV: &str = "HOOKFLOW_TEST_POSTGRES_URL";
+/// Set by `tests/run`: the Postgres tests must run.
+pub const REQUIRE_ENV: &str = "HOOKFLOW_TEST_REQUIRE_POSTGRES";
+
+/// The server's URL. Without one: panics under `tests/run`, else says loudly that the test is
+/// skipped and answers `None`.
+pub fn url(test: &str) -> Option<String> {
+    match std::env::var(URL_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") => {
+            panic!("{test}: {REQUIRE_ENV}=1 but {URL_ENV} is not set: tests/run must start Postgres")
+        }
+        _ => {
+            eprintln!("SKIPPED {test}: no Postgres ({URL_ENV} is not set; tests/run starts one)");
+            None
+        }
+    }
+}
+
+/// A name no other test uses: `prefix` and a unique suffix, lowercase.
+pub fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{prefix}_{}_{:x}{:08x}", std::process::id(), nanos % 1_000_000_000_000, rand::random::<u32>())
+}
+
+/// A store in a schema of its own, with a short retry budget (tests want failures fast).
+pub async fn store(url: &str) -> PostgresStore {
+    let options = PostgresOptions { schema: unique("t"), pool_size: 8, ..PostgresOptions::default() };
+    match PostgresStore::connect_with(url, options).await {
+        Ok(store) => store,
+        Err(e) => panic!("cannot connect to the test Postgres: {e}"),
+    }
+}
+
+/// Connects to the server directly (for setting up and checking).
+pub async fn client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+        Ok(c) => c,
+        Err(e) => panic!("cannot connect to the test Postgres at {url}: {e}"),
+    };
+    tokio::spawn(connection);
+    client
+}
+
+/// A new, empty database; answers its URL (the server's URL with the database replaced).
+pub async fn database(url: &str) -> String {
+    let name = unique("db");
+    if let Err(e) = client(url).await.batch_execute(&format!("CREATE DATABASE {name}")).await {
+        panic!("cannot create database {name}: {e}");
+    }
+    with_database(url, &name)
+}
+
+/// `url` with its database (the path) replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A store in `schema` (shared with the other stores opened on it, as separate workers are).
+pub async fn store_in(url: &str, schema: &str) -> PostgresStore {
+    let options = PostgresOptions { schema: schema.to_owned(), pool_size: 8, ..PostgresOptions::default() };
+    match PostgresStore::connect_with(url, options).await {
+        Ok(store) => store,
+        Err(e) => panic!("cannot connect to the test Postgres: {e}"),
+    }
+}
+
+/// An event from the event API, received at `at`.
+pub fn event(id: &str, name: &str, at: i64) -> hookflow::store::StoredEvent {
+    hookflow::store::StoredEvent {
+        id: id.into(),
+        name: name.into(),
+        data: serde_json::json!({"id": id}).into(),
+        ts: at,
+        user: None,
+        source: hookflow::webhook::EventSource::Api,
+        received_at: at,
+    }
+}
+
+/// A queued run of `function` for `event`, due at `due`.
+pub fn run(id: &str, function: &str, event: &str, due: i64) -> hookflow::store::RunRecord {
+    hookflow::store::RunRecord {
+        id: id.into(),
+        function_id: function.into(),
+        event_ids: vec![event.into()],
+        status: hookflow::store::RunStatus::Queued,
+        attempt: 0,
+        created_at: due,
+        started_at: None,
+        ended_at: None,
+        output: None,
+        error: None,
+        wake_at: Some(due),
+        state: hookflow::store::RunState::default(),
+        parent: None,
+        rerun_of: None,
+        cancellation: None,
+        flow: Default::default(),
+    }
+}

@@ -1,0 +1,24 @@
+//! Flow control on the Postgres store: in a binary of its own, since an `App` started on
+//! Postgres elsewhere collects every function linked into its binary.
+
+use std::sync::Arc;
+
+use hookflow::{EngineBuilder, Registry};
+use hookflow_tests::postgres;
+
+#[hookflow::prelude::inngest_fn(id = "pg-limited", event = "pg/limited", concurrency(limit = 2))]
+async fn pg_limited() -> hookflow::prelude::Result<()> {
+    Ok(())
+}
+
+/// A limit the store would not enforce is refused at start, not accepted and ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_refuses_flow_control_the_store_does_not_enforce() {
+    let Some(url) = postgres::url("an_engine_refuses_flow_control_the_store_does_not_enforce") else { return };
+    let store = postgres::store_in(&url, &postgres::unique("refuse")).await;
+    let mut registry = Registry::empty();
+    registry.add(pg_limited::DEF).expect("unique ids");
+    let refused = EngineBuilder::new("refuse", registry).store(Arc::new(store)).start().await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("`pg-limited` sets `concurrency`"), "{message}");
+}
