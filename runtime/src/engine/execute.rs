@@ -134,6 +134,7 @@ impl Core {
             pending,
             attempts: run.state.step_attempts.clone(),
             started: run.state.step_started.clone(),
+            base_attempt: 0,
         };
         let host = Arc::new(EngineHost::new(
             self.clone(),
