@@ -6,7 +6,7 @@
 //! - `POST`: a call request, or the trust probe (`?probe=trust`).
 //!
 //! A call request runs the function through the same replay core as the engine, with
-//! [`ServeHost`] behind its steps: memoized steps are answered from the request's `steps`, one
+//! `ServeHost` behind its steps: memoized steps are answered from the request's `steps`, one
 //! new `step.run` found alone executes, several found together (a `tokio::join!`) are planned,
 //! and a targeted request executes only its step. The pass's report becomes the answer in
 //! `respond`. In cloud mode every request is verified (`X-Inngest-Signature`,

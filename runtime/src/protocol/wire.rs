@@ -293,6 +293,20 @@ pub struct WireOp {
 }
 
 impl WireOp {
+    /// The step as ops name it: its hash and the user's id.
+    pub(crate) fn meta(&self) -> StepMeta {
+        let name = self
+            .userland
+            .as_ref()
+            .and_then(|u| u.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| self.display_name.clone())
+            .or_else(|| self.name.clone())
+            .unwrap_or_else(|| self.id.clone());
+        StepMeta { id: self.id.clone(), name }
+    }
+
     /// An option as text.
     pub fn opt(&self, key: &str) -> Option<&str> {
         self.opts.as_ref()?.get(key)?.as_str().filter(|s| !s.is_empty())
