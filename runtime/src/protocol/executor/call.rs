@@ -120,10 +120,22 @@ struct Progress {
 pub(crate) async fn call(mut c: RemoteCall<'_>) -> PassReport {
     let input = std::mem::take(&mut c.input);
     let events = c.events.iter().map(event_json).collect();
+    let mut pending: HashMap<String, PendingOp> =
+        input.pending.into_iter().map(|op| (op.step().to_owned(), op)).collect();
+    // The engine leaves out of the input the retries whose back-off is over (an in-process
+    // pass finds such a step again and runs it with its attempt count). Here each is executed
+    // by a targeted request carrying its attempt, so that the SDK counts the attempts too:
+    // take them back from the run.
+    let now = c.host.now();
+    for op in &c.run.state.pending {
+        if matches!(op, PendingOp::Retry { .. }) && op.due() <= now && input.journal.get(op.step()).is_none() {
+            pending.entry(op.step().to_owned()).or_insert_with(|| op.clone());
+        }
+    }
     let mut pass = Pass {
         journal: input.journal,
         attempts: input.attempts,
-        pending: input.pending.into_iter().map(|op| (op.step().to_owned(), op)).collect(),
+        pending,
         ops: Vec::new(),
         asked: HashSet::new(),
         retried: HashSet::new(),
