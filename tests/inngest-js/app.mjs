@@ -45,7 +45,54 @@ const hello = inngest.createFunction(
   },
 );
 
-const handler = serve({ client: inngest, functions: [onboarding, hello] });
+// Fails its first two attempts (retries: 3 allows four).
+let flakyCalls = 0;
+const retrying = inngest.createFunction(
+  { id: "retrying", retries: 3, triggers: [{ event: "shop/retry" }] },
+  async ({ step }) => {
+    const value = await step.run("flaky", () => {
+      flakyCalls += 1;
+      if (flakyCalls < 3) {
+        throw new Error(`attempt ${flakyCalls} failed`);
+      }
+      return flakyCalls;
+    });
+    return { value };
+  },
+);
+
+const double = inngest.createFunction(
+  { id: "double", triggers: [{ event: "shop/double" }] },
+  async ({ event }) => event.data.x * 2,
+);
+
+// Parallel steps, an event sent from a step, and an invoke of another function of the app.
+const fanout = inngest.createFunction(
+  { id: "fanout", triggers: [{ event: "shop/fanout" }] },
+  async ({ step }) => {
+    const [a, b] = await Promise.all([step.run("a", () => 1), step.run("b", () => 2)]);
+    const sent = await step.sendEvent("notify", { name: "shop/notified", data: { sum: a + b } });
+    const doubled = await step.invoke("double-it", { function: double, data: { x: a + b } });
+    return { sum: a + b, sent: sent.ids.length, doubled };
+  },
+);
+
+const cancellable = inngest.createFunction(
+  {
+    id: "cancellable",
+    cancelOn: [{ event: "shop/cancel", match: "data.id" }],
+    triggers: [{ event: "shop/cancellable" }],
+  },
+  async ({ step }) => {
+    await step.sleep("long-nap", "1d");
+    return "not cancelled";
+  },
+);
+
+const handler = serve({
+  client: inngest,
+  functions: [onboarding, hello, retrying, double, fanout, cancellable],
+});
 const server = http.createServer((req, res) => {
   if (req.url.startsWith("/api/inngest")) {
     return handler(req, res);

@@ -92,7 +92,11 @@ impl DevServer {
     }
 
     async fn only_run(&self) -> hookflow::store::RunRecord {
-        let query = RunQuery { function_id: Some(FUNCTION.into()), ..RunQuery::default() };
+        self.only_run_of(FUNCTION).await
+    }
+
+    async fn only_run_of(&self, function: &str) -> hookflow::store::RunRecord {
+        let query = RunQuery { function_id: Some(function.into()), ..RunQuery::default() };
         let runs = self.engine.store().queries().expect("queries").list_runs(&query).await.expect("runs");
         assert_eq!(runs.len(), 1, "{runs:?}");
         runs.into_iter().next().expect("a run")
@@ -100,15 +104,19 @@ impl DevServer {
 
     /// Waits until the run's status is `status` (the app answers over real HTTP).
     async fn wait_for(&self, status: RunStatus) -> hookflow::store::RunRecord {
+        self.wait_for_run_of(FUNCTION, status).await
+    }
+
+    async fn wait_for_run_of(&self, function: &str, status: RunStatus) -> hookflow::store::RunRecord {
         for _ in 0..200 {
             self.engine.settle().await;
-            let run = self.only_run().await;
+            let run = self.only_run_of(function).await;
             if run.status == status {
                 return run;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("the run never became {status:?}: {:?}", self.only_run().await)
+        panic!("the run of {function} never became {status:?}: {:?}", self.only_run_of(function).await)
     }
 }
 
@@ -120,7 +128,8 @@ async fn runs_to_completion(checkpointing: bool) {
     let apps = dev.apps.list();
     assert_eq!(apps.len(), 1, "{apps:?}");
     assert_eq!((apps[0].id.as_str(), apps[0].url.as_str()), ("js-shop", url.as_str()));
-    assert_eq!(apps[0].functions, vec![FUNCTION.to_owned(), "js-shop-hello".to_owned()]);
+    assert_eq!(apps[0].functions.len(), 6, "{:?}", apps[0].functions);
+    assert_eq!(apps[0].functions[0], FUNCTION);
     assert!(apps[0].sdk.starts_with("js:v4."), "{}", apps[0].sdk);
     let spec = dev.engine.functions().get(FUNCTION).cloned().expect("a remote spec");
     assert_eq!(spec.display_name(), "Onboarding (TypeScript)");
@@ -177,6 +186,56 @@ async fn a_typescript_sdk_app_runs_to_completion_with_memoized_steps() {
 #[tokio::test]
 async fn a_checkpointing_typescript_sdk_app_runs_to_completion_with_memoized_steps() {
     runs_to_completion(true).await;
+}
+
+async fn retries_parallel_steps_send_event_invoke_and_cancel(checkpointing: bool) {
+    let dev = dev_server(checkpointing).await;
+    dev.engine.dispatcher().set_retry_interval(Some(Duration::from_secs(1)));
+    let (_node, url) = node_app(&dev.base, checkpointing).await;
+    dev.apps.sync(&url).await.expect("the app syncs");
+
+    // A step that fails twice: retried after each back-off, with its attempt, then succeeds.
+    dev.send(json!({"name": "shop/retry", "data": {}})).await;
+    let run = dev.wait_for_run_of("js-shop-retrying", RunStatus::Sleeping).await;
+    assert_eq!(run.state.step_attempts.values().copied().collect::<Vec<_>>(), vec![1], "{run:?}");
+    for _ in 0..2 {
+        dev.clock.advance(Duration::from_secs(1));
+        dev.engine.settle().await;
+    }
+    let done = dev.wait_for_run_of("js-shop-retrying", RunStatus::Completed).await;
+    assert_eq!(done.output, Some(json!({"value": 3})), "the third attempt succeeded");
+    let journal = dev.engine.store().journal(&done.id).await.expect("journal");
+    assert_eq!((journal[0].name.as_str(), journal[0].attempts), ("flaky", 3), "{journal:?}");
+
+    // Parallel steps, a sent event and an invoke of another function of the app.
+    dev.send(json!({"name": "shop/fanout", "data": {}})).await;
+    let done = dev.wait_for_run_of("js-shop-fanout", RunStatus::Completed).await;
+    assert_eq!(done.output, Some(json!({"sum": 3, "sent": 1, "doubled": 6})));
+    let child = dev.only_run_of("js-shop-double").await;
+    assert_eq!((child.status, child.output), (RunStatus::Completed, Some(json!(6))), "the invoked run");
+    let query = hookflow::store::EventQuery { name: Some("shop/notified".into()), ..Default::default() };
+    let sent = dev.engine.store().queries().expect("queries").list_events(&query).await.expect("events");
+    assert_eq!(sent.len(), 1, "the step's event reached hookflow's event API once");
+    assert_eq!(serde_json::to_value(&sent[0].data).expect("json"), json!({"sum": 3}));
+
+    // cancelOn: a matching event cancels the sleeping run.
+    dev.send(json!({"name": "shop/cancellable", "data": {"id": "c1"}})).await;
+    dev.wait_for_run_of("js-shop-cancellable", RunStatus::Sleeping).await;
+    dev.send(json!({"name": "shop/cancel", "data": {"id": "other"}})).await;
+    dev.engine.settle().await;
+    assert_eq!(dev.only_run_of("js-shop-cancellable").await.status, RunStatus::Sleeping, "another id does not match");
+    dev.send(json!({"name": "shop/cancel", "data": {"id": "c1"}})).await;
+    dev.wait_for_run_of("js-shop-cancellable", RunStatus::Cancelled).await;
+}
+
+#[tokio::test]
+async fn typescript_retries_parallel_steps_send_event_invoke_and_cancel() {
+    retries_parallel_steps_send_event_invoke_and_cancel(false).await;
+}
+
+#[tokio::test]
+async fn typescript_retries_parallel_steps_send_event_invoke_and_cancel_checkpointing() {
+    retries_parallel_steps_send_event_invoke_and_cancel(true).await;
 }
 
 // ---- apps that are down, answer garbage, or register nonsense ---------------------------------
