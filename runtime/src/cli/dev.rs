@@ -105,7 +105,9 @@ impl DevArgs {
             .clerk_webhooks(&secret)
             .dev_ui();
         let running = app.start().await.map_err(failed)?;
+        #[cfg(feature = "protocol")]
         let apps = crate::protocol::executor::apps::Apps::new(running.engine().clone());
+        #[cfg(feature = "protocol")]
         let running = running.merge(apps.router());
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
@@ -118,11 +120,20 @@ impl DevArgs {
         println!("  Clerk webhooks (POST /webhooks/clerk). It runs no functions of its own: your app's");
         println!("  #[inngest_fn]s run in your app's binary (App::dev_ui() serves this same UI there).");
         println!("  Apps written with an Inngest SDK (-u URL) sync at POST /fn/register and run here.");
-        for url in &self.sdk_url {
-            println!("  SDK app          {url}");
+        #[cfg(feature = "protocol")]
+        {
+            for url in &self.sdk_url {
+                println!("  SDK app          {url}");
+            }
+            let poll = std::time::Duration::from_secs(self.poll_interval.max(1));
+            tokio::spawn(apps.clone().poll(self.sdk_url.clone(), poll, !self.no_poll));
         }
-        let poll = std::time::Duration::from_secs(self.poll_interval.max(1));
-        tokio::spawn(apps.clone().poll(self.sdk_url.clone(), poll, !self.no_poll));
+        #[cfg(not(feature = "protocol"))]
+        if !self.sdk_url.is_empty() {
+            return Err(CliError::Invalid(
+                "-u/--sdk-url needs hookflow built with its `protocol` feature (on by default)".into(),
+            ));
+        }
         if generated {
             println!("  signing secret   the dev secret in {DEV_SECRET_FILE}, as `hookflow clerk send` signs");
         }

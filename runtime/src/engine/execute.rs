@@ -167,6 +167,8 @@ impl Core {
         host: Arc<EngineHost>,
         lease: &Lease,
     ) -> PassReport {
+        #[cfg(not(feature = "protocol"))]
+        let _ = lease;
         match &spec.executor {
             Executor::Local(handler) => {
                 let call = local::Call {
