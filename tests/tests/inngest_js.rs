@@ -27,16 +27,30 @@ fn fixture_dir() -> PathBuf {
 
 /// The Node app, on a free port; answers its serve URL.
 async fn node_app(dev_server: &str, checkpointing: bool) -> (Child, String) {
+    node_app_with(dev_server, checkpointing, None).await
+}
+
+/// With `key`, the app runs in cloud mode against `dev_server` as its Inngest server (a
+/// self-hosted `inngest start`): it verifies every request with the key and sends its hash.
+async fn node_app_with(dev_server: &str, checkpointing: bool, key: Option<&str>) -> (Child, String) {
     let dir = fixture_dir();
     assert!(
         dir.join("node_modules/inngest/package.json").exists(),
         "the Inngest SDK is not installed in {}: run `tests/run --install-only` (npm ci)",
         dir.display()
     );
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    match key {
+        Some(key) => command
+            .env("INNGEST_DEV", "0")
+            .env("INNGEST_BASE_URL", dev_server)
+            .env("INNGEST_SIGNING_KEY", key)
+            .env("INNGEST_EVENT_KEY", "test-event-key"),
+        None => command.env("INNGEST_DEV", dev_server),
+    };
+    let mut child = command
         .arg("app.mjs")
         .current_dir(&dir)
-        .env("INNGEST_DEV", dev_server)
         .env("CHECKPOINTING", if checkpointing { "1" } else { "0" })
         .env("INNGEST_LOG_LEVEL", "warn")
         .stdout(Stdio::piped())
@@ -236,6 +250,30 @@ async fn typescript_retries_parallel_steps_send_event_invoke_and_cancel() {
 #[tokio::test]
 async fn typescript_retries_parallel_steps_send_event_invoke_and_cancel_checkpointing() {
     retries_parallel_steps_send_event_invoke_and_cancel(true).await;
+}
+
+#[tokio::test]
+async fn a_typescript_app_in_cloud_mode_verifies_hookflow_s_signatures() {
+    const KEY: &str = "signkey-test-8ee2262a15e8d3c42d6a840db7af3de2aab08ef632b32a37a687f24b34dba3ff";
+    for checkpointing in [false, true] {
+        let dev = dev_server(checkpointing).await;
+        dev.engine.dispatcher().set_signing_keys(hookflow::protocol::SigningKey::new(KEY), None);
+        let (_node, url) = node_app_with(&dev.base, checkpointing, Some(KEY)).await;
+        // The sync request is signed; the app's registration carries the hashed key.
+        dev.apps.sync(&url).await.expect("the app syncs");
+        dev.send(json!({"name": "shop/hello", "data": {"name": "ada"}})).await;
+        let done = dev.wait_for_run_of("js-shop-hello", RunStatus::Completed).await;
+        assert_eq!(done.output, Some(json!({"greeting": "hello ada"})), "checkpointing: {checkpointing}");
+
+        // An executor with another key is refused by the app (401), and says so.
+        dev.engine.dispatcher().set_signing_keys(hookflow::protocol::SigningKey::new("signkey-test-00ff"), None);
+        dev.send(json!({"name": "shop/retry", "data": {}})).await;
+        dev.engine.settle().await;
+        let refused = dev.only_run_of("js-shop-retrying").await;
+        let error = refused.error.as_ref().expect("the attempt failed");
+        assert!(error.message.contains("refused the call request (401"), "{}", error.message);
+        assert!(dev.apps.sync(&url).await.is_err(), "a sync signed with another key is refused");
+    }
 }
 
 // ---- apps that are down, answer garbage, or register nonsense ---------------------------------

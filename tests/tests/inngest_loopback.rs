@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hookflow::prelude::*;
 use hookflow::protocol::executor::apps::Apps;
-use hookflow::protocol::{InngestConfig, ServeHandler};
+use hookflow::protocol::{InngestConfig, ServeHandler, SigningKey};
 use hookflow::store::{Memo, RunQuery, RunRecord, RunStatus, StepKind};
 use hookflow::{App, Engine, Invoke, Registry, State, TestClock, WaitFor};
 use serde_json::{json, Value};
@@ -70,7 +70,16 @@ struct Loopback {
     clock: TestClock,
 }
 
+const KEY: &str = "signkey-test-8ee2262a15e8d3c42d6a840db7af3de2aab08ef632b32a37a687f24b34dba3ff";
+
+/// Dev mode (nothing signed), or with a signing key shared by both sides, as a self-hosted
+/// `inngest start` and an app in cloud mode: every call request and sync is then signed and
+/// verified, and registration carries the hashed key.
 async fn loopback() -> Loopback {
+    loopback_with(None).await
+}
+
+async fn loopback_with(key: Option<&str>) -> Loopback {
     let clock = TestClock::new(START_MS);
     let running = App::with_registry("hookflow-dev", Ok(Registry::empty()))
         .store_memory()
@@ -80,6 +89,7 @@ async fn loopback() -> Loopback {
         .expect("starts");
     let engine = running.engine().clone();
     engine.dispatcher().set_retry_interval(Some(Duration::from_secs(1)));
+    engine.dispatcher().set_signing_keys(key.and_then(SigningKey::new), None);
     let apps = Apps::new(engine.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let listening = running.merge(apps.router()).listen(listener).expect("listens");
@@ -90,9 +100,13 @@ async fn loopback() -> Loopback {
     for def in [onboard::DEF, double::DEF, fan::DEF, charge::DEF] {
         registry.add(def).expect("distinct");
     }
-    let handler = ServeHandler::new("shop", InngestConfig::dev(&dev_origin), &registry, State::default())
-        .expect("no conflicts")
-        .with_clock(Arc::new(clock.clone()));
+    let config = match key {
+        Some(key) => InngestConfig::cloud(&dev_origin, key),
+        None => InngestConfig::dev(&dev_origin),
+    };
+    // On the wall clock, as in production: signatures are checked across processes, so the
+    // executor signs with the wall clock whatever clock its engine runs on.
+    let handler = ServeHandler::new("shop", config, &registry, State::default()).expect("no conflicts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let serve_url = format!("http://{}/api/inngest", listener.local_addr().expect("addr"));
     let router = handler.router();
@@ -194,4 +208,24 @@ async fn a_failing_step_is_retried_with_its_attempt_then_fails_the_function_for_
     l.clock.advance(Duration::from_secs(60));
     l.engine.settle().await;
     assert_eq!(CHARGES.load(Ordering::SeqCst), 3, "retries = 2: three attempts, never more");
+}
+
+#[tokio::test]
+async fn with_a_signing_key_every_request_is_signed_and_verified_both_ways() {
+    let l = loopback_with(Some(KEY)).await;
+    l.send("shop/fan", json!({})).await;
+    let done = l.wait_for("shop-fan", RunStatus::Completed).await;
+    assert_eq!(done.output, Some(json!(30)));
+
+    // An executor with another key: the app refuses its call requests (401), and the attempt
+    // fails saying why, to be retried.
+    l.engine.dispatcher().set_signing_keys(SigningKey::new("signkey-test-00ff"), None);
+    l.send("shop/fan", json!({"again": true})).await;
+    l.engine.settle().await;
+    let query = RunQuery { function_id: Some("shop-fan".into()), ..RunQuery::default() };
+    let runs = l.engine.store().queries().expect("queries").list_runs(&query).await.expect("runs");
+    let refused = runs.iter().find(|r| r.status != RunStatus::Completed).expect("the second run");
+    let error = refused.error.as_ref().expect("the attempt failed");
+    assert!(error.message.contains("refused the call request (401"), "{}", error.message);
+    assert!(error.message.contains("signing key"), "{}", error.message);
 }

@@ -47,6 +47,11 @@ pub struct DevArgs {
     /// Seconds between sync requests to the apps.
     #[arg(long, default_value_t = 5)]
     pub poll_interval: u64,
+    /// Sign the requests to SDK apps with this key and require it (hashed) of their
+    /// registrations and checkpoints, as a self-hosted `inngest start --signing-key` does: for
+    /// apps in cloud mode, started with the same `INNGEST_SIGNING_KEY`.
+    #[arg(long, value_name = "KEY")]
+    pub signing_key: Option<String>,
 }
 
 impl DevArgs {
@@ -106,7 +111,11 @@ impl DevArgs {
             .dev_ui();
         let running = app.start().await.map_err(failed)?;
         #[cfg(feature = "protocol")]
-        let apps = crate::protocol::executor::apps::Apps::new(running.engine().clone());
+        let apps = {
+            let key = self.signing_key.clone().and_then(crate::protocol::SigningKey::new);
+            running.engine().dispatcher().set_signing_keys(key, None);
+            crate::protocol::executor::apps::Apps::new(running.engine().clone())
+        };
         #[cfg(feature = "protocol")]
         let running = running.merge(apps.router());
         let listener = tokio::net::TcpListener::bind(&addr)
@@ -129,9 +138,9 @@ impl DevArgs {
             tokio::spawn(apps.clone().poll(self.sdk_url.clone(), poll, !self.no_poll));
         }
         #[cfg(not(feature = "protocol"))]
-        if !self.sdk_url.is_empty() {
+        if !self.sdk_url.is_empty() || self.signing_key.is_some() {
             return Err(CliError::Invalid(
-                "-u/--sdk-url needs hookflow built with its `protocol` feature (on by default)".into(),
+                "-u/--sdk-url and --signing-key need hookflow built with its `protocol` feature (on by default)".into(),
             ));
         }
         if generated {

@@ -100,6 +100,47 @@ pub struct Stack {
     pub current: usize,
 }
 
+/// `value` as canonical JSON (RFC 8785, JCS): object keys sorted by their UTF-16 code units, no
+/// whitespace. The server sends call requests in this form and signs those bytes, and SDKs
+/// that verify a parsed body (the TypeScript and Go SDKs) canonicalize it again before checking
+/// the MAC, so an executor must send exactly this. Numbers are written as `serde_json` writes
+/// them, which is JCS's form for every integer and for fractions without an exponent.
+pub fn canonical(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            out.push('{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// A memoized value as the server sends it: `{"data": X}`, `{"error": E}`, `{"input": [...]}`
 /// (an input, not a result: `None`), or any other value (a sleep's `null`, a matched event)
 /// taken whole.
@@ -361,6 +402,16 @@ mod tests {
         for memo in [Memo::Data(json!({"a": [1, 2]})), Memo::Data(Value::Null), Memo::Error(info)] {
             assert_eq!(memo_from_wire(&memo_to_wire(&memo)), Some(memo.clone()), "round trip");
         }
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let value = json!({"b": 1, "a": {"z": [3, {"y": null, "x": "é\n"}], "A": true}, "": 0.5});
+        assert_eq!(canonical(&value), r#"{"":0.5,"a":{"A":true,"z":[3,{"x":"é\n","y":null}]},"b":1}"#);
+        // By UTF-16 code units, not code points: U+10000 (the surrogate pair 0xD800 0xDC00)
+        // sorts before U+E000.
+        let value = json!({"\u{e000}": 2, "\u{10000}": 1});
+        assert_eq!(canonical(&value), "{\"\u{10000}\":1,\"\u{e000}\":2}");
     }
 
     #[test]

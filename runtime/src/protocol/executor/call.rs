@@ -498,7 +498,8 @@ impl Pass<'_> {
             "version": wire::REQUEST_VERSION,
             "use_api": false,
         });
-        body.to_string().into_bytes()
+        // Canonical, as the server sends it: SDKs verify the signature over the canonical form.
+        wire::canonical(&body).into_bytes()
     }
 
     /// Sends one call request; answers what came back and the ops checkpointed meanwhile.
@@ -541,14 +542,19 @@ impl Pass<'_> {
             .header(headers::STEP_ID, dispatch.step_id)
             .header(headers::REQ_VERSION, wire::REQUEST_VERSION.to_string());
         if let Some(key) = self.c.dispatcher.keys().first() {
-            request = request.header(headers::SIGNATURE, key.sign(&body, self.now().div_euclid(1000)));
+            // The app checks the timestamp against its own clock: the wall clock, whatever
+            // clock the engine runs on.
+            request =
+                request.header(headers::SIGNATURE, key.sign(&body, crate::clock::system_now_ms().div_euclid(1000)));
         }
         let response = match request.body(body).send().await {
             Ok(r) => r,
             Err(e) => return Answer::Broken(format!("could not reach {}: {}", self.app(), error_chain(&e))),
         };
         let status = response.status();
-        let has_sdk = response.headers().contains_key(headers::SDK);
+        // A 401 says nothing about the SDK but that it handled the request.
+        let has_sdk =
+            response.headers().contains_key(headers::SDK) || response.headers().contains_key(headers::SDK_HANDLED);
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let no_retry = header(headers::NO_RETRY).map(|v| v.eq_ignore_ascii_case("true"));
         let delay = retry_after(header(headers::RETRY_AFTER).as_deref(), self.now());
