@@ -103,8 +103,6 @@ async fn boom(event: Event<Json>) -> Result<Value> {
     retries = 7,
     concurrency(limit = 5, key = "event.data.id", scope = "env"),
     throttle(limit = 10, period = "1m", burst = 2, key = "event.data.id"),
-    rate_limit(limit = 1, period = "1h"),
-    debounce(period = "5s", timeout = "1m"),
     priority(run = "120"),
     cancel_on(event = "shop/cancelled", if = "event.data.id == async.data.id", timeout = "1d"),
     timeouts(start = "10m", finish = "1h")
@@ -638,8 +636,7 @@ async fn sync_registers_every_function_in_the_server_s_field_names() {
     assert_eq!(limited["steps"]["step"]["retries"], json!({"attempts": 7}));
     assert_eq!(limited["concurrency"], json!([{"limit": 5, "key": "event.data.id", "scope": "env"}]));
     assert_eq!(limited["throttle"], json!({"limit": 10, "period": "1m", "burst": 2, "key": "event.data.id"}));
-    assert_eq!(limited["rateLimit"], json!({"limit": 1, "period": "1h"}));
-    assert_eq!(limited["debounce"], json!({"period": "5s", "timeout": "1m"}));
+    assert_eq!(limited.get("rateLimit"), None, "what is not set is not sent");
     assert_eq!(limited["priority"], json!({"run": "120"}));
     assert_eq!(
         limited["cancel"],

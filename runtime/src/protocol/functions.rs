@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 
 use super::wire::{format_duration, DISCOVERY_STEP};
 use crate::function::{
-    BatchEvents, CancelOn, Concurrency, ConcurrencyScope, Debounce, Executor, FunctionSpec, Options, Priority,
-    RateLimit, RemoteFunction, Throttle, Timeouts, Trigger,
+    BatchEvents, CancelOn, Concurrency, ConcurrencyPer, ConcurrencyScope, Debounce, Executor, FunctionSpec, Options,
+    Priority, RateLimit, RemoteFunction, Singleton, SingletonMode, Throttle, Timeouts, Trigger,
 };
 
 /// The most retries the server allows.
@@ -87,7 +87,7 @@ pub fn to_config(spec: &FunctionSpec, app_id: &str, serve_url: &str) -> Value {
     config.insert("name".into(), json!(spec.display_name()));
     config.insert("triggers".into(), Value::Array(triggers));
     config.insert("steps".into(), json!({ DISCOVERY_STEP: step }));
-    options_to_config(&spec.options, &mut config);
+    options_to_config(&id, &spec.options, &mut config);
     Value::Object(config)
 }
 
@@ -98,8 +98,16 @@ fn with_key(mut value: Value, key: &Option<Cow<'static, str>>) -> Value {
     value
 }
 
-fn options_to_config(o: &Options, config: &mut Map<String, Value>) {
+/// What the server has no field for: said once per sync, so that the difference is known.
+fn unsupported(function: &str, what: &str) {
+    tracing::warn!(function, "Inngest has no equivalent of {what}: the Inngest server runs this function without it");
+}
+
+fn options_to_config(function: &str, o: &Options, config: &mut Map<String, Value>) {
     if !o.concurrency.is_empty() {
+        if o.concurrency.iter().any(|c| c.per == ConcurrencyPer::Run) {
+            unsupported(function, "a concurrency limit per run (`per = \"run\"`); it counts steps there");
+        }
         let limits: Vec<Value> = o
             .concurrency
             .iter()
@@ -114,9 +122,20 @@ fn options_to_config(o: &Options, config: &mut Map<String, Value>) {
             .collect();
         config.insert("concurrency".into(), Value::Array(limits));
     }
-    if let Some(t) = &o.throttle {
+    // The server takes one throttle.
+    if let Some(t) = o.throttle.first() {
+        if o.throttle.len() > 1 {
+            unsupported(function, "a second throttle");
+        }
         let v = json!({ "limit": t.limit, "period": dur(t.period), "burst": t.burst });
         config.insert("throttle".into(), with_key(v, &t.key));
+    }
+    if let Some(singleton) = &o.singleton {
+        let mode = match singleton.mode {
+            SingletonMode::Skip => "skip",
+            SingletonMode::Cancel => "cancel",
+        };
+        config.insert("singleton".into(), with_key(json!({ "mode": mode }), &singleton.key));
     }
     if let Some(r) = &o.rate_limit {
         config.insert("rateLimit".into(), with_key(json!({ "limit": r.limit, "period": dur(r.period) }), &r.key));
@@ -125,6 +144,9 @@ fn options_to_config(o: &Options, config: &mut Map<String, Value>) {
         config.insert("idempotency".into(), json!(expr));
     }
     if let Some(d) = &o.debounce {
+        if d.all_events {
+            unsupported(function, "a debounce handing the run every event (`all_events`)");
+        }
         let mut v = with_key(json!({ "period": dur(d.period) }), &d.key);
         if let Some(timeout) = d.timeout {
             v["timeout"] = dur(timeout);
@@ -135,7 +157,11 @@ fn options_to_config(o: &Options, config: &mut Map<String, Value>) {
         // The server parses this one timeout without days: say it in hours at most.
         let timeout = format_duration(b.timeout);
         let timeout = if timeout.contains('d') { format!("{}h", b.timeout.as_secs() / 3600) } else { timeout };
-        config.insert("batchEvents".into(), with_key(json!({ "maxSize": b.max_size, "timeout": timeout }), &b.key));
+        let mut v = with_key(json!({ "maxSize": b.max_size, "timeout": timeout }), &b.key);
+        if let Some(expr) = &b.if_expr {
+            v["if"] = json!(expr);
+        }
+        config.insert("batchEvents".into(), v);
     }
     if !o.cancel_on.is_empty() {
         let cancels: Vec<Value> = o
@@ -272,7 +298,7 @@ fn options_from_config(config: &Map<String, Value>, retries: Option<u32>) -> Res
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Number(n)) => {
             let limit = n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or("`concurrency` must be a whole number")?;
-            vec![Concurrency { limit, key: None, scope: ConcurrencyScope::Fn }]
+            vec![Concurrency { limit, key: None, scope: ConcurrencyScope::Fn, per: ConcurrencyPer::Step }]
         }
         Some(Value::Object(c)) => vec![concurrency_limit(c)?],
         Some(Value::Array(items)) => items
@@ -284,13 +310,30 @@ fn options_from_config(config: &Map<String, Value>, retries: Option<u32>) -> Res
         Some(_) => return Err("`concurrency` must be a number, an object or a list".into()),
     };
     o.concurrency = Cow::Owned(concurrency);
-    if let Some(t) = object(config, "throttle")? {
-        o.throttle = Some(Throttle {
+    // One object (the server's field); a list is taken too.
+    let throttles = match config.get("throttle") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one) => vec![one],
+    };
+    let mut list = Vec::new();
+    for t in throttles {
+        let t = t.as_object().ok_or("`throttle` must be an object")?;
+        list.push(Throttle {
             limit: number(t, "limit")?.ok_or("`throttle.limit` is required")?,
             period: duration(t, "period")?.ok_or("`throttle.period` is required")?,
             burst: number(t, "burst")?.unwrap_or(1),
             key: key(t)?,
         });
+    }
+    o.throttle = Cow::Owned(list);
+    if let Some(singleton) = object(config, "singleton")? {
+        let mode = match str_field(singleton, "mode")? {
+            None | Some("skip") => SingletonMode::Skip,
+            Some("cancel") => SingletonMode::Cancel,
+            Some(other) => return Err(format!("singleton mode `{other}` is not `skip` or `cancel`")),
+        };
+        o.singleton = Some(Singleton { mode, key: key(singleton)? });
     }
     if let Some(r) = object(config, "rateLimit")? {
         o.rate_limit = Some(RateLimit {
@@ -305,6 +348,7 @@ fn options_from_config(config: &Map<String, Value>, retries: Option<u32>) -> Res
             period: duration(d, "period")?.ok_or("`debounce.period` is required")?,
             key: key(d)?,
             timeout: duration(d, "timeout")?,
+            all_events: false,
         });
     }
     if let Some(b) = object(config, "batchEvents")? {
@@ -312,6 +356,7 @@ fn options_from_config(config: &Map<String, Value>, retries: Option<u32>) -> Res
             max_size: number(b, "maxSize")?.ok_or("`batchEvents.maxSize` is required")?,
             timeout: duration(b, "timeout")?.ok_or("`batchEvents.timeout` is required")?,
             key: key(b)?,
+            if_expr: str_field(b, "if")?.map(|e| Cow::Owned(e.to_owned())),
         });
     }
     if let Some(cancels) = config.get("cancel").and_then(Value::as_array) {
@@ -344,7 +389,8 @@ fn concurrency_limit(c: &Map<String, Value>) -> Result<Concurrency, String> {
         Some("account") => ConcurrencyScope::Account,
         Some(other) => return Err(format!("concurrency scope `{other}` is not `fn`, `env` or `account`")),
     };
-    Ok(Concurrency { limit: number(c, "limit")?.ok_or("a concurrency limit needs `limit`")?, key: key(c)?, scope })
+    let limit = number(c, "limit")?.ok_or("a concurrency limit needs `limit`")?;
+    Ok(Concurrency { limit, key: key(c)?, scope, per: ConcurrencyPer::Step })
 }
 
 #[cfg(test)]
@@ -375,15 +421,23 @@ mod tests {
                     limit: 5,
                     key: Some("event.data.id".into()),
                     scope: ConcurrencyScope::Env,
+                    per: ConcurrencyPer::Step,
                 }]),
-                throttle: Some(Throttle { limit: 1, period: Duration::from_secs(60), burst: 2, key: None }),
+                throttle: Cow::Owned(vec![Throttle { limit: 1, period: Duration::from_secs(60), burst: 2, key: None }]),
+                singleton: Some(Singleton { mode: SingletonMode::Cancel, key: Some("event.data.id".into()) }),
                 rate_limit: Some(RateLimit { limit: 3, period: Duration::from_secs(3600), key: None }),
                 debounce: Some(Debounce {
                     period: Duration::from_secs(5),
                     key: None,
                     timeout: Some(Duration::from_secs(60)),
+                    all_events: false,
                 }),
-                batch_events: Some(BatchEvents { max_size: 10, timeout: Duration::from_secs(5), key: None }),
+                batch_events: Some(BatchEvents {
+                    max_size: 10,
+                    timeout: Duration::from_secs(5),
+                    key: None,
+                    if_expr: Some("event.data.x > 1".into()),
+                }),
                 priority: Some(Priority { run: "120".into() }),
                 idempotency: Some("event.data.id".into()),
                 cancel_on: Cow::Owned(vec![CancelOn {
@@ -403,6 +457,8 @@ mod tests {
         assert_eq!(config["steps"]["step"]["retries"]["attempts"], 2);
         assert_eq!(config["throttle"], json!({"limit": 1, "period": "1m", "burst": 2}));
         assert_eq!(config["cancel"][0]["timeout"], "1d");
+        assert_eq!(config["singleton"], json!({"mode": "cancel", "key": "event.data.id"}));
+        assert_eq!(config["batchEvents"]["if"], "event.data.x > 1");
         let back = from_config("shop", &config).expect("parses");
         assert_eq!(back.id, "shop-welcome");
         assert_eq!(back.triggers, spec.triggers);
