@@ -114,7 +114,7 @@ impl InngestClient {
         server_kind: Option<&str>,
     ) -> Result<bool, ClientError> {
         let path = match deploy_id {
-            Some(id) => format!("/fn/register?deployId={}", super::functions::encode(id)),
+            Some(id) => format!("/fn/register?deployId={}", crate::guard::percent_encode(id)),
             None => "/fn/register".to_owned(),
         };
         let mut extra = vec![(headers::SYNC_KIND, "out_of_band".to_owned())];
@@ -181,7 +181,7 @@ impl InngestClient {
     /// A run's events and memoized steps, for a call request sent with `use_api`.
     pub async fn run_state(&self, run_id: &str) -> Result<(Vec<Value>, serde_json::Map<String, Value>), ClientError> {
         let get = |what: &'static str| {
-            let path = format!("/v0/runs/{}/{what}", super::functions::encode(run_id));
+            let path = format!("/v0/runs/{}/{what}", crate::guard::percent_encode(run_id));
             async move {
                 let (status, bytes) = self.api(Method::GET, &path, None, &[]).await?;
                 if !status.is_success() {

@@ -29,22 +29,9 @@ pub fn step_url(url: &str, fn_id: &str, step_id: &str) -> String {
         .filter(|p| !p.is_empty() && !p.starts_with("fnId=") && !p.starts_with("stepId=") && !p.starts_with("step="))
         .map(str::to_owned)
         .collect();
-    pairs.push(format!("fnId={}", encode(fn_id)));
-    pairs.push(format!("stepId={}", encode(step_id)));
+    pairs.push(format!("fnId={}", crate::guard::percent_encode(fn_id)));
+    pairs.push(format!("stepId={}", crate::guard::percent_encode(step_id)));
     format!("{base}?{}", pairs.join("&"))
-}
-
-/// Percent-encodes what a query value cannot hold.
-pub(crate) fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn dur(d: Duration) -> Value {

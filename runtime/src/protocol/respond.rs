@@ -55,7 +55,7 @@ fn no_retry(yes: bool) -> (&'static str, String) {
 
 /// The answer to a call request whose pass produced `report`.
 pub(crate) fn answer(report: &PassReport, request: &Request<'_>) -> Answer {
-    let relevant = |op: &Op| match (request.target, op_step(op)) {
+    let relevant = |op: &Op| match (request.target, op.step_id()) {
         (Some(target), Some(id)) => {
             id == target && matches!(op, Op::StepRun { .. } | Op::StepError { .. } | Op::StepFailed { .. })
         }
@@ -127,19 +127,6 @@ fn failure(error: &ErrorInfo, retry: Retry, request: &Request<'_>) -> Answer {
             headers: vec![no_retry(false), (headers::RETRY_AFTER, retry_after(delay))],
         },
         Retry::Backoff => Answer { status: StatusCode::INTERNAL_SERVER_ERROR, body, headers: vec![no_retry(false)] },
-    }
-}
-
-fn op_step(op: &Op) -> Option<&str> {
-    match op {
-        Op::StepRun { step, .. }
-        | Op::StepError { step, .. }
-        | Op::StepFailed { step, .. }
-        | Op::StepPlanned { step, .. }
-        | Op::Sleep { step, .. }
-        | Op::WaitForEvent { step, .. }
-        | Op::InvokeFunction { step, .. } => Some(&step.id),
-        Op::RunComplete { .. } => None,
     }
 }
 

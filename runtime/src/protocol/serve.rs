@@ -260,37 +260,8 @@ impl Inner {
 fn query(uri: &Uri, key: &str) -> Option<String> {
     uri.query()?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == key).then(|| percent_decode(v))
+        (k == key).then(|| crate::guard::percent_decode(v))
     })
-}
-
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
-        {
-            (b'%', Some(hi), Some(lo)) => Some((hi * 16 + lo) as u8),
-            _ => None,
-        };
-        match (decoded, bytes[i]) {
-            (Some(b), _) => {
-                out.push(b);
-                i += 3;
-            }
-            (None, b'+') => {
-                out.push(b' ');
-                i += 1;
-            }
-            (None, b) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn bad_request(message: impl Into<String>) -> Answer {
@@ -569,6 +540,5 @@ mod tests {
         assert_eq!(query(&uri, "stepId").as_deref(), Some("step"));
         assert_eq!(query(&uri, "x").as_deref(), Some(""));
         assert_eq!(query(&uri, "nope"), None);
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }

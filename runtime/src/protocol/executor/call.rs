@@ -575,7 +575,7 @@ impl Pass<'_> {
     fn report(self, end: PassEnd) -> PassReport {
         // Ops left pending by earlier passes stay pending unless this pass ended them: an SDK
         // that was not asked again (the pass ended on a retry) cannot have given them up.
-        let reported: HashSet<&str> = self.ops.iter().filter_map(op_step).collect();
+        let reported: HashSet<&str> = self.ops.iter().filter_map(Op::step_id).collect();
         let kept = self
             .pending
             .values()
@@ -589,19 +589,6 @@ impl Pass<'_> {
 
 fn is_result(op: &WireOp) -> bool {
     op.is("StepRun") || op.is("Step") || op.is("StepError") || op.is("StepFailed")
-}
-
-fn op_step(op: &Op) -> Option<&str> {
-    match op {
-        Op::StepRun { step, .. }
-        | Op::StepError { step, .. }
-        | Op::StepFailed { step, .. }
-        | Op::StepPlanned { step, .. }
-        | Op::Sleep { step, .. }
-        | Op::WaitForEvent { step, .. }
-        | Op::InvokeFunction { step, .. } => Some(&step.id),
-        Op::RunComplete { .. } => None,
-    }
 }
 
 fn failed(name: &str, message: String, retry: Retry) -> PassEnd {
