@@ -355,6 +355,7 @@ impl App {
                 dev_ui: self.dev_ui,
                 ui_token: self.ui_token,
                 limits: self.limits,
+                extra: None,
             },
             stop_streams,
         })
@@ -388,6 +389,8 @@ struct Setup {
     dev_ui: bool,
     ui_token: Option<String>,
     limits: ServerLimits,
+    /// Routes added after start (`RunningApp::merge`).
+    extra: Option<Router>,
 }
 
 /// A started app: the engine, and what its HTTP routes are built from.
@@ -421,6 +424,17 @@ impl RunningApp {
     /// address, as for [`RunningApp::listen`].
     pub fn router(&self, local_addr: SocketAddr) -> Result<Router, AppError> {
         Ok(self.routes(local_addr)?.router)
+    }
+
+    /// Adds routes built on the engine (such as the Inngest executor's `/fn/register`), served
+    /// with the others and behind the same guard.
+    #[must_use]
+    pub fn merge(mut self, routes: Router) -> Self {
+        self.setup.extra = Some(match self.setup.extra.take() {
+            Some(extra) => extra.merge(routes),
+            None => routes,
+        });
+        self
     }
 
     /// Sends events from code; committed when this returns.
@@ -535,6 +549,9 @@ impl RunningApp {
         };
         router = router.merge(EventApi::new(config, sink).router());
         lines.push(("event API", format!("POST {base}/e/{{key}}  ({access})")));
+        if let Some(extra) = &setup.extra {
+            router = router.merge(extra.clone());
+        }
 
         let router = crate::guard::protect(router, guard).layer(tower_http::trace::TraceLayer::new_for_http());
         Ok(Routes { router, lines })

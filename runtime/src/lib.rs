@@ -45,6 +45,8 @@ pub mod logs;
 pub mod model;
 mod output;
 mod payload;
+#[cfg(feature = "protocol")]
+pub mod protocol;
 mod registry;
 mod replay;
 #[path = "../../macros/src/schedule.rs"]

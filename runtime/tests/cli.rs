@@ -41,7 +41,10 @@ fn dev_help_lists_port_and_host_as_inngest_does() {
     for flag in ["-p, --port <PORT>", "--host <HOST>", "--addr <ADDR>", "[env: HOOKFLOW_ADDR=]", "--db <DB>"] {
         assert!(help.contains(flag), "`{flag}` missing from:\n{help}");
     }
-    assert!(help.to_lowercase().contains("runs no functions itself"), "says what it is for:\n{help}");
+    assert!(help.to_lowercase().contains("runs no functions of its own"), "says what it is for:\n{help}");
+    for flag in ["-u, --sdk-url <URL>", "--no-discovery", "--no-poll"] {
+        assert!(help.contains(flag), "Inngest's `dev` flag `{flag}` missing from:\n{help}");
+    }
 }
 
 #[test]
@@ -88,7 +91,7 @@ fn dev_listens_where_port_and_host_say_and_logs_plain_text_into_a_pipe() {
     let url = url.expect("url");
     assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0") && !url.ends_with(":1"), "{url}");
     let banner = seen.join("\n");
-    assert!(banner.contains("runs no functions itself"), "the banner says what `hookflow dev` is for:\n{banner}");
+    assert!(banner.contains("runs no functions of its own"), "the banner says what `hookflow dev` is for:\n{banner}");
     let log_line = log_line.expect("log line");
     assert!(!log_line.contains('\u{1b}'), "ANSI escapes in piped logs: {log_line:?}");
     assert!(log_line.contains("INFO"), "{log_line}");
@@ -130,4 +133,106 @@ fn host_and_port_override_the_parts_of_addr() {
     assert!(error.contains("70000"), "{error}");
     let error = listen_addr(&["--host", " "]).expect_err("empty host");
     assert!(error.contains("--host is empty"), "{error}");
+}
+
+/// Reads a child's stdout lines on a thread.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the first line `pick` takes.
+fn wait_line<T>(lines: &mpsc::Receiver<String>, what: &str, pick: impl Fn(&str) -> Option<T>) -> T {
+    let mut seen = Vec::new();
+    loop {
+        let Ok(line) = lines.recv_timeout(Duration::from_secs(30)) else {
+            panic!("{what} printed only:\n{}", seen.join("\n"));
+        };
+        if let Some(found) = pick(&line) {
+            return found;
+        }
+        seen.push(line);
+    }
+}
+
+#[test]
+fn dev_runs_an_app_written_with_the_official_inngest_sdk_given_with_u() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/inngest-js");
+    assert!(
+        fixture.join("node_modules/inngest/package.json").exists(),
+        "the Inngest SDK is not installed in {}: run `tests/run --install-only` (npm ci)",
+        fixture.display()
+    );
+    // The app must know where the dev server is before it starts, and the dev server where the
+    // app is: reserve the dev server's port first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let node = Command::new("node")
+        .arg("app.mjs")
+        .current_dir(&fixture)
+        .env("INNGEST_DEV", format!("http://127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs (tests/run installs it)");
+    let mut node = Running(node);
+    let app_port =
+        wait_line(&lines_of(&mut node.0), "the Node app", |l| l.strip_prefix("listening ").map(str::to_owned));
+    let sdk_url = format!("http://127.0.0.1:{app_port}/api/inngest");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev = hookflow(dir.path())
+        .args(["dev", "--port", &port.to_string(), "--db", "memory:", "-u", &sdk_url, "--poll-interval", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start hookflow dev");
+    let mut dev = Running(dev);
+    let lines = lines_of(&mut dev.0);
+    let url = wait_line(&lines, "hookflow dev", |l| {
+        l.split_once(" listening on ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .map(|u| u.trim_end_matches('/').to_owned())
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        // The app syncs (hookflow asks it with a PUT; it registers at /fn/register).
+        loop {
+            let functions = http.get(format!("{url}/api/v1/functions")).send().await.expect("functions");
+            if functions.text().await.unwrap_or_default().contains("js-shop-hello") {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the app never synced");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let sent: serde_json::Value = http
+            .post(format!("{url}/e/any-key"))
+            .json(&serde_json::json!({"name": "shop/hello", "data": {"name": "ada"}}))
+            .send()
+            .await
+            .expect("event sent")
+            .json()
+            .await
+            .expect("ids");
+        let id = sent["ids"][0].as_str().expect("an event id").to_owned();
+        loop {
+            let runs: serde_json::Value =
+                http.get(format!("{url}/v1/events/{id}/runs")).send().await.expect("runs").json().await.expect("JSON");
+            let run = &runs["data"][0];
+            if run["status"] == "Completed" {
+                assert_eq!(run["output"], serde_json::json!({"greeting": "hello ada"}));
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the run never completed: {runs}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
 }

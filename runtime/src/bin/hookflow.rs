@@ -17,8 +17,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the dev UI over a store: see the runs and events an app recorded, send events and
-    /// Clerk webhooks to it. Runs no functions itself (your app does); later, also the executor
-    /// for Inngest SDK apps.
+    /// Clerk webhooks to it. Runs no functions of its own (your app runs its #[inngest_fn]s);
+    /// with `-u URL`, the executor of apps written with an Inngest SDK, as Inngest's dev server.
     Dev(DevArgs),
     /// Send an event to `POST /e/{key}` (Inngest's event API).
     Send(SendArgs),

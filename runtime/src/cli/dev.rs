@@ -1,8 +1,10 @@
 //! `hookflow dev`: the dev server on its own: the dev UI, the event API and the Clerk webhook
-//! endpoint over a store, with no functions of its own. Today it is for looking at the runs and
-//! events an app recorded in its store (run it on the app's database file), and for collecting
-//! events and webhooks. Once hookflow serves the Inngest protocol, it will also be the executor
-//! for Inngest SDK apps, as Inngest's own dev server is.
+//! endpoint over a store, with no functions of its own. It is for looking at the runs and
+//! events an app recorded in its store (run it on the app's database file), for collecting
+//! events and webhooks, and, as Inngest's own dev server is, the executor of apps written with
+//! an Inngest SDK: `hookflow dev -u http://localhost:3000/api/inngest` asks that app to sync
+//! (it registers its functions at `POST /fn/register`) and runs its functions through the
+//! engine, store and UI.
 
 use std::path::Path;
 
@@ -31,6 +33,25 @@ pub struct DevArgs {
     /// The store: `sqlite:path/to/file.db` (an app's store, to look at its runs) or `memory:`.
     #[arg(long, default_value = "sqlite:hookflow.db", env = "HOOKFLOW_DATABASE_URL")]
     pub db: String,
+    /// The serve URL of an Inngest SDK app to sync and run (repeatable), e.g.
+    /// `http://localhost:3000/api/inngest`.
+    #[arg(short = 'u', long = "sdk-url", value_name = "URL")]
+    pub sdk_url: Vec<String>,
+    /// Kept for Inngest's `dev` flags: hookflow never scans ports for apps, so this is always so.
+    #[arg(long)]
+    pub no_discovery: bool,
+    /// Ask apps to sync again only while their last sync failed (by default every app, every
+    /// poll interval).
+    #[arg(long)]
+    pub no_poll: bool,
+    /// Seconds between sync requests to the apps.
+    #[arg(long, default_value_t = 5)]
+    pub poll_interval: u64,
+    /// Sign the requests to SDK apps with this key and require it (hashed) of their
+    /// registrations and checkpoints, as a self-hosted `inngest start --signing-key` does: for
+    /// apps in cloud mode, started with the same `INNGEST_SIGNING_KEY`.
+    #[arg(long, value_name = "KEY")]
+    pub signing_key: Option<String>,
 }
 
 impl DevArgs {
@@ -89,6 +110,14 @@ impl DevArgs {
             .clerk_webhooks(&secret)
             .dev_ui();
         let running = app.start().await.map_err(failed)?;
+        #[cfg(feature = "protocol")]
+        let apps = {
+            let key = self.signing_key.clone().and_then(crate::protocol::SigningKey::new);
+            running.engine().dispatcher().set_signing_keys(key, None);
+            crate::protocol::executor::apps::Apps::new(running.engine().clone())
+        };
+        #[cfg(feature = "protocol")]
+        let running = running.merge(apps.router());
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|e| CliError::Invalid(format!("cannot listen on {addr} ({e}): choose another with --port")))?;
@@ -97,8 +126,23 @@ impl DevArgs {
         println!("{}", listening.banner());
         println!("  store            {}", self.db);
         println!("  It shows the runs and events in that store, and takes events (POST /e/{{key}}) and");
-        println!("  Clerk webhooks (POST /webhooks/clerk). It runs no functions itself: your app's");
+        println!("  Clerk webhooks (POST /webhooks/clerk). It runs no functions of its own: your app's");
         println!("  #[inngest_fn]s run in your app's binary (App::dev_ui() serves this same UI there).");
+        println!("  Apps written with an Inngest SDK (-u URL) sync at POST /fn/register and run here.");
+        #[cfg(feature = "protocol")]
+        {
+            for url in &self.sdk_url {
+                println!("  SDK app          {url}");
+            }
+            let poll = std::time::Duration::from_secs(self.poll_interval.max(1));
+            tokio::spawn(apps.clone().poll(self.sdk_url.clone(), poll, !self.no_poll));
+        }
+        #[cfg(not(feature = "protocol"))]
+        if !self.sdk_url.is_empty() || self.signing_key.is_some() {
+            return Err(CliError::Invalid(
+                "-u/--sdk-url and --signing-key need hookflow built with its `protocol` feature (on by default)".into(),
+            ));
+        }
         if generated {
             println!("  signing secret   the dev secret in {DEV_SECRET_FILE}, as `hookflow clerk send` signs");
         }

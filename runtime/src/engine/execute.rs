@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::apply::{invoke_timeout, Applied, Ending};
 use super::host::EngineHost;
 use super::{flow, Change, Core, TriggerEvent};
-use crate::error::{ErrorInfo, Retry};
+use crate::error::ErrorInfo;
+#[cfg(not(feature = "protocol"))]
+use crate::error::Retry;
 use crate::event::RawEvent;
 use crate::exec::local;
 use crate::function::{Executor, FunctionSpec};
@@ -141,6 +143,7 @@ impl Core {
             pending,
             attempts: run.state.step_attempts.clone(),
             started: run.state.step_started.clone(),
+            base_attempt: 0,
         };
         let host = Arc::new(EngineHost::new(
             self.clone(),
@@ -150,7 +153,7 @@ impl Core {
             flow::finish_deadline(&run),
             run.state.step_failures.clone(),
         ));
-        let report = self.call(&spec, &run, &trigger, input, host.clone()).await;
+        let report = self.call(&spec, &run, &trigger, input, host.clone(), lease).await;
         if !host.flushed().await {
             tracing::warn!(run_id = %run.id, "lost the lease during the pass: its result is not written");
             return Ok(());
@@ -173,7 +176,10 @@ impl Core {
         trigger: &TriggerEvent,
         input: PassInput,
         host: Arc<EngineHost>,
+        lease: &Lease,
     ) -> PassReport {
+        #[cfg(not(feature = "protocol"))]
+        let _ = lease;
         match &spec.executor {
             Executor::Local(handler) => {
                 let call = local::Call {
@@ -186,6 +192,22 @@ impl Core {
                 };
                 local::run(call, input, host).await
             }
+            #[cfg(feature = "protocol")]
+            Executor::Remote(remote) => {
+                crate::protocol::executor::call::call(crate::protocol::executor::call::RemoteCall {
+                    dispatcher: &self.dispatcher,
+                    spec,
+                    remote,
+                    run,
+                    events: trigger.events().clone(),
+                    input,
+                    host,
+                    lease: lease.clone(),
+                    store: self.store.clone(),
+                })
+                .await
+            }
+            #[cfg(not(feature = "protocol"))]
             Executor::Remote(remote) => PassReport {
                 ops: Vec::new(),
                 kept: Vec::new(),
@@ -193,8 +215,8 @@ impl Core {
                     error: ErrorInfo {
                         name: "ExecutorUnavailable".into(),
                         message: format!(
-                            "function `{}` is served by app `{}` at {}, and this build cannot call apps over the \
-                             Inngest protocol yet",
+                            "function `{}` is served by app `{}` at {}, and this build has no `protocol` feature \
+                             to call apps over the Inngest protocol",
                             spec.id, remote.app_id, remote.url
                         ),
                         cause: None,

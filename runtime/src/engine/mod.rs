@@ -148,6 +148,9 @@ pub(crate) struct Core {
     /// The task that writes step logs (see `logs::register`).
     log_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     changes: broadcast::Sender<Change>,
+    /// Calls the apps that serve remote functions (the Inngest protocol's executor side).
+    #[cfg(feature = "protocol")]
+    pub(crate) dispatcher: crate::protocol::executor::Dispatcher,
 }
 
 impl std::fmt::Debug for Core {
@@ -272,6 +275,8 @@ impl EngineBuilder {
             // `MIN` until the loop has looked for the first time.
             cron_next: AtomicI64::new(crate::model::Millis::MIN),
             changes,
+            #[cfg(feature = "protocol")]
+            dispatcher: crate::protocol::executor::Dispatcher::new(),
         });
         core.rearm_legacy_runs().await?;
         let scheduler = core.runtime.spawn(core.clone().schedule_loop());
@@ -382,6 +387,13 @@ impl Engine {
     /// The app id.
     pub fn app_id(&self) -> &str {
         &self.core.app_id
+    }
+
+    /// How this engine calls the apps that serve its remote functions (signing keys, retry
+    /// interval, checkpointing).
+    #[cfg(feature = "protocol")]
+    pub fn dispatcher(&self) -> &crate::protocol::executor::Dispatcher {
+        &self.core.dispatcher
     }
 
     /// Live changes (events accepted, run statuses).

@@ -31,8 +31,7 @@ pub(crate) enum AfterStep {
     /// Return the result to the function and go on.
     Continue,
     /// End the pass here (the protocol answers one executed step per request).
-    // The in-process engine always goes on; the protocol's serve handler stops.
-    #[allow(dead_code)]
+    #[cfg_attr(not(feature = "protocol"), allow(dead_code))]
     Stop,
 }
 

@@ -54,6 +54,23 @@ pub(crate) enum Op {
     RunComplete { data: Value },
 }
 
+impl Op {
+    /// The hashed id of the step the op is about (`None` for `RunComplete`).
+    #[cfg_attr(not(feature = "protocol"), allow(dead_code))]
+    pub(crate) fn step_id(&self) -> Option<&str> {
+        match self {
+            Op::StepRun { step, .. }
+            | Op::StepError { step, .. }
+            | Op::StepFailed { step, .. }
+            | Op::StepPlanned { step, .. }
+            | Op::Sleep { step, .. }
+            | Op::WaitForEvent { step, .. }
+            | Op::InvokeFunction { step, .. } => Some(&step.id),
+            Op::RunComplete { .. } => None,
+        }
+    }
+}
+
 /// How a pass ended.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum PassEnd {

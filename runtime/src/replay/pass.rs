@@ -43,6 +43,10 @@ pub(crate) struct PassInput {
     pub(crate) attempts: BTreeMap<String, u32>,
     /// When each retried step's first attempt started.
     pub(crate) started: BTreeMap<String, Millis>,
+    /// Failed attempts of a step that `attempts` does not count: under an Inngest call request,
+    /// `ctx.attempt`, the attempt of the one step the request executes (the engine counts per
+    /// step, and leaves this 0).
+    pub(crate) base_attempt: u32,
 }
 
 /// What a step call finds.
@@ -80,6 +84,7 @@ struct State {
     journal: Journal,
     pending: HashMap<String, PendingOp>,
     attempts: BTreeMap<String, u32>,
+    base_attempt: u32,
     started: BTreeMap<String, Millis>,
     /// New steps waiting for their admission, with their wakers.
     found: Vec<(StepMeta, StepKind, Waker)>,
@@ -90,6 +95,12 @@ struct State {
     replayed: usize,
     stop: Option<Stop>,
     driver: Option<Waker>,
+}
+
+impl State {
+    fn attempts_of(&self, hash: &str) -> u32 {
+        self.attempts.get(hash).copied().unwrap_or(self.base_attempt)
+    }
 }
 
 /// The state of one pass, shared by every clone of the run's `Step`.
@@ -116,6 +127,7 @@ impl Pass {
                 journal: input.journal,
                 pending,
                 attempts: input.attempts,
+                base_attempt: input.base_attempt,
                 started: input.started,
                 found: Vec::new(),
                 admitted: HashMap::new(),
@@ -167,7 +179,7 @@ impl Pass {
 
     /// Failed attempts so far of a step.
     pub(crate) fn attempt(&self, hash: &str) -> u32 {
-        self.state.lock().attempts.get(hash).copied().unwrap_or(0)
+        self.state.lock().attempts_of(hash)
     }
 
     /// Waits for the admission of a new step, decided with the other steps found with it.
@@ -198,7 +210,7 @@ impl Pass {
     pub(crate) fn ran(&self, step: StepMeta, kind: StepKind, data: Value, ended_at: Millis) -> StepEnd {
         let op = {
             let state = self.state.lock();
-            let attempt = state.attempts.get(&step.id).copied().unwrap_or(0);
+            let attempt = state.attempts_of(&step.id);
             let started_at = state.started.get(&step.id).copied().unwrap_or(ended_at);
             let timing = Timing { started_at: started_at.min(ended_at), ended_at };
             Op::StepRun { step, kind, data, attempt, timing }
@@ -217,7 +229,7 @@ impl Pass {
     pub(crate) fn failed(&self, step: StepMeta, kind: StepKind, error: &Error, timing: Timing) -> StepEnd {
         let info = error.to_info();
         let mut state = self.state.lock();
-        let attempt = state.attempts.get(&step.id).copied().unwrap_or(0);
+        let attempt = state.attempts_of(&step.id);
         let attempt_started_at = timing.started_at;
         let started_at = *state.started.entry(step.id.clone()).or_insert(timing.started_at);
         let timing = Timing { started_at, ended_at: timing.ended_at };
