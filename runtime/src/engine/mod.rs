@@ -139,9 +139,6 @@ pub(crate) struct Core {
     /// Leases this engine holds, renewed while their passes run.
     held: Mutex<std::collections::HashMap<String, Lease>>,
     loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// The pass tasks that may still be running (finished ones are pruned as passes start):
-    /// shutdown waits for them to be gone, so that the store they hold is released.
-    pass_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The earliest cron tick the cron loop waits for (`Millis::MAX`: none; `Millis::MIN`: it
     /// has not looked yet), so that `settle` waits for the ticks a clock advance makes due.
     cron_next: AtomicI64,
@@ -270,7 +267,6 @@ impl EngineBuilder {
             stop: Notify::new(),
             held: Mutex::new(std::collections::HashMap::new()),
             loops: Mutex::new(Vec::new()),
-            pass_tasks: Mutex::new(Vec::new()),
             log_task: Mutex::new(Some(log_task)),
             // `MIN` until the loop has looked for the first time.
             cron_next: AtomicI64::new(crate::model::Millis::MIN),

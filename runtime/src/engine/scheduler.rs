@@ -95,7 +95,7 @@ impl Core {
         self.active.fetch_add(1, Ordering::SeqCst);
         self.held.lock().insert(lease.run_id.clone(), lease.clone());
         let core = self.clone();
-        let task = self.runtime.spawn(async move {
+        self.runtime.spawn(async move {
             let permit = core.passes.clone().acquire_owned().await;
             if permit.is_ok() {
                 if let Err(e) = core.execute(&lease, preload).await {
@@ -113,9 +113,6 @@ impl Core {
             core.bump();
             core.idle_if_done();
         });
-        let mut tasks = self.pass_tasks.lock();
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
     }
 
     fn idle_if_done(&self) {
@@ -201,15 +198,6 @@ impl Core {
             handle.abort();
             let _ = handle.await;
         }
-        // A pass counts as done a moment before its task lets go of the engine (and so of the
-        // store, which a restart in the same process must be able to open again).
-        let passes: Vec<_> = std::mem::take(&mut *self.pass_tasks.lock());
-        let _ = tokio::time::timeout(grace, async {
-            for task in passes {
-                let _ = task.await;
-            }
-        })
-        .await;
         crate::logs::unregister(self.instance);
         let log_task = self.log_task.lock().take();
         if let Some(task) = log_task {
