@@ -1,6 +1,7 @@
 //! Cron triggers fire on the engine's clock: each tick once, with Inngest's
 //! `inngest/scheduled.timer` event, in the schedule's time zone, once across engines sharing a
-//! store, and only the latest of the ticks a clock jump passes.
+//! store, only the latest of the ticks a clock jump passes, never twice across a restart, and
+//! once, late, for the ticks missed while no engine ran.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,4 +107,75 @@ async fn two_engines_on_one_store_fire_a_tick_once() {
     a.settle().await;
     b.settle().await;
     assert_eq!(runs(&store, "every-ten-minutes").await.len(), 1, "the tick's event id is accepted once");
+}
+
+#[tokio::test]
+async fn a_restart_fires_no_tick_twice() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = TestClock::new(JUNE_1_0600Z + 1_000);
+    let first = engine(store.clone(), &clock).await;
+    advance(&first, &clock, 10 * MINUTE).await;
+    assert_eq!(runs(&store, "every-ten-minutes").await.len(), 1, "06:10 fired");
+    first.shutdown(Duration::from_secs(1)).await;
+    clock.advance(4 * MINUTE);
+    let second = engine(store.clone(), &clock).await;
+    second.settle().await;
+    assert_eq!(runs(&store, "every-ten-minutes").await.len(), 1, "06:10 is not fired again at 06:14");
+    advance(&second, &clock, 6 * MINUTE).await;
+    assert_eq!(runs(&store, "every-ten-minutes").await.len(), 2, "06:20 fires on the new engine");
+}
+
+#[tokio::test]
+async fn ticks_missed_while_down_fire_once_at_start_up() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = TestClock::new(JUNE_1_0600Z + 1_000);
+    let first = engine(store.clone(), &clock).await;
+    advance(&first, &clock, 10 * MINUTE).await;
+    first.shutdown(Duration::from_secs(1)).await;
+    // Down from 06:10:01 to 08:05:01: eleven ticks (06:20 ... 08:00) were missed.
+    clock.advance(115 * MINUTE);
+    let second = engine(store.clone(), &clock).await;
+    second.settle().await;
+    let all = runs(&store, "every-ten-minutes").await;
+    assert_eq!(all.len(), 2, "one catch-up run, not eleven");
+    let caught_up = store.events(&all[1].event_ids).await.expect("events");
+    assert_eq!(caught_up[0].id, "cron:every-ten-minutes:2026-06-01T08:00:00+00:00", "the latest missed tick");
+    assert_eq!(all[1].status, RunStatus::Completed);
+    advance(&second, &clock, 5 * MINUTE).await;
+    assert_eq!(runs(&store, "every-ten-minutes").await.len(), 3, "08:10 fires as usual");
+}
+
+#[tokio::test]
+async fn a_schedule_that_never_fired_does_not_catch_up() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = TestClock::new(JUNE_1_0600Z + 1_000);
+    let e = engine(store.clone(), &clock).await;
+    e.settle().await;
+    assert!(runs(&store, "every-ten-minutes").await.is_empty(), "06:00 passed before this function first ran");
+    assert!(runs(&store, "paris-morning").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_functions_api_shows_the_next_tick() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = TestClock::new(JUNE_1_0600Z + 1_000);
+    let e = engine(store, &clock).await;
+    let app = hookflow::devui::router(e.clone(), hookflow::devui::DevUiConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let next = |body: &serde_json::Value, id: &str| {
+        body["functions"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|f| f["id"] == id))
+            .map(|f| f["triggers"][0]["next"].clone())
+            .unwrap_or_default()
+    };
+    let url = format!("http://{addr}/api/v1/functions");
+    let body: serde_json::Value = reqwest::get(&url).await.expect("GET").json().await.expect("json");
+    assert_eq!(next(&body, "every-ten-minutes"), json!(JUNE_1_0600Z + 600_000));
+    assert_eq!(next(&body, "paris-morning"), json!(JUNE_1_0600Z + 3_600_000), "09:00 Paris");
+    advance(&e, &clock, 10 * MINUTE).await;
+    let body: serde_json::Value = reqwest::get(&url).await.expect("GET").json().await.expect("json");
+    assert_eq!(next(&body, "every-ten-minutes"), json!(JUNE_1_0600Z + 1_200_000), "moves on after a tick");
 }

@@ -924,12 +924,15 @@ struct FunctionView {
     counts: BTreeMap<&'static str, usize>,
 }
 
-fn triggers(def: &FunctionSpec) -> Vec<Value> {
+/// A function's triggers; a cron trigger with its next tick after `now` (ms, null if none).
+fn triggers(def: &FunctionSpec, now: Millis) -> Vec<Value> {
     def.triggers
         .iter()
         .map(|t| match t {
             Trigger::Event { name, expr } => json!({ "type": "event", "event": name, "if": expr }),
-            Trigger::Cron { schedule } => json!({ "type": "cron", "cron": schedule }),
+            Trigger::Cron { schedule } => {
+                json!({ "type": "cron", "cron": schedule, "next": crate::engine::next_cron_tick(schedule, now) })
+            }
         })
         .collect()
 }
@@ -1056,7 +1059,7 @@ async fn function_view(ui: &Shared, def: &FunctionSpec) -> Result<FunctionView, 
     Ok(FunctionView {
         id: def.id.clone(),
         name: def.display_name().to_owned(),
-        triggers: triggers(def),
+        triggers: triggers(def, ui.engine.clock().now_ms()),
         options: options(def, &functions),
         failure_handler_of: def.failure_handler_of.clone(),
         source: match (&def.location, &def.executor) {

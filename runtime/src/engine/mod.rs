@@ -42,6 +42,7 @@ use crate::model::{Cancellation, CancelledBy, EventSource, RunStatus};
 use crate::registry::{FunctionConflict, Functions, Registry};
 use crate::store::{ClaimFor, Lease, Store, StoreError};
 
+pub(crate) use cron::next_tick_of as next_cron_tick;
 pub(crate) use trigger_event::TriggerEvent;
 
 /// Passes executing at once, at most: bounds memory under a burst.
@@ -277,7 +278,7 @@ impl EngineBuilder {
         core.rearm_legacy_runs().await?;
         let scheduler = core.runtime.spawn(core.clone().schedule_loop());
         let renewals = core.runtime.spawn(core.clone().renew_loop());
-        let cron = core.runtime.spawn(core.clone().cron_loop());
+        let cron = core.runtime.spawn(core.clone().cron_loop(core.clock.now_ms()));
         core.loops.lock().extend([scheduler, renewals, cron]);
         if let Some(changes) = core.store.changes() {
             let relay = core.runtime.spawn(core.clone().relay_loop(changes));

@@ -1331,7 +1331,9 @@ function sendPage(root, params) {
 function triggerPills(triggers) {
   return h("span", { class: "pills" }, triggers.map((t) => t.type === "event"
     ? h("span", { class: "pill event" }, t.event, t.if ? h("span", { class: "muted" }, " if ", h("code", { text: t.if })) : null)
-    : h("span", { class: "pill cron" }, "cron ", h("code", { text: t.cron }))));
+    : h("span", { class: "pill cron" }, "cron ", h("code", { text: t.cron }),
+      t.next === null || t.next === undefined ? null
+        : h("span", { class: "muted next-tick" }, " · next ", timeEl(t.next), ` (${fmtRelative(t.next)})`))));
 }
 
 function countChips(fnId, counts) {
