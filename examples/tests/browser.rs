@@ -76,9 +76,22 @@ async fn story(event: Event<Json>, step: Step) -> Result<Value> {
     Ok(json!({ "fetched": fetched, "approved": approved.is_some(), "reminded": reminder.is_some(), "child": child }))
 }
 
+/// A nightly schedule: the Functions page shows its next tick.
+#[inngest_fn(id = "story-nightly", cron = "0 3 * * *")]
+async fn story_nightly() -> Result<()> {
+    Ok(())
+}
+
+/// One run at a time, held through a long sleep: a second run waits as Queued, held back.
+#[inngest_fn(id = "story-gate", event = "app/story.gate", concurrency(limit = 1, per = "run"))]
+async fn story_gate(step: Step) -> Result<()> {
+    step.sleep("hold", "1h").await?;
+    Ok(())
+}
+
 fn story_registry() -> hookflow::Registry {
     let mut registry = hookflow::Registry::empty();
-    for def in [story::DEF, story_child::DEF] {
+    for def in [story::DEF, story_child::DEF, story_nightly::DEF, story_gate::DEF] {
         registry.add(def).expect("unique ids");
     }
     registry

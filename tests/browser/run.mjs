@@ -628,6 +628,38 @@ async function main() {
     await auditPage("step attempts", 1280);
   });
 
+  const flowTest = "a held-back run and a cron schedule say so";
+  if (!STORY_URL) skip(flowTest, "HOOKFLOW_STORY_URL is not set");
+  else await test(flowTest, async () => {
+    const storyApi = (p, init) => api(p, init, STORY_URL);
+    const send = async (name, data) => (await storyApi("/api/v1/events", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name, data }),
+    })).ids[0];
+    await send("app/story.gate", { n: 1 });
+    const second = await send("app/story.gate", { n: 2 });
+    const held = await waitFor("the second gate run", async () => {
+      const run = (await storyApi(`/api/v1/runs?event=${encodeURIComponent(second)}&function=story-gate`)).runs[0];
+      return run && run.held_back ? run : null;
+    });
+    await page.goto(`${STORY_URL}/runs?function=story-gate`, { waitUntil: "domcontentloaded" });
+    const pill = page.locator(`tr[data-id="${held.id}"]`).locator(".pill", { hasText: "limited" });
+    await pill.waitFor({ timeout: TIMEOUT });
+    const title = await pill.locator("xpath=..").getAttribute("title");
+    assert(title && title.includes("Held back by a concurrency limit"), `the pill says why: ${title}`);
+    await page.goto(`${STORY_URL}/runs/${encodeURIComponent(held.id)}`, { waitUntil: "domcontentloaded" });
+    await page.locator(".page-head .status", { hasText: "Queued" }).waitFor({ timeout: TIMEOUT });
+    await page.getByText("Held back by a concurrency limit").first().waitFor({ timeout: TIMEOUT });
+
+    await page.goto(`${STORY_URL}/functions`, { waitUntil: "domcontentloaded" });
+    const next = page.locator(".pill.cron .next-tick").first();
+    await next.waitFor({ timeout: TIMEOUT });
+    const text = await next.textContent();
+    assert(/next/.test(text) && /in \d+/.test(text), `the cron pill shows the next tick: ${text}`);
+    const when = await next.locator("time").getAttribute("datetime");
+    assert(new Date(when).getUTCHours() === 3 && new Date(when).getUTCMinutes() === 0, `at 03:00 UTC: ${when}`);
+    await auditPage("functions with a cron", 1280);
+  });
+
   await test("no script errors in the console", async () => {
     const real = consoleErrors.filter((e) => !/Failed to load resource/.test(e));
     assert(!real.length, real.join("\n"));
