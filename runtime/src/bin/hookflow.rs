@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hookflow::cli::{ClerkSendArgs, DevArgs, HttpReply, SendArgs};
+use hookflow::cli::{ClerkSendArgs, DevArgs, HttpReply, PullArgs, SendArgs};
 
 /// Durable, event-driven functions: send events and Clerk webhooks to a running server.
 #[derive(Debug, Parser)]
@@ -25,6 +25,17 @@ enum Command {
     /// Clerk helpers.
     #[command(subcommand)]
     Clerk(ClerkCommand),
+    /// Events on other servers.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Copy events from a deployed hookflow (`--token` = its UI token) or from Inngest
+    /// (`--from https://api.inngest.com --token signkey-...`) into the local dev server, keeping
+    /// their ids and times, to replay or edit them there.
+    Pull(PullArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +61,10 @@ async fn main() -> ExitCode {
         }
         Command::Send(args) => args.run().await.map(Some),
         Command::Clerk(ClerkCommand::Send(args)) => args.run().await.map(Some),
+        Command::Events(EventsCommand::Pull(args)) => args.run().await.map(|report| {
+            println!("{report}");
+            None
+        }),
     };
     match result {
         Ok(Some(reply)) => report(&reply),

@@ -1,9 +1,10 @@
 //! The `hookflow` command line's sub-commands, as library functions the binary calls (and tests
 //! drive): `hookflow send` posts an event to Inngest's event API, `hookflow clerk send` posts a
-//! Clerk webhook signed exactly as Svix signs it.
+//! Clerk webhook signed exactly as Svix signs it, `hookflow events pull` copies events from a
+//! deployed server into the local dev server.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
@@ -13,12 +14,14 @@ use crate::RawEvent;
 
 mod clerk;
 mod dev;
+mod pull;
 
 pub use clerk::{
     build_clerk_message, build_clerk_message_with, clerk_send, clerk_send_with, resolve_secret, ClerkSendArgs,
     SignedMessage, UserOverrides, DEV_SECRET_FILE,
 };
 pub use dev::{dev_secret, DevArgs};
+pub use pull::{PullArgs, PullReport};
 
 /// Where `hookflow dev` (and an app in dev mode) listens.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8288";
@@ -187,11 +190,7 @@ fn endpoint(base: &str, segments: &[&str]) -> Result<reqwest::Url, CliError> {
 async fn post(url: reqwest::Url, body: Vec<u8>, headers: &[(&str, String)]) -> Result<HttpReply, CliError> {
     let shown = url.to_string();
     let http = |source| CliError::Http { url: shown.clone(), source };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .user_agent(concat!("hookflow/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(http)?;
+    let client = client().map_err(http)?;
     let mut request = client.post(url).header("content-type", "application/json").body(body);
     for (name, value) in headers {
         request = request.header(*name, value);
@@ -200,6 +199,14 @@ async fn post(url: reqwest::Url, body: Vec<u8>, headers: &[(&str, String)]) -> R
     let status = response.status().as_u16();
     let body = response.text().await.map_err(http)?;
     Ok(HttpReply { url: shown, status, body })
+}
+
+/// The HTTP client of every command: a time limit and hookflow's user agent.
+fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(pull::TIMEOUT)
+        .user_agent(concat!("hookflow/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// A random alphanumeric string, for message ids.

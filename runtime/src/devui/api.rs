@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/events", get(list_events).post(send))
         .route("/events/{id}", get(event_detail))
         .route("/events/{id}/replay", post(replay))
+        .route("/import", post(import))
         .route("/functions", get(list_functions))
         .route("/functions/{id}", get(function_detail))
         .route("/functions/{id}/invoke", post(invoke))
@@ -906,6 +907,35 @@ async fn send(State(ui): State<Shared>, RequestBody(body): RequestBody) -> Resul
     }
     let ids = ui.engine.send_raw(events, EventSource::Api).await?;
     Ok(Json(json!({ "ids": ids })))
+}
+
+/// `POST /api/v1/import`: events copied from another server (`hookflow events pull`), kept
+/// with their ids and times (source `import`). An id already here is not imported again, so
+/// pulling twice imports once. Answers `{"imported": [ids], "known": [ids]}`.
+async fn import(State(ui): State<Shared>, RequestBody(body): RequestBody) -> Result<Json<Value>, ApiError> {
+    if is_blank(&body) {
+        return Err(ApiError::BadRequest(
+            r#"the body is empty: send an array of events [{"id": "...", "name": "...", "data": {...}, "ts": ...}]"#
+                .into(),
+        ));
+    }
+    parse_json(&body, "the body")?;
+    let events =
+        crate::webhook::event_api::parse_events(&body, MAX_EVENTS_PER_REQUEST).map_err(ApiError::BadRequest)?;
+    for (i, e) in events.iter().enumerate() {
+        if e.id.is_empty() || e.ts <= 0 {
+            return Err(ApiError::BadRequest(format!(
+                "event #{i} (`{}`) has no id or no time: an import keeps both, so each event needs `id` and `ts`",
+                e.name
+            )));
+        }
+    }
+    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+    let known: HashSet<String> = ui.engine.store().events(&ids).await?.into_iter().map(|e| e.id).collect();
+    let fresh: Vec<crate::RawEvent> = events.into_iter().filter(|e| !known.contains(&e.id)).collect();
+    let imported = if fresh.is_empty() { Vec::new() } else { ui.engine.send_raw(fresh, EventSource::Import).await? };
+    let known: Vec<&String> = ids.iter().filter(|id| known.contains(*id)).collect();
+    Ok(Json(json!({ "imported": imported, "known": known })))
 }
 
 // ---------------------------------------------------------------------------------------------

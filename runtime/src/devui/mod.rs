@@ -35,6 +35,7 @@
 //! | POST | `/api/v1/events` | sends one event `{"name", "data", "id"?, "ts"?, "user"?}` or an array → `{ids}` |
 //! | GET | `/api/v1/events/{id}` | `{event, runs, cancelled, skipped, now}`: payload, its runs, the runs it cancelled (`cancel_on`), and functions listening to its name without a run, with the reason when known |
 //! | POST | `/api/v1/events/{id}/replay` | replays under a new id; a non-empty body is the edited `data` (JSON; 400 with the parse error) → `{event_id}` |
+//! | POST | `/api/v1/import` | events copied from another server (`hookflow events pull`), kept with their ids and times (source `import`); every event needs `id` and `ts` (400 otherwise) → `{imported, known}` (ids; a known id is not imported again) |
 //! | GET | `/api/v1/functions` | `{functions}`: id, name, triggers, options, run counts per status over the last 1000 runs |
 //! | GET | `/api/v1/functions/{id}` | `{function, runs, sample}`: one function, its recent runs and a sample payload for its first trigger |
 //! | POST | `/api/v1/functions/{id}/invoke` | sends an event named after the function's first event trigger; the body is its `data` (JSON, default `{}`) → `{event_id, event_name, run_ids}` |

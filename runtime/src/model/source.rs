@@ -18,11 +18,13 @@ pub enum EventSource {
     Internal,
     /// `App::send` from application code.
     Code,
+    /// Copied from another server, keeping its id and time (`hookflow events pull`).
+    Import,
 }
 
 impl EventSource {
     /// Every source.
-    pub const ALL: [EventSource; 7] = [
+    pub const ALL: [EventSource; 8] = [
         EventSource::Webhook,
         EventSource::Api,
         EventSource::Step,
@@ -30,6 +32,7 @@ impl EventSource {
         EventSource::Cron,
         EventSource::Internal,
         EventSource::Code,
+        EventSource::Import,
     ];
 
     /// The source as a string (`webhook`, `api`, ...), as it is serialized.
@@ -42,6 +45,7 @@ impl EventSource {
             EventSource::Cron => "cron",
             EventSource::Internal => "internal",
             EventSource::Code => "code",
+            EventSource::Import => "import",
         }
     }
 
