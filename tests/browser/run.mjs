@@ -117,6 +117,13 @@ async function postClerkWebhook(body) {
   return msgId;
 }
 
+/** Sends one event through the dev UI's API of the app at `base`; its id. */
+async function sendTo(base, name, data) {
+  return (await api("/api/v1/events", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name, data }),
+  }, base)).ids[0];
+}
+
 async function goto(p) {
   await page.goto(BASE + p, { waitUntil: "domcontentloaded" });
 }
@@ -586,9 +593,7 @@ async function main() {
   if (!STORY_URL) skip(storyTest, "HOOKFLOW_STORY_URL is not set");
   else await test(storyTest, async () => {
     const storyApi = (p, init) => api(p, init, STORY_URL);
-    const send = async (name, data) => (await storyApi("/api/v1/events", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name, data }),
-    })).ids[0];
+    const send = (name, data) => sendTo(STORY_URL, name, data);
     const id = `story-${suffix}`;
     const started = await send("app/story", { id });
     const run = await waitFor("the story run", async () => (await storyApi(`/api/v1/runs?event=${encodeURIComponent(started)}&function=story`)).runs[0]);
@@ -632,9 +637,7 @@ async function main() {
   if (!STORY_URL) skip(flowTest, "HOOKFLOW_STORY_URL is not set");
   else await test(flowTest, async () => {
     const storyApi = (p, init) => api(p, init, STORY_URL);
-    const send = async (name, data) => (await storyApi("/api/v1/events", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name, data }),
-    })).ids[0];
+    const send = (name, data) => sendTo(STORY_URL, name, data);
     await send("app/story.gate", { n: 1 });
     const second = await send("app/story.gate", { n: 2 });
     const held = await waitFor("the second gate run", async () => {

@@ -109,14 +109,20 @@ async fn two_engines_on_one_store_fire_a_tick_once() {
     assert_eq!(runs(&store, "every-ten-minutes").await.len(), 1, "the tick's event id is accepted once");
 }
 
-#[tokio::test]
-async fn a_restart_fires_no_tick_twice() {
+/// A store whose engine fired the 06:10 tick and stopped at 06:10:01, and the clock.
+async fn fired_at_0610_then_stopped() -> (Arc<dyn Store>, TestClock) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let clock = TestClock::new(JUNE_1_0600Z + 1_000);
     let first = engine(store.clone(), &clock).await;
     advance(&first, &clock, 10 * MINUTE).await;
     assert_eq!(runs(&store, "every-ten-minutes").await.len(), 1, "06:10 fired");
     first.shutdown(Duration::from_secs(1)).await;
+    (store, clock)
+}
+
+#[tokio::test]
+async fn a_restart_fires_no_tick_twice() {
+    let (store, clock) = fired_at_0610_then_stopped().await;
     clock.advance(4 * MINUTE);
     let second = engine(store.clone(), &clock).await;
     second.settle().await;
@@ -127,11 +133,7 @@ async fn a_restart_fires_no_tick_twice() {
 
 #[tokio::test]
 async fn ticks_missed_while_down_fire_once_at_start_up() {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let clock = TestClock::new(JUNE_1_0600Z + 1_000);
-    let first = engine(store.clone(), &clock).await;
-    advance(&first, &clock, 10 * MINUTE).await;
-    first.shutdown(Duration::from_secs(1)).await;
+    let (store, clock) = fired_at_0610_then_stopped().await;
     // Down from 06:10:01 to 08:05:01: eleven ticks (06:20 ... 08:00) were missed.
     clock.advance(115 * MINUTE);
     let second = engine(store.clone(), &clock).await;

@@ -188,13 +188,7 @@ impl PullArgs {
         url: reqwest::Url,
     ) -> Result<T, CliError> {
         let shown = url.to_string();
-        let mut request = client.get(url);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(|source| CliError::Http { url: shown.clone(), source })?;
-        let status = response.status();
-        let body = response.text().await.map_err(|source| CliError::Http { url: shown.clone(), source })?;
+        let (status, body) = exchange(client.get(url), self.token.as_deref(), &shown).await?;
         if !status.is_success() {
             let hint = match status.as_u16() {
                 401 | 403 => {
@@ -217,13 +211,7 @@ impl PullArgs {
     async fn import(&self, client: &reqwest::Client, events: &[RawEvent]) -> Result<ImportAnswer, CliError> {
         let url = endpoint(&self.to, &["api", "v1", "import"])?;
         let shown = url.to_string();
-        let mut request = client.post(url).json(events);
-        if let Some(token) = &self.to_token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(|source| CliError::Http { url: shown.clone(), source })?;
-        let status = response.status();
-        let body = response.text().await.map_err(|source| CliError::Http { url: shown.clone(), source })?;
+        let (status, body) = exchange(client.post(url).json(events), self.to_token.as_deref(), &shown).await?;
         if !status.is_success() {
             return Err(CliError::Invalid(format!(
                 "the dev server at {shown} refused the import ({status}): {}",
@@ -233,6 +221,22 @@ impl PullArgs {
         serde_json::from_str(&body)
             .map_err(|e| CliError::Invalid(format!("the dev server at {shown} answered an unknown shape ({e})")))
     }
+}
+
+/// Sends `request` (with `token` as a bearer token, if any): the status and the body's text.
+async fn exchange(
+    request: reqwest::RequestBuilder,
+    token: Option<&str>,
+    shown: &str,
+) -> Result<(reqwest::StatusCode, String), CliError> {
+    let http = |source| CliError::Http { url: shown.to_owned(), source };
+    let request = match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    let response = request.send().await.map_err(http)?;
+    let status = response.status();
+    Ok((status, response.text().await.map_err(http)?))
 }
 
 /// The start of a response body, for an error message.
