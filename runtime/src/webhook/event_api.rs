@@ -1,7 +1,7 @@
 //! `POST /e/{key}`: Inngest's event API. The body is one event or an array of events,
 //! `{"name": "app/user.signup", "data": {...}, "id": "...", "ts": 1716883200000}`; the answer is
 //! `{"ids": [...], "status": 200}` once they are committed, as Inngest answers, with beyond
-//! Inngest a `skipped` list: the functions that will not run for these events (a rate limit,
+//! Inngest (when there are some) a `skipped` list: the functions that will not run for these events (a rate limit,
 //! an idempotency key, a singleton), each with its reason.
 //!
 //! Who may send: with event keys configured, only requests to `/e/<one of them>` (compared in
@@ -244,8 +244,8 @@ async fn handle(State(api): State<EventApi>, Path(key): Path<String>, request: R
     }
 }
 
-/// Inngest's answer, `{"ids": [...], "status": 200}`, with (beyond Inngest) `skipped`: the
-/// functions that will not run for these events, `[{"function_id", "event_id", "reason":
+/// Inngest's answer, `{"ids": [...], "status": 200}`, with (beyond Inngest, and only when there
+/// are some) `skipped`: the functions that will not run for these events, `[{"function_id", "event_id", "reason":
 /// {"kind": "rate_limit" | "idempotency" | "singleton", ...}, "message", "at"}]`.
 fn accepted_skipped(receipt: SendReceipt) -> Response {
     let skipped: Vec<Value> = receipt
@@ -261,7 +261,10 @@ fn accepted_skipped(receipt: SendReceipt) -> Response {
             })
         })
         .collect();
-    let body = serde_json::json!({ "ids": receipt.ids, "status": 200, "skipped": skipped });
+    let mut body = serde_json::json!({ "ids": receipt.ids, "status": 200 });
+    if !skipped.is_empty() {
+        body["skipped"] = Value::Array(skipped);
+    }
     (axum::http::StatusCode::OK, axum::Json(body)).into_response()
 }
 
