@@ -446,7 +446,7 @@ impl RunningApp {
         self.engine.send(events).await
     }
 
-    /// [`App::send`], answering also which functions skipped the events and why (rate limit,
+    /// [`RunningApp::send`], answering also which functions skipped the events and why (rate limit,
     /// idempotency, singleton): those functions will not run for them.
     pub async fn send_receipt<I>(&self, events: I) -> Result<crate::model::SendReceipt, crate::Error>
     where
