@@ -446,6 +446,16 @@ impl RunningApp {
         self.engine.send(events).await
     }
 
+    /// [`RunningApp::send`], answering also which functions skipped the events and why (rate limit,
+    /// idempotency, singleton): those functions will not run for them.
+    pub async fn send_receipt<I>(&self, events: I) -> Result<crate::model::SendReceipt, crate::Error>
+    where
+        I: IntoIterator,
+        I::Item: IntoRawEvent,
+    {
+        self.engine.send_receipt(events).await
+    }
+
     /// Prepares to serve on `listener`, checking first what the address allows, so that a
     /// refusal comes before any banner: the dev UI without a token and a Clerk endpoint
     /// without a signing secret need a loopback address; the event API without a key is then

@@ -463,6 +463,7 @@ async fn flow_keys_are_kept_with_the_run() {
         priority_ms: -30_000,
         start_deadline: Some(99),
         finish_timeout_ms: Some(5_000),
+        singleton: Some("f".into()),
     };
     store.accept(&Batch { events: vec![], runs: vec![NewRun::new(run.clone())], at: 10 }, None).await.expect("accept");
     assert_eq!(store.run("r1").await.expect("run"), Some(run));

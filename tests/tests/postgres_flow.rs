@@ -11,6 +11,21 @@ async fn pg_limited() -> hookflow::prelude::Result<()> {
     Ok(())
 }
 
+#[hookflow::prelude::inngest_fn(id = "pg-rate", event = "pg/rate", rate_limit(limit = 1, period = "1h"))]
+async fn pg_rate() -> hookflow::prelude::Result<()> {
+    Ok(())
+}
+
+#[hookflow::prelude::inngest_fn(id = "pg-idempotent", event = "pg/idempotent", idempotency = "event.data.id")]
+async fn pg_idempotent() -> hookflow::prelude::Result<()> {
+    Ok(())
+}
+
+#[hookflow::prelude::inngest_fn(id = "pg-single", event = "pg/single", singleton(mode = "skip"))]
+async fn pg_single() -> hookflow::prelude::Result<()> {
+    Ok(())
+}
+
 /// A limit the store would not enforce is refused at start, not accepted and ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_refuses_flow_control_the_store_does_not_enforce() {
@@ -21,4 +36,22 @@ async fn an_engine_refuses_flow_control_the_store_does_not_enforce() {
     let refused = EngineBuilder::new("refuse", registry).store(Arc::new(store)).start().await;
     let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(message.contains("`pg-limited` sets `concurrency`"), "{message}");
+}
+
+/// So are the gates that skip runs at event time (rate limit, idempotency, singleton).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_refuses_run_skipping_options_the_store_does_not_enforce() {
+    let Some(url) = postgres::url("an_engine_refuses_run_skipping_options_the_store_does_not_enforce") else { return };
+    for (def, id, option) in [
+        (pg_rate::DEF, "pg-rate", "rate_limit"),
+        (pg_idempotent::DEF, "pg-idempotent", "idempotency"),
+        (pg_single::DEF, "pg-single", "singleton"),
+    ] {
+        let store = postgres::store_in(&url, &postgres::unique("refuse-gates")).await;
+        let mut registry = Registry::empty();
+        registry.add(def).expect("unique ids");
+        let refused = EngineBuilder::new("refuse", registry).store(Arc::new(store)).start().await;
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains(&format!("`{id}` sets `{option}`")), "{message}");
+    }
 }

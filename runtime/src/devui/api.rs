@@ -16,7 +16,7 @@ use crate::event_rules::{MAX_DATA_BYTES, MAX_EVENTS_PER_REQUEST};
 use crate::function::{ConcurrencyScope, FunctionSpec, Trigger};
 use crate::store::{
     Cancellation, CancelledBy, EventQuery, HeldBack, Memo, PendingOp, ResumedBy, RunQuery, RunRecord, RunStatus,
-    StepKind, StepRecord, StoredEvent, WaitSpec,
+    SkipReason, SkipRecord, StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 use crate::webhook::EventSource;
 use crate::Payload;
@@ -35,6 +35,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/functions", get(list_functions))
         .route("/functions/{id}", get(function_detail))
         .route("/functions/{id}/invoke", post(invoke))
+        .route("/functions/{id}/skips", get(function_skips))
         .route("/templates", get(templates))
         .route("/templates/{clerk_type}", get(template))
         .route("/stream", get(super::live::stream))
@@ -776,11 +777,21 @@ async fn load_event(ui: &Shared, id: &str) -> Result<StoredEvent, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no event with id `{id}`")))
 }
 
+/// A function that listens to an event and has no run for it.
 #[derive(Debug, Serialize)]
 struct Skipped {
     function_id: String,
     function_name: String,
+    /// Why, in words.
     reason: String,
+    /// `rate_limit`, `idempotency` or `singleton` for a skip the engine recorded (then
+    /// `detail` has its fields and `at` its time); `if` when the trigger's condition is false;
+    /// `unknown` otherwise.
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<SkipReason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<Millis>,
 }
 
 /// An event in full, typed for the reason given at [`RunDetail`].
@@ -799,9 +810,21 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
     let runs = runs_of_event(&ui, &id).await?;
     let with_run: HashSet<&str> = runs.iter().map(|r| r.function_id.as_str()).collect();
     let trigger = serde_json::to_value(event.to_raw()).unwrap_or(Value::Null);
-    let mut skipped = Vec::new();
-    for def in ui.engine.functions().iter() {
-        if with_run.contains(def.id.as_str()) {
+    let functions = ui.engine.functions();
+    let recorded = ui.queries()?.skips_of_event(&id).await?;
+    let mut skipped: Vec<Skipped> = recorded
+        .into_iter()
+        .map(|skip| Skipped {
+            function_name: functions.get(&skip.function_id).map_or(&*skip.function_id, |f| f.display_name()).to_owned(),
+            reason: skip.reason.to_string(),
+            kind: skip.reason.kind(),
+            function_id: skip.function_id,
+            detail: Some(skip.reason),
+            at: Some(skip.at),
+        })
+        .collect();
+    for def in functions.iter() {
+        if with_run.contains(def.id.as_str()) || skipped.iter().any(|s| s.function_id == def.id) {
             continue;
         }
         let exprs: Vec<Option<&str>> = def
@@ -815,10 +838,14 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
         if exprs.is_empty() {
             continue;
         }
+        let (kind, reason) = skip_reason(&ui, &exprs, &trigger, &event);
         skipped.push(Skipped {
             function_id: def.id.clone(),
             function_name: def.display_name().to_owned(),
-            reason: skip_reason(&ui, &exprs, &trigger, &event),
+            reason,
+            kind,
+            detail: None,
+            at: None,
         });
     }
     let views = run_views(&ui, &runs).await?;
@@ -833,8 +860,9 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
     }))
 }
 
-/// Why a function listening to an event's name has no run for it, as far as can be told now.
-fn skip_reason(ui: &Shared, exprs: &[Option<&str>], trigger: &Value, event: &StoredEvent) -> String {
+/// Why a function listening to an event's name has no run for it (and no recorded skip), as
+/// far as can be told now: its kind (`if` or `unknown`) and the words.
+fn skip_reason(ui: &Shared, exprs: &[Option<&str>], trigger: &Value, event: &StoredEvent) -> (&'static str, String) {
     let mut reasons = Vec::new();
     for expr in exprs {
         match expr {
@@ -853,12 +881,12 @@ fn skip_reason(ui: &Shared, exprs: &[Option<&str>], trigger: &Value, event: &Sto
         }
     }
     if !reasons.is_empty() {
-        return reasons.join("; ");
+        return ("if", reasons.join("; "));
     }
     if event.source == EventSource::Internal {
-        return "internal events start only the runs the engine asks for".to_owned();
+        return ("unknown", "internal events start only the runs the engine asks for".to_owned());
     }
-    "no run was created: the function may have been added after the event arrived".to_owned()
+    ("unknown", "no run was created: the function may have been added after the event arrived".to_owned())
 }
 
 async fn replay(
@@ -952,6 +980,8 @@ struct FunctionView {
     failure_handler_of: Option<String>,
     source: String,
     counts: BTreeMap<&'static str, usize>,
+    /// How many events it skipped (rate limit, idempotency, singleton), ever.
+    skipped: u64,
 }
 
 /// A function's triggers; a cron trigger with its next tick after `now` (ms, null if none).
@@ -1078,7 +1108,7 @@ fn options(def: &FunctionSpec, functions: &crate::registry::Functions) -> Vec<(S
     out
 }
 
-async fn function_view(ui: &Shared, def: &FunctionSpec) -> Result<FunctionView, ApiError> {
+async fn function_view(ui: &Shared, def: &FunctionSpec, skipped: u64) -> Result<FunctionView, ApiError> {
     let query = RunQuery { function_id: Some(def.id.clone()), limit: COUNT_WINDOW, ..RunQuery::default() };
     let runs = ui.queries()?.list_runs(&query).await?;
     let mut counts: BTreeMap<&'static str, usize> = RunStatus::ALL.iter().map(|s| (s.as_str(), 0)).collect();
@@ -1098,13 +1128,15 @@ async fn function_view(ui: &Shared, def: &FunctionSpec) -> Result<FunctionView, 
             (None, crate::function::Executor::Local(_)) => "this binary".to_owned(),
         },
         counts,
+        skipped,
     })
 }
 
 async fn list_functions(State(ui): State<Shared>) -> Result<Json<Value>, ApiError> {
     let mut out = Vec::new();
+    let skips = ui.queries()?.skip_counts().await?;
     for def in ui.engine.functions().iter() {
-        out.push(function_view(&ui, def).await?);
+        out.push(function_view(&ui, def, skips.get(&def.id).copied().unwrap_or(0)).await?);
     }
     Ok(Json(json!({ "functions": out, "now": ui.engine.clock().now_ms() })))
 }
@@ -1123,7 +1155,9 @@ fn first_event(def: &FunctionSpec) -> Option<&str> {
 
 async fn function_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let def = load_function(&ui, &id)?;
-    let view = function_view(&ui, &def).await?;
+    let skipped = ui.queries()?.skip_counts().await?.get(&def.id).copied().unwrap_or(0);
+    let view = function_view(&ui, &def, skipped).await?;
+    let skips = ui.queries()?.skips_of_function(&def.id, 20).await?;
     let query = RunQuery { function_id: Some(def.id.clone()), limit: 20, ..RunQuery::default() };
     let runs = ui.queries()?.list_runs(&query).await?;
     let sample = first_event(&def)
@@ -1133,10 +1167,40 @@ async fn function_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Re
     Ok(Json(json!({
         "function": view,
         "runs": run_views(&ui, &runs).await?,
+        "skips": skip_views(&skips),
         "invoke_event": first_event(&def),
         "sample": sample,
         "now": ui.engine.clock().now_ms(),
     })))
+}
+
+/// Skips as the API shows them: the record, with the reason in words.
+fn skip_views(skips: &[SkipRecord]) -> Vec<Value> {
+    skips
+        .iter()
+        .map(|s| {
+            json!({
+                "function_id": s.function_id,
+                "event_id": s.event_id,
+                "kind": s.reason.kind(),
+                "reason": s.reason.to_string(),
+                "detail": s.reason,
+                "at": s.at,
+            })
+        })
+        .collect()
+}
+
+/// `GET /api/v1/functions/{id}/skips?limit=N`: the events a function skipped, newest first.
+async fn function_skips(
+    State(ui): State<Shared>,
+    Path(id): Path<String>,
+    Query(p): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let def = load_function(&ui, &id)?;
+    let limit = p.limit(50, MAX_LIMIT)?;
+    let skips = ui.queries()?.skips_of_function(&def.id, limit).await?;
+    Ok(Json(json!({ "skips": skip_views(&skips), "now": ui.engine.clock().now_ms() })))
 }
 
 async fn invoke(

@@ -191,7 +191,7 @@ impl Core {
             received_at: now,
         };
         let incoming = Incoming::new(&event);
-        let runs = vec![self.new_run(spec, vec![event.id.clone()], None, &incoming, now)];
+        let runs = vec![self.triggered_run(spec, &event.id, &incoming, now)];
         let json = incoming.into_json();
         let prepared = Prepared { new: NewEvent { runs, ..NewEvent::new(event) }, json };
         self.commit(vec![prepared], Vec::new()).await?;

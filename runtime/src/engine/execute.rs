@@ -249,16 +249,19 @@ impl Core {
             }
             Acked::Committed { events: accepted, .. } => {
                 self.notify(Change::Run { id: run_id, function_id, status });
+                let mut skips = Vec::new();
                 for (((id, name, starts), json), accepted) in events.into_iter().zip(jsons).zip(accepted) {
                     if !accepted.new {
                         continue;
                     }
+                    skips.extend(accepted.skipped.into_iter().map(|skip| (skip, name.clone(), json.clone())));
                     self.notify(Change::Event { id, name });
                     if let Some((event, runs)) = starts {
                         let trigger = TriggerEvent::with_json(Arc::from(vec![event.into_raw()]), json);
                         self.started(runs, &accepted.runs, &trigger);
                     }
                 }
+                self.announce_skips(skips).await?;
             }
         }
         Ok(())

@@ -9,13 +9,21 @@
 //! engine serves one environment of one account); a throttle is `<function>:<n>:<key>`. A key
 //! that evaluates to null or to a field the event lacks is `<nil>`, one bucket for all such
 //! runs, as in Inngest; a key that fails to evaluate is logged and counts as `<nil>`.
+//!
+//! And the gates of a run an event triggers, which the store checks as it creates the run
+//! (`store::Gates`): a rate limit's bucket is `<function>:<key>`, an idempotency key's
+//! `idempotency:<function>:<key>`, a singleton's lock `<function>` or `<function>:<key>`.
 
 use serde_json::Value;
 
 use super::trigger_event::EventJson;
 use crate::expr::{Exprs, KeyValue};
-use crate::function::{ConcurrencyPer, ConcurrencyScope, FunctionSpec};
-use crate::model::{Cancellation, CancelledBy, ConcurrencySlot, FlowKeys, Millis, RunRecord, ThrottleSlot};
+use crate::function::{ConcurrencyPer, ConcurrencyScope, FunctionSpec, SingletonMode};
+use crate::model::{Cancellation, CancelledBy, ConcurrencySlot, FlowKeys, Millis, RunRecord, SkipReason, ThrottleSlot};
+use crate::store::{Gates, RateGate};
+
+/// How long an idempotency key holds: one run per key value in this window.
+pub(crate) const IDEMPOTENCY_WINDOW_MS: Millis = 24 * 60 * 60 * 1000;
 
 /// The widest priority, in seconds either way.
 pub(crate) const PRIORITY_RANGE_S: i64 = 600;
@@ -64,7 +72,64 @@ pub(super) fn flow_keys(exprs: &Exprs, spec: &FunctionSpec, event: &dyn EventJso
         priority_ms,
         start_deadline: timeouts.and_then(|t| t.start).map(|d| now.saturating_add(millis(d))),
         finish_timeout_ms: timeouts.and_then(|t| t.finish).map(millis),
+        singleton: None,
     }
+}
+
+/// The gates of a run that `event` triggers (see [`Gates`]), and the singleton lock it takes:
+/// `rate_limit` (GCRA; `burst = limit / 10`, as Inngest's), `idempotency` (one run per key
+/// value per 24 h) and `singleton`. A key that evaluates to `false` turns its gate off for
+/// this event; one that evaluates to null, or to a field the event lacks, is `<nil>`: every
+/// such event shares one bucket (or lock); one that fails to evaluate is logged and counts as
+/// `<nil>` for a rate limit, and turns a singleton off (as in Inngest).
+pub(super) fn gates(exprs: &Exprs, spec: &FunctionSpec, event: &dyn EventJson) -> (Gates, Option<String>) {
+    let options = &spec.options;
+    // `None`: the gate is off for this event.
+    let key = |expr: Option<&str>, what: &str| -> Option<KeyValue> {
+        let Some(expr) = expr else { return Some(KeyValue::Value(String::new())) };
+        match exprs.key(expr, event.json()) {
+            KeyValue::False => None,
+            KeyValue::Error(error) => {
+                tracing::warn!(function_id = %spec.id, %error, "the {what} key failed to evaluate");
+                Some(KeyValue::Error(error))
+            }
+            value => Some(value),
+        }
+    };
+    let mut gates = Gates::default();
+    if let Some(limit) = &options.rate_limit {
+        if let Some(key) = key(limit.key.as_deref(), "rate_limit") {
+            let key = key.bucket().to_owned();
+            gates.rates.push(RateGate {
+                bucket: format!("{}:{key}", spec.id),
+                limit: limit.limit.max(1),
+                period_ms: millis(limit.period).max(1),
+                burst: limit.limit / 10,
+                reason: SkipReason::RateLimit { key },
+            });
+        }
+    }
+    if let Some(expr) = &options.idempotency {
+        if let Some(key) = key(Some(expr), "idempotency") {
+            let key = key.bucket().to_owned();
+            gates.rates.push(RateGate {
+                bucket: format!("idempotency:{}:{key}", spec.id),
+                limit: 1,
+                period_ms: IDEMPOTENCY_WINDOW_MS,
+                burst: 0,
+                reason: SkipReason::Idempotency { key },
+            });
+        }
+    }
+    let lock = options.singleton.as_ref().and_then(|singleton| {
+        gates.singleton_cancels = singleton.mode == SingletonMode::Cancel;
+        match key(singleton.key.as_deref(), "singleton")? {
+            KeyValue::Error(_) => None,
+            _ if singleton.key.is_none() => Some(spec.id.clone()),
+            value => Some(format!("{}:{}", spec.id, value.bucket())),
+        }
+    });
+    (gates, lock)
 }
 
 /// A priority expression's value in seconds: an integer, clamped to ±600; anything else is 0.

@@ -1,7 +1,9 @@
 //! An event's way in: it gets its id and time, the runs of the functions it triggers (with
 //! their `cancel_on` matchers), the waiting steps it resolves and the runs it cancels, and all
 //! of it is committed as one batch. The runs created are claimed by this engine as they are
-//! inserted, so their first pass starts without a round trip through the queue.
+//! inserted, so their first pass starts without a round trip through the queue. A run that
+//! its gates (rate limit, idempotency, singleton) refuse is not created: the store records the
+//! skip, the sender is told, and an `inngest/function.skipped` event announces it.
 
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use crate::expr::EqualityJoin;
 use crate::function::FunctionSpec;
 use crate::model::{
     Cancellation, CancelledBy, EventSource, Memo, Millis, ParentRef, ResumedBy, RunRecord, RunState, RunStatus,
-    StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
+    SendReceipt, SkipRecord, StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 use crate::store::{
     Accepts, Batch, CancelRequest, ClaimFor, CreatedRun, Join, Matcher, MatcherKind, NewEvent, NewRun, Resolution,
@@ -37,12 +39,21 @@ struct BatchMatchers {
 
 impl Core {
     /// Accepts events: committed, with everything they start, resolve and cancel, when this
-    /// returns.
+    /// returns. Returns their ids.
     pub(crate) async fn send(
         self: &Arc<Self>,
         raws: Vec<RawEvent>,
         source: EventSource,
     ) -> Result<Vec<String>, SendError> {
+        Ok(self.send_receipt(raws, source).await?.ids)
+    }
+
+    /// [`Core::send`], answering also which functions skipped the events, and why.
+    pub(crate) async fn send_receipt(
+        self: &Arc<Self>,
+        raws: Vec<RawEvent>,
+        source: EventSource,
+    ) -> Result<SendReceipt, SendError> {
         if self.is_stopping() {
             return Err(SendError::ShuttingDown);
         }
@@ -53,13 +64,91 @@ impl Core {
             batch.push(prepared);
         }
         let ids = batch.iter().map(|p| p.new.event.id.clone()).collect();
-        self.commit(batch, Vec::new()).await?;
-        Ok(ids)
+        let accepts = self.commit(batch, Vec::new()).await?;
+        let skipped = accepts.events.into_iter().flat_map(|a| a.skipped).collect();
+        Ok(SendReceipt { ids, skipped })
     }
 
     /// Commits prepared events (and event-less runs), then starts the passes of the runs this
-    /// engine claimed.
+    /// engine claimed; then sends an `inngest/function.skipped` event for each run the store
+    /// skipped (but for runs of such events, which would go on forever).
     pub(crate) async fn commit(
+        self: &Arc<Self>,
+        batch: Vec<Prepared>,
+        runs: Vec<(NewRun, Arc<TriggerEvent>)>,
+    ) -> Result<Accepts, StoreError> {
+        // What a skip's notice needs of its event, for the events whose runs the store may skip.
+        let triggers: Vec<Option<(String, Option<Arc<Value>>)>> = batch
+            .iter()
+            .map(|p| {
+                let gated = p.new.runs.iter().any(|r| !r.gates.rates.is_empty() || r.run.flow.singleton.is_some());
+                (gated && p.new.event.name != SKIPPED_EVENT).then(|| (p.new.event.name.clone(), p.json.clone()))
+            })
+            .collect();
+        let accepts = self.commit_once(batch, runs).await?;
+        let skips = accepts
+            .events
+            .iter()
+            .zip(triggers)
+            .filter_map(|(accepted, trigger)| trigger.map(|t| (accepted, t)))
+            .flat_map(|(accepted, (name, json))| {
+                accepted.skipped.iter().map(move |skip| (skip.clone(), name.clone(), json.clone()))
+            })
+            .collect();
+        self.announce_skips(skips).await?;
+        Ok(accepts)
+    }
+
+    /// Sends an `inngest/function.skipped` event for each run the store skipped, given with its
+    /// event's name and JSON (when it was built).
+    pub(crate) async fn announce_skips(
+        self: &Arc<Self>,
+        skips: Vec<(SkipRecord, String, Option<Arc<Value>>)>,
+    ) -> Result<(), StoreError> {
+        if skips.is_empty() {
+            return Ok(());
+        }
+        let mut notices = Vec::with_capacity(skips.len());
+        for (skip, name, json) in &skips {
+            notices.push(self.skipped_event(skip, name, json.as_deref()).await?);
+        }
+        self.commit_once(notices, Vec::new()).await?;
+        Ok(())
+    }
+
+    /// `inngest/function.skipped` for a skipped run of the event `trigger_name` (whose JSON is
+    /// `trigger`, when it was built): the function, the event (by reference, as system events
+    /// keep it, unless something listens for the name) and why. Its id is derived from the
+    /// function and the event, so it is sent once.
+    async fn skipped_event(
+        &self,
+        skip: &SkipRecord,
+        trigger_name: &str,
+        trigger: Option<&Value>,
+    ) -> Result<Prepared, StoreError> {
+        let mut data = Map::new();
+        data.insert("function_id".into(), Value::String(skip.function_id.clone()));
+        data.insert("event_id".into(), Value::String(skip.event_id.clone()));
+        data.insert("event_name".into(), Value::String(trigger_name.to_owned()));
+        data.insert("reason".into(), serde_json::to_value(&skip.reason)?);
+        data.insert("message".into(), Value::String(skip.reason.to_string()));
+        let observed = !self.functions().listeners(SKIPPED_EVENT).is_empty() || self.store.observes(SKIPPED_EVENT);
+        if observed {
+            let event = match trigger {
+                Some(json) => json.clone(),
+                None => match self.store.events(std::slice::from_ref(&skip.event_id)).await?.pop() {
+                    Some(event) => event.into_raw().to_json(),
+                    None => Value::Null,
+                },
+            };
+            data.insert("event".into(), event);
+        }
+        let id = crate::replay::hash_step_id(&format!("{}-{}-{SKIPPED_EVENT}", skip.function_id, skip.event_id));
+        self.internal_event(id, SKIPPED_EVENT, data, Some(skip.event_id.clone()), observed).await
+    }
+
+    /// One commit: the batch, then the passes of the runs this engine claimed.
+    async fn commit_once(
         self: &Arc<Self>,
         batch: Vec<Prepared>,
         runs: Vec<(NewRun, Arc<TriggerEvent>)>,
@@ -180,10 +269,26 @@ impl Core {
                 },
             };
             if matches {
-                out.push(self.new_run(&listener.spec, vec![id.to_owned()], None, trigger, now));
+                out.push(self.triggered_run(&listener.spec, id, trigger, now));
             }
         }
         out
+    }
+
+    /// A run of `spec` that the event `event_id` triggers: a new run with the gates an event's
+    /// run passes (rate limit, idempotency, singleton), which invocations and reruns do not.
+    pub(crate) fn triggered_run(
+        &self,
+        spec: &FunctionSpec,
+        event_id: &str,
+        trigger: &dyn EventJson,
+        now: Millis,
+    ) -> NewRun {
+        let mut run = self.new_run(spec, vec![event_id.to_owned()], None, trigger, now);
+        let (gates, lock) = super::flow::gates(&self.exprs, spec, trigger);
+        run.gates = gates;
+        run.run.flow.singleton = lock;
+        run
     }
 
     /// A new, queued run of `spec` for these events, with its `cancel_on` matchers.
@@ -214,7 +319,7 @@ impl Core {
             flow: super::flow::flow_keys(&self.exprs, spec, trigger, now),
         };
         let matchers = self.cancel_matchers(spec, &run, trigger);
-        NewRun { run, steps: Vec::new(), matchers }
+        NewRun { matchers, ..NewRun::new(run) }
     }
 
     /// A run's `cancel_on` conditions as matchers.
@@ -332,14 +437,29 @@ impl Core {
         mut data: Map<String, Value>,
         trigger: &TriggerEvent,
     ) -> Result<Prepared, StoreError> {
-        let now = self.clock.now_ms();
         let embeds = trigger.event_id().map(str::to_owned);
         let observed = !self.functions().listeners(name).is_empty() || self.store.observes(name);
         if embeds.is_none() || observed {
             data.insert("event".into(), trigger.json().as_ref().clone());
         }
+        let id = crate::replay::hash_step_id(&format!("{}-{name}", run.id));
+        self.internal_event(id, name, data, embeds, observed).await
+    }
+
+    /// An event the engine emits, and the runs it starts. Unless something `observed` its name,
+    /// nothing can start: the event keeps `embeds` (the id of the event readers find under
+    /// `data.event`) by reference.
+    async fn internal_event(
+        &self,
+        id: String,
+        name: &str,
+        data: Map<String, Value>,
+        embeds: Option<String>,
+        observed: bool,
+    ) -> Result<Prepared, StoreError> {
+        let now = self.clock.now_ms();
         let event = StoredEvent {
-            id: crate::replay::hash_step_id(&format!("{}-{name}", run.id)),
+            id,
             name: name.to_owned(),
             data: Value::Object(data).into(),
             ts: now,
@@ -500,6 +620,9 @@ impl Core {
         Ok(Some(id))
     }
 }
+
+/// What the engine sends for a run that was skipped (beyond Inngest, which sends nothing).
+pub(crate) const SKIPPED_EVENT: &str = "inngest/function.skipped";
 
 /// A run created for a pass that starts right away is `Running` from its first write.
 fn mark_started(run: &mut RunRecord, now: Millis) {

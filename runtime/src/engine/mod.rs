@@ -107,7 +107,8 @@ pub enum StartError {
     FlowControlUnsupported {
         /// The function.
         function: String,
-        /// The option (`concurrency`, `throttle` or `priority`).
+        /// The option (`concurrency`, `throttle`, `priority`, `rate_limit`, `idempotency` or
+        /// `singleton`).
         option: &'static str,
     },
 }
@@ -237,6 +238,9 @@ impl EngineBuilder {
                     (!o.concurrency.is_empty(), "concurrency"),
                     (!o.throttle.is_empty(), "throttle"),
                     (o.priority.is_some(), "priority"),
+                    (o.rate_limit.is_some(), "rate_limit"),
+                    (o.idempotency.is_some(), "idempotency"),
+                    (o.singleton.is_some(), "singleton"),
                 ]
                 .into_iter()
                 .find_map(|(set, name)| set.then_some(name));
@@ -307,6 +311,17 @@ impl Engine {
     {
         let raws = events.into_iter().map(IntoRawEvent::into_raw_event).collect::<Result<Vec<_>, _>>()?;
         Ok(self.core.send(raws, EventSource::Code).await?)
+    }
+
+    /// [`Engine::send`], answering also which functions skipped the events and why (a rate
+    /// limit, an idempotency key, a singleton): those functions will not run for them.
+    pub async fn send_receipt<I>(&self, events: I) -> Result<crate::model::SendReceipt, Error>
+    where
+        I: IntoIterator,
+        I::Item: IntoRawEvent,
+    {
+        let raws = events.into_iter().map(IntoRawEvent::into_raw_event).collect::<Result<Vec<_>, _>>()?;
+        Ok(self.core.send_receipt(raws, EventSource::Code).await?)
     }
 
     /// Sends untyped events from a given source.
@@ -503,8 +518,16 @@ impl crate::webhook::sink::EventSink for Engine {
         events: Vec<RawEvent>,
         source: EventSource,
     ) -> futures::future::BoxFuture<'_, Result<Vec<String>, crate::webhook::sink::SinkError>> {
+        Box::pin(async move { Ok(self.accept_receipt(events, source).await?.ids) })
+    }
+
+    fn accept_receipt(
+        &self,
+        events: Vec<RawEvent>,
+        source: EventSource,
+    ) -> futures::future::BoxFuture<'_, Result<crate::model::SendReceipt, crate::webhook::sink::SinkError>> {
         Box::pin(async move {
-            self.core.send(events, source).await.map_err(|e| match e {
+            self.core.send_receipt(events, source).await.map_err(|e| match e {
                 SendError::Invalid { .. } => crate::webhook::sink::SinkError::Rejected(e.to_string()),
                 SendError::Store(_) | SendError::ShuttingDown => {
                     crate::webhook::sink::SinkError::Unavailable(e.to_string())

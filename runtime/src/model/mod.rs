@@ -313,6 +313,10 @@ pub struct FlowKeys {
     /// How long after it started it is cancelled if it has not ended (`timeouts.finish`), in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_timeout_ms: Option<Millis>,
+    /// The singleton lock it holds from its creation to its end (`<function>` or
+    /// `<function>:<key>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub singleton: Option<String>,
 }
 
 fn is_zero(n: &Millis) -> bool {
@@ -381,6 +385,11 @@ pub enum CancelledBy {
         /// Which one (`start` or `finish`).
         which: String,
     },
+    /// Replaced by a newer singleton run (`singleton(mode = "cancel")`).
+    Singleton {
+        /// The newer run.
+        run_id: String,
+    },
 }
 
 impl std::fmt::Display for CancelledBy {
@@ -389,6 +398,7 @@ impl std::fmt::Display for CancelledBy {
             CancelledBy::Event { event_id, event_name } => write!(f, "event `{event_name}` ({event_id})"),
             CancelledBy::Request { via } => write!(f, "a request ({via})"),
             CancelledBy::Timeout { which } => write!(f, "its {which} timeout"),
+            CancelledBy::Singleton { run_id } => write!(f, "a newer singleton run ({run_id})"),
         }
     }
 }
@@ -530,4 +540,72 @@ pub enum ResumedBy {
     },
     /// The timeout passed first.
     Timeout,
+}
+
+/// Why a function did not run for an event: its run was skipped, and not created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// `rate_limit`: the function's runs for this key are over the limit.
+    RateLimit {
+        /// The key's value (`<nil>` when it evaluated to nothing; empty without a key).
+        key: String,
+    },
+    /// `idempotency`: a run with this key's value was created in the last 24 hours.
+    Idempotency {
+        /// The key's value.
+        key: String,
+    },
+    /// `singleton(mode = "skip")`: a run with the same key is active.
+    Singleton {
+        /// The active run.
+        run_id: String,
+    },
+}
+
+impl SkipReason {
+    /// The reason's kind as stored and shown: `rate_limit`, `idempotency` or `singleton`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SkipReason::RateLimit { .. } => "rate_limit",
+            SkipReason::Idempotency { .. } => "idempotency",
+            SkipReason::Singleton { .. } => "singleton",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::RateLimit { key } if key.is_empty() => write!(f, "rate limited"),
+            SkipReason::RateLimit { key } => write!(f, "rate limited (key `{key}`)"),
+            SkipReason::Idempotency { key } => {
+                write!(f, "a duplicate of a run in the last 24 h (idempotency key `{key}`)")
+            }
+            SkipReason::Singleton { run_id } => write!(f, "singleton: run {run_id} is active"),
+        }
+    }
+}
+
+/// A function that skipped an event: no run was created for it (the event stays stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkipRecord {
+    /// The function.
+    pub function_id: String,
+    /// The event.
+    pub event_id: String,
+    /// Why.
+    pub reason: SkipReason,
+    /// When (ms).
+    pub at: Millis,
+}
+
+/// What sending events did: their ids, in order (Inngest's answer), and the functions that
+/// skipped them, with why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendReceipt {
+    /// The events' ids, in the order sent.
+    pub ids: Vec<String>,
+    /// The functions that skipped one of them (rate limit, idempotency, singleton).
+    pub skipped: Vec<SkipRecord>,
 }

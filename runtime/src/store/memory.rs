@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::gates::{self, Decision};
 use super::matchers::MatcherIndex;
 use super::queue::{ItemFlow, LocalQueue, Settle};
 use super::types::effective_limit;
 use super::{
     Accepted, Accepts, Ack, Acked, Batch, Cancellation, CancelledBy, Candidate, Checkpoint, ClaimFor, CreatedRun,
     DropMatchers, EventQuery, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery,
-    RunRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::model::Millis;
 
@@ -46,6 +47,21 @@ struct Inner {
     journals: HashMap<String, Vec<StepRecord>>,
     logs: HashMap<String, Vec<LogLine>>,
     matchers: MatcherIndex,
+    /// Rate limits' state (see `gates`), and its size after it was last pruned.
+    rates: HashMap<String, i64>,
+    rates_pruned: usize,
+    /// Singleton locks: the run holding each.
+    locks: HashMap<String, String>,
+    /// Skipped runs, in the order they were skipped.
+    skips: Vec<SkipRecord>,
+}
+
+/// What creating a run did.
+enum Created {
+    Run(String),
+    /// Its (event, function) pair has a run already.
+    Duplicate,
+    Skipped(SkipRecord),
 }
 
 /// What a write did to the queue, applied once the write is done.
@@ -88,11 +104,42 @@ impl Inner {
         self.event_index.get(id).map(|&at| Arc::new(self.events[at].to_raw().to_json()))
     }
 
-    fn create_run(&mut self, new: &NewRun, effects: &mut Effects) -> Option<String> {
+    /// Creates a run unless one exists for its event and function, or its gates skip it (for
+    /// the event `event_id`, at `at`).
+    fn create_run(&mut self, new: &NewRun, event_id: &str, at: Millis, effects: &mut Effects) -> Created {
         let run = &new.run;
         let key = (run.dedupe_key(), run.function_id.clone());
         if self.run_keys.contains_key(&key) {
-            return None;
+            return Created::Duplicate;
+        }
+        let holder =
+            run.flow.singleton.as_ref().and_then(|lock| self.locks.get(lock)).filter(|h| self.active(h).is_some());
+        let rates = &self.rates;
+        let Ok(decision) = gates::decide::<std::convert::Infallible>(
+            &run.function_id,
+            &new.gates,
+            event_id,
+            at,
+            |k| Ok(rates.get(k).copied()),
+            holder.cloned(),
+        );
+        let cancel = match decision {
+            Decision::Skip(skip) => {
+                self.skips.push(skip.clone());
+                return Created::Skipped(skip);
+            }
+            Decision::Create { rates, cancel } => {
+                self.rates.extend(rates);
+                self.prune_rates(at);
+                cancel
+            }
+        };
+        if let Some(holder) = cancel {
+            let by = CancelledBy::Singleton { run_id: run.id.clone() };
+            self.cancel(&holder, &Cancellation { by, at }, effects);
+        }
+        if let Some(lock) = &run.flow.singleton {
+            self.locks.insert(lock.clone(), run.id.clone());
         }
         self.run_keys.insert(key, run.id.clone());
         for step in &new.steps {
@@ -106,7 +153,25 @@ impl Inner {
             effects.created.push((run.id.clone(), run.function_id.clone(), due, ItemFlow::of(run)));
         }
         self.runs.insert(run.id.clone(), run.clone());
-        Some(run.id.clone())
+        Created::Run(run.id.clone())
+    }
+
+    /// Drops rate states that no longer limit anything, once they have doubled since the last
+    /// time: amortized, each creation pays for a constant share.
+    fn prune_rates(&mut self, at: Millis) {
+        if self.rates.len() > 2 * self.rates_pruned.max(512) {
+            self.rates.retain(|_, tat| !gates::rate_expired(*tat, at));
+            self.rates_pruned = self.rates.len();
+        }
+    }
+
+    /// A run that ended lets go of its singleton lock.
+    fn release_lock(&mut self, run: &RunRecord) {
+        if let Some(lock) = &run.flow.singleton {
+            if self.locks.get(lock) == Some(&run.id) {
+                self.locks.remove(lock);
+            }
+        }
     }
 
     fn insert_step(&mut self, step: StepRecord) -> bool {
@@ -154,10 +219,10 @@ impl Inner {
         true
     }
 
-    fn accept_event(&mut self, new: &NewEvent, effects: &mut Effects) -> (bool, Vec<String>) {
+    fn accept_event(&mut self, new: &NewEvent, at: Millis, effects: &mut Effects) -> EventDone {
         let mut event = new.event.clone();
         if self.event_index.contains_key(&event.id) {
-            return (false, Vec::new());
+            return (false, Vec::new(), Vec::new());
         }
         if let Some(id) = &new.embeds {
             if let Value::Object(data) = &mut *event.data {
@@ -167,14 +232,21 @@ impl Inner {
         }
         self.event_index.insert(event.id.clone(), self.events.len());
         self.events.push(event);
-        let created = new.runs.iter().filter_map(|run| self.create_run(run, effects)).collect();
+        let (mut created, mut skipped) = (Vec::new(), Vec::new());
+        for run in &new.runs {
+            match self.create_run(run, &new.event.id, at, effects) {
+                Created::Run(id) => created.push(id),
+                Created::Duplicate => {}
+                Created::Skipped(skip) => skipped.push(skip),
+            }
+        }
         for resolution in &new.resolves {
             self.resolve(resolution, effects);
         }
         for cancel in &new.cancels {
             self.cancel(&cancel.run_id, &cancel.cancellation, effects);
         }
-        (true, created)
+        (true, created, skipped)
     }
 
     /// A run as read: its stored record, with the cancellation asked for.
@@ -192,8 +264,14 @@ fn created(ids: Vec<String>, leases: &HashMap<String, Lease>) -> Vec<CreatedRun>
         .collect()
 }
 
-fn accepts(events: Vec<(String, bool, Vec<String>)>, leases: &HashMap<String, Lease>) -> Vec<Accepted> {
-    events.into_iter().map(|(event_id, new, runs)| Accepted { event_id, new, runs: created(runs, leases) }).collect()
+/// What accepting an event did: whether it was new, the runs it created, those it skipped.
+type EventDone = (bool, Vec<String>, Vec<SkipRecord>);
+
+fn accepts(events: Vec<(String, EventDone)>, leases: &HashMap<String, Lease>) -> Vec<Accepted> {
+    events
+        .into_iter()
+        .map(|(event_id, (new, runs, skipped))| Accepted { event_id, new, runs: created(runs, leases), skipped })
+        .collect()
 }
 
 #[async_trait]
@@ -202,15 +280,19 @@ impl RunLog for MemoryStore {
         let mut effects = Effects::default();
         let (events, runs) = {
             let mut inner = self.inner.lock();
-            let events: Vec<(String, bool, Vec<String>)> = batch
+            let events: Vec<(String, EventDone)> = batch
                 .events
                 .iter()
-                .map(|new| {
-                    let (is_new, runs) = inner.accept_event(new, &mut effects);
-                    (new.event.id.clone(), is_new, runs)
+                .map(|new| (new.event.id.clone(), inner.accept_event(new, batch.at, &mut effects)))
+                .collect();
+            let runs: Vec<String> = batch
+                .runs
+                .iter()
+                .filter_map(|run| match inner.create_run(run, &run.run.id, batch.at, &mut effects) {
+                    Created::Run(id) => Some(id),
+                    Created::Duplicate | Created::Skipped(_) => None,
                 })
                 .collect();
-            let runs: Vec<String> = batch.runs.iter().filter_map(|run| inner.create_run(run, &mut effects)).collect();
             (events, runs)
         };
         let leases = self.settle(effects, claim.map(|c| (c, batch.at)));
@@ -305,6 +387,7 @@ impl WorkQueue for MemoryStore {
             }
             if ended {
                 inner.matchers.remove_run(&run.id);
+                inner.release_lock(&run);
             }
             let trigger = matchers.iter().any(MatcherIndex::needs_trigger).then(|| inner.trigger_json(&run)).flatten();
             for matcher in matchers {
@@ -312,13 +395,8 @@ impl WorkQueue for MemoryStore {
             }
             let flow = ItemFlow::of(&run);
             inner.runs.insert(run.id.clone(), run);
-            let events: Vec<(String, bool, Vec<String>)> = events
-                .iter()
-                .map(|new| {
-                    let (is_new, runs) = inner.accept_event(new, &mut effects);
-                    (new.event.id.clone(), is_new, runs)
-                })
-                .collect();
+            let events: Vec<(String, EventDone)> =
+                events.iter().map(|new| (new.event.id.clone(), inner.accept_event(new, at, &mut effects))).collect();
             for resume in resume {
                 let run_id = resume.run_id.clone();
                 let at = resume.record.ended_at;
@@ -423,6 +501,24 @@ impl Queries for MemoryStore {
         let inner = self.inner.lock();
         let by = |r: &&RunRecord| matches!(&r.cancellation, Some(Cancellation { by: CancelledBy::Event { event_id: id, .. }, .. }) if id == event_id);
         Ok(inner.runs.values().rev().filter(by).take(effective_limit(limit)).cloned().collect())
+    }
+
+    async fn skips_of_event(&self, event_id: &str) -> Result<Vec<SkipRecord>, StoreError> {
+        Ok(self.inner.lock().skips.iter().filter(|s| s.event_id == event_id).cloned().collect())
+    }
+
+    async fn skips_of_function(&self, function_id: &str, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
+        let inner = self.inner.lock();
+        let of = inner.skips.iter().rev().filter(|s| s.function_id == function_id);
+        Ok(of.take(effective_limit(limit)).cloned().collect())
+    }
+
+    async fn skip_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        let mut counts = HashMap::new();
+        for skip in &self.inner.lock().skips {
+            *counts.entry(skip.function_id.clone()).or_insert(0) += 1;
+        }
+        Ok(counts)
     }
 }
 

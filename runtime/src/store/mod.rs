@@ -19,6 +19,7 @@
 //! Every store passes the conformance suite (`store::conformance`, feature `testing`), which
 //! includes two engines sharing one store.
 
+mod gates;
 mod matchers;
 mod memory;
 #[cfg(feature = "postgres")]
@@ -38,7 +39,7 @@ use async_trait::async_trait;
 
 pub use crate::model::{
     Cancellation, CancelledBy, FailedAttempt, Memo, ParentRef, PendingOp, ResumedBy, RunRecord, RunState, RunStatus,
-    StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
+    SkipReason, SkipRecord, StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -46,7 +47,8 @@ pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
     Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
-    EventQuery, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, Resolution, Resume, RunQuery,
+    EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, RateGate, Resolution,
+    Resume, RunQuery,
 };
 
 use crate::model::Millis;
@@ -132,8 +134,9 @@ pub trait WorkQueue: Send + Sync + 'static {
     /// Notified whenever runs may have become due (new runs, wakes, released leases).
     fn work_signal(&self) -> Arc<tokio::sync::Notify>;
 
-    /// Whether this store enforces flow control (concurrency, throttle, priority). An engine
-    /// refuses to start functions that use them on a store that does not.
+    /// Whether this store enforces flow control (concurrency, throttle, priority, and the
+    /// [`Gates`] of new runs: rate limits, idempotency, singleton). An engine refuses to start
+    /// functions that use them on a store that does not.
     fn enforces_flow_control(&self) -> bool {
         true
     }
@@ -184,6 +187,25 @@ pub trait Queries: Send + Sync + 'static {
     /// The runs that the event `event_id` cancelled (it matched their `cancel_on`), newest
     /// first, at most `limit` of them: those whose [`RunRecord::cancellation`] names it.
     async fn runs_cancelled_by(&self, event_id: &str, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// The functions that skipped the event `event_id` (see [`Gates`]), in the order they did.
+    /// Stores that do not enforce gates have none.
+    async fn skips_of_event(&self, event_id: &str) -> Result<Vec<SkipRecord>, StoreError> {
+        let _ = event_id;
+        Ok(Vec::new())
+    }
+
+    /// The events a function skipped, newest first, at most `limit` (0 means 50).
+    async fn skips_of_function(&self, function_id: &str, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
+        let _ = (function_id, limit);
+        Ok(Vec::new())
+    }
+
+    /// How many events each function has skipped, by function id (functions without skips
+    /// are absent).
+    async fn skip_counts(&self) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        Ok(std::collections::HashMap::new())
+    }
 }
 
 /// What steps logged.

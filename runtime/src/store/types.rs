@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Cancellation, Millis, RunRecord, RunStatus, StepRecord, StoredEvent};
+use crate::model::{Cancellation, Millis, RunRecord, RunStatus, SkipReason, SkipRecord, StepRecord, StoredEvent};
 
 /// A run to create, with what comes with it.
 #[derive(Debug, Clone)]
@@ -14,13 +14,44 @@ pub struct NewRun {
     pub steps: Vec<StepRecord>,
     /// Its `cancel_on` conditions.
     pub matchers: Vec<Matcher>,
+    /// What decides, as it is created, whether it is created at all.
+    pub gates: Gates,
 }
 
 impl NewRun {
     /// A run with nothing else.
     pub fn new(run: RunRecord) -> Self {
-        NewRun { run, steps: Vec::new(), matchers: Vec::new() }
+        NewRun { run, steps: Vec::new(), matchers: Vec::new(), gates: Gates::default() }
     }
+}
+
+/// What a store checks, in the transaction that creates a run, before it creates it: rate
+/// limits (with idempotency, a limit of one run per key per 24 h) and the singleton lock of
+/// [`FlowKeys::singleton`](crate::model::FlowKeys::singleton). A run any of them refuses is
+/// not created; the store records a [`SkipRecord`] instead, and no limit is charged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gates {
+    /// Rate limits the run's creation counts against (GCRA, in the store's state).
+    pub rates: Vec<RateGate>,
+    /// With a singleton lock: whether a new run cancels the active one (`true`) or is
+    /// skipped while one is active.
+    pub singleton_cancels: bool,
+}
+
+/// A rate limit on run creation, by GCRA: one run every `period / limit`, and `burst` more
+/// at once after a quiet spell; a creation over it is skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateGate {
+    /// The state's key (`<function>:<key>`), shared by the runs that count together.
+    pub bucket: String,
+    /// Runs per period, sustained.
+    pub limit: u32,
+    /// The period, in ms.
+    pub period_ms: Millis,
+    /// Runs admitted at once beyond the first after a quiet spell.
+    pub burst: u32,
+    /// Why a run it refuses is skipped.
+    pub reason: SkipReason,
 }
 
 /// An event to accept, with everything its acceptance does.
@@ -77,6 +108,8 @@ pub struct Accepted {
     pub new: bool,
     /// The runs created.
     pub runs: Vec<CreatedRun>,
+    /// The runs skipped (not created), with why.
+    pub skipped: Vec<SkipRecord>,
 }
 
 /// What a batch did.

@@ -1,6 +1,8 @@
 //! `POST /e/{key}`: Inngest's event API. The body is one event or an array of events,
 //! `{"name": "app/user.signup", "data": {...}, "id": "...", "ts": 1716883200000}`; the answer is
-//! `{"ids": [...], "status": 200}` once they are committed, as Inngest answers.
+//! `{"ids": [...], "status": 200}` once they are committed, as Inngest answers, with beyond
+//! Inngest (when there are some) a `skipped` list: the functions that will not run for these events (a rate limit,
+//! an idempotency key, a singleton), each with its reason.
 //!
 //! Who may send: with event keys configured, only requests to `/e/<one of them>` (compared in
 //! constant time); without any, nobody ([`WithoutKeys::Refuse`], the default), unless the
@@ -20,8 +22,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{accepted, json_kind, read_body, EventSink, EventSource, IngressError};
+use super::{json_kind, read_body, EventSink, EventSource, IngressError};
 use crate::event_rules::{self, MAX_EVENTS_PER_REQUEST};
+use crate::model::SendReceipt;
 use crate::{Payload, RawEvent};
 
 /// The route, in axum's syntax.
@@ -197,6 +200,11 @@ impl EventApi {
 
     /// Handles one request: read, check the key, validate, commit, and return the ids.
     pub async fn receive(&self, key: &str, request: Request) -> Result<Vec<String>, IngressError> {
+        Ok(self.receive_receipt(key, request).await?.ids)
+    }
+
+    /// [`EventApi::receive`], returning also the functions that skipped the events, and why.
+    pub async fn receive_receipt(&self, key: &str, request: Request) -> Result<SendReceipt, IngressError> {
         let (parts, body) = request.into_parts();
         // The body is read before the key is checked: answering without reading it would make
         // the kernel reset the connection, and the client would not see the 401.
@@ -219,9 +227,9 @@ impl EventApi {
             }
         }
         if events.is_empty() {
-            return Ok(Vec::new());
+            return Ok(SendReceipt::default());
         }
-        Ok(self.sink.accept(events, EventSource::Api).await?)
+        Ok(self.sink.accept_receipt(events, EventSource::Api).await?)
     }
 }
 
@@ -230,10 +238,34 @@ fn digest(key: &str) -> [u8; 32] {
 }
 
 async fn handle(State(api): State<EventApi>, Path(key): Path<String>, request: Request) -> Response {
-    match api.receive(&key, request).await {
-        Ok(ids) => accepted(ids),
+    match api.receive_receipt(&key, request).await {
+        Ok(receipt) => accepted_skipped(receipt),
         Err(error) => error.into_response(),
     }
+}
+
+/// Inngest's answer, `{"ids": [...], "status": 200}`, with (beyond Inngest, and only when there
+/// are some) `skipped`: the functions that will not run for these events, `[{"function_id", "event_id", "reason":
+/// {"kind": "rate_limit" | "idempotency" | "singleton", ...}, "message", "at"}]`.
+fn accepted_skipped(receipt: SendReceipt) -> Response {
+    let skipped: Vec<Value> = receipt
+        .skipped
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "function_id": s.function_id,
+                "event_id": s.event_id,
+                "reason": s.reason,
+                "message": s.reason.to_string(),
+                "at": s.at,
+            })
+        })
+        .collect();
+    let mut body = serde_json::json!({ "ids": receipt.ids, "status": 200 });
+    if !skipped.is_empty() {
+        body["skipped"] = Value::Array(skipped);
+    }
+    (axum::http::StatusCode::OK, axum::Json(body)).into_response()
 }
 
 const SHAPE: &str = r#"send one event {"name": "app/user.signup", "data": {...}} or an array of them"#;

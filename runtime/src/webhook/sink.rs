@@ -12,6 +12,19 @@ pub trait EventSink: Send + Sync + 'static {
         events: Vec<crate::RawEvent>,
         source: EventSource,
     ) -> futures::future::BoxFuture<'_, Result<Vec<String>, SinkError>>;
+
+    /// [`EventSink::accept`], answering also which functions skipped the events (rate limit,
+    /// idempotency, singleton) and why. By default, none.
+    fn accept_receipt(
+        &self,
+        events: Vec<crate::RawEvent>,
+        source: EventSource,
+    ) -> futures::future::BoxFuture<'_, Result<crate::model::SendReceipt, SinkError>> {
+        Box::pin(async move {
+            let ids = self.accept(events, source).await?;
+            Ok(crate::model::SendReceipt { ids, skipped: Vec::new() })
+        })
+    }
 }
 
 /// The sink did not accept the events.

@@ -1,5 +1,6 @@
 //! Options whose shapes are known but that the engine does not enforce yet are refused, each
-//! at its name, rather than accepted and ignored.
+//! at its name, rather than accepted and ignored; those it enforces (`rate_limit`,
+//! `idempotency`, `singleton` here) are not.
 use hookflow::prelude::*;
 
 #[inngest_fn(

@@ -176,6 +176,9 @@ function cancelledBy(c) {
         by.via === "ui" ? "Cancelled from the dev UI" : by.via === "api" ? "Cancelled through the REST API" : `Cancelled by a call from ${by.via}`, at, ".");
     case "timeout":
       return h("span", { class: "cancelled-by" }, `Cancelled by its ${by.which} timeout`, at, ".");
+    case "singleton":
+      return h("span", { class: "cancelled-by" }, "Replaced by a newer singleton run, ",
+        h("a", { attrs: { href: "/runs/" + encodeURIComponent(by.run_id) } }, h("code", { class: "mono", text: shortId(by.run_id) })), at, ".");
     default:
       return h("span", { class: "cancelled-by" }, "Cancelled", at, ".");
   }
@@ -1167,7 +1170,7 @@ function eventPage(root, params, id) {
       skipped.length ? h("div", {}, h("h3", { text: "Skipped" }), h("ul", { class: "run-list" }, skipped.map((s) => h("li", {},
         h("a", { attrs: { href: "/functions/" + encodeURIComponent(s.function_id) } }, h("strong", { text: s.function_name })),
         " ", h("span", { class: "status s-Skipped", text: "Skipped" }),
-        h("p", { class: "muted small", text: s.reason }))))) : null,
+        h("p", { class: "muted small skip-reason", text: `skipped by ${s.function_name}: ${s.reason}` }))))) : null,
       cancelled.length ? h("div", { class: "cancelled-runs" }, h("h3", { text: "Runs this event cancelled" }), h("ul", { class: "run-list" }, cancelled.map((r) => h("li", {},
         h("a", { attrs: { href: "/runs/" + encodeURIComponent(r.id) } }, h("strong", { text: r.function_name })),
         " ", statusBadge(r.status), " ", mono(shortId(r.id)))))) : null);
@@ -1336,11 +1339,13 @@ function triggerPills(triggers) {
         : h("span", { class: "muted next-tick" }, " · next ", timeEl(t.next), ` (${fmtRelative(t.next)})`))));
 }
 
-function countChips(fnId, counts) {
+function countChips(fnId, counts, skipped) {
   const nonzero = STATUSES.filter((s) => counts[s]);
-  if (!nonzero.length) return h("span", { class: "muted", text: "no runs" });
+  const skips = skipped ? h("a", { class: "pill fn s-Skipped skip-count", attrs: { href: "/functions/" + encodeURIComponent(fnId) + "#skips", title: "Events this function skipped (rate limit, idempotency, singleton)" } },
+    h("span", { class: "dot", attrs: { "aria-hidden": "true" } }), `${skipped} skipped`) : null;
+  if (!nonzero.length && !skips) return h("span", { class: "muted", text: "no runs" });
   return h("span", { class: "pills" }, nonzero.map((s) => h("a", { class: `pill fn s-${s}`, attrs: { href: "/runs" + qs({ function: fnId, status: s }) } },
-    h("span", { class: "dot", attrs: { "aria-hidden": "true" } }), `${counts[s]} ${s}`)));
+    h("span", { class: "dot", attrs: { "aria-hidden": "true" } }), `${counts[s]} ${s}`)), skips);
 }
 
 /** The Functions page of an app without functions: where functions come from. */
@@ -1370,7 +1375,7 @@ function functionsPage(root, params) {
           f.failure_handler_of ? h("div", { class: "muted small", text: `on_failure handler of ${f.failure_handler_of}` }) : null),
         h("td", {}, triggerPills(f.triggers)),
         h("td", { class: "hide-md" }, h("ul", { class: "opts" }, f.options.map(([k, v]) => h("li", {}, h("code", { text: k }), " ", h("span", { class: "muted", text: v }))))),
-        h("td", { class: "hide-sm" }, countChips(f.id, f.counts)),
+        h("td", { class: "hide-sm" }, countChips(f.id, f.counts, f.skipped)),
         h("td", { class: "actions-col" }, h("a", { class: "btn small", attrs: { href: "/functions/" + encodeURIComponent(f.id) + "#invoke", "aria-label": `Invoke ${f.name}` }, text: "Invoke" }))));
     }
     if (shown.length) fill(status, h("p", { class: "muted small", text: `${shown.length} of ${fns.length} functions` }));
@@ -1389,7 +1394,7 @@ function functionsPage(root, params) {
   };
   load();
   const reload = debounce(load, 1000);
-  return { onChange(c) { if (c.type === "run" || c.type === "resync") reload(); } };
+  return { onChange(c) { if (c.type === "run" || c.type === "resync" || (c.type === "event" && c.name === "inngest/function.skipped")) reload(); } };
 }
 
 function functionPage(root, params, id) {
@@ -1445,7 +1450,8 @@ function functionPage(root, params, id) {
           h("div", { class: "card" },
             h("h2", { class: "card-title", text: "Recent runs" }),
             h("div", { class: "counts" }),
-            runsTable.table)),
+            runsTable.table),
+          h("div", { class: "card skips", attrs: { id: "skips" } })),
         h("div", { class: "run-side" }, invokeForm)));
     drawRuns(d);
     if (location.hash === "#invoke") editor.focusStart();
@@ -1456,12 +1462,18 @@ function functionPage(root, params, id) {
     for (const r of d.runs) runsBody.append(runRow(r, { compact: true }));
     if (!d.runs.length) runsBody.append(h("tr", {}, h("td", { attrs: { colspan: "5" }, class: "empty", text: "No runs yet." })));
     const counts = section.querySelector(".counts");
-    if (counts) fill(counts, countChips(d.function.id, d.function.counts));
+    if (counts) fill(counts, countChips(d.function.id, d.function.counts, d.function.skipped));
+    const skips = section.querySelector(".skips");
+    if (skips) fill(skips, h("h2", { class: "card-title", text: `Skipped events (${d.function.skipped})` }),
+      (d.skips || []).length ? h("ul", { class: "run-list" }, d.skips.map((s) => h("li", {},
+        h("a", { attrs: { href: "/events/" + encodeURIComponent(s.event_id) } }, mono(shortId(s.event_id))),
+        " ", h("span", { class: "status s-Skipped", text: "Skipped" }), " ", timeEl(s.at),
+        h("p", { class: "muted small skip-reason", text: s.reason })))) : h("p", { class: "muted", text: "No event was skipped." }));
   };
 
   load(true);
   const reload = debounce(() => load(false), 300);
-  return { onChange(c) { if ((c.type === "run" && c.function_id === id) || c.type === "resync") reload(); } };
+  return { onChange(c) { if ((c.type === "run" && c.function_id === id) || c.type === "resync" || (c.type === "event" && c.name === "inngest/function.skipped")) reload(); } };
 }
 
 // ------------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{
-    Ack, Acked, Batch, Checkpoint, ClaimFor, EventQuery, Join, Lease, Matcher, MatcherKind, Memo, NewEvent, NewRun,
-    PendingOp, Resolution, Resume, RunQuery, RunRecord, RunState, RunStatus, StepKind, StepRecord, Store, StoredEvent,
+    Ack, Acked, Batch, Checkpoint, ClaimFor, EventQuery, Gates, Join, Lease, Matcher, MatcherKind, Memo, NewEvent,
+    NewRun, PendingOp, RateGate, Resolution, Resume, RunQuery, RunRecord, RunState, RunStatus, SkipReason, StepKind,
+    StepRecord, Store, StoredEvent,
 };
 use crate::error::ErrorInfo;
 use crate::model::{Cancellation, CancelledBy, EventSource, FailedAttempt, ParentRef, ResumedBy, StepDetail, WaitSpec};
@@ -47,6 +48,8 @@ where
     runs_claimed_on_insert_belong_to_the_claimer(make().await).await;
     matchers_expire_and_end_with_their_run(make().await).await;
     invoked_results_resume_the_caller(make().await).await;
+    gates_skip_runs_record_why_and_charge_only_what_they_admit(make().await).await;
+    singleton_locks_are_held_until_the_run_ends(make().await).await;
 }
 
 const NOW: i64 = 1_000;
@@ -700,4 +703,102 @@ async fn invoked_results_resume_the_caller(store: Arc<dyn Store>) {
     store.ack(&lease, a, None).await.expect("ack");
     assert_eq!(store.journal("01P").await.expect("journal")[0].memo, Memo::Data(json!(42)));
     claim_one(&store, "caller", NOW + 7).await;
+}
+
+fn gated(mut run: RunRecord, rate: Option<(&str, u32, i64)>, singleton: Option<(&str, bool)>) -> NewRun {
+    run.flow.singleton = singleton.map(|(lock, _)| lock.to_owned());
+    let rates = rate
+        .map(|(bucket, limit, period_ms)| RateGate {
+            bucket: bucket.into(),
+            limit,
+            period_ms,
+            burst: 0,
+            reason: SkipReason::RateLimit { key: bucket.into() },
+        })
+        .into_iter()
+        .collect();
+    let gates = Gates { rates, singleton_cancels: singleton.is_some_and(|(_, cancels)| cancels) };
+    NewRun { gates, ..NewRun::new(run) }
+}
+
+async fn accept_at(store: &Arc<dyn Store>, event: StoredEvent, runs: Vec<NewRun>, at: i64) -> super::Accepted {
+    let new = NewEvent { runs, ..NewEvent::new(event) };
+    store.accept(&Batch { events: vec![new], runs: Vec::new(), at }, None).await.expect("accept").events.remove(0)
+}
+
+async fn gates_skip_runs_record_why_and_charge_only_what_they_admit(store: Arc<dyn Store>) {
+    if !store.enforces_flow_control() {
+        return;
+    }
+    let what = "gates_skip_runs_record_why_and_charge_only_what_they_admit";
+    let limited = |id: &str, event: &str| gated(run(id, "f", event), Some(("f:k", 1, 1_000)), None);
+    let first = accept_at(&store, event("e1", "a", 1), vec![limited("01A", "e1")], NOW).await;
+    assert_eq!(ids(&first.runs), vec!["01A"], "{what}: the first run is admitted");
+    // Two gates: the second refuses, and the first is not charged for a run not created.
+    let both = gated(run("01B", "f", "e2"), Some(("f:k", 1, 1_000)), None);
+    let mut both = both;
+    both.gates.rates.insert(
+        0,
+        RateGate {
+            bucket: "f:other".into(),
+            limit: 1,
+            period_ms: 1_000,
+            burst: 0,
+            reason: SkipReason::RateLimit { key: "other".into() },
+        },
+    );
+    let second = accept_at(&store, event("e2", "a", 2), vec![both], NOW + 999).await;
+    assert!(second.runs.is_empty(), "{what}: over the limit, no run");
+    assert_eq!(second.skipped.len(), 1, "{what}: the skip is answered");
+    assert_eq!(second.skipped[0].reason, SkipReason::RateLimit { key: "f:k".into() });
+    assert_eq!((second.skipped[0].event_id.as_str(), second.skipped[0].at), ("e2", NOW + 999));
+    assert!(store.run("01B").await.expect("run").is_none(), "{what}: the run was not created");
+    assert_eq!(store.events(&["e2".into()]).await.expect("events").len(), 1, "{what}: the event is stored");
+    let other = gated(run("01C", "f", "e3"), Some(("f:other", 1, 1_000)), None);
+    let third = accept_at(&store, event("e3", "a", 3), vec![other], NOW + 999).await;
+    assert_eq!(ids(&third.runs), vec!["01C"], "{what}: a refused run charged no other gate");
+    let later = accept_at(&store, event("e4", "a", 4), vec![limited("01D", "e4")], NOW + 1_000).await;
+    assert_eq!(ids(&later.runs), vec!["01D"], "{what}: a period later the limit admits again");
+    if let Some(queries) = store.queries() {
+        let skips = queries.skips_of_event("e2").await.expect("skips");
+        assert_eq!(skips, second.skipped, "{what}: the skip is a record");
+        assert_eq!(queries.skips_of_function("f", 0).await.expect("skips"), second.skipped);
+        assert_eq!(queries.skip_counts().await.expect("counts").get("f"), Some(&1));
+    }
+}
+
+async fn singleton_locks_are_held_until_the_run_ends(store: Arc<dyn Store>) {
+    if !store.enforces_flow_control() {
+        return;
+    }
+    let what = "singleton_locks_are_held_until_the_run_ends";
+    let single = |id: &str, event: &str, cancels: bool| gated(run(id, "f", event), None, Some(("f", cancels)));
+    let first = accept_at(&store, event("e1", "a", 1), vec![single("01A", "e1", false)], NOW).await;
+    assert_eq!(ids(&first.runs), vec!["01A"]);
+    let skipped = accept_at(&store, event("e2", "a", 2), vec![single("01B", "e2", false)], NOW).await;
+    assert_eq!(skipped.skipped[0].reason, SkipReason::Singleton { run_id: "01A".into() }, "{what}: skip mode");
+    let replacing = accept_at(&store, event("e3", "a", 3), vec![single("01C", "e3", true)], NOW).await;
+    assert_eq!(ids(&replacing.runs), vec!["01C"], "{what}: cancel mode creates the new run");
+    assert!(store.cancel_requested("01A"), "{what}: and cancels the active one");
+    assert_eq!(
+        store.run("01A").await.expect("run").and_then(|r| r.cancellation).map(|c| c.by),
+        Some(CancelledBy::Singleton { run_id: "01C".into() })
+    );
+    let held = accept_at(&store, event("e4", "a", 4), vec![single("01D", "e4", false)], NOW).await;
+    assert_eq!(held.skipped[0].reason, SkipReason::Singleton { run_id: "01C".into() }, "{what}: the new run holds it");
+    // The holder ends: the lock is free.
+    let lease = store
+        .claim(&claimer("w1", &["f"], Duration::from_secs(30)), NOW, 10)
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|l| l.run_id == "01C")
+        .expect("01C is due");
+    let mut done = store.run("01C").await.expect("run").expect("exists");
+    done.status = RunStatus::Completed;
+    done.ended_at = Some(NOW);
+    done.wake_at = None;
+    assert!(matches!(store.ack(&lease, ack(done), None).await.expect("ack"), Acked::Committed { .. }));
+    let free = accept_at(&store, event("e5", "a", 5), vec![single("01E", "e5", false)], NOW).await;
+    assert_eq!(ids(&free.runs), vec!["01E"], "{what}: a run that ended lets go of its lock");
 }

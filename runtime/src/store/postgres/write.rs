@@ -593,7 +593,7 @@ async fn insert_batch(
         e.id.iter()
             .zip(new)
             .zip(per_event)
-            .map(|((event_id, new), runs)| Accepted { event_id: event_id.clone(), new, runs })
+            .map(|((event_id, new), runs)| Accepted { event_id: event_id.clone(), new, runs, skipped: Vec::new() })
             .collect();
     Ok((accepted, lone))
 }

@@ -33,7 +33,7 @@ use super::types::effective_limit;
 use super::{
     Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, EventQuery,
     HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, Memo, Queries, RunLog, RunQuery, RunRecord, RunStatus,
-    StepKind, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    SkipRecord, StepKind, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::model::{EventSource, Millis};
 use crate::Payload;
@@ -448,10 +448,12 @@ fn created(ids: Vec<String>, leases: &std::collections::HashMap<String, Lease>) 
 
 fn accepted(
     ids: impl Iterator<Item = String>,
-    events: Vec<(bool, Vec<String>)>,
+    events: Vec<rows::EventDone>,
     leases: &std::collections::HashMap<String, Lease>,
 ) -> Vec<Accepted> {
-    ids.zip(events).map(|(event_id, (new, runs))| Accepted { event_id, new, runs: created(runs, leases) }).collect()
+    ids.zip(events)
+        .map(|(event_id, (new, runs, skipped))| Accepted { event_id, new, runs: created(runs, leases), skipped })
+        .collect()
 }
 
 #[async_trait]
@@ -767,6 +769,50 @@ impl Queries for SqliteStore {
         })
         .await
     }
+
+    async fn skips_of_event(&self, event_id: &str) -> Result<Vec<SkipRecord>, StoreError> {
+        let event_id = event_id.to_owned();
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {SKIP_COLUMNS} FROM skips WHERE event_id = ?1 ORDER BY seq"))?;
+            let rows = stmt.query_map(params![event_id], skip_from_row)?;
+            collect(rows)
+        })
+        .await
+    }
+
+    async fn skips_of_function(&self, function_id: &str, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
+        let (function_id, limit) = (function_id.to_owned(), effective_limit(limit));
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {SKIP_COLUMNS} FROM skips WHERE function_id = ?1 ORDER BY seq DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![function_id, limit], skip_from_row)?;
+            collect(rows)
+        })
+        .await
+    }
+
+    async fn skip_counts(&self) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT key, value FROM flow_state WHERE key >= 'skips:' AND key < 'skips;'")?;
+            let rows = stmt.query_map([], |r| {
+                let (key, count): (String, i64) = (r.get(0)?, r.get(1)?);
+                Ok((key.trim_start_matches("skips:").to_owned(), u64::try_from(count).unwrap_or(0)))
+            })?;
+            rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        })
+        .await
+    }
+}
+
+const SKIP_COLUMNS: &str = "function_id, event_id, reason, at";
+
+fn skip_from_row(row: &Row<'_>) -> rusqlite::Result<Result<SkipRecord, StoreError>> {
+    let reason: String = row.get(2)?;
+    let (function_id, event_id, at) = (row.get(0)?, row.get(1)?, row.get(3)?);
+    Ok(serde_json::from_str(&reason).map(|reason| SkipRecord { function_id, event_id, reason, at }).map_err(Into::into))
 }
 
 #[async_trait]

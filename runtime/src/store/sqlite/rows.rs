@@ -10,11 +10,23 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::model::{FlowKeys, Millis};
+use crate::store::gates::{self, Decision, RATE_KEY};
 use crate::store::queue::ItemFlow;
 use crate::store::{
-    Ack, Batch, CancelRequest, Checkpoint, DropMatchers, LogLine, Matcher, NewEvent, NewRun, Resolution, RunRecord,
-    StepRecord, StoreError, StoredEvent,
+    Ack, Batch, CancelRequest, Cancellation, CancelledBy, Checkpoint, DropMatchers, Gates, LogLine, Matcher, NewEvent,
+    NewRun, Resolution, RunRecord, SkipRecord, StepRecord, StoreError, StoredEvent,
 };
+
+/// What accepting an event did: whether it was new, the runs it created, those it skipped.
+pub(super) type EventDone = (bool, Vec<String>, Vec<SkipRecord>);
+
+/// What creating a run did.
+enum Inserted {
+    Run,
+    /// Its (event, function) pair has a run already.
+    Duplicate,
+    Skipped(SkipRecord),
+}
 
 /// One write a caller waits for, ready to bind.
 pub(super) enum Write {
@@ -30,8 +42,8 @@ pub(super) enum Write {
 /// What a write did, once committed.
 #[derive(Debug, Default)]
 pub(super) struct Written {
-    /// Per event of the write: whether it was new, and the runs it created.
-    pub(super) events: Vec<(bool, Vec<String>)>,
+    /// Per event of the write: whether it was new, the runs it created, those it skipped.
+    pub(super) events: Vec<EventDone>,
     /// Event-less runs created.
     pub(super) runs: Vec<String>,
     /// For an ack: the run's due time as written.
@@ -135,6 +147,8 @@ pub(super) struct RunRow {
     terminal: bool,
     flow: Option<String>,
     cancel: Option<String>,
+    /// The singleton lock it holds.
+    singleton: Option<String>,
     /// What the queue keeps of its flow.
     pub(super) queue_flow: Arc<ItemFlow>,
 }
@@ -161,6 +175,7 @@ pub(super) struct NewRunRow {
     run: RunRow,
     steps: Vec<StepRow>,
     matchers: Vec<MatcherRow>,
+    gates: Gates,
 }
 
 pub(super) struct ResolutionRow {
@@ -177,6 +192,7 @@ pub(super) struct CancelRow {
 pub(super) struct BatchRows {
     events: Vec<EventRow>,
     runs: Vec<NewRunRow>,
+    at: Millis,
 }
 
 pub(super) struct AckRows {
@@ -250,6 +266,7 @@ impl RunRow {
             terminal: run.status.is_terminal(),
             flow: (!run.flow.is_empty()).then(|| json(&run.flow)).transpose()?,
             cancel: opt_json(run.cancellation.as_ref())?,
+            singleton: run.flow.singleton.clone(),
             queue_flow: ItemFlow::of(run),
         })
     }
@@ -283,6 +300,7 @@ impl NewRunRow {
             run: RunRow::encode(&new.run)?,
             steps: new.steps.iter().map(StepRow::encode).collect::<Result<_, _>>()?,
             matchers: new.matchers.iter().map(MatcherRow::encode).collect::<Result<_, _>>()?,
+            gates: new.gates.clone(),
         })
     }
 }
@@ -308,6 +326,7 @@ impl BatchRows {
         Ok(BatchRows {
             events: batch.events.iter().map(EventRow::encode).collect::<Result<_, _>>()?,
             runs: batch.runs.iter().map(NewRunRow::encode).collect::<Result<_, _>>()?,
+            at: batch.at,
         })
     }
 }
@@ -349,11 +368,11 @@ impl Write {
         match self {
             Write::Accept(batch) => {
                 for event in &batch.events {
-                    let result = insert_event(conn, event, &mut written.effects)?;
+                    let result = insert_event(conn, event, batch.at, &mut written.effects)?;
                     written.events.push(result);
                 }
                 for run in &batch.runs {
-                    if insert_run(conn, run, &mut written.effects)? {
+                    if let Inserted::Run = insert_run(conn, run, &run.run.id, batch.at, &mut written.effects)? {
                         written.runs.push(run.run.id.clone());
                     }
                 }
@@ -403,7 +422,7 @@ impl Write {
     }
 }
 
-fn insert_event(conn: &Connection, e: &EventRow, effects: &mut Effects) -> Result<(bool, Vec<String>), StoreError> {
+fn insert_event(conn: &Connection, e: &EventRow, at: Millis, effects: &mut Effects) -> Result<EventDone, StoreError> {
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO events (id, name, data, ts, user, source, received_at, embeds) \
@@ -411,12 +430,14 @@ fn insert_event(conn: &Connection, e: &EventRow, effects: &mut Effects) -> Resul
         )?
         .execute(params![e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at, e.embeds])?;
     if inserted == 0 {
-        return Ok((false, Vec::new()));
+        return Ok((false, Vec::new(), Vec::new()));
     }
-    let mut created = Vec::with_capacity(e.runs.len());
+    let (mut created, mut skipped) = (Vec::with_capacity(e.runs.len()), Vec::new());
     for run in &e.runs {
-        if insert_run(conn, run, effects)? {
-            created.push(run.run.id.clone());
+        match insert_run(conn, run, &e.id, at, effects)? {
+            Inserted::Run => created.push(run.run.id.clone()),
+            Inserted::Duplicate => {}
+            Inserted::Skipped(skip) => skipped.push(skip),
         }
     }
     for resolution in &e.resolves {
@@ -425,7 +446,7 @@ fn insert_event(conn: &Connection, e: &EventRow, effects: &mut Effects) -> Resul
     for c in &e.cancels {
         cancel(conn, &c.run_id, &c.cancellation, c.at, effects)?;
     }
-    Ok((true, created))
+    Ok((true, created, skipped))
 }
 
 /// Asks an active run to cancel and makes it due by `at`: `false` when it has ended.
@@ -463,8 +484,95 @@ fn write_flow_state(conn: &Connection, state: &[(String, Millis)]) -> Result<(),
     Ok(())
 }
 
-fn insert_run(conn: &Connection, new: &NewRunRow, effects: &mut Effects) -> Result<bool, StoreError> {
+/// Decides on a gated run (see `store::gates`) and writes what the decision says: the rate
+/// states it charges, the cancellation of the singleton lock's holder, or the skip.
+fn gate(
+    conn: &Connection,
+    new: &NewRunRow,
+    event_id: &str,
+    at: Millis,
+    effects: &mut Effects,
+) -> Result<Option<Inserted>, StoreError> {
     let run = &new.run;
+    let exists: bool = conn
+        .prepare_cached("SELECT count(*) > 0 FROM runs WHERE dedupe_key = ?1 AND function_id = ?2")?
+        .query_row(params![run.dedupe_key, run.function_id], |r| r.get(0))?;
+    if exists {
+        return Ok(Some(Inserted::Duplicate));
+    }
+    let holder: Option<String> = match &run.singleton {
+        Some(lock) => conn
+            .prepare_cached(&format!(
+                "SELECT l.run_id FROM flow_locks l JOIN runs r ON r.id = l.run_id \
+                 WHERE l.lock = ?1 AND r.status NOT IN {TERMINAL}"
+            ))?
+            .query_row(params![lock], |r| r.get(0))
+            .optional()?,
+        None => None,
+    };
+    let mut read = conn.prepare_cached("SELECT value FROM flow_state WHERE key = ?1")?;
+    let decision = gates::decide(
+        &run.function_id,
+        &new.gates,
+        event_id,
+        at,
+        |key| read.query_row(params![key], |r| r.get::<_, i64>(0)).optional().map_err(StoreError::from),
+        holder,
+    )?;
+    drop(read);
+    match decision {
+        Decision::Skip(skip) => {
+            conn.prepare_cached("INSERT INTO skips (function_id, event_id, reason, at) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![skip.function_id, skip.event_id, json(&skip.reason)?, skip.at])?;
+            conn.prepare_cached(
+                "INSERT INTO flow_state (key, value) VALUES ('skips:' || ?1, 1) \
+                 ON CONFLICT (key) DO UPDATE SET value = value + 1",
+            )?
+            .execute(params![skip.function_id])?;
+            Ok(Some(Inserted::Skipped(skip)))
+        }
+        Decision::Create { rates, cancel: holder } => {
+            if !rates.is_empty() {
+                write_flow_state(conn, &rates)?;
+                // Spent states go as new ones come (a few per creation, by the time index), so
+                // idempotency keys do not pile up.
+                conn.prepare_cached(
+                    "DELETE FROM flow_state WHERE key IN (SELECT key FROM flow_state \
+                     WHERE key >= ?1 AND key < 'rate;' AND value <= ?2 ORDER BY value LIMIT 4)",
+                )?
+                .execute(params![RATE_KEY, at.saturating_mul(1000)])?;
+            }
+            if let Some(holder) = holder {
+                let by = CancelledBy::Singleton { run_id: run.id.clone() };
+                cancel(conn, &holder, &json(&Cancellation { by, at })?, at, effects)?;
+            }
+            if let Some(lock) = &run.singleton {
+                conn.prepare_cached(
+                    "INSERT INTO flow_locks (lock, run_id) VALUES (?1, ?2) \
+                     ON CONFLICT (lock) DO UPDATE SET run_id = excluded.run_id",
+                )?
+                .execute(params![lock, run.id])?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Creates a run (for the event `event_id`, at `at`) unless its event and function have one,
+/// or its gates skip it.
+fn insert_run(
+    conn: &Connection,
+    new: &NewRunRow,
+    event_id: &str,
+    at: Millis,
+    effects: &mut Effects,
+) -> Result<Inserted, StoreError> {
+    let run = &new.run;
+    if !new.gates.rates.is_empty() || run.singleton.is_some() {
+        if let Some(done) = gate(conn, new, event_id, at, effects)? {
+            return Ok(done);
+        }
+    }
     let n = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, \
@@ -491,7 +599,7 @@ fn insert_run(conn: &Connection, new: &NewRunRow, effects: &mut Effects) -> Resu
             run.flow,
         ])?;
     if n == 0 {
-        return Ok(false);
+        return Ok(Inserted::Duplicate);
     }
     for step in &new.steps {
         insert_step(conn, step)?;
@@ -502,7 +610,7 @@ fn insert_run(conn: &Connection, new: &NewRunRow, effects: &mut Effects) -> Resu
     if let Some(due) = run.wake_at {
         effects.created.push((run.id.clone(), run.function_id.clone(), due, run.queue_flow.clone()));
     }
-    Ok(true)
+    Ok(Inserted::Run)
 }
 
 fn insert_step(conn: &Connection, s: &StepRow) -> Result<bool, StoreError> {
@@ -632,11 +740,15 @@ fn ack_run(conn: &Connection, ack: &AckRows, written: &mut Written) -> Result<()
         conn.prepare_cached("DELETE FROM matchers WHERE run_id = ?1")?.execute(params![run.id])?;
         written.effects.ended.push(run.id.clone());
     }
+    if let (true, Some(lock)) = (run.terminal, &run.singleton) {
+        conn.prepare_cached("DELETE FROM flow_locks WHERE lock = ?1 AND run_id = ?2")?
+            .execute(params![lock, run.id])?;
+    }
     for matcher in &ack.matchers {
         insert_matcher(conn, matcher, &mut written.effects)?;
     }
     for event in &ack.events {
-        let result = insert_event(conn, event, &mut written.effects)?;
+        let result = insert_event(conn, event, ack.at, &mut written.effects)?;
         written.events.push(result);
     }
     for step in &ack.resume {

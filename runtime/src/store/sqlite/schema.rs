@@ -111,13 +111,27 @@ CREATE TABLE IF NOT EXISTS legacy_cancel_on (run_id TEXT PRIMARY KEY) WITHOUT RO
 DROP INDEX IF EXISTS runs_active;
 "#;
 
-/// What version 3 adds besides `runs.flow` and `steps.detail`: throttle state (each bucket's
-/// GCRA theoretical arrival time in microseconds, keyed `throttle:<bucket>`), an index of the
+/// What version 3 adds besides `runs.flow` and `steps.detail`: throttle and rate-limit state
+/// (each bucket's GCRA theoretical arrival time in microseconds, keyed `throttle:<bucket>` and
+/// `rate:<bucket>`, the latter indexed by time so that spent ones are deleted as new ones come),
+/// each function's count of skipped runs (`skips:<function>`), the skipped runs themselves
+/// (`skips`), the singleton locks (`flow_locks`: the run holding each), an index of the
 /// started, unended runs whose run-level concurrency slots are counted again at open, and the
 /// runs an event cancelled, found by the event's id inside the cancellation
 /// (`Queries::runs_cancelled_by`).
 const V3: &str = r#"
 CREATE TABLE IF NOT EXISTS flow_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS flow_state_rates ON flow_state(value) WHERE key >= 'rate:' AND key < 'rate;';
+CREATE TABLE IF NOT EXISTS flow_locks (lock TEXT PRIMARY KEY, run_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS skips (
+    seq INTEGER PRIMARY KEY,
+    function_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS skips_by_event ON skips(event_id);
+CREATE INDEX IF NOT EXISTS skips_by_function ON skips(function_id, seq);
 CREATE INDEX IF NOT EXISTS runs_flow_started ON runs(id)
     WHERE flow IS NOT NULL AND started_at IS NOT NULL AND ended_at IS NULL;
 CREATE INDEX IF NOT EXISTS runs_cancelled_by ON runs(json_extract(cancel, '$.by.event_id'))
@@ -150,9 +164,10 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> 
             path.display()
         )));
     }
-    // Version 3 was built in two halves on the way to one release: a file written between them
-    // has the number but not `steps.detail`, and goes through the (idempotent) steps below.
-    if version == VERSION && has_column(conn, "steps", "detail")? {
+    // Version 3 was built in parts on the way to one release: a file written between them has
+    // the number but not `steps.detail` or `skips`, and goes through the (idempotent) steps
+    // below.
+    if version == VERSION && has_column(conn, "steps", "detail")? && has_table(conn, "skips")? {
         return Ok(());
     }
     let existed: bool =
@@ -189,6 +204,14 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> 
         }
     }
     Ok(())
+}
+
+fn has_table(conn: &Connection, table: &str) -> Result<bool, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        params![table],
+        |r| r.get(0),
+    )?)
 }
 
 fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, StoreError> {
