@@ -89,9 +89,15 @@ async fn story_gate(step: Step) -> Result<()> {
     Ok(())
 }
 
+/// One run per order id: a second event for the same order is a recorded skip.
+#[inngest_fn(id = "story-once", event = "app/story.order", idempotency = "event.data.order")]
+async fn story_once() -> Result<()> {
+    Ok(())
+}
+
 fn story_registry() -> hookflow::Registry {
     let mut registry = hookflow::Registry::empty();
-    for def in [story::DEF, story_child::DEF, story_nightly::DEF, story_gate::DEF] {
+    for def in [story::DEF, story_child::DEF, story_nightly::DEF, story_gate::DEF, story_once::DEF] {
         registry.add(def).expect("unique ids");
     }
     registry

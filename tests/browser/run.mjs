@@ -633,7 +633,7 @@ async function main() {
     await auditPage("step attempts", 1280);
   });
 
-  const flowTest = "a held-back run and a cron schedule say so";
+  const flowTest = "a held-back run, a cron schedule and a skipped event say so";
   if (!STORY_URL) skip(flowTest, "HOOKFLOW_STORY_URL is not set");
   else await test(flowTest, async () => {
     const storyApi = (p, init) => api(p, init, STORY_URL);
@@ -661,6 +661,21 @@ async function main() {
     const when = await next.locator("time").getAttribute("datetime");
     assert(new Date(when).getUTCHours() === 3 && new Date(when).getUTCMinutes() === 0, `at 03:00 UTC: ${when}`);
     await auditPage("functions with a cron", 1280);
+
+    // An idempotency skip is said on the event's page and counted on the function's.
+    const order = `order-${suffix}`;
+    await send("app/story.order", { order });
+    const duplicate = await send("app/story.order", { order });
+    await page.goto(`${STORY_URL}/events/${encodeURIComponent(duplicate)}`, { waitUntil: "domcontentloaded" });
+    const reason = page.locator(".skip-reason", { hasText: "skipped by" });
+    await reason.waitFor({ timeout: TIMEOUT });
+    const said = await reason.textContent();
+    assert(/idempoten/i.test(said), `the skip says why: ${said}`);
+    await auditPage("event with a skip", 1280);
+    await page.goto(`${STORY_URL}/functions/story-once`, { waitUntil: "domcontentloaded" });
+    await page.locator(".skip-count", { hasText: "1 skipped" }).waitFor({ timeout: TIMEOUT });
+    await page.locator(`.skips a[href="/events/${duplicate}"]`).waitFor({ timeout: TIMEOUT });
+    await auditPage("function with skips", 1280);
   });
 
   await test("no script errors in the console", async () => {
