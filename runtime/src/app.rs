@@ -143,6 +143,9 @@ pub struct App {
     limits: ServerLimits,
     clock: Option<Arc<dyn Clock>>,
     lease: Option<std::time::Duration>,
+    /// Inngest mode: the functions run under this Inngest server, not in this app's engine.
+    #[cfg(feature = "protocol")]
+    inngest: Option<crate::protocol::InngestConfig>,
 }
 
 impl std::fmt::Debug for App {
@@ -173,6 +176,8 @@ impl App {
             limits: ServerLimits::default(),
             clock: None,
             lease: None,
+            #[cfg(feature = "protocol")]
+            inngest: None,
         }
     }
 
@@ -319,13 +324,58 @@ impl App {
         self
     }
 
+    /// Inngest mode (feature `protocol`): the functions run under the Inngest server `config`
+    /// names (Inngest's dev server, a self-hosted `inngest start`, Inngest Cloud, or
+    /// `hookflow dev`) instead of in this app's engine, unchanged.
+    ///
+    /// The app then serves them to the server at `config.serve_path` (`/api/inngest`) and
+    /// registers them with it when it starts serving (a server not reachable yet is logged and
+    /// tried again, with a back-off, while the app serves); [`RunningApp::send`] and
+    /// `step.send_event` send to the server's event API; the Clerk webhook endpoint still
+    /// verifies each webhook and forwards its event (`clerk/<type>`) there, as does the event
+    /// API (`POST /e/{key}`). The store is not opened and the dev UI is not served: the server
+    /// keeps the runs and shows them in its own UI.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), hookflow::AppError> {
+    /// // INNGEST_DEV=http://127.0.0.1:8288 for a dev server; INNGEST_SIGNING_KEY (and
+    /// // INNGEST_BASE_URL for a self-hosted server) for cloud mode.
+    /// let config = hookflow::protocol::InngestConfig::dev("http://127.0.0.1:8288");
+    /// hookflow::App::new("my-app")
+    ///     .clerk_webhooks(std::env::var("CLERK_WEBHOOK_SIGNING_SECRET").unwrap_or_default())
+    ///     .serve_to_inngest(config)
+    ///     .serve("127.0.0.1:3000")
+    ///     .await
+    /// # }
+    /// ```
+    #[cfg(feature = "protocol")]
+    #[must_use]
+    pub fn serve_to_inngest(mut self, config: crate::protocol::InngestConfig) -> Self {
+        self.inngest = Some(config);
+        self
+    }
+
+    /// Inngest mode ([`App::serve_to_inngest`]) with the configuration from Inngest's
+    /// environment variables (`INNGEST_DEV`, `INNGEST_SIGNING_KEY`, `INNGEST_BASE_URL`,
+    /// `INNGEST_EVENT_KEY`, ...: see [`InngestConfig`](crate::protocol::InngestConfig)); fails
+    /// on a setting that cannot work, such as cloud mode without a signing key.
+    #[cfg(feature = "protocol")]
+    pub fn inngest_from_env(self) -> Result<Self, AppError> {
+        let config = crate::protocol::InngestConfig::from_env().map_err(|e| AppError::Config(e.to_string()))?;
+        Ok(self.serve_to_inngest(config))
+    }
+
     /// Opens the store, resumes unfinished runs and checks the settings, without serving.
     pub async fn start(self) -> Result<RunningApp, AppError> {
-        let registry = self.registry?;
         if let Some(clerk) = self.clerk.as_ref().filter(|c| !c.secrets.is_empty()) {
             // A bad secret fails now, not on the first webhook.
             crate::webhook::svix::Verifier::new(&clerk.secrets).map_err(|e| AppError::Config(e.to_string()))?;
         }
+        #[cfg(feature = "protocol")]
+        if let Some(config) = self.inngest.clone() {
+            return self.start_for_inngest(config).await;
+        }
+        let registry = self.registry?;
         let store: Arc<dyn Store> = match self.store {
             StoreChoice::Memory => Arc::new(MemoryStore::new()),
             StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
@@ -356,6 +406,38 @@ impl App {
                 ui_token: self.ui_token,
                 limits: self.limits,
                 extra: None,
+                #[cfg(feature = "protocol")]
+                inngest: None,
+            },
+            stop_streams,
+        })
+    }
+
+    /// Inngest mode's start: a serve handler for the functions, and an engine with none
+    /// (on a memory store, which nothing reaches) for what the app serves beside them.
+    #[cfg(feature = "protocol")]
+    async fn start_for_inngest(self, config: crate::protocol::InngestConfig) -> Result<RunningApp, AppError> {
+        let registry = self.registry?;
+        config.check().map_err(|e| AppError::Config(e.to_string()))?;
+        let mut handler = crate::protocol::ServeHandler::new(self.id.clone(), config, &registry, self.state)?;
+        let mut builder = EngineBuilder::new(self.id, Registry::empty()).store(Arc::new(MemoryStore::new()));
+        if let Some(clock) = self.clock {
+            handler = handler.with_clock(clock.clone());
+            builder = builder.clock(clock);
+        }
+        let engine = builder.start().await?;
+        let (stop_streams, _) = tokio::sync::watch::channel(false);
+        Ok(RunningApp {
+            engine,
+            setup: Setup {
+                clerk: self.clerk,
+                event_keys: self.event_keys,
+                allow_clerk_events: self.allow_clerk_events,
+                dev_ui: false,
+                ui_token: self.ui_token,
+                limits: self.limits,
+                extra: None,
+                inngest: Some(handler),
             },
             stop_streams,
         })
@@ -391,6 +473,9 @@ struct Setup {
     limits: ServerLimits,
     /// Routes added after start (`RunningApp::merge`).
     extra: Option<Router>,
+    /// Inngest mode: the functions are served to this server.
+    #[cfg(feature = "protocol")]
+    inngest: Option<crate::protocol::ServeHandler>,
 }
 
 /// A started app: the engine, and what its HTTP routes are built from.
@@ -437,12 +522,24 @@ impl RunningApp {
         self
     }
 
-    /// Sends events from code; committed when this returns.
+    /// The serve handler, in Inngest mode ([`App::serve_to_inngest`]).
+    #[cfg(feature = "protocol")]
+    pub fn inngest(&self) -> Option<&crate::protocol::ServeHandler> {
+        self.setup.inngest.as_ref()
+    }
+
+    /// Sends events from code; committed when this returns (in Inngest mode, once the
+    /// server's event API took them).
     pub async fn send<I>(&self, events: I) -> Result<Vec<String>, crate::Error>
     where
         I: IntoIterator,
         I::Item: IntoRawEvent,
     {
+        #[cfg(feature = "protocol")]
+        if let Some(handler) = &self.setup.inngest {
+            let raws = events.into_iter().map(IntoRawEvent::into_raw_event).collect::<Result<Vec<_>, _>>()?;
+            return handler.send(raws).await;
+        }
         self.engine.send(events).await
     }
 
@@ -471,6 +568,8 @@ impl RunningApp {
             lines,
             limits: self.setup.limits,
             stop_streams: self.stop_streams,
+            #[cfg(feature = "protocol")]
+            inngest: self.setup.inngest,
         })
     }
 
@@ -489,10 +588,27 @@ impl RunningApp {
         let loopback = addr.ip().is_loopback();
         let base = format!("http://{addr}");
         let mut lines = Vec::new();
-        let sink: Arc<dyn EventSink> = Arc::new(self.engine.clone());
+        #[allow(unused_mut)]
+        let mut sink: Arc<dyn EventSink> = Arc::new(self.engine.clone());
         let mut guard = Guard { ui_token: setup.ui_token.clone(), dev_ui: setup.dev_ui, ..Guard::default() };
         let mut router =
             Router::new().route("/health", get(|| async { Json(json!({"status": 200, "message": "OK"})) }));
+        #[cfg(feature = "protocol")]
+        if let Some(handler) = &setup.inngest {
+            // Every event taken here goes to the Inngest server, where the functions run.
+            sink = Arc::new(handler.clone());
+            router = router.merge(handler.router());
+            guard.signed_paths.push(handler.config().serve_path.clone());
+            let config = handler.config();
+            let verified = if config.mode == crate::protocol::Mode::Cloud { "signed requests only" } else { "dev mode" };
+            lines.push((
+                "Inngest serve",
+                format!("{}  ({verified}; {} functions)", crate::protocol::inngest_mode::serve_url(config, addr), handler.function_ids().len()),
+            ));
+            lines.push(("Inngest server", crate::protocol::inngest_mode::describe(config)));
+            lines.push(("events go to", format!("{}/e/…", config.event_origin)));
+            lines.push(("runs", "kept and shown by the Inngest server (no dev UI in Inngest mode)".to_owned()));
+        }
 
         if setup.dev_ui {
             if setup.ui_token.is_none() && !loopback {
@@ -578,6 +694,8 @@ pub struct Listening {
     lines: Vec<(&'static str, String)>,
     limits: ServerLimits,
     stop_streams: tokio::sync::watch::Sender<bool>,
+    #[cfg(feature = "protocol")]
+    inngest: Option<crate::protocol::ServeHandler>,
 }
 
 impl std::fmt::Debug for Listening {
@@ -608,11 +726,21 @@ impl Listening {
         let endpoints: Vec<String> = self.lines.iter().map(|(what, line)| format!("{what}: {line}")).collect();
         tracing::info!(addr = %self.addr, endpoints = %endpoints.join("; "), "hookflow listening");
         let stop_streams = self.stop_streams;
+        // Inngest mode: register the functions once the listener is serving.
+        #[cfg(feature = "protocol")]
+        let sync = self.inngest.map(|handler| {
+            let url = crate::protocol::inngest_mode::serve_url(handler.config(), self.addr);
+            tokio::spawn(crate::protocol::inngest_mode::sync_at_start(handler, url))
+        });
         let shutdown = async move {
             shutdown.await;
             let _ = stop_streams.send(true);
         };
         crate::server::serve(self.listener, self.router, self.limits, shutdown, SHUTDOWN_GRACE).await;
+        #[cfg(feature = "protocol")]
+        if let Some(sync) = sync {
+            sync.abort();
+        }
         self.engine.shutdown(SHUTDOWN_GRACE).await;
         Ok(())
     }
