@@ -182,7 +182,10 @@ async fn wait_runs(client: &reqwest::Client, dev: &str, event: &str, expected: &
         let mut seen: Vec<(String, String)> = runs
             .iter()
             .map(|r| {
-                (r["function_id"].as_str().unwrap_or_default().to_owned(), r["status"].as_str().unwrap_or_default().to_owned())
+                (
+                    r["function_id"].as_str().unwrap_or_default().to_owned(),
+                    r["status"].as_str().unwrap_or_default().to_owned(),
+                )
             })
             .collect();
         seen.sort();
@@ -226,7 +229,10 @@ async fn sign_up_runs_on_the_server(client: &reqwest::Client, dir: &Path, app: &
         ["wait-3-days", "trial-offer-email"]
     );
     // The steps ran in the example: its database and its outbox.
-    assert_eq!(common::users(dir), vec![("user_ann".to_owned(), Some("ann@example.com".to_owned()), Some("John".to_owned()))]);
+    assert_eq!(
+        common::users(dir),
+        vec![("user_ann".to_owned(), Some("ann@example.com".to_owned()), Some("John".to_owned()))]
+    );
     let mails = common::outbox(dir);
     assert_eq!(mails.len(), 2, "{mails:#?}");
     assert!(mails.iter().any(|m| m.contains("Subject: Welcome")), "{mails:#?}");
@@ -277,7 +283,12 @@ async fn the_example_runs_under_hookflow_dev_in_cloud_mode_with_a_signing_key() 
     let (_dev, dev) = hookflow_dev(dir.path(), 0, &["--signing-key", SIGNING_KEY]);
     let mut example = example(
         dir.path(),
-        &[("INNGEST_DEV", "0"), ("INNGEST_BASE_URL", &dev), ("INNGEST_SIGNING_KEY", SIGNING_KEY), ("INNGEST_EVENT_KEY", "ek")],
+        &[
+            ("INNGEST_DEV", "0"),
+            ("INNGEST_BASE_URL", &dev),
+            ("INNGEST_SIGNING_KEY", SIGNING_KEY),
+            ("INNGEST_EVENT_KEY", "ek"),
+        ],
     );
     let app = serve_base(&mut example);
     wait_synced(&client, &dev).await;
@@ -287,7 +298,10 @@ async fn the_example_runs_under_hookflow_dev_in_cloud_mode_with_a_signing_key() 
     assert_eq!(unsigned.status(), 401);
     let unsigned = client
         .post(format!("{app}/api/inngest?fnId=clerk-onboarding-sync-user-from-clerk&stepId=step"))
-        .body(json!({"ctx": {"run_id": "r"}, "event": {"name": "clerk/user.created", "data": {}}, "steps": {}}).to_string())
+        .body(
+            json!({"ctx": {"run_id": "r"}, "event": {"name": "clerk/user.created", "data": {}}, "steps": {}})
+                .to_string(),
+        )
         .send()
         .await
         .expect("post");
@@ -338,7 +352,11 @@ fn a_malformed_inngest_dev_or_a_missing_key_stops_the_example_with_a_message_nam
     let dir = tempfile::tempdir().expect("tempdir");
     let run = |vars: &[(&str, &str)]| {
         let mut command = common::command(dir.path(), "1s");
-        command.arg("--inngest").env_remove("INNGEST_DEV").env_remove("INNGEST_SIGNING_KEY").env_remove("INNGEST_BASE_URL");
+        command
+            .arg("--inngest")
+            .env_remove("INNGEST_DEV")
+            .env_remove("INNGEST_SIGNING_KEY")
+            .env_remove("INNGEST_BASE_URL");
         for (name, value) in vars {
             command.env(name, value);
         }

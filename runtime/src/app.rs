@@ -600,10 +600,15 @@ impl RunningApp {
             router = router.merge(handler.router());
             guard.signed_paths.push(handler.config().serve_path.clone());
             let config = handler.config();
-            let verified = if config.mode == crate::protocol::Mode::Cloud { "signed requests only" } else { "dev mode" };
+            let verified =
+                if config.mode == crate::protocol::Mode::Cloud { "signed requests only" } else { "dev mode" };
             lines.push((
                 "Inngest serve",
-                format!("{}  ({verified}; {} functions)", crate::protocol::inngest_mode::serve_url(config, addr), handler.function_ids().len()),
+                format!(
+                    "{}  ({verified}; {} functions)",
+                    crate::protocol::inngest_mode::serve_url(config, addr),
+                    handler.function_ids().len()
+                ),
             ));
             lines.push(("Inngest server", crate::protocol::inngest_mode::describe(config)));
             lines.push(("events go to", format!("{}/e/…", config.event_origin)));

@@ -114,21 +114,19 @@ async fn the_apps_api_lists_synced_apps_and_resyncs_them_and_refuses_attackers()
     // The dead app's resync fails, saying why, and keeps the error for the list.
     let (status, body) = json_of(client.post(resync(&api_id(&dead_url))).send().await.expect("post")).await;
     assert_eq!((status, body["status"].as_u64()), (502, Some(502)), "{body}");
-    assert!(body["error"].as_str().is_some_and(|e| e.contains("did not sync") && e.contains("could not reach")), "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("did not sync") && e.contains("could not reach")),
+        "{body}"
+    );
     assert!(find(&list(&client, &dev).await, &dead_url)["error"].is_string());
 
     // Attackers: nothing they send resyncs anything.
     clock.advance(Duration::from_secs(60));
-    let forged = client
-        .post(resync(&api_id(&app_url)))
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .expect("post");
+    let forged =
+        client.post(resync(&api_id(&app_url))).header("origin", "https://evil.example").send().await.expect("post");
     let (status, body) = json_of(forged).await;
     assert_eq!((status, body["status"].as_u64()), (403, Some(403)), "{body}");
-    let rebinding =
-        client.post(resync(&api_id(&app_url))).header("host", "evil.example").send().await.expect("post");
+    let rebinding = client.post(resync(&api_id(&app_url))).header("host", "evil.example").send().await.expect("post");
     let (status, body) = json_of(rebinding).await;
     assert_eq!((status, body["status"].as_u64()), (403, Some(403)), "{body}");
     let (status, body) = json_of(client.post(resync("0123456789abcdef")).send().await.expect("post")).await;

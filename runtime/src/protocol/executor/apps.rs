@@ -271,7 +271,10 @@ async fn resync(State(apps): State<Apps>, Path(id): Path<String>) -> Response {
         );
     }
     let Some(app) = apps.by_api_id(&id) else {
-        return error(StatusCode::NOT_FOUND, format!("no app `{id}`: GET /api/v1/apps lists the apps this server knows"));
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no app `{id}`: GET /api/v1/apps lists the apps this server knows"),
+        );
     };
     let result = apps.sync(&app.url).await;
     let now = apps.by_api_id(&id).unwrap_or(app);
