@@ -366,29 +366,39 @@ impl App {
     }
 
     /// Opens the store, resumes unfinished runs and checks the settings, without serving.
-    pub async fn start(self) -> Result<RunningApp, AppError> {
+    #[cfg_attr(not(feature = "protocol"), allow(unused_mut))]
+    pub async fn start(mut self) -> Result<RunningApp, AppError> {
+        let registry = self.registry?;
         if let Some(clerk) = self.clerk.as_ref().filter(|c| !c.secrets.is_empty()) {
             // A bad secret fails now, not on the first webhook.
             crate::webhook::svix::Verifier::new(&clerk.secrets).map_err(|e| AppError::Config(e.to_string()))?;
         }
+        // Inngest mode: a serve handler runs the functions (with the state), and the engine has
+        // none, on a memory store that nothing reaches.
         #[cfg(feature = "protocol")]
-        if let Some(config) = self.inngest.clone() {
-            return self.start_for_inngest(config).await;
-        }
-        let registry = self.registry?;
-        let store: Arc<dyn Store> = match self.store {
-            StoreChoice::Memory => Arc::new(MemoryStore::new()),
-            StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
-            #[cfg(feature = "postgres")]
-            StoreChoice::Postgres(url) => Arc::new(crate::store::PostgresStore::connect(&url).await?),
-            #[cfg(not(feature = "postgres"))]
-            StoreChoice::Postgres(_) => {
-                return Err(AppError::Config("this build has no Postgres store (cargo feature `postgres`)".into()))
+        let mut inngest = match self.inngest.take() {
+            Some(config) => {
+                config.check().map_err(|e| AppError::Config(e.to_string()))?;
+                let state = std::mem::take(&mut self.state);
+                Some(crate::protocol::ServeHandler::new(self.id.clone(), config, &registry, state)?)
             }
-            StoreChoice::Custom(store) => store,
+            None => None,
+        };
+        #[cfg(feature = "protocol")]
+        let served_elsewhere = inngest.is_some();
+        #[cfg(not(feature = "protocol"))]
+        let served_elsewhere = false;
+        let (store, registry) = if served_elsewhere {
+            (Arc::new(MemoryStore::new()) as Arc<dyn Store>, Registry::empty())
+        } else {
+            (open_store(self.store).await?, registry)
         };
         let mut builder = EngineBuilder::new(self.id, registry).store(store).state(self.state);
         if let Some(clock) = self.clock {
+            #[cfg(feature = "protocol")]
+            {
+                inngest = inngest.map(|handler| handler.with_clock(clock.clone()));
+            }
             builder = builder.clock(clock);
         }
         if let Some(lease) = self.lease {
@@ -402,42 +412,13 @@ impl App {
                 clerk: self.clerk,
                 event_keys: self.event_keys,
                 allow_clerk_events: self.allow_clerk_events,
-                dev_ui: self.dev_ui,
+                // In Inngest mode the runs are the server's, and so is the UI.
+                dev_ui: self.dev_ui && !served_elsewhere,
                 ui_token: self.ui_token,
                 limits: self.limits,
                 extra: None,
                 #[cfg(feature = "protocol")]
-                inngest: None,
-            },
-            stop_streams,
-        })
-    }
-
-    /// Inngest mode's start: a serve handler for the functions, and an engine with none
-    /// (on a memory store, which nothing reaches) for what the app serves beside them.
-    #[cfg(feature = "protocol")]
-    async fn start_for_inngest(self, config: crate::protocol::InngestConfig) -> Result<RunningApp, AppError> {
-        let registry = self.registry?;
-        config.check().map_err(|e| AppError::Config(e.to_string()))?;
-        let mut handler = crate::protocol::ServeHandler::new(self.id.clone(), config, &registry, self.state)?;
-        let mut builder = EngineBuilder::new(self.id, Registry::empty()).store(Arc::new(MemoryStore::new()));
-        if let Some(clock) = self.clock {
-            handler = handler.with_clock(clock.clone());
-            builder = builder.clock(clock);
-        }
-        let engine = builder.start().await?;
-        let (stop_streams, _) = tokio::sync::watch::channel(false);
-        Ok(RunningApp {
-            engine,
-            setup: Setup {
-                clerk: self.clerk,
-                event_keys: self.event_keys,
-                allow_clerk_events: self.allow_clerk_events,
-                dev_ui: false,
-                ui_token: self.ui_token,
-                limits: self.limits,
-                extra: None,
-                inngest: Some(handler),
+                inngest,
             },
             stop_streams,
         })
@@ -456,6 +437,21 @@ impl App {
         println!("{}", listening.banner());
         listening.serve(shutdown_signal()).await
     }
+}
+
+/// Opens the store chosen.
+async fn open_store(choice: StoreChoice) -> Result<Arc<dyn Store>, AppError> {
+    Ok(match choice {
+        StoreChoice::Memory => Arc::new(MemoryStore::new()),
+        StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        #[cfg(feature = "postgres")]
+        StoreChoice::Postgres(url) => Arc::new(crate::store::PostgresStore::connect(&url).await?),
+        #[cfg(not(feature = "postgres"))]
+        StoreChoice::Postgres(_) => {
+            return Err(AppError::Config("this build has no Postgres store (cargo feature `postgres`)".into()))
+        }
+        StoreChoice::Custom(store) => store,
+    })
 }
 
 /// Splits a comma-separated list of keys.
