@@ -32,12 +32,14 @@ fn the_dev_ui_works_in_headless_chromium() {
     let server = common::start(dir.path(), "1h");
     let empty_url = serve_app(hookflow::Registry::empty());
     let story_url = serve_app(story_registry());
+    let apps_url = serve_apps();
     let status = Command::new("node")
         .arg("run.mjs")
         .current_dir(&browser_dir)
         .env("HOOKFLOW_URL", &server.url)
         .env("HOOKFLOW_EMPTY_URL", &empty_url)
         .env("HOOKFLOW_STORY_URL", &story_url)
+        .env("HOOKFLOW_APPS_URL", &apps_url)
         .env("CLERK_WEBHOOK_SIGNING_SECRET", common::SECRET)
         .status()
         .expect("run node (is Node.js installed?)");
@@ -122,4 +124,46 @@ fn serve_app(registry: hookflow::Registry) -> String {
         });
     });
     format!("http://{}", address.recv().expect("the app's address"))
+}
+
+/// A dev server as `hookflow dev -u` builds it (engine, dev UI, the executor's routes), with
+/// `browser-sdk-app` (a hookflow app in Inngest mode, serving `story-child`) synced at its
+/// start-up, and an app that is down asked to sync; its base URL.
+fn serve_apps() -> String {
+    use hookflow::protocol::executor::apps::Apps;
+    let (address_tx, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        runtime.block_on(async move {
+            let running = hookflow::App::with_registry("hookflow-dev", Ok(hookflow::Registry::empty()))
+                .store_memory()
+                .dev_ui()
+                .start()
+                .await
+                .expect("start the dev server");
+            let apps = Apps::new(running.engine().clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let dev = format!("http://{}", listener.local_addr().expect("address"));
+            tokio::spawn(running.merge(apps.router()).serve(listener, std::future::pending()));
+
+            let mut registry = hookflow::Registry::empty();
+            registry.add(story_child::DEF).expect("unique ids");
+            let app = hookflow::App::with_registry("browser-sdk-app", Ok(registry))
+                .serve_to_inngest(hookflow::protocol::InngestConfig::dev(&dev))
+                .start()
+                .await
+                .expect("start the SDK app");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let url = format!("http://{}/api/inngest", listener.local_addr().expect("address"));
+            tokio::spawn(app.serve(listener, std::future::pending()));
+            while !apps.list().iter().any(|a| a.url == url) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let down = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+            let _ = apps.sync(&format!("http://127.0.0.1:{down}/api/inngest")).await;
+            address_tx.send(dev).expect("send the address");
+            std::future::pending::<()>().await;
+        });
+    });
+    address.recv().expect("the dev server's address")
 }

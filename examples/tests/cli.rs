@@ -46,8 +46,14 @@ fn help_prints_the_settings_and_starts_nothing() {
     for flag in ["--help", "-h"] {
         let (code, help, _) = run_to_end(common::command(dir.path(), "1h").arg(flag));
         assert_eq!(code, Some(0), "{flag}");
-        for setting in ["Usage: clerk-onboarding", "HOOKFLOW_ADDR", "CLERK_WEBHOOK_SIGNING_SECRET", "TRIAL_OFFER_DELAY"]
-        {
+        for setting in [
+            "Usage: clerk-onboarding",
+            "--inngest",
+            "INNGEST_DEV",
+            "HOOKFLOW_ADDR",
+            "CLERK_WEBHOOK_SIGNING_SECRET",
+            "TRIAL_OFFER_DELAY",
+        ] {
             assert!(help.contains(setting), "{flag}: `{setting}` missing from:\n{help}");
         }
         assert!(!help.contains("is running"), "{flag} started the server:\n{help}");

@@ -143,6 +143,9 @@ pub struct App {
     limits: ServerLimits,
     clock: Option<Arc<dyn Clock>>,
     lease: Option<std::time::Duration>,
+    /// Inngest mode: the functions run under this Inngest server, not in this app's engine.
+    #[cfg(feature = "protocol")]
+    inngest: Option<crate::protocol::InngestConfig>,
 }
 
 impl std::fmt::Debug for App {
@@ -173,6 +176,8 @@ impl App {
             limits: ServerLimits::default(),
             clock: None,
             lease: None,
+            #[cfg(feature = "protocol")]
+            inngest: None,
         }
     }
 
@@ -319,26 +324,81 @@ impl App {
         self
     }
 
+    /// Inngest mode (feature `protocol`): the functions run under the Inngest server `config`
+    /// names (Inngest's dev server, a self-hosted `inngest start`, Inngest Cloud, or
+    /// `hookflow dev`) instead of in this app's engine, unchanged.
+    ///
+    /// The app then serves them to the server at `config.serve_path` (`/api/inngest`) and
+    /// registers them with it when it starts serving (a server not reachable yet is logged and
+    /// tried again, with a back-off, while the app serves); [`RunningApp::send`] and
+    /// `step.send_event` send to the server's event API; the Clerk webhook endpoint still
+    /// verifies each webhook and forwards its event (`clerk/<type>`) there, as does the event
+    /// API (`POST /e/{key}`). The store is not opened and the dev UI is not served: the server
+    /// keeps the runs and shows them in its own UI.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), hookflow::AppError> {
+    /// // INNGEST_DEV=http://127.0.0.1:8288 for a dev server; INNGEST_SIGNING_KEY (and
+    /// // INNGEST_BASE_URL for a self-hosted server) for cloud mode.
+    /// let config = hookflow::protocol::InngestConfig::dev("http://127.0.0.1:8288");
+    /// hookflow::App::new("my-app")
+    ///     .clerk_webhooks(std::env::var("CLERK_WEBHOOK_SIGNING_SECRET").unwrap_or_default())
+    ///     .serve_to_inngest(config)
+    ///     .serve("127.0.0.1:3000")
+    ///     .await
+    /// # }
+    /// ```
+    #[cfg(feature = "protocol")]
+    #[must_use]
+    pub fn serve_to_inngest(mut self, config: crate::protocol::InngestConfig) -> Self {
+        self.inngest = Some(config);
+        self
+    }
+
+    /// Inngest mode ([`App::serve_to_inngest`]) with the configuration from Inngest's
+    /// environment variables (`INNGEST_DEV`, `INNGEST_SIGNING_KEY`, `INNGEST_BASE_URL`,
+    /// `INNGEST_EVENT_KEY`, ...: see [`InngestConfig`](crate::protocol::InngestConfig)); fails
+    /// on a setting that cannot work, such as cloud mode without a signing key.
+    #[cfg(feature = "protocol")]
+    pub fn inngest_from_env(self) -> Result<Self, AppError> {
+        let config = crate::protocol::InngestConfig::from_env().map_err(|e| AppError::Config(e.to_string()))?;
+        Ok(self.serve_to_inngest(config))
+    }
+
     /// Opens the store, resumes unfinished runs and checks the settings, without serving.
-    pub async fn start(self) -> Result<RunningApp, AppError> {
+    #[cfg_attr(not(feature = "protocol"), allow(unused_mut))]
+    pub async fn start(mut self) -> Result<RunningApp, AppError> {
         let registry = self.registry?;
         if let Some(clerk) = self.clerk.as_ref().filter(|c| !c.secrets.is_empty()) {
             // A bad secret fails now, not on the first webhook.
             crate::webhook::svix::Verifier::new(&clerk.secrets).map_err(|e| AppError::Config(e.to_string()))?;
         }
-        let store: Arc<dyn Store> = match self.store {
-            StoreChoice::Memory => Arc::new(MemoryStore::new()),
-            StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
-            #[cfg(feature = "postgres")]
-            StoreChoice::Postgres(url) => Arc::new(crate::store::PostgresStore::connect(&url).await?),
-            #[cfg(not(feature = "postgres"))]
-            StoreChoice::Postgres(_) => {
-                return Err(AppError::Config("this build has no Postgres store (cargo feature `postgres`)".into()))
+        // Inngest mode: a serve handler runs the functions (with the state), and the engine has
+        // none, on a memory store that nothing reaches.
+        #[cfg(feature = "protocol")]
+        let mut inngest = match self.inngest.take() {
+            Some(config) => {
+                config.check().map_err(|e| AppError::Config(e.to_string()))?;
+                let state = std::mem::take(&mut self.state);
+                Some(crate::protocol::ServeHandler::new(self.id.clone(), config, &registry, state)?)
             }
-            StoreChoice::Custom(store) => store,
+            None => None,
+        };
+        #[cfg(feature = "protocol")]
+        let served_elsewhere = inngest.is_some();
+        #[cfg(not(feature = "protocol"))]
+        let served_elsewhere = false;
+        let (store, registry) = if served_elsewhere {
+            (Arc::new(MemoryStore::new()) as Arc<dyn Store>, Registry::empty())
+        } else {
+            (open_store(self.store).await?, registry)
         };
         let mut builder = EngineBuilder::new(self.id, registry).store(store).state(self.state);
         if let Some(clock) = self.clock {
+            #[cfg(feature = "protocol")]
+            {
+                inngest = inngest.map(|handler| handler.with_clock(clock.clone()));
+            }
             builder = builder.clock(clock);
         }
         if let Some(lease) = self.lease {
@@ -352,10 +412,13 @@ impl App {
                 clerk: self.clerk,
                 event_keys: self.event_keys,
                 allow_clerk_events: self.allow_clerk_events,
-                dev_ui: self.dev_ui,
+                // In Inngest mode the runs are the server's, and so is the UI.
+                dev_ui: self.dev_ui && !served_elsewhere,
                 ui_token: self.ui_token,
                 limits: self.limits,
                 extra: None,
+                #[cfg(feature = "protocol")]
+                inngest,
             },
             stop_streams,
         })
@@ -376,6 +439,21 @@ impl App {
     }
 }
 
+/// Opens the store chosen.
+async fn open_store(choice: StoreChoice) -> Result<Arc<dyn Store>, AppError> {
+    Ok(match choice {
+        StoreChoice::Memory => Arc::new(MemoryStore::new()),
+        StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        #[cfg(feature = "postgres")]
+        StoreChoice::Postgres(url) => Arc::new(crate::store::PostgresStore::connect(&url).await?),
+        #[cfg(not(feature = "postgres"))]
+        StoreChoice::Postgres(_) => {
+            return Err(AppError::Config("this build has no Postgres store (cargo feature `postgres`)".into()))
+        }
+        StoreChoice::Custom(store) => store,
+    })
+}
+
 /// Splits a comma-separated list of keys.
 fn split_keys(list: &str) -> Vec<String> {
     list.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
@@ -391,6 +469,9 @@ struct Setup {
     limits: ServerLimits,
     /// Routes added after start (`RunningApp::merge`).
     extra: Option<Router>,
+    /// Inngest mode: the functions are served to this server.
+    #[cfg(feature = "protocol")]
+    inngest: Option<crate::protocol::ServeHandler>,
 }
 
 /// A started app: the engine, and what its HTTP routes are built from.
@@ -437,12 +518,24 @@ impl RunningApp {
         self
     }
 
-    /// Sends events from code; committed when this returns.
+    /// The serve handler, in Inngest mode ([`App::serve_to_inngest`]).
+    #[cfg(feature = "protocol")]
+    pub fn inngest(&self) -> Option<&crate::protocol::ServeHandler> {
+        self.setup.inngest.as_ref()
+    }
+
+    /// Sends events from code; committed when this returns (in Inngest mode, once the
+    /// server's event API took them).
     pub async fn send<I>(&self, events: I) -> Result<Vec<String>, crate::Error>
     where
         I: IntoIterator,
         I::Item: IntoRawEvent,
     {
+        #[cfg(feature = "protocol")]
+        if let Some(handler) = &self.setup.inngest {
+            let raws = events.into_iter().map(IntoRawEvent::into_raw_event).collect::<Result<Vec<_>, _>>()?;
+            return handler.send(raws).await;
+        }
         self.engine.send(events).await
     }
 
@@ -471,6 +564,8 @@ impl RunningApp {
             lines,
             limits: self.setup.limits,
             stop_streams: self.stop_streams,
+            #[cfg(feature = "protocol")]
+            inngest: self.setup.inngest,
         })
     }
 
@@ -489,10 +584,32 @@ impl RunningApp {
         let loopback = addr.ip().is_loopback();
         let base = format!("http://{addr}");
         let mut lines = Vec::new();
-        let sink: Arc<dyn EventSink> = Arc::new(self.engine.clone());
+        #[allow(unused_mut)]
+        let mut sink: Arc<dyn EventSink> = Arc::new(self.engine.clone());
         let mut guard = Guard { ui_token: setup.ui_token.clone(), dev_ui: setup.dev_ui, ..Guard::default() };
         let mut router =
             Router::new().route("/health", get(|| async { Json(json!({"status": 200, "message": "OK"})) }));
+        #[cfg(feature = "protocol")]
+        if let Some(handler) = &setup.inngest {
+            // Every event taken here goes to the Inngest server, where the functions run.
+            sink = Arc::new(handler.clone());
+            router = router.merge(handler.router());
+            guard.signed_paths.push(handler.config().serve_path.clone());
+            let config = handler.config();
+            let verified =
+                if config.mode == crate::protocol::Mode::Cloud { "signed requests only" } else { "dev mode" };
+            lines.push((
+                "Inngest serve",
+                format!(
+                    "{}  ({verified}; {} functions)",
+                    crate::protocol::inngest_mode::serve_url(config, addr),
+                    handler.function_ids().len()
+                ),
+            ));
+            lines.push(("Inngest server", crate::protocol::inngest_mode::describe(config)));
+            lines.push(("events go to", format!("{}/e/…", config.event_origin)));
+            lines.push(("runs", "kept and shown by the Inngest server (no dev UI in Inngest mode)".to_owned()));
+        }
 
         if setup.dev_ui {
             if setup.ui_token.is_none() && !loopback {
@@ -578,6 +695,8 @@ pub struct Listening {
     lines: Vec<(&'static str, String)>,
     limits: ServerLimits,
     stop_streams: tokio::sync::watch::Sender<bool>,
+    #[cfg(feature = "protocol")]
+    inngest: Option<crate::protocol::ServeHandler>,
 }
 
 impl std::fmt::Debug for Listening {
@@ -608,11 +727,21 @@ impl Listening {
         let endpoints: Vec<String> = self.lines.iter().map(|(what, line)| format!("{what}: {line}")).collect();
         tracing::info!(addr = %self.addr, endpoints = %endpoints.join("; "), "hookflow listening");
         let stop_streams = self.stop_streams;
+        // Inngest mode: register the functions once the listener is serving.
+        #[cfg(feature = "protocol")]
+        let sync = self.inngest.map(|handler| {
+            let url = crate::protocol::inngest_mode::serve_url(handler.config(), self.addr);
+            tokio::spawn(crate::protocol::inngest_mode::sync_at_start(handler, url))
+        });
         let shutdown = async move {
             shutdown.await;
             let _ = stop_streams.send(true);
         };
         crate::server::serve(self.listener, self.router, self.limits, shutdown, SHUTDOWN_GRACE).await;
+        #[cfg(feature = "protocol")]
+        if let Some(sync) = sync {
+            sync.abort();
+        }
         self.engine.shutdown(SHUTDOWN_GRACE).await;
         Ok(())
     }

@@ -8,7 +8,9 @@
 // `clerk/user.deleted` without an id), HOOKFLOW_EMPTY_URL (a second dev UI, of an app without
 // functions; its test is skipped without it), HOOKFLOW_STORY_URL (a dev UI of an app with the
 // `story` function of examples/tests/browser.rs: retries, a sleep, waits and an invoke on the
-// real clock; its test is skipped without it). Signs a Clerk `user.created` webhook itself (Svix scheme), posts it, then
+// real clock; its test is skipped without it), HOOKFLOW_APPS_URL (a dev server as `hookflow dev -u`
+// builds it, with one Inngest SDK app synced, `browser-sdk-app`, and one that is down; its
+// Apps page test is skipped without it). Signs a Clerk `user.created` webhook itself (Svix scheme), posts it, then
 // drives the UI: live runs, run detail and steps, payload search, replay, edit & replay, rerun
 // from a step, cancel a sleeping run, escaping, themes and phone width. Screenshots go to
 // ./artifacts/. Prints `N passed, N failed` last and exits non-zero on any failure.
@@ -28,6 +30,7 @@ const SLEEPER = process.env.HOOKFLOW_SLEEPING_FUNCTION || "onboarding-emails";
 const FAILER = process.env.HOOKFLOW_FAILING_FUNCTION || "delete-user-from-clerk";
 const EMPTY_URL = (process.env.HOOKFLOW_EMPTY_URL || "").replace(/\/+$/, "");
 const STORY_URL = (process.env.HOOKFLOW_STORY_URL || "").replace(/\/+$/, "");
+const APPS_URL = (process.env.HOOKFLOW_APPS_URL || "").replace(/\/+$/, "");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = path.join(here, "artifacts");
 const TIMEOUT = 15_000;
@@ -676,6 +679,39 @@ async function main() {
     await page.locator(".skip-count", { hasText: "1 skipped" }).waitFor({ timeout: TIMEOUT });
     await page.locator(`.skips a[href="/events/${duplicate}"]`).waitFor({ timeout: TIMEOUT });
     await auditPage("function with skips", 1280);
+  });
+
+  const appsTest = "the Apps page lists each synced app, its error, and resyncs it";
+  if (!APPS_URL) skip(appsTest, "HOOKFLOW_APPS_URL is not set");
+  else await test(appsTest, async () => {
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.goto(APPS_URL + "/apps", { waitUntil: "domcontentloaded" });
+    const rows = page.locator("table.apps-table tbody tr");
+    await waitFor("two apps listed", async () => (await rows.count()) === 2);
+    assert(await page.locator('.nav a[data-nav="apps"][aria-current="page"]').count() === 1, "the Apps nav link is current");
+    const good = rows.filter({ hasText: "browser-sdk-app" });
+    const text = await good.textContent();
+    for (const words of ["rust", "/api/inngest", "browser-sdk-app-story-child", "synced"]) {
+      assert(text.includes(words), `the synced app's row shows ${words}: ${text}`);
+    }
+    assert(await good.locator("time").count() === 1, "the last sync time is shown");
+    const bad = rows.filter({ has: page.locator(".app-error") });
+    assert((await bad.locator(".app-error").textContent()).includes("could not reach"), "the failing app shows its error");
+    await shot("apps-light.png");
+    await auditPage("apps page", 1280);
+
+    await good.getByRole("button", { name: /^Resync/ }).click();
+    await page.locator(".toast", { hasText: "browser-sdk-app synced" }).waitFor({ timeout: TIMEOUT });
+    await bad.getByRole("button", { name: /^Resync/ }).click();
+    await page.locator(".toast.error", { hasText: "did not sync" }).waitFor({ timeout: TIMEOUT });
+
+    await good.locator('a[href="/functions/browser-sdk-app-story-child"]').click();
+    await page.waitForURL(/\/functions\/browser-sdk-app-story-child$/, { timeout: TIMEOUT });
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(APPS_URL + "/apps", { waitUntil: "domcontentloaded" });
+    await waitFor("the apps at phone width", async () => (await rows.count()) === 2);
+    await auditPage("apps page at phone width", 390);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   await test("no script errors in the console", async () => {

@@ -499,3 +499,27 @@ async fn a_computed_duration_is_parsed_at_run_time() {
     let message = bad.record.error.map(|e| e.message).unwrap_or_default();
     assert!(message.contains("invalid duration `3 dayz`") && message.contains("did you mean `days`?"), "{message}");
 }
+
+/// A sleep, then a step slow enough (40 ms) to be written in the middle of its pass.
+#[inngest_fn(id = "nap-then-work", event = "test/nap")]
+async fn nap_then_work(step: Step, clock: Dep<hookflow::TestClock>) -> Result<()> {
+    step.sleep("nap", "1h").await?;
+    step.run("work", || async move {
+        clock.advance(Duration::from_millis(40));
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_sleep_that_ended_is_journaled_before_the_slow_step_after_it() {
+    let clock = hookflow::TestClock::starting_now();
+    let t = TestEngine::builder(&[nap_then_work::DEF]).clock(clock.clone()).state(clock).start().await;
+    let run = t.run(nap_then_work::DEF, RawEvent::new("test/nap", json!({}))).await;
+    t.advance(Duration::from_secs(3_600)).await;
+    let done = t.get(&run.record.id).await.expect("run");
+    assert_eq!(done.record.status, RunStatus::Completed);
+    let names: Vec<&str> = done.journal.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["nap", "work"], "the journal is in the order the steps happened");
+}

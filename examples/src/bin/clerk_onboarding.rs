@@ -19,6 +19,12 @@
 //! cargo run -p hookflow --bin hookflow -- clerk send user.created
 //! ```
 //!
+//! With `--inngest`, the same functions run under an Inngest server instead of the built-in
+//! engine: the app serves them at `/api/inngest` and syncs with the server named by Inngest's
+//! variables (`INNGEST_DEV=http://127.0.0.1:8288` for Inngest's dev server or `hookflow dev`;
+//! `INNGEST_BASE_URL` and `INNGEST_SIGNING_KEY` for a self-hosted `inngest start` or Inngest
+//! Cloud); Clerk webhooks are verified here and forwarded to the server as `clerk/<type>`.
+//!
 //! Settings (environment): `HOOKFLOW_ADDR` (default `127.0.0.1:8288`), `HOOKFLOW_DATABASE_URL`
 //! (default `sqlite:hookflow.db`), `CLERK_WEBHOOK_SIGNING_SECRET` (without it, a dev secret is
 //! generated and saved in `.hookflow/dev-secret`), `SMTP_URL` or `OUTBOX_DIR` (default
@@ -135,8 +141,9 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
 }
 
-async fn run() -> Result<(), String> {
-    let addr = env_or("HOOKFLOW_ADDR", "127.0.0.1:8288");
+async fn run(inngest: bool) -> Result<(), String> {
+    // Under Inngest, 8288 is the Inngest server's: the app takes 3000, as SDK apps do.
+    let addr = env_or("HOOKFLOW_ADDR", if inngest { "127.0.0.1:3000" } else { "127.0.0.1:8288" });
     let store_url = env_or("HOOKFLOW_DATABASE_URL", "sqlite:hookflow.db");
     let app_db_url = env_or("APP_DATABASE_URL", "sqlite:app.db");
     let settings = Settings {
@@ -151,27 +158,34 @@ async fn run() -> Result<(), String> {
     let mailer = Mailer::from_env().map_err(|e| e.to_string())?;
     let mail_target = mailer.describe();
 
-    let app = hookflow::App::new("clerk-onboarding")
+    let mut app = hookflow::App::new("clerk-onboarding")
         .database_url(&store_url)
         .map_err(|e| e.to_string())?
         .state(db)
         .state(mailer)
         .state(settings.clone())
         .clerk_webhooks(&secret)
-        .dev_ui()
-        .start()
-        .await
-        .map_err(|e| e.to_string())?;
+        .dev_ui();
+    if inngest {
+        app = app.inngest_from_env().map_err(|e| e.to_string())?;
+    }
+    let app = app.start().await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let functions = app.engine().functions();
-    let functions: Vec<&str> = functions.iter().map(|f| f.id.as_str()).collect();
+    let functions: Vec<String> = match app.inngest() {
+        Some(handler) => handler.function_ids(),
+        None => app.engine().functions().iter().map(|f| f.id.clone()).collect(),
+    };
     // Every check on what the address allows (a dev UI on 0.0.0.0 needs a token) is made
     // here, before the banner says the app is running.
     let listening = app.listen(listener).map_err(|e| e.to_string())?;
     let local = listening.local_addr();
     println!("hookflow clerk-onboarding is running");
     println!("{}", listening.endpoints());
-    println!("  engine store     {store_url}");
+    if inngest {
+        println!("  engine store     none: the Inngest server keeps the runs");
+    } else {
+        println!("  engine store     {store_url}");
+    }
     println!("  app database     {app_db_url} (table users)");
     println!("  email            {mail_target}");
     println!("  trial offer in   {}", settings.trial_offer_delay);
@@ -193,11 +207,25 @@ async fn run() -> Result<(), String> {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// What `--help` prints: the example takes its settings from the environment, not flags.
+/// What `--help` prints: the example takes its settings from the environment; its one flag
+/// chooses where the functions run.
 const HELP: &str = "\
 clerk-onboarding: the hookflow Clerk onboarding example (dev UI, Clerk webhooks, event API).
 
-Usage: clerk-onboarding [-h|--help]
+Usage: clerk-onboarding [--inngest] [-h|--help]
+
+  --inngest   run the functions under an Inngest server instead of the built-in engine: serve
+              them at /api/inngest (on HOOKFLOW_ADDR, default 127.0.0.1:3000) and sync with the
+              server at start-up; Clerk webhooks are verified here and forwarded to it as
+              clerk/<type> events. The server is named by Inngest's variables:
+                INNGEST_DEV=http://127.0.0.1:8288   Inngest's dev server (npx inngest-cli dev),
+                                                    or hookflow dev
+                INNGEST_BASE_URL=http://host:8288   a self-hosted `inngest start` (cloud mode),
+                INNGEST_SIGNING_KEY=signkey-...     with its signing key (also Inngest Cloud,
+                                                    without INNGEST_BASE_URL)
+                INNGEST_EVENT_KEY                   the key events are sent with (cloud mode)
+                INNGEST_SERVE_ORIGIN                the app's URL as the server reaches it
+                INNGEST_SERVE_PATH                  the serve path (default /api/inngest)
 
 Settings come from the environment:
   HOOKFLOW_ADDR                 where to listen (default 127.0.0.1:8288)
@@ -216,15 +244,22 @@ Then send a signed test webhook: hookflow clerk send user.created
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if let Some(arg) = std::env::args().nth(1) {
-        if arg == "-h" || arg == "--help" {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
+    let mut inngest = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{HELP}");
+                return ExitCode::SUCCESS;
+            }
+            "--inngest" => inngest = true,
+            _ => {
+                eprintln!(
+                    "error: unexpected argument `{arg}`: clerk-onboarding takes --inngest, and its settings from \
+                     the environment\n\n{HELP}"
+                );
+                return ExitCode::from(2);
+            }
         }
-        eprintln!(
-            "error: unexpected argument `{arg}`: clerk-onboarding takes its settings from the environment\n\n{HELP}"
-        );
-        return ExitCode::from(2);
     }
     use std::io::IsTerminal as _;
     use tracing_subscriber::layer::SubscriberExt as _;
@@ -238,7 +273,7 @@ async fn main() -> ExitCode {
         // What the functions log inside a run shows up in the dev UI, next to each step.
         .with(hookflow::logs::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO))
         .init();
-    match run().await {
+    match run(inngest).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -108,6 +108,9 @@ impl DevArgs {
             .database_url(&self.db)
             .map_err(failed)?
             .clerk_webhooks(&secret)
+            // As Inngest's dev server does: apps in Inngest mode forward the Clerk webhooks
+            // they verified here, as `clerk/<type>` events.
+            .allow_clerk_events_from_event_api()
             .dev_ui();
         let running = app.start().await.map_err(failed)?;
         #[cfg(feature = "protocol")]

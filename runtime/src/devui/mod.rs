@@ -41,6 +41,8 @@
 //! | POST | `/api/v1/functions/{id}/invoke` | sends an event named after the function's first event trigger; the body is its `data` (JSON, default `{}`) → `{event_id, event_name, run_ids}` |
 //! | GET | `/api/v1/templates` | the Clerk event catalogue (type, event name, description) |
 //! | GET | `/api/v1/templates/{clerk_type}` | `{clerk_type, event_name, data}`: the sample payload of one Clerk event type |
+//! | GET | `/api/v1/apps` | `hookflow dev` (feature `protocol`): the Inngest SDK apps it synced or was asked to → `{apps, now}`, each `{id, name, url, sdk, sdk_language, sdk_version, functions, synced_at, error}` |
+//! | POST | `/api/v1/apps/{id}/resync` | asks the app to sync again → `{app}`; 502 with the reason when it did not; 404 for an unknown id, 400 for a malformed one (16 hex digits) |
 //! | GET | `/api/v1/stream` | server-sent events: `event` (`{id, name}`), `run` (`{id, function_id, status}`), `resync` (changes were dropped: reload), a `: keep-alive` comment every 15 s |
 //!
 //! # `/v1` (Inngest's REST API, as the dev server serves it)
@@ -190,8 +192,18 @@ pub(crate) fn routes(engine: Engine, config: DevUiConfig) -> Router {
 }
 
 /// The client-side routes: each serves the app, which renders the page from the URL.
-const PAGES: [&str; 9] =
-    ["/", "/runs", "/runs/{id}", "/events", "/events/{id}", "/functions", "/functions/{id}", "/send", "/index.html"];
+const PAGES: [&str; 10] = [
+    "/",
+    "/runs",
+    "/runs/{id}",
+    "/events",
+    "/events/{id}",
+    "/functions",
+    "/functions/{id}",
+    "/send",
+    "/apps",
+    "/index.html",
+];
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");

@@ -94,14 +94,13 @@ pub(super) fn invoke_timeout() -> ErrorInfo {
 }
 
 impl Core {
-    /// The ack of a pass. `resolved` are the records of timers that came due before it.
+    /// The ack of a pass.
     pub(super) async fn apply(
         &self,
         spec: &FunctionSpec,
         mut run: RunRecord,
         trigger: &TriggerEvent,
         report: PassReport,
-        resolved: Vec<StepRecord>,
     ) -> Result<Applied, StoreError> {
         let now = self.clock.now_ms();
         let waited_before: Vec<String> = run
@@ -111,7 +110,7 @@ impl Core {
             .filter(|op| matches!(op, PendingOp::Wait { .. }))
             .map(|op| op.step().to_owned())
             .collect();
-        let mut steps = resolved;
+        let mut steps = Vec::new();
         let mut pending: Vec<PendingOp> = report.kept;
         let RunState { mut step_attempts, mut step_started, mut step_failures, .. } = std::mem::take(&mut run.state);
         let mut matchers = Vec::new();

@@ -81,9 +81,9 @@ impl Core {
         // and its finish timeout runs from here.
         run.started_at.get_or_insert(now);
 
-        // Timers that came due. A sleep's end is written with the pass; a wait's or an invoke's
-        // timeout first, on its own: the event (or the invoked run's result) may have arrived
-        // meanwhile, and whichever is written first is the step's result.
+        // Timers that came due, written before the pass: a wait's or an invoke's timeout on its
+        // own, since the event (or the invoked run's result) may have arrived meanwhile, and
+        // whichever is written first is the step's result; a sleep's end with them (see below).
         let journaled = |records: &[StepRecord], hash: &str| records.iter().any(|r| r.hash == hash);
         let mut slept = Vec::new();
         let mut timeouts = Vec::new();
@@ -126,8 +126,10 @@ impl Core {
                 PendingOp::Retry { .. } => {}
             }
         }
-        if !timeouts.is_empty() {
-            let checkpoint = Checkpoint { resolutions: timeouts, ..Checkpoint::default() };
+        if !timeouts.is_empty() || !slept.is_empty() {
+            // Sleeps that ended are journaled before the pass, so that a step the pass writes
+            // early (a slow one, or one an SDK app checkpoints) comes after them, as it ran.
+            let checkpoint = Checkpoint { steps: slept, resolutions: timeouts, ..Checkpoint::default() };
             if !self.store.checkpoint(lease, checkpoint).await? {
                 tracing::warn!(run_id = %run.id, "lost the lease before the pass began");
                 return Ok(());
@@ -135,8 +137,8 @@ impl Core {
             records = self.store.journal(&run.id).await?;
             pending.retain(|op| !journaled(&records, op.step()));
         }
-        let recorded_before = records.len() + slept.len();
-        let journal = Journal::from_entries(records.into_iter().chain(slept.iter().cloned()).map(|r| (r.hash, r.memo)));
+        let recorded_before = records.len();
+        let journal = Journal::from_entries(records.into_iter().map(|r| (r.hash, r.memo)));
         let input = PassInput {
             run_id: run.id.clone(),
             journal,
@@ -164,7 +166,7 @@ impl Core {
             let steps = recorded_before + recorded.count();
             tracing::info!(run_id = %run.id, function_id = %run.function_id, steps, "run completed");
         }
-        let applied = self.apply(&spec, run, &trigger, report, slept).await?;
+        let applied = self.apply(&spec, run, &trigger, report).await?;
         self.acknowledge(lease, applied).await
     }
 

@@ -18,6 +18,7 @@ pub mod config;
 pub mod executor;
 pub mod functions;
 pub mod headers;
+pub(crate) mod inngest_mode;
 pub(crate) mod respond;
 pub mod serve;
 pub mod signing;

@@ -113,6 +113,12 @@ impl ServeHandler {
         Router::new().route(&self.config().serve_path, any(handle)).with_state(self.inner.clone())
     }
 
+    /// The ids of the functions served (as written in `#[inngest_fn(id = ...)]`; the server
+    /// knows them prefixed with the app id).
+    pub fn function_ids(&self) -> Vec<String> {
+        self.inner.functions.iter().map(|spec| spec.id.clone()).collect()
+    }
+
     /// The functions as the server registers them, served at `serve_url`.
     pub fn configs(&self, serve_url: &str) -> Vec<Value> {
         self.inner.functions.iter().map(|spec| to_config(spec, &self.inner.app_id, serve_url)).collect()

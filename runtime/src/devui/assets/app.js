@@ -410,6 +410,7 @@ const routes = [
   [/^\/functions\/?$/, functionsPage, "functions"],
   [/^\/functions\/([^/]+)\/?$/, functionPage, "functions"],
   [/^\/send\/?$/, sendPage, "send"],
+  [/^\/apps\/?$/, appsPage, "apps"],
 ];
 
 function navigate(url, { replace = false } = {}) {
@@ -1349,6 +1350,61 @@ function countChips(fnId, counts, skipped) {
 }
 
 /** The Functions page of an app without functions: where functions come from. */
+// ------------------------------------------------------------------------------------------
+// Apps: the Inngest SDK apps `hookflow dev -u URL` syncs and runs (GET /api/v1/apps)
+
+function noApps(unsupported) {
+  return h("div", { class: "empty no-apps" },
+    h("p", { text: unsupported ? "This server does not run Inngest SDK apps." : "No app has synced yet." }),
+    h("p", { class: "muted small" }, "Apps written with an Inngest SDK sync here when the dev server is started with ",
+      h("code", { text: "hookflow dev -u http://localhost:3000/api/inngest" }),
+      " (or when they register at ", h("code", { text: "POST /fn/register" }), "), and their functions then run through this engine."));
+}
+
+function appsPage(root) {
+  document.title = "Apps · hookflow";
+  const { table: tableEl, tbody } = table([["App"], ["SDK"], ["Functions", "hide-sm"], ["Last sync"], ["", "actions-col"]], "apps-table");
+  const status = h("div", { class: "list-footer" }, h("p", { class: "muted", text: "Loading…" }));
+  root.append(h("section", { class: "page" }, pageHead("Apps", { sub: h("p", { class: "muted small", text: "Inngest SDK apps synced with this dev server" }) }), tableEl, status));
+  const row = (app) => {
+    const resync = h("button", { type: "button", class: "btn small", text: "Resync", attrs: { "aria-label": `Resync ${app.name || app.url}` }, onclick: async () => {
+      resync.disabled = true;
+      try {
+        await api("/apps/" + encodeURIComponent(app.id) + "/resync", { method: "POST" });
+        toast(`${app.name || app.url} synced`);
+      } catch (e) { toast(e.message, { kind: "error" }); }
+      resync.disabled = false;
+      load();
+    } });
+    return h("tr", { attrs: { "data-app": app.id } },
+      h("td", {}, h("strong", { text: app.name || "(not synced yet)" }), h("div", { class: "muted mono small app-url", text: app.url })),
+      h("td", {}, app.sdk ? h("span", { class: "mono small app-sdk", text: `${app.sdk_language} ${app.sdk_version}` }) : h("span", { class: "muted", text: "—" })),
+      h("td", { class: "hide-sm" }, app.functions.length
+        ? h("ul", { class: "opts app-functions" }, app.functions.map((f) => h("li", {}, h("a", { class: "mono small", attrs: { href: "/functions/" + encodeURIComponent(f) }, text: f }))))
+        : h("span", { class: "muted", text: "none" })),
+      h("td", {}, h("time", { attrs: { datetime: new Date(app.synced_at).toISOString(), title: fmtFull(app.synced_at) }, text: fmtTime(app.synced_at) }),
+        app.error
+          ? h("div", { class: "small app-error", attrs: { role: "note" }, text: app.error })
+          : h("div", { class: "muted small app-ok", text: "synced" })),
+      h("td", { class: "actions-col" }, resync));
+  };
+  const load = async () => {
+    try {
+      const { apps } = await api("/apps");
+      clear(tbody);
+      for (const app of apps) tbody.append(row(app));
+      fill(status, apps.length ? h("p", { class: "muted small", text: `${apps.length} app${apps.length === 1 ? "" : "s"}` }) : noApps(false));
+    } catch (e) {
+      clear(tbody);
+      fill(status, e.status === 404 ? noApps(true) : errorBox(e));
+    }
+  };
+  load();
+  // Apps sync on their own (the poll, their own registration): keep the list current.
+  const ticker = setInterval(load, 5000);
+  return { dispose() { clearInterval(ticker); } };
+}
+
 function noFunctions() {
   return h("div", { class: "empty no-functions" },
     h("p", { text: "No functions are registered in this app." }),

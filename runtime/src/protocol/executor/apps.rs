@@ -1,16 +1,17 @@
 //! The synced apps: hookflow's side of an Inngest sync. An app is asked to sync with a `PUT` to
 //! its serve URL (as Inngest's dev server does); it answers by posting its functions to
 //! `POST /fn/register`, where they become remote specs of the engine, a re-sync replacing the
-//! app's functions whole. Each app's last sync and its error are kept for the dev UI.
+//! app's functions whole. Each app's last sync and its error are kept for the dev UI, which
+//! lists them (`GET /api/v1/apps`) and asks one to sync again (`POST /api/v1/apps/{id}/resync`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -77,12 +78,20 @@ impl Apps {
         self.inner.engine.dispatcher()
     }
 
-    /// `POST /fn/register` and the checkpoint API, to merge into the dev server's routes.
+    /// `POST /fn/register`, the checkpoint API and the dev UI's apps API, to merge into the
+    /// dev server's routes (behind its guard: the resync route is a state-changing dev UI route).
     pub fn router(&self) -> Router {
         Router::new()
             .route("/fn/register", post(register))
+            .route("/api/v1/apps", get(list))
+            .route("/api/v1/apps/{id}/resync", post(resync))
             .with_state(self.clone())
             .merge(super::checkpoint::router(self.dispatcher().clone()))
+    }
+
+    /// The app with this id in the apps API ([`api_id`]).
+    pub fn by_api_id(&self, id: &str) -> Option<SyncedApp> {
+        self.inner.apps.lock().values().find(|a| api_id(&a.url) == id).cloned()
     }
 
     /// Every app, by URL.
@@ -217,5 +226,63 @@ async fn register(State(apps): State<Apps>, headers: HeaderMap, body: Body) -> R
             (StatusCode::OK, axum::Json(answer)).into_response()
         }
         Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+/// An app's id in the apps API: 16 hex digits of the SHA-256 of its serve URL, which stays the
+/// same across syncs (an app that never synced has no name yet, and a name may move to another
+/// URL), and is safe in a path.
+pub fn api_id(url: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(url.as_bytes())[..8])
+}
+
+/// An app as the apps API shows it.
+fn view(app: &SyncedApp) -> Value {
+    let (language, version) = match app.sdk.split_once(':') {
+        Some((language, version)) => (language, version.trim_start_matches('v')),
+        None => (app.sdk.as_str(), ""),
+    };
+    json!({
+        "id": api_id(&app.url),
+        "name": app.id,
+        "url": app.url,
+        "sdk": app.sdk,
+        "sdk_language": language,
+        "sdk_version": version,
+        "functions": app.functions,
+        "synced_at": app.synced_at,
+        "error": app.error,
+    })
+}
+
+async fn list(State(apps): State<Apps>) -> Response {
+    let views: Vec<Value> = apps.list().iter().map(view).collect();
+    let now = apps.inner.engine.clock().now_ms();
+    (StatusCode::OK, axum::Json(json!({ "apps": views, "now": now }))).into_response()
+}
+
+/// Asks the app to sync now; answers it as it then is (502 when it did not sync, with why).
+async fn resync(State(apps): State<Apps>, Path(id): Path<String>) -> Response {
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("`{id}` is not an app id: app ids are 16 hex digits, as GET /api/v1/apps lists them"),
+        );
+    }
+    let Some(app) = apps.by_api_id(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no app `{id}`: GET /api/v1/apps lists the apps this server knows"),
+        );
+    };
+    let result = apps.sync(&app.url).await;
+    let now = apps.by_api_id(&id).unwrap_or(app);
+    match result {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({ "app": view(&now) }))).into_response(),
+        Err(e) => {
+            let body = json!({ "error": format!("the app did not sync: {e}"), "status": 502, "app": view(&now) });
+            (StatusCode::BAD_GATEWAY, axum::Json(body)).into_response()
+        }
     }
 }
