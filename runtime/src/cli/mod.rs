@@ -18,10 +18,11 @@ mod pull;
 
 pub use clerk::{
     build_clerk_message, build_clerk_message_with, clerk_send, clerk_send_with, resolve_secret, ClerkSendArgs,
-    SignedMessage, UserOverrides, DEV_SECRET_FILE,
+    SignedMessage, UserOverrides,
 };
-pub use dev::{dev_secret, DevArgs};
+pub use dev::DevArgs;
 pub use pull::{PullArgs, PullReport};
+pub use crate::webhook::dev_secret::{dev_secret, DevSecretError, DEV_SECRET_FILE};
 
 /// Where `hookflow dev` (and an app in dev mode) listens.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8288";
@@ -89,6 +90,12 @@ pub enum CliError {
         #[source]
         source: reqwest::Error,
     },
+}
+
+impl From<DevSecretError> for CliError {
+    fn from(DevSecretError { path, source }: DevSecretError) -> Self {
+        CliError::ReadFile { path, source }
+    }
 }
 
 /// The server's answer, for the binary to print.

@@ -512,6 +512,7 @@ impl Core {
     }
 }
 
+#[cfg(feature = "server")]
 impl crate::webhook::sink::EventSink for Engine {
     fn accept(
         &self,
