@@ -124,7 +124,9 @@ enum StoreChoice {
 /// linked into the binary; the builder methods choose the store (`store_sqlite`, memory by
 /// default), verify Clerk webhooks (`clerk_webhooks`), serve the dev UI (`dev_ui`) and share
 /// state with functions (`state`, received as `Dep<T>`); [`App::serve`] starts the engine and
-/// serves HTTP until Ctrl-C, finishing what runs before it exits.
+/// serves HTTP until Ctrl-C, finishing what runs before it exits. The HTTP methods come with the
+/// `server` feature and `store_sqlite` with `sqlite` (both on by default); without them,
+/// [`App::start`] runs the functions in-process and [`RunningApp::send`] feeds them events.
 ///
 /// ```no_run
 /// use hookflow::prelude::*;

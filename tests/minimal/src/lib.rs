@@ -11,7 +11,8 @@ use hookflow::prelude::*;
 pub async fn greet(event: Event<Json>, step: Step) -> Result<String> {
     step.sleep("wait-a-day", "1 day").await?;
     let name = event.data["name"].as_str().unwrap_or("there").to_owned();
-    step.run("greet", || async move { Ok(format!("hello, {name}")) }).await
+    let greeting = step.run("greet", || async move { Ok(format!("hello, {name}")) }).await?;
+    Ok(greeting)
 }
 
 #[cfg(test)]
