@@ -598,8 +598,8 @@ impl RunningApp {
             let (config, secret) = if !clerk.secrets.is_empty() {
                 (clerk.clone(), "signing secret from the configuration".to_owned())
             } else if loopback {
-                let (secret, dev) =
-                    crate::webhook::dev_secret::dev_secret(std::path::Path::new(".")).map_err(|e| AppError::Config(e.to_string()))?;
+                let (secret, dev) = crate::webhook::dev_secret::dev_secret(std::path::Path::new("."))
+                    .map_err(|e| AppError::Config(e.to_string()))?;
                 let from = if dev {
                     format!(
                         "dev secret from {}, as `hookflow clerk send` signs: {} is not set",

@@ -75,10 +75,10 @@ pub mod cli;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use app::{App, AppError, RunningApp};
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use app::{shutdown_signal, Listening, ADDR_ENV, EVENT_KEY_ENV};
+pub use app::{App, AppError, RunningApp};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};

@@ -296,7 +296,6 @@ impl<'de> Deserialize<'de> for Payload {
     }
 }
 
-
 /// "an object", "a string", ...: for messages about a JSON value of the wrong kind.
 pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     use serde_json::Value;

@@ -11,7 +11,6 @@ use crate::webhook::clerk::{split_secrets, DEFAULT_PATH, SECRET_ENV};
 use crate::webhook::dev_secret::DEV_SECRET_FILE;
 use crate::webhook::svix::{self, headers};
 
-
 /// `hookflow clerk send`: posts a signed Clerk webhook to a server's `/webhooks/clerk`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClerkSendArgs {

@@ -16,13 +16,13 @@ mod clerk;
 mod dev;
 mod pull;
 
+pub use crate::webhook::dev_secret::{dev_secret, DevSecretError, DEV_SECRET_FILE};
 pub use clerk::{
     build_clerk_message, build_clerk_message_with, clerk_send, clerk_send_with, resolve_secret, ClerkSendArgs,
     SignedMessage, UserOverrides,
 };
 pub use dev::DevArgs;
 pub use pull::{PullArgs, PullReport};
-pub use crate::webhook::dev_secret::{dev_secret, DevSecretError, DEV_SECRET_FILE};
 
 /// Where `hookflow dev` (and an app in dev mode) listens.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8288";

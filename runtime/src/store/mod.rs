@@ -24,8 +24,8 @@ mod matchers;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
-// The memory store uses part of the queue; the SQL stores all of it.
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+// The memory store uses part of the queue; the SQLite store all of it.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 mod queue;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
