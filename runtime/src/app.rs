@@ -13,37 +13,54 @@
 //! section): on loopback, the dev UI without a token, the event API without a key and the
 //! Clerk endpoint with the generated dev secret; elsewhere each needs its credential.
 
+#[cfg(feature = "server")]
 use std::future::Future;
+#[cfg(feature = "server")]
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+#[cfg(feature = "server")]
 use std::time::Duration;
 
+#[cfg(feature = "server")]
 use axum::routing::get;
+#[cfg(feature = "server")]
 use axum::{Json, Router};
+#[cfg(feature = "server")]
 use serde_json::json;
+#[cfg(feature = "server")]
 use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::engine::{Engine, EngineBuilder};
 use crate::event::IntoRawEvent;
+#[cfg(feature = "server")]
 use crate::guard::{EventApiTrust, Guard};
 use crate::invocation::State;
 use crate::registry::{DuplicateFunction, Registry};
+#[cfg(feature = "server")]
 use crate::server::ServerLimits;
-use crate::store::{MemoryStore, SqliteStore, Store, StoreError};
+#[cfg(feature = "sqlite")]
+use crate::store::SqliteStore;
+use crate::store::{MemoryStore, Store, StoreError};
+#[cfg(feature = "server")]
 use crate::webhook::clerk::{ClerkWebhook, ClerkWebhookConfig};
+#[cfg(feature = "server")]
 use crate::webhook::event_api::{EventApi, EventApiConfig};
+#[cfg(feature = "server")]
 use crate::webhook::sink::EventSink;
 
 /// How long a shutdown waits for running steps to commit, and for open connections to finish.
+#[cfg(feature = "server")]
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The environment variable holding the event keys `POST /e/{key}` accepts (several separated
 /// by commas during a rotation).
+#[cfg(feature = "server")]
 pub const EVENT_KEY_ENV: &str = "INNGEST_EVENT_KEY";
 
 /// The environment variable that, when set, overrides the address given to [`App::serve`].
+#[cfg(feature = "server")]
 pub const ADDR_ENV: &str = "HOOKFLOW_ADDR";
 
 /// The app could not start.
@@ -92,6 +109,8 @@ impl std::fmt::Debug for AppError {
 
 enum StoreChoice {
     Memory,
+    /// A SQLite file (feature `sqlite`).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Sqlite(PathBuf),
     /// A Postgres URL (feature `postgres`).
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -105,7 +124,9 @@ enum StoreChoice {
 /// linked into the binary; the builder methods choose the store (`store_sqlite`, memory by
 /// default), verify Clerk webhooks (`clerk_webhooks`), serve the dev UI (`dev_ui`) and share
 /// state with functions (`state`, received as `Dep<T>`); [`App::serve`] starts the engine and
-/// serves HTTP until Ctrl-C, finishing what runs before it exits.
+/// serves HTTP until Ctrl-C, finishing what runs before it exits. The HTTP methods come with the
+/// `server` feature and `store_sqlite` with `sqlite` (both on by default); without them,
+/// [`App::start`] runs the functions in-process and [`RunningApp::send`] feeds them events.
 ///
 /// ```no_run
 /// use hookflow::prelude::*;
@@ -135,11 +156,17 @@ pub struct App {
     registry: Result<Registry, DuplicateFunction>,
     store: StoreChoice,
     state: State,
+    #[cfg(feature = "server")]
     clerk: Option<ClerkWebhookConfig>,
+    #[cfg(feature = "server")]
     event_keys: Vec<String>,
+    #[cfg(feature = "server")]
     allow_clerk_events: bool,
+    #[cfg(feature = "server")]
     dev_ui: bool,
+    #[cfg(feature = "server")]
     ui_token: Option<String>,
+    #[cfg(feature = "server")]
     limits: ServerLimits,
     clock: Option<Arc<dyn Clock>>,
     lease: Option<std::time::Duration>,
@@ -150,7 +177,7 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("id", &self.id).field("dev_ui", &self.dev_ui).finish()
+        f.debug_struct("App").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -168,11 +195,17 @@ impl App {
             registry,
             store: StoreChoice::Memory,
             state: State::default(),
+            #[cfg(feature = "server")]
             clerk: None,
+            #[cfg(feature = "server")]
             event_keys: std::env::var(EVENT_KEY_ENV).map(|keys| split_keys(&keys)).unwrap_or_default(),
+            #[cfg(feature = "server")]
             allow_clerk_events: false,
+            #[cfg(feature = "server")]
             dev_ui: false,
+            #[cfg(feature = "server")]
             ui_token: std::env::var("HOOKFLOW_UI_TOKEN").ok().filter(|t| !t.is_empty()),
+            #[cfg(feature = "server")]
             limits: ServerLimits::default(),
             clock: None,
             lease: None,
@@ -181,7 +214,9 @@ impl App {
         }
     }
 
-    /// Keeps everything in one SQLite file (created if missing).
+    /// Keeps everything in one SQLite file (created if missing; feature `sqlite`).
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     #[must_use]
     pub fn store_sqlite(mut self, path: impl Into<PathBuf>) -> Self {
         self.store = StoreChoice::Sqlite(path.into());
@@ -192,6 +227,7 @@ impl App {
     /// `postgres`), in the `hookflow` schema, created or migrated at start. Any number of
     /// processes started with the same URL share the work: see the README's deployment section.
     #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     #[must_use]
     pub fn store_postgres(mut self, url: impl Into<String>) -> Self {
         self.store = StoreChoice::Postgres(url.into());
@@ -230,6 +266,13 @@ impl App {
                     "database URL `{url}` has no file path: use `sqlite:hookflow.db`"
                 )));
             }
+            if !cfg!(feature = "sqlite") {
+                return Err(AppError::Config(
+                    "this build has no SQLite store: enable hookflow's `sqlite` cargo feature (on by default), or \
+                     use `memory:`"
+                        .into(),
+                ));
+            }
             StoreChoice::Sqlite(PathBuf::from(path))
         } else if url == "memory:" {
             StoreChoice::Memory
@@ -256,6 +299,8 @@ impl App {
     /// loopback address verifies with the generated dev secret that `hookflow clerk send`
     /// signs with (`.hookflow/dev-secret`, created if missing) and says so when it starts; on
     /// any other address it refuses to start.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     #[must_use]
     pub fn clerk_webhooks(mut self, secrets: impl AsRef<str>) -> Self {
         self.clerk = Some(ClerkWebhookConfig::new(crate::webhook::clerk::split_secrets(secrets.as_ref())));
@@ -263,6 +308,8 @@ impl App {
     }
 
     /// Serves the Clerk webhook endpoint with a full configuration.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     #[must_use]
     pub fn clerk_webhook_config(mut self, config: ClerkWebhookConfig) -> Self {
         self.clerk = Some(config);
@@ -273,6 +320,8 @@ impl App {
     /// `INNGEST_EVENT_KEY`). Without any key, the event API is served only on a loopback
     /// address, where it accepts any key as the Inngest Dev Server does; elsewhere it refuses
     /// every request (401) until a key is set.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     #[must_use]
     pub fn event_key(mut self, key: impl Into<String>) -> Self {
         self.event_keys.extend(split_keys(&key.into()));
@@ -282,6 +331,8 @@ impl App {
     /// Accepts `clerk/*` events on the event API too. By default they are refused there (400):
     /// they should come from Clerk's signed webhook, and with this an event-key holder can
     /// send `clerk/user.deleted` for any user. For tests and imports of past events.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     #[must_use]
     pub fn allow_clerk_events_from_event_api(mut self) -> Self {
         self.allow_clerk_events = true;
@@ -289,6 +340,8 @@ impl App {
     }
 
     /// Serves the dev UI and its API.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     #[must_use]
     pub fn dev_ui(mut self) -> Self {
         self.dev_ui = true;
@@ -296,6 +349,8 @@ impl App {
     }
 
     /// Protects the dev UI with a token (default: `HOOKFLOW_UI_TOKEN`).
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     #[must_use]
     pub fn ui_token(mut self, token: impl Into<String>) -> Self {
         self.ui_token = Some(token.into()).filter(|t: &String| !t.is_empty());
@@ -303,6 +358,8 @@ impl App {
     }
 
     /// Changes the connection limits of the server (timeouts, connections at once).
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     #[must_use]
     pub fn server_limits(mut self, limits: ServerLimits) -> Self {
         self.limits = limits;
@@ -369,6 +426,7 @@ impl App {
     #[cfg_attr(not(feature = "protocol"), allow(unused_mut))]
     pub async fn start(mut self) -> Result<RunningApp, AppError> {
         let registry = self.registry?;
+        #[cfg(feature = "server")]
         if let Some(clerk) = self.clerk.as_ref().filter(|c| !c.secrets.is_empty()) {
             // A bad secret fails now, not on the first webhook.
             crate::webhook::svix::Verifier::new(&clerk.secrets).map_err(|e| AppError::Config(e.to_string()))?;
@@ -405,9 +463,11 @@ impl App {
             builder = builder.lease(lease);
         }
         let engine = builder.start().await?;
+        #[cfg(feature = "server")]
         let (stop_streams, _) = tokio::sync::watch::channel(false);
         Ok(RunningApp {
             engine,
+            #[cfg(feature = "server")]
             setup: Setup {
                 clerk: self.clerk,
                 event_keys: self.event_keys,
@@ -420,6 +480,7 @@ impl App {
                 #[cfg(feature = "protocol")]
                 inngest,
             },
+            #[cfg(feature = "server")]
             stop_streams,
         })
     }
@@ -427,6 +488,8 @@ impl App {
     /// Starts, listens on `addr` (or on `HOOKFLOW_ADDR` when that is set, so that a deployed
     /// app can be moved without a rebuild), prints what is served where, and serves until
     /// Ctrl-C or SIGTERM, then shuts down gracefully.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     pub async fn serve(self, addr: &str) -> Result<(), AppError> {
         let addr = std::env::var(ADDR_ENV).ok().filter(|a| !a.trim().is_empty()).unwrap_or_else(|| addr.to_owned());
         let addr = addr.as_str();
@@ -443,7 +506,12 @@ impl App {
 async fn open_store(choice: StoreChoice) -> Result<Arc<dyn Store>, AppError> {
     Ok(match choice {
         StoreChoice::Memory => Arc::new(MemoryStore::new()),
+        #[cfg(feature = "sqlite")]
         StoreChoice::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        #[cfg(not(feature = "sqlite"))]
+        StoreChoice::Sqlite(_) => {
+            return Err(AppError::Config("this build has no SQLite store (cargo feature `sqlite`)".into()))
+        }
         #[cfg(feature = "postgres")]
         StoreChoice::Postgres(url) => Arc::new(crate::store::PostgresStore::connect(&url).await?),
         #[cfg(not(feature = "postgres"))]
@@ -455,11 +523,13 @@ async fn open_store(choice: StoreChoice) -> Result<Arc<dyn Store>, AppError> {
 }
 
 /// Splits a comma-separated list of keys.
+#[cfg(feature = "server")]
 fn split_keys(list: &str) -> Vec<String> {
     list.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect()
 }
 
 /// What the routes are built from, once the address is known.
+#[cfg(feature = "server")]
 struct Setup {
     clerk: Option<ClerkWebhookConfig>,
     event_keys: Vec<String>,
@@ -477,8 +547,10 @@ struct Setup {
 /// A started app: the engine, and what its HTTP routes are built from.
 pub struct RunningApp {
     engine: Engine,
+    #[cfg(feature = "server")]
     setup: Setup,
     /// Ends the dev UI's live streams, which a graceful shutdown would otherwise wait for.
+    #[cfg(feature = "server")]
     stop_streams: tokio::sync::watch::Sender<bool>,
 }
 
@@ -489,6 +561,7 @@ impl std::fmt::Debug for RunningApp {
 }
 
 /// The routes for one address, and what they trust (for the banner).
+#[cfg(feature = "server")]
 struct Routes {
     router: Router,
     lines: Vec<(&'static str, String)>,
@@ -503,12 +576,16 @@ impl RunningApp {
     /// The HTTP router for a server listening on `local_addr`, to nest into your own axum
     /// app (which then also sets the connection limits). What it serves depends on the
     /// address, as for [`RunningApp::listen`].
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     pub fn router(&self, local_addr: SocketAddr) -> Result<Router, AppError> {
         Ok(self.routes(local_addr)?.router)
     }
 
     /// Adds routes built on the engine (such as the Inngest executor's `/fn/register`), served
     /// with the others and behind the same guard.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     #[must_use]
     pub fn merge(mut self, routes: Router) -> Self {
         self.setup.extra = Some(match self.setup.extra.take() {
@@ -553,6 +630,8 @@ impl RunningApp {
     /// refusal comes before any banner: the dev UI without a token and a Clerk endpoint
     /// without a signing secret need a loopback address; the event API without a key is then
     /// open to any key, and closed (401) on other addresses.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     pub fn listen(self, listener: TcpListener) -> Result<Listening, AppError> {
         let addr = listener.local_addr().map_err(|source| AppError::Bind { addr: "listener".into(), source })?;
         let Routes { router, lines } = self.routes(addr)?;
@@ -571,6 +650,8 @@ impl RunningApp {
 
     /// Serves on `listener` until `shutdown` resolves, then stops the engine gracefully:
     /// [`RunningApp::listen`], then [`Listening::serve`].
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -579,6 +660,7 @@ impl RunningApp {
         self.listen(listener)?.serve(shutdown).await
     }
 
+    #[cfg(feature = "server")]
     fn routes(&self, addr: SocketAddr) -> Result<Routes, AppError> {
         let setup = &self.setup;
         let loopback = addr.ip().is_loopback();
@@ -633,12 +715,12 @@ impl RunningApp {
             let (config, secret) = if !clerk.secrets.is_empty() {
                 (clerk.clone(), "signing secret from the configuration".to_owned())
             } else if loopback {
-                let (secret, dev) =
-                    crate::cli::dev_secret(std::path::Path::new(".")).map_err(|e| AppError::Config(e.to_string()))?;
+                let (secret, dev) = crate::webhook::dev_secret::dev_secret(std::path::Path::new("."))
+                    .map_err(|e| AppError::Config(e.to_string()))?;
                 let from = if dev {
                     format!(
                         "dev secret from {}, as `hookflow clerk send` signs: {} is not set",
-                        crate::cli::DEV_SECRET_FILE,
+                        crate::webhook::dev_secret::DEV_SECRET_FILE,
                         crate::webhook::clerk::SECRET_ENV
                     )
                 } else {
@@ -687,6 +769,8 @@ impl RunningApp {
 
 /// An app about to serve on a listener, every check passed: [`Listening::banner`] says what
 /// is served where, [`Listening::serve`] serves.
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub struct Listening {
     engine: Engine,
     router: Router,
@@ -699,12 +783,14 @@ pub struct Listening {
     inngest: Option<crate::protocol::ServeHandler>,
 }
 
+#[cfg(feature = "server")]
 impl std::fmt::Debug for Listening {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Listening").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
+#[cfg(feature = "server")]
 impl Listening {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
@@ -748,6 +834,7 @@ impl Listening {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
+#[cfg(feature = "server")]
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {

@@ -20,7 +20,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::webhook::EventSource;
+use crate::model::EventSource;
 use crate::{Payload, RawEvent};
 
 /// The longest event name (and id), in characters: Inngest's limit.

@@ -28,6 +28,8 @@ mod app;
 mod checks;
 pub mod clerk;
 pub mod clock;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod devui;
 #[path = "../../macros/src/duration.rs"]
 mod duration;
@@ -39,6 +41,7 @@ mod exec;
 mod expr;
 mod failure;
 mod function;
+#[cfg(feature = "server")]
 mod guard;
 mod invocation;
 pub mod logs;
@@ -46,19 +49,25 @@ pub mod model;
 mod output;
 mod payload;
 #[cfg(feature = "protocol")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protocol")))]
 pub mod protocol;
 mod registry;
 mod replay;
 #[path = "../../macros/src/schedule.rs"]
 mod schedule;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 mod step;
 pub mod store;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod webhook;
 
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
 
@@ -66,7 +75,10 @@ pub mod cli;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use app::{shutdown_signal, App, AppError, Listening, RunningApp, ADDR_ENV, EVENT_KEY_ENV};
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use app::{shutdown_signal, Listening, ADDR_ENV, EVENT_KEY_ENV};
+pub use app::{App, AppError, RunningApp};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorInfo, NonRetriable, Result, Retry, RetryAfter, StepError};
@@ -82,6 +94,8 @@ pub use invocation::{Dep, Invocation, State};
 pub use payload::Payload;
 pub use registry::{DuplicateFunction, FunctionConflict, Functions, Registry};
 pub use replay::hash_step_id;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use server::ServerLimits;
 pub use step::{IntoDuration, Invoke, Step, WaitFor};
 

@@ -16,7 +16,7 @@
 //! then, in another terminal, send a signed test webhook and open http://127.0.0.1:8288/:
 //!
 //! ```text
-//! cargo run -p hookflow --bin hookflow -- clerk send user.created
+//! cargo run -p hookflow --features cli --bin hookflow -- clerk send user.created
 //! ```
 //!
 //! With `--inngest`, the same functions run under an Inngest server instead of the built-in
@@ -153,7 +153,7 @@ async fn run(inngest: bool) -> Result<(), String> {
     if let Err(e) = hookflow::IntoDuration::into_duration(settings.trial_offer_delay.as_str()) {
         return Err(format!("TRIAL_OFFER_DELAY: {e}"));
     }
-    let (secret, dev_secret) = hookflow::cli::dev_secret(Path::new(".")).map_err(|e| e.to_string())?;
+    let (secret, dev_secret) = hookflow::webhook::dev_secret::dev_secret(Path::new(".")).map_err(|e| e.to_string())?;
     let db = AppDb::open_url(&app_db_url).map_err(|e| e.to_string())?;
     let mailer = Mailer::from_env().map_err(|e| e.to_string())?;
     let mail_target = mailer.describe();
@@ -198,7 +198,8 @@ async fn run(inngest: bool) -> Result<(), String> {
     }
     println!();
     println!("Send a signed test webhook:");
-    println!("  cargo run -q -p hookflow --bin hookflow -- clerk send user.created --url http://{local}");
+    println!("  cargo run -q -p hookflow --features cli --bin hookflow -- \\");
+    println!("    clerk send user.created --url http://{local}");
     listening.serve(hookflow::shutdown_signal()).await.map_err(|e| e.to_string())
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::field::Field;
 use super::ClerkEvent;
-use crate::webhook::json_kind;
+use crate::payload::json_kind;
 use crate::Payload;
 
 /// Timestamps below this are read as seconds, at or above it as milliseconds. 10^11 seconds is

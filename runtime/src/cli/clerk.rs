@@ -8,10 +8,8 @@ use serde_json::{json, Value};
 use super::{endpoint, now_ms, parse_secret, post, random_alphanumeric, read_file, CliError, HttpReply, DEFAULT_URL};
 use crate::clerk::{fixtures, CATALOG};
 use crate::webhook::clerk::{split_secrets, DEFAULT_PATH, SECRET_ENV};
+use crate::webhook::dev_secret::DEV_SECRET_FILE;
 use crate::webhook::svix::{self, headers};
-
-/// Where `hookflow dev` writes the signing secret it generated, relative to its directory.
-pub const DEV_SECRET_FILE: &str = ".hookflow/dev-secret";
 
 /// `hookflow clerk send`: posts a signed Clerk webhook to a server's `/webhooks/clerk`.
 #[derive(Debug, Clone, clap::Args)]

@@ -8,10 +8,8 @@
 
 use std::path::Path;
 
-use super::clerk::DEV_SECRET_FILE;
 use super::CliError;
-use crate::webhook::clerk::SECRET_ENV;
-use crate::webhook::svix::Secret;
+use crate::webhook::dev_secret::{dev_secret, DEV_SECRET_FILE};
 
 /// Where `hookflow dev` listens unless told otherwise.
 const DEFAULT_HOST: &str = "127.0.0.1";
@@ -151,26 +149,4 @@ impl DevArgs {
         }
         listening.serve(crate::shutdown_signal()).await.map_err(failed)
     }
-}
-
-/// The Clerk signing secret for local development: `CLERK_WEBHOOK_SIGNING_SECRET` when set,
-/// else the one kept in `<dir>/.hookflow/dev-secret`, generated (and saved there) the first time,
-/// where `hookflow clerk send` finds it. The flag says whether it is a dev secret.
-pub fn dev_secret(dir: &Path) -> Result<(String, bool), CliError> {
-    if let Some(secret) = std::env::var(SECRET_ENV).ok().filter(|s| !s.trim().is_empty()) {
-        return Ok((secret, false));
-    }
-    let path = dir.join(DEV_SECRET_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(existing) if !existing.trim().is_empty() => return Ok((existing.trim().to_owned(), true)),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => return Err(CliError::ReadFile { path, source }),
-    }
-    let secret = Secret::generate();
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| CliError::ReadFile { path: parent.to_owned(), source })?;
-    }
-    std::fs::write(&path, &secret).map_err(|source| CliError::ReadFile { path: path.clone(), source })?;
-    Ok((secret, true))
 }

@@ -16,11 +16,12 @@ mod clerk;
 mod dev;
 mod pull;
 
+pub use crate::webhook::dev_secret::{dev_secret, DevSecretError, DEV_SECRET_FILE};
 pub use clerk::{
     build_clerk_message, build_clerk_message_with, clerk_send, clerk_send_with, resolve_secret, ClerkSendArgs,
-    SignedMessage, UserOverrides, DEV_SECRET_FILE,
+    SignedMessage, UserOverrides,
 };
-pub use dev::{dev_secret, DevArgs};
+pub use dev::DevArgs;
 pub use pull::{PullArgs, PullReport};
 
 /// Where `hookflow dev` (and an app in dev mode) listens.
@@ -89,6 +90,12 @@ pub enum CliError {
         #[source]
         source: reqwest::Error,
     },
+}
+
+impl From<DevSecretError> for CliError {
+    fn from(DevSecretError { path, source }: DevSecretError) -> Self {
+        CliError::ReadFile { path, source }
+    }
 }
 
 /// The server's answer, for the binary to print.

@@ -78,7 +78,8 @@ fn tick_event_id(function_id: &str, tick: Millis) -> String {
 }
 
 /// The next tick of a cron trigger's schedule after `now`, for display (None if it never fires
-/// again or does not parse).
+/// again or does not parse). The dev UI shows it (feature `server`).
+#[cfg(feature = "server")]
 pub(crate) fn next_tick_of(schedule: &str, now: Millis) -> Option<Millis> {
     next_tick(&parse_schedule(schedule).ok()?, now)
 }

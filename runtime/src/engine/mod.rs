@@ -42,6 +42,7 @@ use crate::model::{Cancellation, CancelledBy, EventSource, RunStatus};
 use crate::registry::{FunctionConflict, Functions, Registry};
 use crate::store::{ClaimFor, Lease, Store, StoreError};
 
+#[cfg(feature = "server")]
 pub(crate) use cron::next_tick_of as next_cron_tick;
 pub(crate) use trigger_event::TriggerEvent;
 
@@ -512,6 +513,7 @@ impl Core {
     }
 }
 
+#[cfg(feature = "server")]
 impl crate::webhook::sink::EventSink for Engine {
     fn accept(
         &self,

@@ -24,8 +24,12 @@ mod matchers;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+// The memory store uses part of the queue; the SQLite store all of it.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 mod queue;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod types;
 
@@ -43,7 +47,10 @@ pub use crate::model::{
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresOptions, PostgresStore};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
     Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
@@ -75,6 +82,7 @@ pub enum StoreError {
     ReadOnly,
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Database(e.to_string())

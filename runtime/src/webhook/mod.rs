@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 
 pub mod clerk;
+pub mod dev_secret;
 pub mod event_api;
 pub mod extract;
 pub mod sink;
@@ -189,15 +190,4 @@ async fn drain(mut stream: axum::body::BodyDataStream, budget: usize) {
     let _ = tokio::time::timeout(Duration::from_secs(5), discard).await;
 }
 
-/// "an object", "a string", ...: for messages about a JSON value of the wrong kind.
-pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
-    use serde_json::Value;
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use crate::payload::json_kind;
