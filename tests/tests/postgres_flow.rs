@@ -47,7 +47,7 @@ async fn an_engine_refuses_run_skipping_options_the_store_does_not_enforce() {
         (pg_idempotent::DEF, "pg-idempotent", "idempotency"),
         (pg_single::DEF, "pg-single", "singleton"),
     ] {
-        let store = postgres::store_in(&url, &postgres::unique("refuse-gates")).await;
+        let store = postgres::store_in(&url, &postgres::unique("refuse_gates")).await;
         let mut registry = Registry::empty();
         registry.add(def).expect("unique ids");
         let refused = EngineBuilder::new("refuse", registry).store(Arc::new(store)).start().await;
