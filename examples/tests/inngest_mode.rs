@@ -390,6 +390,13 @@ async fn app_send_in_inngest_mode_reaches_the_server_s_event_api() {
     assert!(stored.to_string().contains("shop/order.placed") && stored.to_string().contains("42"), "{stored}");
     // Nothing stays in the app's own engine.
     assert!(app.engine().store().events(&ids).await.expect("events").is_empty());
+    // send_receipt too goes to the server (which keeps what skipped).
+    let event: hookflow::RawEvent =
+        serde_json::from_value(json!({"name": "shop/order.paid", "data": {"order": 43}})).expect("event");
+    let receipt = app.send_receipt([event]).await.expect("send");
+    assert_eq!((receipt.ids.len(), receipt.skipped.len()), (1, 0));
+    let stored = get(&client, &format!("{dev}/api/v1/events/{}", receipt.ids[0])).await;
+    assert!(stored.to_string().contains("shop/order.paid"), "{stored}");
 
     // A server that is not there is an error to the caller, not a hang or a panic.
     let gone = hookflow::App::with_registry("sender", Ok(hookflow::Registry::empty()))

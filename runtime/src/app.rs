@@ -617,12 +617,18 @@ impl RunningApp {
     }
 
     /// [`RunningApp::send`], answering also which functions skipped the events and why (rate limit,
-    /// idempotency, singleton): those functions will not run for them.
+    /// idempotency, singleton): those functions will not run for them. In Inngest mode the
+    /// server decides that, and the receipt has the ids only.
     pub async fn send_receipt<I>(&self, events: I) -> Result<crate::model::SendReceipt, crate::Error>
     where
         I: IntoIterator,
         I::Item: IntoRawEvent,
     {
+        #[cfg(feature = "protocol")]
+        if self.setup.inngest.is_some() {
+            // Inngest's event API answers the ids only: what skipped them shows in its UI.
+            return Ok(crate::model::SendReceipt { ids: self.send(events).await?, skipped: Vec::new() });
+        }
         self.engine.send_receipt(events).await
     }
 
