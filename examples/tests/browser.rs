@@ -97,9 +97,17 @@ async fn story_once() -> Result<()> {
     Ok(())
 }
 
+/// One active run per user, held through a long sleep: a second event for the same user is a
+/// recorded skip that names the active run.
+#[inngest_fn(id = "story-solo", event = "app/story.solo", singleton(mode = "skip", key = "event.data.user"))]
+async fn story_solo(step: Step) -> Result<()> {
+    step.sleep("hold", "1h").await?;
+    Ok(())
+}
+
 fn story_registry() -> hookflow::Registry {
     let mut registry = hookflow::Registry::empty();
-    for def in [story::DEF, story_child::DEF, story_nightly::DEF, story_gate::DEF, story_once::DEF] {
+    for def in [story::DEF, story_child::DEF, story_nightly::DEF, story_gate::DEF, story_once::DEF, story_solo::DEF] {
         registry.add(def).expect("unique ids");
     }
     registry

@@ -4,6 +4,7 @@
 //! [`NonRetriable`] fails the run (or the step) at once, [`RetryAfter`] retries at a given
 //! time, and [`StepError`] is what a step that exhausted its attempts returns at its call site.
 
+use std::backtrace::{Backtrace, BacktraceStatus};
 use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
@@ -27,33 +28,74 @@ pub enum Retry {
 /// The error of a function or step: a name, a message, an optional cause, and a retry decision.
 ///
 /// It does not implement `std::error::Error` itself, so that every error type converts into it
-/// with `?`, the way `anyhow::Error` does.
+/// with `?`, the way `anyhow::Error` does. With `RUST_LIB_BACKTRACE=1` in the environment it
+/// captures a backtrace where it is made and keeps it as the error's `stack`: in the journal,
+/// the dev UI, an `on_failure` handler's [`ErrorInfo`], and the Inngest protocol's `stack`
+/// field. `RUST_BACKTRACE` alone, often set for panics, does not turn it on: resolving a
+/// backtrace costs milliseconds per error and the journal keeps every one.
 pub struct Error {
     name: String,
     message: String,
     retry: Retry,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    stack: Option<String>,
+}
+
+/// A backtrace of where an error is being made, as text, when `RUST_LIB_BACKTRACE` asks for
+/// one (read once: the variable is not expected to change while the process runs).
+fn capture_stack() -> Option<String> {
+    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let wanted = *WANTED.get_or_init(|| std::env::var_os("RUST_LIB_BACKTRACE").is_some_and(|v| v != "0"));
+    if !wanted {
+        return None;
+    }
+    let backtrace = Backtrace::force_capture();
+    (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string())
 }
 
 impl Error {
     /// A retriable error with a message.
     pub fn msg(message: impl fmt::Display) -> Self {
-        Error { name: "Error".into(), message: message.to_string(), retry: Retry::Backoff, source: None }
+        Error {
+            name: "Error".into(),
+            message: message.to_string(),
+            retry: Retry::Backoff,
+            source: None,
+            stack: capture_stack(),
+        }
     }
 
     /// An error that must not be retried.
     pub fn non_retriable(message: impl fmt::Display) -> Self {
-        Error { name: "NonRetriableError".into(), message: message.to_string(), retry: Retry::Never, source: None }
+        Error {
+            name: "NonRetriableError".into(),
+            message: message.to_string(),
+            retry: Retry::Never,
+            source: None,
+            stack: capture_stack(),
+        }
     }
 
     /// An error retried after `delay`.
     pub fn retry_after(delay: Duration, message: impl fmt::Display) -> Self {
-        Error { name: "RetryAfterError".into(), message: message.to_string(), retry: Retry::After(delay), source: None }
+        Error {
+            name: "RetryAfterError".into(),
+            message: message.to_string(),
+            retry: Retry::After(delay),
+            source: None,
+            stack: capture_stack(),
+        }
     }
 
     /// Rebuilds an error from its serialized form.
     pub fn from_info(info: &ErrorInfo) -> Self {
-        Error { name: info.name.clone(), message: info.message.clone(), retry: Retry::Backoff, source: None }
+        Error {
+            name: info.name.clone(),
+            message: info.message.clone(),
+            retry: Retry::Backoff,
+            source: None,
+            stack: info.stack.clone(),
+        }
     }
 
     /// The error's name (its type, as Inngest reports it).
@@ -76,7 +118,12 @@ impl Error {
         self.source.as_deref()
     }
 
-    /// The serializable form (`{name, message, cause}`), as journals and Inngest store it.
+    /// The backtrace captured where the error was made (see [`Error`]), when there is one.
+    pub fn stack(&self) -> Option<&str> {
+        self.stack.as_deref()
+    }
+
+    /// The serializable form (`{name, message, cause, stack}`), as journals and Inngest store it.
     pub fn to_info(&self) -> ErrorInfo {
         let mut cause = None;
         let mut chain: Vec<String> = Vec::new();
@@ -88,7 +135,7 @@ impl Error {
         if !chain.is_empty() {
             cause = Some(chain.join(": "));
         }
-        ErrorInfo { name: self.name.clone(), message: self.message.clone(), cause }
+        ErrorInfo { name: self.name.clone(), message: self.message.clone(), cause, stack: self.stack.clone() }
     }
 }
 
@@ -111,6 +158,11 @@ impl fmt::Display for Error {
 impl<E: StdError + Send + Sync + 'static> From<E> for Error {
     fn from(err: E) -> Self {
         let boxed: Box<dyn StdError + Send + Sync + 'static> = Box::new(err);
+        // A step's error keeps the stack of where it was first made, inside the step.
+        let stack = match boxed.downcast_ref::<StepError>() {
+            Some(e) => e.info.stack.clone(),
+            None => capture_stack(),
+        };
         let (name, retry) = if let Some(e) = boxed.downcast_ref::<NonRetriable>() {
             ("NonRetriableError".to_owned(), (Retry::Never, e.to_string()))
         } else if let Some(e) = boxed.downcast_ref::<RetryAfter>() {
@@ -125,7 +177,7 @@ impl<E: StdError + Send + Sync + 'static> From<E> for Error {
         } else {
             (short_type_name::<E>().to_owned(), (Retry::Backoff, boxed.to_string()))
         };
-        Error { name, message: retry.1, retry: retry.0, source: Some(boxed) }
+        Error { name, message: retry.1, retry: retry.0, source: Some(boxed), stack }
     }
 }
 
@@ -145,6 +197,10 @@ pub struct ErrorInfo {
     /// The chain of causes, joined, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// Where the error was made: a Rust backtrace (captured only with `RUST_LIB_BACKTRACE=1`,
+    /// see [`Error`]) or the stack an Inngest SDK sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
 }
 
 impl fmt::Display for ErrorInfo {

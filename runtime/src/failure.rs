@@ -37,8 +37,9 @@ use crate::step::Step;
 pub struct Failure<E: EventType> {
     /// The event that started the failed run, typed as the function's own.
     pub event: Event<E>,
-    /// What the run failed with: its name, message and causes (`cause`: the chain of
-    /// `source()`s, which is what a Rust error has where a JavaScript one has a stack).
+    /// What the run failed with: its name, message, causes (`cause`: the chain of
+    /// `source()`s) and, when it was captured, its `stack` (a Rust backtrace with
+    /// `RUST_LIB_BACKTRACE=1`, or the stack a remote SDK function sent).
     pub error: ErrorInfo,
     /// The failed run.
     pub run_id: String,

@@ -331,6 +331,7 @@ fn decode<T: DeserializeOwned>(name: &str, memo: Memo) -> Result<T, StepError> {
                     "the recorded result of step `{name}` does not fit the type the code expects now: {e}"
                 ),
                 cause: None,
+                stack: None,
             },
         }),
         Memo::Error(info) => Err(StepError { step: name.to_owned(), info }),

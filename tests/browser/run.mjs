@@ -679,6 +679,22 @@ async function main() {
     await page.locator(".skip-count", { hasText: "1 skipped" }).waitFor({ timeout: TIMEOUT });
     await page.locator(`.skips a[href="/events/${duplicate}"]`).waitFor({ timeout: TIMEOUT });
     await auditPage("function with skips", 1280);
+
+    // A singleton skip links the run that was active, on the event's page and the function's.
+    const user = `solo-${suffix}`;
+    await send("app/story.solo", { user });
+    const active = await waitFor("the active singleton run", async () => {
+      const runs = (await storyApi(`/api/v1/runs?function=story-solo`)).runs;
+      return runs.find((r) => r.status === "Sleeping") || null;
+    });
+    const soloSkip = await send("app/story.solo", { user });
+    await page.goto(`${STORY_URL}/events/${encodeURIComponent(soloSkip)}`, { waitUntil: "domcontentloaded" });
+    const link = page.locator(`a.active-run[href="/runs/${encodeURIComponent(active.id)}"]`);
+    await link.waitFor({ timeout: TIMEOUT });
+    await link.click();
+    await page.locator(".page-head .status", { hasText: "Sleeping" }).waitFor({ timeout: TIMEOUT });
+    await page.goto(`${STORY_URL}/functions/story-solo`, { waitUntil: "domcontentloaded" });
+    await page.locator(`.skips a.active-run[href="/runs/${encodeURIComponent(active.id)}"]`).waitFor({ timeout: TIMEOUT });
   });
 
   const appsTest = "the Apps page lists each synced app, its error, and resyncs it";

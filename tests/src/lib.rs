@@ -1,4 +1,5 @@
 //! Shared helpers for hookflow integration tests.
 
+pub mod http;
 pub mod postgres;
 pub mod workers;

@@ -26,6 +26,36 @@ pub fn url(test: &str) -> Option<String> {
     }
 }
 
+/// Where `tests/run` put the server's data directory and programs, for the test that restarts it.
+pub const DATA_ENV: &str = "HOOKFLOW_TEST_POSTGRES_DATA";
+/// The directory of `pg_ctl` (`/usr/lib/postgresql/N/bin`).
+pub const BIN_ENV: &str = "HOOKFLOW_TEST_POSTGRES_BIN";
+
+/// Restarts the test server with `pg_ctl restart -m fast`: every connection is cut, open
+/// transactions roll back, committed ones stay (the test cluster runs with
+/// `synchronous_commit=off`, so `-m immediate` could lose commits it had acknowledged, which
+/// is the cluster's setting and not what the test is about). Answers whether it could: `false`
+/// when `tests/run` did not start the server (then the caller skips, or fails under
+/// `HOOKFLOW_TEST_REQUIRE_POSTGRES=1`).
+pub fn restart_server() -> bool {
+    let (Ok(data), Ok(bin)) = (std::env::var(DATA_ENV), std::env::var(BIN_ENV)) else {
+        return false;
+    };
+    let pg_ctl = format!("{bin}/pg_ctl");
+    let args = ["-D", data.as_str(), "-m", "fast", "-w", "-s", "restart"];
+    // As root, tests/run started the server as `postgres` (it refuses to run as root).
+    let is_root = std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let status = if is_root {
+        std::process::Command::new("runuser").args(["-u", "postgres", "--", &pg_ctl]).args(args).status()
+    } else {
+        std::process::Command::new(&pg_ctl).args(args).status()
+    };
+    match status {
+        Ok(s) if s.success() => true,
+        other => panic!("pg_ctl restart failed: {other:?}"),
+    }
+}
+
 /// A name no other test uses: `prefix` and a unique suffix, lowercase.
 pub fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);

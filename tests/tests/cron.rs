@@ -163,9 +163,7 @@ async fn the_functions_api_shows_the_next_tick() {
     let clock = TestClock::new(JUNE_1_0600Z + 1_000);
     let e = engine(store, &clock).await;
     let app = hookflow::devui::router(e.clone(), hookflow::devui::DevUiConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = hookflow_tests::http::serve(app).await;
     let next = |body: &serde_json::Value, id: &str| {
         body["functions"]
             .as_array()
@@ -173,7 +171,7 @@ async fn the_functions_api_shows_the_next_tick() {
             .map(|f| f["triggers"][0]["next"].clone())
             .unwrap_or_default()
     };
-    let url = format!("http://{addr}/api/v1/functions");
+    let url = format!("{base}/api/v1/functions");
     let body: serde_json::Value = reqwest::get(&url).await.expect("GET").json().await.expect("json");
     assert_eq!(next(&body, "every-ten-minutes"), json!(JUNE_1_0600Z + 600_000));
     assert_eq!(next(&body, "paris-morning"), json!(JUNE_1_0600Z + 3_600_000), "09:00 Paris");

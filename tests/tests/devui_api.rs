@@ -91,11 +91,9 @@ async fn serve(config: DevUiConfig) -> Server {
         .await
         .expect("engine starts");
     let app = router(engine.clone(), config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = hookflow_tests::http::serve(app).await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    Server { base: format!("http://{addr}"), engine, clock, http }
+    Server { base, engine, clock, http }
 }
 
 impl Server {

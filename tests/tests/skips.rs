@@ -353,9 +353,7 @@ async fn the_event_api_and_the_rest_api_show_what_skipped_an_event() {
         .expect("engine starts");
     let api = EventApi::new(EventApiConfig::new().with_event_keys(["key"]), Arc::new(engine.clone()));
     let app = router(engine.clone(), DevUiConfig::default()).merge(api.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = hookflow_tests::http::serve(app).await;
     let http = reqwest::Client::new();
     let send = |n: u32| {
         let (http, base) = (http.clone(), base.clone());

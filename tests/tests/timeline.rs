@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use hookflow::prelude::*;
@@ -201,72 +201,12 @@ async fn a_cancelled_run_keeps_what_it_waited_on_and_what_cancelled_it() {
     assert!(queries.runs_cancelled_by(&release, 50).await.expect("list").len() == 1, "a request is no event");
 }
 
-// ---- the "run completed" line ---------------------------------------------------------------
-
-#[inngest_fn(id = "three-steps", event = "test/three")]
-async fn three_steps(step: Step) -> Result<()> {
-    step.run("a", || async { Ok(1) }).await?;
-    step.sleep("nap", "1h").await?;
-    step.run("b", || async { Ok(2) }).await?;
-    Ok(())
-}
-
-/// The `steps` field of every "run completed" event.
-#[derive(Clone, Default)]
-struct Completed(Arc<Mutex<Vec<u64>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Completed {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        #[derive(Default)]
-        struct Fields {
-            message: String,
-            steps: Option<u64>,
-        }
-        impl tracing::field::Visit for Fields {
-            fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-                if field.name() == "steps" {
-                    self.steps = Some(value);
-                }
-            }
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    self.message = format!("{value:?}");
-                }
-            }
-        }
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        if fields.message == "run completed" {
-            if let (Some(steps), Ok(mut seen)) = (fields.steps, self.0.lock()) {
-                seen.push(steps);
-            }
-        }
-    }
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn the_run_completed_line_counts_the_run_s_steps() {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    let completed = Completed::default();
-    // On a current-thread runtime every pass runs on this thread, under this subscriber.
-    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(completed.clone()));
-    let t = TestEngine::new(&[three_steps::DEF]).await;
-    let run = t.run(three_steps::DEF, RawEvent::new("test/three", json!({}))).await;
-    t.advance(HOUR).await;
-    assert_eq!(t.get(&run.record.id).await.expect("run").record.status, RunStatus::Completed);
-    let seen = completed.0.lock().map(|s| s.clone()).unwrap_or_default();
-    assert_eq!(seen, vec![3], "two runs and a sleep, over two passes");
-}
-
 // ---- the same story through the dev UI's API and the REST API ----------------------------------
 
 /// Serves the dev UI (and its APIs) of `t` on 127.0.0.1:0; returns its base URL.
 async fn serve(t: &TestEngine) -> String {
-    let app = hookflow::devui::router(t.engine.clone(), hookflow::devui::DevUiConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    hookflow_tests::http::serve(hookflow::devui::router(t.engine.clone(), hookflow::devui::DevUiConfig::default()))
+        .await
 }
 
 async fn get(base: &str, path: &str) -> Value {

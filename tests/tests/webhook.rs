@@ -20,6 +20,7 @@ use hookflow::webhook::{
     VerifiedWebhook, WebhookVerifier,
 };
 use hookflow::RawEvent;
+use hookflow_tests::http::serve;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -78,13 +79,6 @@ impl EventSink for RecordingSink {
             Ok(ids)
         })
     }
-}
-
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://{addr}")
 }
 
 async fn clerk_server(config: ClerkWebhookConfig) -> (String, Arc<RecordingSink>) {

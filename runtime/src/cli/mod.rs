@@ -4,7 +4,7 @@
 //! deployed server into the local dev server.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
@@ -208,12 +208,12 @@ async fn post(url: reqwest::Url, body: Vec<u8>, headers: &[(&str, String)]) -> R
     Ok(HttpReply { url: shown, status, body })
 }
 
+/// How long one request of any command may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The HTTP client of every command: a time limit and hookflow's user agent.
 fn client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .timeout(pull::TIMEOUT)
-        .user_agent(concat!("hookflow/", env!("CARGO_PKG_VERSION")))
-        .build()
+    reqwest::Client::builder().timeout(TIMEOUT).user_agent(concat!("hookflow/", env!("CARGO_PKG_VERSION"))).build()
 }
 
 /// A random alphanumeric string, for message ids.

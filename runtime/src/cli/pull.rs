@@ -9,7 +9,7 @@
 //! keeps their ids and times and marks them with the source `import`; an id it already holds
 //! is not imported twice. Internal `inngest/*` events are never copied.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -248,6 +248,3 @@ fn excerpt(body: &str) -> String {
         text
     }
 }
-
-/// How long one request to either server may take.
-pub(super) const TIMEOUT: Duration = Duration::from_secs(30);

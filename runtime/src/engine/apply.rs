@@ -90,6 +90,7 @@ pub(super) fn invoke_timeout() -> ErrorInfo {
         name: "InngestInvokeTimeoutError".into(),
         message: "Timed out waiting for invoked function to complete".into(),
         cause: None,
+        stack: None,
     }
 }
 
@@ -178,6 +179,7 @@ impl Core {
                                 step.name
                             ),
                             cause: None,
+                            stack: None,
                         };
                         steps.push(StepRecord {
                             run_id: run.id.clone(),
@@ -317,7 +319,7 @@ impl Core {
                     Some(c) => format!("the run was cancelled by {}", c.by),
                     None => "the run was cancelled".to_owned(),
                 };
-                let error = ErrorInfo { name: "RunCancelled".into(), message, cause: None };
+                let error = ErrorInfo { name: "RunCancelled".into(), message, cause: None, stack: None };
                 (
                     RunStatus::Cancelled,
                     Memo::Error(error),

@@ -54,6 +54,7 @@ impl Core {
                     run.function_id
                 ),
                 cause: None,
+                stack: None,
             };
             let applied = self.finish(run, &trigger, Ending::Failed(error), Vec::new(), Vec::new(), now).await?;
             return self.acknowledge(lease, applied).await;
@@ -222,6 +223,7 @@ impl Core {
                             spec.id, remote.app_id, remote.url
                         ),
                         cause: None,
+                        stack: None,
                     },
                     retry: Retry::Backoff,
                 },

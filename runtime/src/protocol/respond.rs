@@ -106,6 +106,7 @@ pub(crate) fn answer(report: &PassReport, request: &Request<'_>) -> Answer {
                     name: "Error".into(),
                     message: "the function stopped without returning and without reaching a step".into(),
                     cause: None,
+                    stack: None,
                 }),
                 headers: vec![no_retry(false)],
             },
@@ -158,7 +159,7 @@ mod tests {
 
     #[test]
     fn step_errors_carry_the_retry_headers() {
-        let error = ErrorInfo { name: "E".into(), message: "m".into(), cause: None };
+        let error = ErrorInfo { name: "E".into(), message: "m".into(), cause: None, stack: None };
         let op = Op::StepError {
             step: meta("h"),
             kind: StepKind::Run,
@@ -179,7 +180,7 @@ mod tests {
 
     #[test]
     fn function_errors_are_retried_until_the_last_attempt() {
-        let error = ErrorInfo { name: "E".into(), message: "m".into(), cause: None };
+        let error = ErrorInfo { name: "E".into(), message: "m".into(), cause: None, stack: None };
         let failed = |retry| report(Vec::new(), PassEnd::Failed { error: error.clone(), retry });
         let a = answer(&failed(Retry::Backoff), &request(None, 0));
         assert_eq!((a.status, a.headers.clone()), (StatusCode::INTERNAL_SERVER_ERROR, vec![no_retry(false)]));

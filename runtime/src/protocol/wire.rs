@@ -183,9 +183,10 @@ pub fn error_from_wire(value: &Value) -> ErrorInfo {
                 .or_else(|| text(map.get("error")))
                 .unwrap_or_else(|| Value::Object(map.clone()).to_string()),
             cause: text(map.get("cause")),
+            stack: text(map.get("stack")),
         },
-        Value::String(s) => ErrorInfo { name: "Error".into(), message: s.clone(), cause: None },
-        other => ErrorInfo { name: "Error".into(), message: other.to_string(), cause: None },
+        Value::String(s) => ErrorInfo { name: "Error".into(), message: s.clone(), cause: None, stack: None },
+        other => ErrorInfo { name: "Error".into(), message: other.to_string(), cause: None, stack: None },
     }
 }
 
@@ -196,6 +197,9 @@ pub fn error_to_wire(info: &ErrorInfo) -> Value {
     map.insert("message".into(), json!(info.message));
     if let Some(cause) = &info.cause {
         map.insert("cause".into(), json!(cause));
+    }
+    if let Some(stack) = &info.stack {
+        map.insert("stack".into(), json!(stack));
     }
     Value::Object(map)
 }
@@ -398,7 +402,7 @@ mod tests {
         else {
             panic!("an error memo")
         };
-        assert_eq!((info.name.as_str(), info.message.as_str()), ("TypeError", "x"));
+        assert_eq!((info.name.as_str(), info.message.as_str(), info.stack.as_deref()), ("TypeError", "x", Some("s")));
         for memo in [Memo::Data(json!({"a": [1, 2]})), Memo::Data(Value::Null), Memo::Error(info)] {
             assert_eq!(memo_from_wire(&memo_to_wire(&memo)), Some(memo.clone()), "round trip");
         }

@@ -964,12 +964,13 @@ function pendingRow(p, from, end, bar, endedAs = null) {
 
 /** An error, said once: its name and message, its cause, and only then any other fields. */
 function errorView(err, label = "Error") {
-  const { name, message, cause, ...rest } = err;
+  const { name, message, cause, stack, ...rest } = err;
   return h("div", { class: "error-view" },
     h("div", { class: "error-head" },
       h("h3", { class: "bad-text" }, h("span", { text: name || "Error" }), ": ", h("span", { text: message || "" })),
       copyButton(() => jsonText(err), `Copy ${label.toLowerCase()} as JSON`)),
     cause ? h("p", {}, h("strong", { text: "Cause: " }), cause) : null,
+    typeof stack === "string" && stack ? h("details", { class: "error-stack" }, h("summary", { text: "Stack" }), h("pre", { class: "code code-body", attrs: { tabindex: "0", "aria-label": "Stack" }, text: stack })) : null,
     Object.keys(rest).length ? codeBlock(rest, { label: `${label} details` }) : null);
 }
 
@@ -1171,7 +1172,7 @@ function eventPage(root, params, id) {
       skipped.length ? h("div", {}, h("h3", { text: "Skipped" }), h("ul", { class: "run-list" }, skipped.map((s) => h("li", {},
         h("a", { attrs: { href: "/functions/" + encodeURIComponent(s.function_id) } }, h("strong", { text: s.function_name })),
         " ", h("span", { class: "status s-Skipped", text: "Skipped" }),
-        h("p", { class: "muted small skip-reason", text: `skipped by ${s.function_name}: ${s.reason}` }))))) : null,
+        h("p", { class: "muted small skip-reason", text: `skipped by ${s.function_name}: ${s.reason}` }), activeRunLink(s.detail))))) : null,
       cancelled.length ? h("div", { class: "cancelled-runs" }, h("h3", { text: "Runs this event cancelled" }), h("ul", { class: "run-list" }, cancelled.map((r) => h("li", {},
         h("a", { attrs: { href: "/runs/" + encodeURIComponent(r.id) } }, h("strong", { text: r.function_name })),
         " ", statusBadge(r.status), " ", mono(shortId(r.id)))))) : null);
@@ -1338,6 +1339,13 @@ function triggerPills(triggers) {
     : h("span", { class: "pill cron" }, "cron ", h("code", { text: t.cron }),
       t.next === null || t.next === undefined ? null
         : h("span", { class: "muted next-tick" }, " · next ", timeEl(t.next), ` (${fmtRelative(t.next)})`))));
+}
+
+/** For a singleton skip: a link to the run that was active and made the event skip. */
+function activeRunLink(detail) {
+  if (!detail || detail.kind !== "singleton" || typeof detail.run_id !== "string") return null;
+  return h("p", { class: "muted small" }, "active run: ",
+    h("a", { class: "active-run", attrs: { href: "/runs/" + encodeURIComponent(detail.run_id) } }, mono(shortId(detail.run_id))));
 }
 
 function countChips(fnId, counts, skipped) {
@@ -1524,7 +1532,7 @@ function functionPage(root, params, id) {
       (d.skips || []).length ? h("ul", { class: "run-list" }, d.skips.map((s) => h("li", {},
         h("a", { attrs: { href: "/events/" + encodeURIComponent(s.event_id) } }, mono(shortId(s.event_id))),
         " ", h("span", { class: "status s-Skipped", text: "Skipped" }), " ", timeEl(s.at),
-        h("p", { class: "muted small skip-reason", text: s.reason })))) : h("p", { class: "muted", text: "No event was skipped." }));
+        h("p", { class: "muted small skip-reason", text: s.reason }), activeRunLink(s.detail)))) : h("p", { class: "muted", text: "No event was skipped." }));
   };
 
   load(true);

@@ -333,7 +333,7 @@ impl Pass<'_> {
                     let error = Op::StepError {
                         step,
                         kind: StepKind::Run,
-                        error: ErrorInfo { name: "SdkError".into(), message, cause: None },
+                        error: ErrorInfo { name: "SdkError".into(), message, cause: None, stack: None },
                         attempt,
                         retry_after: delay,
                         timing: Timing { started_at: started, ended_at },
@@ -373,6 +373,7 @@ impl Pass<'_> {
                     name: "Error".into(),
                     message: "the step failed without an error".into(),
                     cause: None,
+                    stack: None,
                 });
                 let attempt_started_at = timing.started_at;
                 let error = Op::StepError {
@@ -605,7 +606,7 @@ fn is_result(op: &WireOp) -> bool {
 }
 
 fn failed(name: &str, message: String, retry: Retry) -> PassEnd {
-    PassEnd::Failed { error: ErrorInfo { name: name.into(), message, cause: None }, retry }
+    PassEnd::Failed { error: ErrorInfo { name: name.into(), message, cause: None, stack: None }, retry }
 }
 
 /// The causes of a reqwest error, joined (its own message is only the outermost).
@@ -661,6 +662,7 @@ pub(crate) fn interpret(status: u16, body: &[u8], no_retry: Option<bool>, delay:
                      (INNGEST_SIGNING_KEY, or none for an app in dev mode)"
                 ),
                 cause: None,
+                stack: None,
             },
             no_retry: Some(false),
             delay,
@@ -675,6 +677,7 @@ pub(crate) fn interpret(status: u16, body: &[u8], no_retry: Option<bool>, delay:
                         String::from_utf8_lossy(body).chars().take(500).collect::<String>()
                     ),
                     cause: None,
+                    stack: None,
                 },
             };
             Answer::Error { info, no_retry, delay }

@@ -63,7 +63,7 @@ fn repeated_ids_get_inngest_s_suffix() {
 
 #[test]
 fn a_journaled_error_reaches_the_call_site() {
-    let error = ErrorInfo { name: "SmtpError".into(), message: "mailbox full".into(), cause: None };
+    let error = ErrorInfo { name: "SmtpError".into(), message: "mailbox full".into(), cause: None, stack: None };
     let memos = journal(&[("email", Memo::Error(error.clone()))]);
     let report = pass(input(memos, vec![]), Arc::new(TestHost::default()), |step| async move {
         match step.run("email", || async { Ok(1) }).await {

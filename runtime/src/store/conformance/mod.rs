@@ -173,7 +173,8 @@ async fn journal_entries_are_never_overwritten(store: Arc<dyn Store>) {
     let checkpoint = Checkpoint { steps: vec![first.clone()], ..Checkpoint::default() };
     assert!(store.checkpoint(&lease, checkpoint).await.expect("checkpoint"));
     let second = step("01A", "h1", Memo::Data(json!(2)));
-    let err = step("01A", "h2", Memo::Error(ErrorInfo { name: "E".into(), message: "m".into(), cause: None }));
+    let err =
+        step("01A", "h2", Memo::Error(ErrorInfo { name: "E".into(), message: "m".into(), cause: None, stack: None }));
     let mut a = ack(run("01A", "f", "e1"));
     a.steps = vec![second, err.clone()];
     a.run.wake_at = Some(NOW + 50);
@@ -183,7 +184,8 @@ async fn journal_entries_are_never_overwritten(store: Arc<dyn Store>) {
 }
 
 fn failure(attempt: u32) -> FailedAttempt {
-    let error = ErrorInfo { name: "Timeout".into(), message: format!("attempt {attempt} timed out"), cause: None };
+    let error =
+        ErrorInfo { name: "Timeout".into(), message: format!("attempt {attempt} timed out"), cause: None, stack: None };
     FailedAttempt { attempt, error, started_at: i64::from(attempt) * 10, ended_at: i64::from(attempt) * 10 + 3 }
 }
 
@@ -228,7 +230,7 @@ async fn run_records_round_trip(store: Arc<dyn Store>) {
     r.attempt = 2;
     r.started_at = Some(5);
     r.wake_at = Some(99_000);
-    r.error = Some(ErrorInfo { name: "E".into(), message: "boom".into(), cause: Some("io".into()) });
+    r.error = Some(ErrorInfo { name: "E".into(), message: "boom".into(), cause: Some("io".into()), stack: None });
     r.state.pending.push(PendingOp::Wait {
         step: "h".into(),
         name: "wait".into(),
@@ -287,7 +289,8 @@ async fn runs_are_listed_with_filters(store: Arc<dyn Store>) {
     let mut failed = run("01B", "g", "e1");
     failed.status = RunStatus::Failed;
     failed.wake_at = None;
-    failed.error = Some(ErrorInfo { name: "SmtpError".into(), message: "mailbox full".into(), cause: None });
+    failed.error =
+        Some(ErrorInfo { name: "SmtpError".into(), message: "mailbox full".into(), cause: None, stack: None });
     store.ack(&lease, ack(failed), None).await.expect("ack");
     let ids = |v: Vec<RunRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
     let list = |q: RunQuery| {

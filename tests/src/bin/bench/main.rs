@@ -1532,12 +1532,17 @@ fn ui_row(i: usize, start_ms: i64, templates: &[Value]) -> Fallible<NewEvent> {
                 name: "Error".into(),
                 message: format!("SMTP timeout while emailing {data_id}"),
                 cause: None,
+                stack: None,
             });
         }
         4 => {
             run.status = RunStatus::Cancelled;
-            run.error =
-                Some(ErrorInfo { name: "RunCancelled".into(), message: "the run was cancelled".into(), cause: None });
+            run.error = Some(ErrorInfo {
+                name: "RunCancelled".into(),
+                message: "the run was cancelled".into(),
+                cause: None,
+                stack: None,
+            });
         }
         5 | 6 => {
             let until = now_ms() + 30 * 86_400_000;
