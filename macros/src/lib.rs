@@ -72,9 +72,9 @@ mod validate;
 /// )]
 /// ```
 ///
-/// `rate_limit`, `debounce`, `batch_events`, `idempotency` and `singleton` are recognised and
-/// their shapes checked, but the engine does not enforce them yet: each is a compile error
-/// until it does (so is `Vec<Event<E>>`, which needs `batch_events`).
+/// `batch_events` is recognised and its shape checked, but the engine does not enforce it yet:
+/// it is a compile error until it does. `Vec<Event<E>>` receives every event of a run: those of
+/// a `debounce(..., all_events = true)` window.
 ///
 /// Durations read like `"500ms"`, `"90s"`, `"1m"` (a minute), `"1h30m"`, `"3 days"`, `"2 weeks"`.
 /// `on_failure` names an `async fn(hookflow::Failure<E>, Step) -> Result<T>` (or one without

@@ -175,7 +175,7 @@ impl Errors {
 /// Every top-level key, in the order the docs list them.
 /// Options the macro knows (their shapes are checked) but the engine does not enforce yet: each
 /// is a compile error until it works.
-const NOT_ENFORCED_YET: &[&str] = &["debounce", "batch_events"];
+const NOT_ENFORCED_YET: &[&str] = &["batch_events"];
 
 pub(crate) const KEYS: &[&str] = &[
     "id",
@@ -414,7 +414,7 @@ fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
                 arg.key.span(),
                 format!(
                     "hookflow does not enforce `{known}` yet, and refuses it rather than accept it and do nothing: \
-                     remove it for now (every option but `debounce` and `batch_events` is enforced)"
+                     remove it for now (every option but `batch_events` is enforced)"
                 ),
             );
         }

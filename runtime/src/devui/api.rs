@@ -794,6 +794,22 @@ struct Skipped {
     at: Option<Millis>,
 }
 
+/// A debounced function that took an event into a window: the window's run (queued while
+/// the window is open), and whether that run receives this event (the newest `ts` of the
+/// window does, or every one with `all_events`).
+#[derive(Debug, Serialize)]
+struct DebouncedView {
+    function_id: String,
+    function_name: String,
+    /// The window's key (empty without one).
+    key: String,
+    run_id: String,
+    run_status: Option<RunStatus>,
+    /// Whether the run's events include this one (as they stand now, while the window is open).
+    receives: bool,
+    at: Millis,
+}
+
 /// An event in full, typed for the reason given at [`RunDetail`].
 #[derive(Debug, Serialize)]
 struct EventDetail {
@@ -802,6 +818,8 @@ struct EventDetail {
     /// The runs this event cancelled (it matched their `cancel_on`).
     cancelled: Vec<RunView>,
     skipped: Vec<Skipped>,
+    /// The debounce windows it went into.
+    debounced: Vec<DebouncedView>,
     now: Millis,
 }
 
@@ -823,8 +841,24 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
             at: Some(skip.at),
         })
         .collect();
+    let mut debounced = Vec::new();
+    for record in ui.queries()?.debounces_of_event(&id).await? {
+        let run = ui.engine.store().run(&record.run_id).await?;
+        debounced.push(DebouncedView {
+            function_name: functions.get(&record.function_id).map_or(&*record.function_id, |f| f.display_name()).to_owned(),
+            run_status: run.as_ref().map(|r| r.status),
+            receives: run.as_ref().is_some_and(|r| r.event_ids.contains(&id)),
+            function_id: record.function_id,
+            key: record.key,
+            run_id: record.run_id,
+            at: record.at,
+        });
+    }
     for def in functions.iter() {
-        if with_run.contains(def.id.as_str()) || skipped.iter().any(|s| s.function_id == def.id) {
+        if with_run.contains(def.id.as_str())
+            || skipped.iter().any(|s| s.function_id == def.id)
+            || debounced.iter().any(|d| d.function_id == def.id)
+        {
             continue;
         }
         let exprs: Vec<Option<&str>> = def
@@ -856,6 +890,7 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
         runs: views,
         cancelled,
         skipped,
+        debounced,
         now: ui.engine.clock().now_ms(),
     }))
 }

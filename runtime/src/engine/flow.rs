@@ -12,7 +12,8 @@
 //!
 //! And the gates of a run an event triggers, which the store checks as it creates the run
 //! (`store::Gates`): a rate limit's bucket is `<function>:<key>`, an idempotency key's
-//! `idempotency:<function>:<key>`, a singleton's lock `<function>` or `<function>:<key>`.
+//! `idempotency:<function>:<key>`, a singleton's lock `<function>` or `<function>:<key>`, a
+//! debounce window's `<function>` or `<function>:<key>`.
 
 use serde_json::Value;
 
@@ -20,7 +21,7 @@ use super::trigger_event::EventJson;
 use crate::expr::{Exprs, KeyValue};
 use crate::function::{ConcurrencyPer, ConcurrencyScope, FunctionSpec, SingletonMode};
 use crate::model::{Cancellation, CancelledBy, ConcurrencySlot, FlowKeys, Millis, RunRecord, SkipReason, ThrottleSlot};
-use crate::store::{Gates, RateGate};
+use crate::store::{DebounceGate, Gates, RateGate};
 
 /// How long an idempotency key holds: one run per key value in this window.
 pub(crate) const IDEMPOTENCY_WINDOW_MS: Millis = 24 * 60 * 60 * 1000;
@@ -130,6 +131,31 @@ pub(super) fn gates(exprs: &Exprs, spec: &FunctionSpec, event: &dyn EventJson) -
         }
     });
     (gates, lock)
+}
+
+/// The debounce window that `event` (whose `ts` is `ts`) goes into, for a debounced function:
+/// one per key value. Without a key, or with an empty one, the function has one window; a key
+/// that evaluates to null, or to a field the event lacks, is `<nil>` (one window for all such
+/// events); one that fails to evaluate is logged and counts as `<nil>`.
+pub(super) fn debounce(exprs: &Exprs, spec: &FunctionSpec, event: &dyn EventJson, ts: Millis) -> Option<DebounceGate> {
+    let debounce = spec.options.debounce.as_ref()?;
+    let expr = debounce.key.as_deref().filter(|k| !k.trim().is_empty());
+    let key = match expr.map(|e| exprs.key(e, event.json())) {
+        None => None,
+        Some(KeyValue::Error(error)) => {
+            tracing::warn!(function_id = %spec.id, %error, "the debounce key failed to evaluate; the event goes to the `<nil>` window");
+            Some("<nil>".to_owned())
+        }
+        Some(value) => Some(value.bucket().to_owned()),
+    };
+    Some(DebounceGate {
+        bucket: key.as_ref().map_or_else(|| spec.id.clone(), |k| format!("{}:{k}", spec.id)),
+        key: key.unwrap_or_default(),
+        period_ms: millis(debounce.period).max(1),
+        timeout_ms: debounce.timeout.map(millis),
+        ts,
+        all_events: debounce.all_events,
+    })
 }
 
 /// A priority expression's value in seconds: an integer, clamped to ±600; anything else is 0.

@@ -162,7 +162,7 @@ impl Core {
             // Claimed as they are written, so written as started; except runs under flow
             // control, which the queue may hold back: they start when their first pass does.
             for run in prepared.iter_mut().flat_map(|e| e.runs.iter_mut()).chain(lone.iter_mut()) {
-                if run.run.flow.is_empty() {
+                if run.run.flow.is_empty() && run.gates.debounce.is_none() {
                     mark_started(&mut run.run, now);
                 }
             }
@@ -276,7 +276,8 @@ impl Core {
     }
 
     /// A run of `spec` that the event `event_id` triggers: a new run with the gates an event's
-    /// run passes (rate limit, idempotency, singleton), which invocations and reruns do not.
+    /// run passes (rate limit, idempotency, singleton, debounce), which invocations and reruns
+    /// do not. A debounced function's run is a debounce window's, due when it would close.
     pub(crate) fn triggered_run(
         &self,
         spec: &FunctionSpec,
@@ -288,6 +289,15 @@ impl Core {
         let (gates, lock) = super::flow::gates(&self.exprs, spec, trigger);
         run.gates = gates;
         run.run.flow.singleton = lock;
+        let ts = trigger.json().get("ts").and_then(Value::as_i64).unwrap_or(now);
+        if let Some(debounce) = super::flow::debounce(&self.exprs, spec, trigger, ts) {
+            // Due when the window it would open closes; its start deadline counts from then.
+            let wait = debounce.timeout_ms.map_or(debounce.period_ms, |t| t.min(debounce.period_ms));
+            let due = now.saturating_add(wait);
+            run.run.wake_at = Some(due);
+            run.run.flow = crate::store::debounce_moved(run.run.flow, Some(now), due);
+            run.gates.debounce = Some(debounce);
+        }
         run
     }
 

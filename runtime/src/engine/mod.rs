@@ -108,8 +108,8 @@ pub enum StartError {
     FlowControlUnsupported {
         /// The function.
         function: String,
-        /// The option (`concurrency`, `throttle`, `priority`, `rate_limit`, `idempotency` or
-        /// `singleton`).
+        /// The option (`concurrency`, `throttle`, `priority`, `rate_limit`, `idempotency`,
+        /// `singleton` or `debounce`).
         option: &'static str,
     },
 }
@@ -242,6 +242,7 @@ impl EngineBuilder {
                     (o.rate_limit.is_some(), "rate_limit"),
                     (o.idempotency.is_some(), "idempotency"),
                     (o.singleton.is_some(), "singleton"),
+                    (o.debounce.is_some(), "debounce"),
                 ]
                 .into_iter()
                 .find_map(|(set, name)| set.then_some(name));

@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::debounce::{self, Window};
 use super::gates::{self, Decision};
 use super::matchers::MatcherIndex;
-use super::queue::{ItemFlow, LocalQueue, Settle};
+use super::queue::{ItemFlow, LocalQueue, Reservation, Settle};
 use super::types::effective_limit;
 use super::{
     Accepted, Accepts, Ack, Acked, Batch, Cancellation, CancelledBy, Candidate, Checkpoint, ClaimFor, CreatedRun,
-    DropMatchers, EventQuery, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery,
+    DebounceGate, Debounced, DropMatchers, Gates, EventQuery, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery,
     RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::model::Millis;
@@ -54,6 +55,11 @@ struct Inner {
     locks: HashMap<String, String>,
     /// Skipped runs, in the order they were skipped.
     skips: Vec<SkipRecord>,
+    /// Open debounce windows by bucket, the bucket of each window's run, and the events
+    /// debounced into windows, by event.
+    windows: HashMap<String, Window>,
+    window_of: HashMap<String, String>,
+    debounced: HashMap<String, Vec<Debounced>>,
 }
 
 /// What creating a run did.
@@ -62,6 +68,8 @@ enum Created {
     /// Its (event, function) pair has a run already.
     Duplicate,
     Skipped(SkipRecord),
+    /// The event joined an open debounce window: no run was created.
+    Debounced,
 }
 
 /// What a write did to the queue, applied once the write is done.
@@ -106,11 +114,23 @@ impl Inner {
 
     /// Creates a run unless one exists for its event and function, or its gates skip it (for
     /// the event `event_id`, at `at`).
-    fn create_run(&mut self, new: &NewRun, event_id: &str, at: Millis, effects: &mut Effects) -> Created {
+    fn create_run(
+        &mut self,
+        new: &NewRun,
+        event_id: &str,
+        at: Millis,
+        queue: &LocalQueue,
+        effects: &mut Effects,
+    ) -> Created {
         let run = &new.run;
         let key = (run.dedupe_key(), run.function_id.clone());
         if self.run_keys.contains_key(&key) {
             return Created::Duplicate;
+        }
+        if let Some(gate) = &new.gates.debounce {
+            if let Some(done) = self.join_window(new, gate, event_id, at, queue, effects) {
+                return done;
+            }
         }
         let holder =
             run.flow.singleton.as_ref().and_then(|lock| self.locks.get(lock)).filter(|h| self.active(h).is_some());
@@ -152,8 +172,101 @@ impl Inner {
         if let Some(due) = run.wake_at {
             effects.created.push((run.id.clone(), run.function_id.clone(), due, ItemFlow::of(run)));
         }
+        if let Some(gate) = &new.gates.debounce {
+            let window = Window::open(gate, &run.id, event_id, at, run.wake_at.unwrap_or(at));
+            self.record_debounced(gate, &run.function_id, event_id, &run.id, at);
+            if let Some(old) = self.windows.insert(gate.bucket.clone(), window) {
+                self.window_of.remove(&old.run_id);
+            }
+            self.window_of.insert(run.id.clone(), gate.bucket.clone());
+        }
         self.runs.insert(run.id.clone(), run.clone());
         Created::Run(run.id.clone())
+    }
+
+    /// The event `event_id` joins the open window of its debounce bucket, if there is one
+    /// whose run is still queued and unclaimed; it is reserved in the queue meanwhile. `None`:
+    /// no such window (the event opens one). The event's rate limits apply.
+    fn join_window(
+        &mut self,
+        new: &NewRun,
+        gate: &DebounceGate,
+        event_id: &str,
+        at: Millis,
+        queue: &LocalQueue,
+        effects: &mut Effects,
+    ) -> Option<Created> {
+        let run_id = self.windows.get(&gate.bucket)?.run_id.clone();
+        let open = self
+            .runs
+            .get(&run_id)
+            .is_some_and(|r| r.started_at.is_none() && r.cancellation.is_none() && !r.status.is_terminal());
+        if !open {
+            return None;
+        }
+        // A window opened earlier in this write is not queued yet: its queue entry is updated.
+        let pending = effects.created.iter().position(|c| c.0 == run_id);
+        let reservation = match pending {
+            Some(_) => Reservation::Busy,
+            None => match queue.reserve(&run_id, &new.run.function_id) {
+                held @ Reservation::Held { .. } => held,
+                other => {
+                    queue.restore(&run_id, other);
+                    return None;
+                }
+            },
+        };
+        let rates = Gates { rates: new.gates.rates.clone(), ..Gates::default() };
+        let table = &self.rates;
+        let Ok(decision) = gates::decide::<std::convert::Infallible>(
+            &new.run.function_id,
+            &rates,
+            event_id,
+            at,
+            |k| Ok(table.get(k).copied()),
+            None,
+        );
+        match decision {
+            Decision::Skip(skip) => {
+                queue.restore(&run_id, reservation);
+                self.skips.push(skip.clone());
+                return Some(Created::Skipped(skip));
+            }
+            Decision::Create { rates, .. } => self.rates.extend(rates),
+        }
+        let window = self.windows.get_mut(&gate.bucket)?;
+        let chosen = window.join(gate, event_id, at);
+        let (due, events) = (window.due, window.run_events(gate.all_events));
+        let run = self.runs.get_mut(&run_id)?;
+        run.event_ids = events;
+        if chosen {
+            // The chosen event's flow control; the singleton lock stays the one the run took.
+            let singleton = run.flow.singleton.take();
+            run.flow = debounce::moved(new.run.flow.clone(), new.run.wake_at, due);
+            run.flow.singleton = singleton;
+            run.wake_at = Some(due);
+        }
+        match pending {
+            Some(i) => {
+                let created = &mut effects.created[i];
+                (created.2, created.3) = (run.wake_at.unwrap_or(due), ItemFlow::of(run));
+            }
+            None => queue.unreserve(&run_id, run.wake_at, ItemFlow::of(run)),
+        }
+        let function_id = run.function_id.clone();
+        self.record_debounced(gate, &function_id, event_id, &run_id, at);
+        Some(Created::Debounced)
+    }
+
+    fn record_debounced(&mut self, gate: &DebounceGate, function_id: &str, event_id: &str, run_id: &str, at: Millis) {
+        let record = Debounced {
+            function_id: function_id.to_owned(),
+            event_id: event_id.to_owned(),
+            run_id: run_id.to_owned(),
+            key: gate.key.clone(),
+            at,
+        };
+        self.debounced.entry(event_id.to_owned()).or_default().push(record);
     }
 
     /// Drops rate states that no longer limit anything, once they have doubled since the last
@@ -165,8 +278,13 @@ impl Inner {
         }
     }
 
-    /// A run that ended lets go of its singleton lock.
+    /// A run that ended lets go of its singleton lock and its debounce window.
     fn release_lock(&mut self, run: &RunRecord) {
+        if let Some(bucket) = self.window_of.remove(&run.id) {
+            if self.windows.get(&bucket).is_some_and(|w| w.run_id == run.id) {
+                self.windows.remove(&bucket);
+            }
+        }
         if let Some(lock) = &run.flow.singleton {
             if self.locks.get(lock) == Some(&run.id) {
                 self.locks.remove(lock);
@@ -219,7 +337,7 @@ impl Inner {
         true
     }
 
-    fn accept_event(&mut self, new: &NewEvent, at: Millis, effects: &mut Effects) -> EventDone {
+    fn accept_event(&mut self, new: &NewEvent, at: Millis, queue: &LocalQueue, effects: &mut Effects) -> EventDone {
         let mut event = new.event.clone();
         if self.event_index.contains_key(&event.id) {
             return (false, Vec::new(), Vec::new());
@@ -234,9 +352,9 @@ impl Inner {
         self.events.push(event);
         let (mut created, mut skipped) = (Vec::new(), Vec::new());
         for run in &new.runs {
-            match self.create_run(run, &new.event.id, at, effects) {
+            match self.create_run(run, &new.event.id, at, queue, effects) {
                 Created::Run(id) => created.push(id),
-                Created::Duplicate => {}
+                Created::Duplicate | Created::Debounced => {}
                 Created::Skipped(skip) => skipped.push(skip),
             }
         }
@@ -283,14 +401,14 @@ impl RunLog for MemoryStore {
             let events: Vec<(String, EventDone)> = batch
                 .events
                 .iter()
-                .map(|new| (new.event.id.clone(), inner.accept_event(new, batch.at, &mut effects)))
+                .map(|new| (new.event.id.clone(), inner.accept_event(new, batch.at, &self.queue.0, &mut effects)))
                 .collect();
             let runs: Vec<String> = batch
                 .runs
                 .iter()
-                .filter_map(|run| match inner.create_run(run, &run.run.id, batch.at, &mut effects) {
+                .filter_map(|run| match inner.create_run(run, &run.run.id, batch.at, &self.queue.0, &mut effects) {
                     Created::Run(id) => Some(id),
-                    Created::Duplicate | Created::Skipped(_) => None,
+                    Created::Duplicate | Created::Skipped(_) | Created::Debounced => None,
                 })
                 .collect();
             (events, runs)
@@ -396,7 +514,7 @@ impl WorkQueue for MemoryStore {
             let flow = ItemFlow::of(&run);
             inner.runs.insert(run.id.clone(), run);
             let events: Vec<(String, EventDone)> =
-                events.iter().map(|new| (new.event.id.clone(), inner.accept_event(new, at, &mut effects))).collect();
+                events.iter().map(|new| (new.event.id.clone(), inner.accept_event(new, at, &self.queue.0, &mut effects))).collect();
             for resume in resume {
                 let run_id = resume.run_id.clone();
                 let at = resume.record.ended_at;
@@ -511,6 +629,10 @@ impl Queries for MemoryStore {
         let inner = self.inner.lock();
         let of = inner.skips.iter().rev().filter(|s| s.function_id == function_id);
         Ok(of.take(effective_limit(limit)).cloned().collect())
+    }
+
+    async fn debounces_of_event(&self, event_id: &str) -> Result<Vec<Debounced>, StoreError> {
+        Ok(self.inner.lock().debounced.get(event_id).cloned().unwrap_or_default())
     }
 
     async fn skip_counts(&self) -> Result<HashMap<String, u64>, StoreError> {

@@ -19,6 +19,7 @@
 //! Every store passes the conformance suite (`store::conformance`, feature `testing`), which
 //! includes two engines sharing one store.
 
+mod debounce;
 mod gates;
 mod matchers;
 mod memory;
@@ -53,13 +54,14 @@ pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
-    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
-    EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, RateGate, Resolution,
+    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DebounceGate,
+    Debounced, DropMatchers, EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, RateGate, Resolution,
     Resume, RunQuery,
 };
 
 use crate::model::Millis;
 
+pub(crate) use debounce::moved as debounce_moved;
 pub(crate) use matchers::{value_at, MatcherIndex};
 
 /// A store could not do what was asked.
@@ -143,7 +145,7 @@ pub trait WorkQueue: Send + Sync + 'static {
     fn work_signal(&self) -> Arc<tokio::sync::Notify>;
 
     /// Whether this store enforces flow control (concurrency, throttle, priority, and the
-    /// [`Gates`] of new runs: rate limits, idempotency, singleton). An engine refuses to start
+    /// [`Gates`] of new runs: rate limits, idempotency, singleton, debounce). An engine refuses to start
     /// functions that use them on a store that does not.
     fn enforces_flow_control(&self) -> bool {
         true
@@ -206,6 +208,13 @@ pub trait Queries: Send + Sync + 'static {
     /// The events a function skipped, newest first, at most `limit` (0 means 50).
     async fn skips_of_function(&self, function_id: &str, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
         let _ = (function_id, limit);
+        Ok(Vec::new())
+    }
+
+    /// The debounce windows the event `event_id` went into (one per debounced function it
+    /// triggers). Stores that do not enforce debouncing have none.
+    async fn debounces_of_event(&self, event_id: &str) -> Result<Vec<Debounced>, StoreError> {
+        let _ = event_id;
         Ok(Vec::new())
     }
 

@@ -116,6 +116,8 @@ enum Place {
     /// Past its deadline: claimed before anything else.
     Expired,
     Leased(Held),
+    /// Out of reach of claims while its store updates it (a debounce window taking an event).
+    Reserved,
 }
 
 #[derive(Debug)]
@@ -184,6 +186,18 @@ struct State {
     next_part: PartId,
     /// Runs due at or after this are not kept (see the module docs).
     horizon: Millis,
+}
+
+/// What [`LocalQueue::reserve`] found.
+#[derive(Debug, Clone)]
+pub(crate) enum Reservation {
+    /// The run was queued here, due at `due` with `flow`: reserved.
+    Held { due: Millis, flow: Arc<ItemFlow> },
+    /// This queue did not have the run: a placeholder is reserved (the store knows whether the
+    /// run is queued).
+    Absent,
+    /// Leased, past its deadline, or reserved already: not to be touched.
+    Busy,
 }
 
 /// How a commit under a lease ended.
@@ -536,6 +550,56 @@ impl LocalQueue {
                 return earliest_of(&state, &wanted);
             }
             state.timers.pop();
+        }
+    }
+
+    /// Takes a queued run out of reach of claims while its store updates it (a debounce
+    /// window taking an event). A run this queue does not have (a SQLite store keeps only
+    /// runs due within its horizon) is reserved as a placeholder, so that loading it meanwhile
+    /// does not queue it at its old time.
+    pub(crate) fn reserve(&self, run_id: &str, function: &str) -> Reservation {
+        let mut state = self.state.lock();
+        let seq = bump(&mut state);
+        match state.items.get_mut(run_id) {
+            Some(item) if matches!(item.place, Place::Waiting | Place::Ready(_)) => {
+                item.place = Place::Reserved;
+                item.seq = seq;
+                Reservation::Held { due: item.due, flow: item.flow.clone() }
+            }
+            Some(_) => Reservation::Busy,
+            None => {
+                let item = Item {
+                    function: Arc::from(function),
+                    due: Millis::MAX,
+                    seq,
+                    flow: ItemFlow::new(&FlowKeys::default(), 0, None, false),
+                    place: Place::Reserved,
+                };
+                state.items.insert(Arc::from(run_id), item);
+                Reservation::Absent
+            }
+        }
+    }
+
+    /// Ends a reservation: the run is due at `due` with this flow (or forgotten with `None`).
+    pub(crate) fn unreserve(&self, run_id: &str, due: Option<Millis>, flow: Arc<ItemFlow>) {
+        let mut state = self.state.lock();
+        let Some(item) = state.items.get(run_id) else { return };
+        if !matches!(item.place, Place::Reserved) {
+            return;
+        }
+        let function = item.function.clone();
+        place(&mut state, Arc::from(run_id), function, due, flow);
+        drop(state);
+        self.signal.notify_waiters();
+    }
+
+    /// Ends a reservation leaving the run as it was.
+    pub(crate) fn restore(&self, run_id: &str, reservation: Reservation) {
+        match reservation {
+            Reservation::Held { due, flow } => self.unreserve(run_id, Some(due), flow),
+            Reservation::Absent => self.unreserve(run_id, None, ItemFlow::new(&FlowKeys::default(), 0, None, false)),
+            Reservation::Busy => {}
         }
     }
 

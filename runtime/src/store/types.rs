@@ -36,6 +36,46 @@ pub struct Gates {
     /// With a singleton lock: whether a new run cancels the active one (`true`) or is
     /// skipped while one is active.
     pub singleton_cancels: bool,
+    /// A debounced function's: the run is a debounce window's (see [`DebounceGate`]).
+    pub debounce: Option<DebounceGate>,
+}
+
+/// Debouncing, as a store applies it to the run an event triggers: the event opens a window
+/// (the run, created queued and due when the window closes) or joins the open window of its
+/// `bucket`, which then creates nothing. The run's `wake_at` is when a window it opens closes
+/// (`period` after the event, `timeout` at the latest); the store moves it, and the run's start
+/// deadline with it, as events join. The rate limits of [`Gates`] apply to every event; the
+/// singleton lock to the event that opens a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebounceGate {
+    /// The window's key in the store (`<function>` or `<function>:<key>`).
+    pub bucket: String,
+    /// The evaluated key (empty without one), for display.
+    pub key: String,
+    /// How long without an event closes the window, in ms.
+    pub period_ms: Millis,
+    /// The longest a window stays open after its first event, in ms.
+    pub timeout_ms: Option<Millis>,
+    /// The event's `ts`: the run receives the event with the newest.
+    pub ts: Millis,
+    /// Whether the run receives every event of the window (by `ts`), not only the newest.
+    pub all_events: bool,
+}
+
+/// An event that a debounced function took into a window: the run it went to (whose status
+/// says whether the window has fired).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Debounced {
+    /// The function.
+    pub function_id: String,
+    /// The event.
+    pub event_id: String,
+    /// The window's run.
+    pub run_id: String,
+    /// The window's key (empty without one).
+    pub key: String,
+    /// When the event joined (ms).
+    pub at: Millis,
 }
 
 /// A rate limit on run creation, by GCRA: one run every `period / limit`, and `burst` more

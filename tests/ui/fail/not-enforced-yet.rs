@@ -1,13 +1,13 @@
 //! Options whose shapes are known but that the engine does not enforce yet are refused, each
 //! at its name, rather than accepted and ignored; those it enforces (`rate_limit`,
-//! `idempotency`, `singleton` here) are not.
+//! `idempotency`, `singleton`, `debounce` here) are not.
 use hookflow::prelude::*;
 
 #[inngest_fn(
     id = "sync-user",
     event = "clerk/user.updated",
     rate_limit(limit = 1, period = "1h", key = "event.data.id"),
-    debounce(period = "5s", key = "event.data.id"),
+    batch_events(max_size = 10, timeout = "5s"),
     idempotency = "event.data.id",
     singleton(mode = "skip")
 )]

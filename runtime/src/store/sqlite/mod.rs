@@ -28,11 +28,11 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::matchers::MatcherIndex;
-use super::queue::{LocalQueue, Settle};
+use super::queue::{LocalQueue, Reservation, Settle};
 use super::types::effective_limit;
 use super::{
-    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, EventQuery,
-    HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, Memo, Queries, RunLog, RunQuery, RunRecord, RunStatus,
+    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, Debounced, EventQuery,
+    HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, Memo, NewEvent, Queries, RunLog, RunQuery, RunRecord, RunStatus,
     SkipRecord, StepKind, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::model::{EventSource, Millis};
@@ -65,6 +65,9 @@ struct Owner {
     cancels: Mutex<HashSet<String>>,
     /// Serializes loads of the runs that come within the horizon.
     loading: tokio::sync::Mutex<()>,
+    /// Serializes the writes whose events may join debounce windows, from reserving the
+    /// windows' runs to settling them (see `reserve_windows`).
+    debouncing: tokio::sync::Mutex<()>,
     /// Keeps the file locked while the store is open.
     _lock: std::fs::File,
 }
@@ -163,6 +166,7 @@ impl SqliteStore {
             matchers: Mutex::new(matchers),
             cancels: Mutex::new(cancels),
             loading: tokio::sync::Mutex::new(()),
+            debouncing: tokio::sync::Mutex::new(()),
             _lock: lock,
         };
         Ok(SqliteStore { path, owner: Some(owner), readers: Arc::new(readers) })
@@ -253,7 +257,61 @@ impl SqliteStore {
         for woken in effects.woken {
             owner.queue.wake(&woken.run_id, &woken.function, woken.at, || woken.flow.item());
         }
+        for (run, due, flow) in effects.rescheduled {
+            owner.queue.unreserve(&run, due, flow);
+        }
         leases
+    }
+
+    /// Reserves in the queue the runs of the open debounce windows that these events' runs
+    /// may join, so that no claim takes one while the write moves it; the write is told which
+    /// it may move (`reserved`), and reports each one's due time for `settle`. Held for the
+    /// write's duration, the guard keeps two writes from joining one window at once.
+    async fn reserve_windows(
+        &self,
+        events: &[NewEvent],
+    ) -> Result<Option<(tokio::sync::MutexGuard<'_, ()>, Vec<(String, Reservation)>)>, StoreError> {
+        let owner = self.owner()?;
+        let buckets: Vec<(String, String)> = events
+            .iter()
+            .flat_map(|e| &e.runs)
+            .filter_map(|r| r.gates.debounce.as_ref().map(|d| (d.bucket.clone(), r.run.function_id.clone())))
+            .collect();
+        if buckets.is_empty() {
+            return Ok(None);
+        }
+        let guard = owner.debouncing.lock().await;
+        let runs = self
+            .read(move |c| {
+                let mut stmt = c.prepare_cached("SELECT run_id FROM debounces WHERE bucket = ?1")?;
+                let mut runs = Vec::new();
+                for (bucket, function) in buckets {
+                    if let Some(run) = stmt.query_row(params![bucket], |r| r.get::<_, String>(0)).optional()? {
+                        runs.push((run, function));
+                    }
+                }
+                Ok(runs)
+            })
+            .await?;
+        let mut reserved: Vec<(String, Reservation)> = Vec::with_capacity(runs.len());
+        for (run, function) in runs {
+            if reserved.iter().any(|(r, _)| *r == run) {
+                continue;
+            }
+            let reservation = owner.queue.reserve(&run, &function);
+            if !matches!(reservation, Reservation::Busy) {
+                reserved.push((run, reservation));
+            }
+        }
+        Ok(Some((guard, reserved)))
+    }
+
+    /// Ends the reservations a failed write made.
+    fn restore_windows(&self, reserved: Option<(tokio::sync::MutexGuard<'_, ()>, Vec<(String, Reservation)>)>) {
+        let (Some(owner), Some((_guard, reserved))) = (&self.owner, reserved) else { return };
+        for (run, reservation) in reserved {
+            owner.queue.restore(&run, reservation);
+        }
     }
 
     /// Keeps in memory the runs due before `now` plus the horizon, loading those the file has.
@@ -459,9 +517,18 @@ fn accepted(
 #[async_trait]
 impl RunLog for SqliteStore {
     async fn accept(&self, batch: &Batch, claim: Option<&ClaimFor>) -> Result<Accepts, StoreError> {
-        let rows = BatchRows::encode(batch)?;
-        let written = self.write(Write::Accept(rows)).await?;
+        let mut rows = BatchRows::encode(batch)?;
+        let reserved = self.reserve_windows(&batch.events).await?;
+        rows.reserved = reserved.iter().flat_map(|(_, r)| r.iter().map(|(run, _)| run.clone())).collect();
+        let written = match self.write(Write::Accept(rows)).await {
+            Ok(written) => written,
+            Err(e) => {
+                self.restore_windows(reserved);
+                return Err(e);
+            }
+        };
         let leases = self.settle(written.effects, claim.map(|c| (c, batch.at)));
+        drop(reserved);
         Ok(Accepts {
             events: accepted(batch.events.iter().map(|e| e.event.id.clone()), written.events, &leases),
             runs: created(written.runs, &leases),
@@ -564,10 +631,18 @@ impl WorkQueue for SqliteStore {
         let mut rows = AckRows::encode(&ack)?;
         let event_ids: Vec<String> = ack.events.iter().map(|e| e.event.id.clone()).collect();
         let at = ack.at;
-        drop(ack);
         if !owner.queue.begin_commit(lease) {
             return Ok(Acked::Stale);
         }
+        let reserved = match self.reserve_windows(&ack.events).await {
+            Ok(reserved) => reserved,
+            Err(e) => {
+                owner.queue.end_commit(lease, Settle::Failed);
+                return Err(e);
+            }
+        };
+        rows.reserved = reserved.iter().flat_map(|(_, r)| r.iter().map(|(run, _)| run.clone())).collect();
+        drop(ack);
         rows.flow_state = owner.queue.take_dirty_throttles();
         let flow_state = rows.flow_state.clone();
         let flow = rows.run.queue_flow.clone();
@@ -576,9 +651,11 @@ impl WorkQueue for SqliteStore {
                 owner.queue.end_commit(lease, Settle::Release(written.due, Some(flow)));
                 let due = written.due;
                 let leases = self.settle(written.effects, claim.map(|c| (c, at)));
+                drop(reserved);
                 Ok(Acked::Committed { due, events: accepted(event_ids.into_iter(), written.events, &leases) })
             }
             Err(e) => {
+                self.restore_windows(reserved);
                 owner.queue.return_dirty_throttles(flow_state);
                 owner.queue.end_commit(lease, Settle::Failed);
                 Err(e)
@@ -777,6 +854,18 @@ impl Queries for SqliteStore {
                 c.prepare_cached(&format!("SELECT {SKIP_COLUMNS} FROM skips WHERE event_id = ?1 ORDER BY seq"))?;
             let rows = stmt.query_map(params![event_id], skip_from_row)?;
             collect(rows)
+        })
+        .await
+    }
+
+    async fn debounces_of_event(&self, event_id: &str) -> Result<Vec<Debounced>, StoreError> {
+        let event_id = event_id.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT event_id, function_id, run_id, key, at FROM debounced WHERE event_id = ?1 ORDER BY at, function_id",
+            )?;
+            let rows = stmt.query_map(params![event_id], rows::debounced_from_row)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(StoreError::from)
         })
         .await
     }

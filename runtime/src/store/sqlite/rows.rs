@@ -10,11 +10,12 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::model::{FlowKeys, Millis};
+use crate::store::debounce::{self, Window};
 use crate::store::gates::{self, Decision, RATE_KEY};
 use crate::store::queue::ItemFlow;
 use crate::store::{
-    Ack, Batch, CancelRequest, Cancellation, CancelledBy, Checkpoint, DropMatchers, Gates, LogLine, Matcher, NewEvent,
-    NewRun, Resolution, RunRecord, SkipRecord, StepRecord, StoreError, StoredEvent,
+    Ack, Batch, CancelRequest, Cancellation, CancelledBy, Checkpoint, DebounceGate, Debounced, DropMatchers, Gates,
+    LogLine, Matcher, NewEvent, NewRun, Resolution, RunRecord, SkipRecord, StepRecord, StoreError, StoredEvent,
 };
 
 /// What accepting an event did: whether it was new, the runs it created, those it skipped.
@@ -26,6 +27,8 @@ enum Inserted {
     /// Its (event, function) pair has a run already.
     Duplicate,
     Skipped(SkipRecord),
+    /// The event joined an open debounce window: no run was created.
+    Debounced,
 }
 
 /// One write a caller waits for, ready to bind.
@@ -68,6 +71,9 @@ pub(super) struct Effects {
     pub(super) ended: Vec<String>,
     /// Runs with a cancellation asked for.
     pub(super) cancelled: Vec<String>,
+    /// Debounce windows' runs the write had reserved in the queue, due again at this time
+    /// with this flow (`None`: not queued).
+    pub(super) rescheduled: Vec<(String, Option<Millis>, Arc<ItemFlow>)>,
 }
 
 /// A run a write made due sooner.
@@ -176,6 +182,8 @@ pub(super) struct NewRunRow {
     steps: Vec<StepRow>,
     matchers: Vec<MatcherRow>,
     gates: Gates,
+    /// A debounced run's flow control, to move with its window.
+    keys: Option<FlowKeys>,
 }
 
 pub(super) struct ResolutionRow {
@@ -193,6 +201,9 @@ pub(super) struct BatchRows {
     events: Vec<EventRow>,
     runs: Vec<NewRunRow>,
     at: Millis,
+    /// Debounce windows' runs reserved in the queue for this write: the windows its events
+    /// may join.
+    pub(super) reserved: Vec<String>,
 }
 
 pub(super) struct AckRows {
@@ -206,6 +217,8 @@ pub(super) struct AckRows {
     at: Millis,
     /// Flow-control state to write with it (`flow_state` rows).
     pub(super) flow_state: Vec<(String, Millis)>,
+    /// As [`BatchRows::reserved`], for the events it emits.
+    pub(super) reserved: Vec<String>,
 }
 
 pub(super) struct CheckpointRows {
@@ -301,6 +314,7 @@ impl NewRunRow {
             steps: new.steps.iter().map(StepRow::encode).collect::<Result<_, _>>()?,
             matchers: new.matchers.iter().map(MatcherRow::encode).collect::<Result<_, _>>()?,
             gates: new.gates.clone(),
+            keys: new.gates.debounce.is_some().then(|| new.run.flow.clone()),
         })
     }
 }
@@ -327,6 +341,7 @@ impl BatchRows {
             events: batch.events.iter().map(EventRow::encode).collect::<Result<_, _>>()?,
             runs: batch.runs.iter().map(NewRunRow::encode).collect::<Result<_, _>>()?,
             at: batch.at,
+            reserved: Vec::new(),
         })
     }
 }
@@ -343,6 +358,7 @@ impl AckRows {
             resume: ack.resume.iter().map(|r| StepRow::encode(&r.record)).collect::<Result<_, _>>()?,
             at: ack.at,
             flow_state: Vec::new(),
+            reserved: Vec::new(),
         })
     }
 }
@@ -367,12 +383,14 @@ impl Write {
         let mut written = Written::default();
         match self {
             Write::Accept(batch) => {
+                report_reserved(conn, &batch.reserved, &mut written.effects)?;
                 for event in &batch.events {
-                    let result = insert_event(conn, event, batch.at, &mut written.effects)?;
+                    let result = insert_event(conn, event, batch.at, &batch.reserved, &mut written.effects)?;
                     written.events.push(result);
                 }
                 for run in &batch.runs {
-                    if let Inserted::Run = insert_run(conn, run, &run.run.id, batch.at, &mut written.effects)? {
+                    let inserted = insert_run(conn, run, &run.run.id, batch.at, &batch.reserved, &mut written.effects)?;
+                    if let Inserted::Run = inserted {
                         written.runs.push(run.run.id.clone());
                     }
                 }
@@ -422,7 +440,13 @@ impl Write {
     }
 }
 
-fn insert_event(conn: &Connection, e: &EventRow, at: Millis, effects: &mut Effects) -> Result<EventDone, StoreError> {
+fn insert_event(
+    conn: &Connection,
+    e: &EventRow,
+    at: Millis,
+    reserved: &[String],
+    effects: &mut Effects,
+) -> Result<EventDone, StoreError> {
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO events (id, name, data, ts, user, source, received_at, embeds) \
@@ -434,9 +458,9 @@ fn insert_event(conn: &Connection, e: &EventRow, at: Millis, effects: &mut Effec
     }
     let (mut created, mut skipped) = (Vec::with_capacity(e.runs.len()), Vec::new());
     for run in &e.runs {
-        match insert_run(conn, run, &e.id, at, effects)? {
+        match insert_run(conn, run, &e.id, at, reserved, effects)? {
             Inserted::Run => created.push(run.run.id.clone()),
-            Inserted::Duplicate => {}
+            Inserted::Duplicate | Inserted::Debounced => {}
             Inserted::Skipped(skip) => skipped.push(skip),
         }
     }
@@ -521,27 +545,9 @@ fn gate(
     )?;
     drop(read);
     match decision {
-        Decision::Skip(skip) => {
-            conn.prepare_cached("INSERT INTO skips (function_id, event_id, reason, at) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![skip.function_id, skip.event_id, json(&skip.reason)?, skip.at])?;
-            conn.prepare_cached(
-                "INSERT INTO flow_state (key, value) VALUES ('skips:' || ?1, 1) \
-                 ON CONFLICT (key) DO UPDATE SET value = value + 1",
-            )?
-            .execute(params![skip.function_id])?;
-            Ok(Some(Inserted::Skipped(skip)))
-        }
+        Decision::Skip(skip) => Ok(Some(write_skip(conn, skip)?)),
         Decision::Create { rates, cancel: holder } => {
-            if !rates.is_empty() {
-                write_flow_state(conn, &rates)?;
-                // Spent states go as new ones come (a few per creation, by the time index), so
-                // idempotency keys do not pile up.
-                conn.prepare_cached(
-                    "DELETE FROM flow_state WHERE key IN (SELECT key FROM flow_state \
-                     WHERE key >= ?1 AND key < 'rate;' AND value <= ?2 ORDER BY value LIMIT 4)",
-                )?
-                .execute(params![RATE_KEY, at.saturating_mul(1000)])?;
-            }
+            write_rates(conn, &rates, at)?;
             if let Some(holder) = holder {
                 let by = CancelledBy::Singleton { run_id: run.id.clone() };
                 cancel(conn, &holder, &json(&Cancellation { by, at })?, at, effects)?;
@@ -558,6 +564,158 @@ fn gate(
     }
 }
 
+/// Records a skipped run, and counts it.
+fn write_skip(conn: &Connection, skip: SkipRecord) -> Result<Inserted, StoreError> {
+    conn.prepare_cached("INSERT INTO skips (function_id, event_id, reason, at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![skip.function_id, skip.event_id, json(&skip.reason)?, skip.at])?;
+    conn.prepare_cached(
+        "INSERT INTO flow_state (key, value) VALUES ('skips:' || ?1, 1) \
+         ON CONFLICT (key) DO UPDATE SET value = value + 1",
+    )?
+    .execute(params![skip.function_id])?;
+    Ok(Inserted::Skipped(skip))
+}
+
+/// Writes the rate states a creation charges (at `at`).
+fn write_rates(conn: &Connection, rates: &[(String, i64)], at: Millis) -> Result<(), StoreError> {
+    if rates.is_empty() {
+        return Ok(());
+    }
+    write_flow_state(conn, rates)?;
+    // Spent states go as new ones come (a few per creation, by the time index), so
+    // idempotency keys do not pile up.
+    conn.prepare_cached(
+        "DELETE FROM flow_state WHERE key IN (SELECT key FROM flow_state \
+         WHERE key >= ?1 AND key < 'rate;' AND value <= ?2 ORDER BY value LIMIT 4)",
+    )?
+    .execute(params![RATE_KEY, at.saturating_mul(1000)])?;
+    Ok(())
+}
+
+/// Tells the queue, for each run reserved for this write, when it is due as the file has it
+/// (events that join its window change that later in the write).
+fn report_reserved(conn: &Connection, reserved: &[String], effects: &mut Effects) -> Result<(), StoreError> {
+    for run_id in reserved {
+        let row = conn
+            .prepare_cached(&format!(
+                "SELECT wake_at, {FLOW_COLUMNS} FROM runs WHERE id = ?1 AND status NOT IN {TERMINAL}"
+            ))?
+            .query_row(params![run_id], |r| Ok((r.get::<_, Option<Millis>>(0)?, StoredFlow::read(r, 1)?)))
+            .optional()?;
+        let (due, flow) = match row {
+            Some((due, flow)) => (due, flow.item()),
+            None => (None, ItemFlow::new(&FlowKeys::default(), 0, None, false)),
+        };
+        effects.rescheduled.push((run_id.clone(), due, flow));
+    }
+    Ok(())
+}
+
+/// The event `event_id` joins the open window of its debounce bucket, if it has one whose
+/// run is queued, unclaimed (reserved for this write, or created by it) and not cancelled;
+/// the event's rate limits apply. `None`: no such window (the event opens one).
+fn join_window(
+    conn: &Connection,
+    new: &NewRunRow,
+    gate: &DebounceGate,
+    event_id: &str,
+    at: Millis,
+    reserved: &[String],
+    effects: &mut Effects,
+) -> Result<Option<Inserted>, StoreError> {
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT window FROM debounces WHERE bucket = ?1")?
+        .query_row(params![gate.bucket], |r| r.get(0))
+        .optional()?;
+    let Some(stored) = stored else { return Ok(None) };
+    let mut window: Window = serde_json::from_str(&stored)?;
+    let pending = effects.created.iter().position(|c| c.0 == window.run_id);
+    if pending.is_none() && !reserved.contains(&window.run_id) {
+        return Ok(None);
+    }
+    let open: Option<(Option<String>, Millis)> = conn
+        .prepare_cached(
+            "SELECT flow, created_at FROM runs WHERE id = ?1 AND status = 'Queued' AND started_at IS NULL \
+             AND cancel IS NULL AND wake_at IS NOT NULL",
+        )?
+        .query_row(params![window.run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((flow, created_at)) = open else { return Ok(None) };
+    let rates = Gates { rates: new.gates.rates.clone(), ..Gates::default() };
+    let mut read = conn.prepare_cached("SELECT value FROM flow_state WHERE key = ?1")?;
+    let decision = gates::decide(
+        &new.run.function_id,
+        &rates,
+        event_id,
+        at,
+        |key| read.query_row(params![key], |r| r.get::<_, i64>(0)).optional().map_err(StoreError::from),
+        None,
+    )?;
+    drop(read);
+    match decision {
+        Decision::Skip(skip) => return Ok(Some(write_skip(conn, skip)?)),
+        Decision::Create { rates, .. } => write_rates(conn, &rates, at)?,
+    }
+    let run_id = window.run_id.clone();
+    let chosen = window.join(gate, event_id, at);
+    let events = json(&window.run_events(gate.all_events))?;
+    if chosen {
+        // The chosen event's flow control; the singleton lock stays the one the run took.
+        let held: Option<FlowKeys> = flow.as_deref().map(serde_json::from_str).transpose()?;
+        let mut keys = debounce::moved(new.keys.clone().unwrap_or_default(), new.run.wake_at, window.due);
+        keys.singleton = held.and_then(|h| h.singleton);
+        let item = ItemFlow::new(&keys, created_at, None, false);
+        conn.prepare_cached("UPDATE runs SET event_id = ?2, event_ids = ?3, wake_at = ?4, flow = ?5 WHERE id = ?1")?
+            .execute(params![
+                run_id,
+                window.event_id,
+                events,
+                window.due,
+                (!keys.is_empty()).then(|| json(&keys)).transpose()?
+            ])?;
+        match pending {
+            Some(i) => (effects.created[i].2, effects.created[i].3) = (window.due, item),
+            None => {
+                // In place of the due time `report_reserved` found.
+                effects.rescheduled.retain(|(run, _, _)| *run != run_id);
+                effects.rescheduled.push((run_id.clone(), Some(window.due), item));
+            }
+        }
+    } else {
+        conn.prepare_cached("UPDATE runs SET event_ids = ?2 WHERE id = ?1")?.execute(params![run_id, events])?;
+    }
+    conn.prepare_cached("UPDATE debounces SET window = ?2 WHERE bucket = ?1")?
+        .execute(params![gate.bucket, json(&window)?])?;
+    record_debounced(conn, gate, &new.run.function_id, event_id, &run_id, at)?;
+    Ok(Some(Inserted::Debounced))
+}
+
+fn record_debounced(
+    conn: &Connection,
+    gate: &DebounceGate,
+    function_id: &str,
+    event_id: &str,
+    run_id: &str,
+    at: Millis,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO debounced (event_id, function_id, run_id, key, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![event_id, function_id, run_id, gate.key, at])?;
+    Ok(())
+}
+
+/// A debounced event's record, from `event_id, function_id, run_id, key, at`.
+pub(super) fn debounced_from_row(row: &Row<'_>) -> rusqlite::Result<Debounced> {
+    Ok(Debounced {
+        event_id: row.get(0)?,
+        function_id: row.get(1)?,
+        run_id: row.get(2)?,
+        key: row.get(3)?,
+        at: row.get(4)?,
+    })
+}
+
 /// Creates a run (for the event `event_id`, at `at`) unless its event and function have one,
 /// or its gates skip it.
 fn insert_run(
@@ -565,9 +723,15 @@ fn insert_run(
     new: &NewRunRow,
     event_id: &str,
     at: Millis,
+    reserved: &[String],
     effects: &mut Effects,
 ) -> Result<Inserted, StoreError> {
     let run = &new.run;
+    if let Some(gate) = &new.gates.debounce {
+        if let Some(done) = join_window(conn, new, gate, event_id, at, reserved, effects)? {
+            return Ok(done);
+        }
+    }
     if !new.gates.rates.is_empty() || run.singleton.is_some() {
         if let Some(done) = gate(conn, new, event_id, at, effects)? {
             return Ok(done);
@@ -606,6 +770,15 @@ fn insert_run(
     }
     for matcher in &new.matchers {
         insert_matcher(conn, matcher, effects)?;
+    }
+    if let Some(gate) = &new.gates.debounce {
+        let window = Window::open(gate, &run.id, event_id, at, run.wake_at.unwrap_or(at));
+        conn.prepare_cached(
+            "INSERT INTO debounces (bucket, run_id, window) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (bucket) DO UPDATE SET run_id = excluded.run_id, window = excluded.window",
+        )?
+        .execute(params![gate.bucket, run.id, json(&window)?])?;
+        record_debounced(conn, gate, &run.function_id, event_id, &run.id, at)?;
     }
     if let Some(due) = run.wake_at {
         effects.created.push((run.id.clone(), run.function_id.clone(), due, run.queue_flow.clone()));
@@ -747,8 +920,12 @@ fn ack_run(conn: &Connection, ack: &AckRows, written: &mut Written) -> Result<()
     for matcher in &ack.matchers {
         insert_matcher(conn, matcher, &mut written.effects)?;
     }
+    if run.terminal {
+        conn.prepare_cached("DELETE FROM debounces WHERE run_id = ?1")?.execute(params![run.id])?;
+    }
+    report_reserved(conn, &ack.reserved, &mut written.effects)?;
     for event in &ack.events {
-        let result = insert_event(conn, event, ack.at, &mut written.effects)?;
+        let result = insert_event(conn, event, ack.at, &ack.reserved, &mut written.effects)?;
         written.events.push(result);
     }
     for step in &ack.resume {

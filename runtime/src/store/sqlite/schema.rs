@@ -118,7 +118,9 @@ DROP INDEX IF EXISTS runs_active;
 /// (`skips`), the singleton locks (`flow_locks`: the run holding each), an index of the
 /// started, unended runs whose run-level concurrency slots are counted again at open, and the
 /// runs an event cancelled, found by the event's id inside the cancellation
-/// (`Queries::runs_cancelled_by`).
+/// (`Queries::runs_cancelled_by`); the open debounce windows (`debounces`: each bucket's, with
+/// its run, as `store::debounce::Window` JSON; a window goes when its run ends) and the events
+/// debounced into windows (`debounced`).
 const V3: &str = r#"
 CREATE TABLE IF NOT EXISTS flow_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS flow_state_rates ON flow_state(value) WHERE key >= 'rate:' AND key < 'rate;';
@@ -136,6 +138,16 @@ CREATE INDEX IF NOT EXISTS runs_flow_started ON runs(id)
     WHERE flow IS NOT NULL AND started_at IS NOT NULL AND ended_at IS NULL;
 CREATE INDEX IF NOT EXISTS runs_cancelled_by ON runs(json_extract(cancel, '$.by.event_id'))
     WHERE cancel IS NOT NULL;
+CREATE TABLE IF NOT EXISTS debounces (bucket TEXT PRIMARY KEY, run_id TEXT NOT NULL, window TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS debounces_by_run ON debounces(run_id);
+CREATE TABLE IF NOT EXISTS debounced (
+    event_id TEXT NOT NULL,
+    function_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (event_id, function_id)
+) WITHOUT ROWID;
 "#;
 
 /// Opens a connection with the store's settings.
@@ -167,7 +179,11 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     // Version 3 was built in parts on the way to one release: a file written between them has
     // the number but not `steps.detail` or `skips`, and goes through the (idempotent) steps
     // below.
-    if version == VERSION && has_column(conn, "steps", "detail")? && has_table(conn, "skips")? {
+    if version == VERSION
+        && has_column(conn, "steps", "detail")?
+        && has_table(conn, "skips")?
+        && has_table(conn, "debounced")?
+    {
         return Ok(());
     }
     let existed: bool =
