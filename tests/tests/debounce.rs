@@ -291,3 +291,43 @@ async fn the_event_page_says_which_window_took_a_debounced_event() {
     assert_eq!(page["debounced"][0]["run_status"], "Completed");
     assert_eq!(page["debounced"][0]["receives"], true);
 }
+
+// ---- kill -9 inside a window -----------------------------------------------------------------------
+
+/// A real process on SQLite takes three events into a window and is killed with SIGKILL before
+/// the window closes; restarted, it runs the window once, with the newest event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_inside_a_window_loses_no_event_and_fires_once() {
+    use hookflow_tests::workers;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("engine.db");
+    let worker = workers::start(env!("CARGO_BIN_EXE_debounce_worker"), dir.path(), db.clone(), 0, &[]);
+    let http = reqwest::Client::new();
+    let now = chrono::Utc::now().timestamp_millis();
+    let body: Vec<Value> = (1..=3)
+        .map(|n| json!({"name": "crash/debounce", "id": format!("d-{n}"), "ts": now + n, "data": {"k": "a", "n": n}}))
+        .collect();
+    let sent = http.post(format!("{}/e/key", worker.url)).json(&body).send().await.expect("post");
+    assert!(sent.status().is_success(), "{}", sent.status());
+    drop(worker); // SIGKILL, well inside the 1 s window.
+    let store = SqliteStore::open_read_only(&db).expect("read the worker's file");
+    let queued = workers::all_runs(&store).await;
+    assert_eq!(queued.len(), 1, "one window's run, queued: {queued:?}");
+    assert_eq!(queued[0].status, RunStatus::Queued);
+    let worker = workers::start(env!("CARGO_BIN_EXE_debounce_worker"), dir.path(), db.clone(), 1, &[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let runs = workers::all_runs(&store).await;
+        if runs.iter().any(|r| r.status.is_terminal()) {
+            break runs;
+        }
+        assert!(std::time::Instant::now() < deadline, "the window never fired: {runs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let runs = workers::all_runs(&store).await;
+    drop(worker);
+    assert_eq!(runs.len(), 1, "the window fired once: {runs:?} (first seen {done:?})");
+    assert_eq!((runs[0].status, runs[0].output.clone()), (RunStatus::Completed, Some(json!(3))));
+    assert_eq!(runs[0].event_ids, ["d-3"], "with the newest event");
+}

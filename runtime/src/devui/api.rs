@@ -845,7 +845,10 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
     for record in ui.queries()?.debounces_of_event(&id).await? {
         let run = ui.engine.store().run(&record.run_id).await?;
         debounced.push(DebouncedView {
-            function_name: functions.get(&record.function_id).map_or(&*record.function_id, |f| f.display_name()).to_owned(),
+            function_name: functions
+                .get(&record.function_id)
+                .map_or(&*record.function_id, |f| f.display_name())
+                .to_owned(),
             run_status: run.as_ref().map(|r| r.status),
             receives: run.as_ref().is_some_and(|r| r.event_ids.contains(&id)),
             function_id: record.function_id,

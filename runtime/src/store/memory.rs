@@ -16,8 +16,9 @@ use super::queue::{ItemFlow, LocalQueue, Reservation, Settle};
 use super::types::effective_limit;
 use super::{
     Accepted, Accepts, Ack, Acked, Batch, Cancellation, CancelledBy, Candidate, Checkpoint, ClaimFor, CreatedRun,
-    DebounceGate, Debounced, DropMatchers, Gates, EventQuery, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery,
-    RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    DebounceGate, Debounced, DropMatchers, EventQuery, Gates, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries,
+    Resolution, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent,
+    WorkQueue,
 };
 use crate::model::Millis;
 
@@ -513,8 +514,10 @@ impl WorkQueue for MemoryStore {
             }
             let flow = ItemFlow::of(&run);
             inner.runs.insert(run.id.clone(), run);
-            let events: Vec<(String, EventDone)> =
-                events.iter().map(|new| (new.event.id.clone(), inner.accept_event(new, at, &self.queue.0, &mut effects))).collect();
+            let events: Vec<(String, EventDone)> = events
+                .iter()
+                .map(|new| (new.event.id.clone(), inner.accept_event(new, at, &self.queue.0, &mut effects)))
+                .collect();
             for resume in resume {
                 let run_id = resume.run_id.clone();
                 let at = resume.record.ended_at;

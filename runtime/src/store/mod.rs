@@ -55,8 +55,8 @@ pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
     Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DebounceGate,
-    Debounced, DropMatchers, EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, RateGate, Resolution,
-    Resume, RunQuery,
+    Debounced, DropMatchers, EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun,
+    RateGate, Resolution, Resume, RunQuery,
 };
 
 use crate::model::Millis;

@@ -31,9 +31,9 @@ use super::matchers::MatcherIndex;
 use super::queue::{LocalQueue, Reservation, Settle};
 use super::types::effective_limit;
 use super::{
-    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, Debounced, EventQuery,
-    HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, Memo, NewEvent, Queries, RunLog, RunQuery, RunRecord, RunStatus,
-    SkipRecord, StepKind, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, Debounced,
+    EventQuery, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, Memo, NewEvent, Queries, RunLog, RunQuery,
+    RunRecord, RunStatus, SkipRecord, StepKind, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::model::{EventSource, Millis};
 use crate::Payload;
