@@ -26,6 +26,11 @@ async fn pg_single() -> hookflow::prelude::Result<()> {
     Ok(())
 }
 
+#[hookflow::prelude::inngest_fn(id = "pg-debounced", event = "pg/debounced", debounce(period = "5s"))]
+async fn pg_debounced() -> hookflow::prelude::Result<()> {
+    Ok(())
+}
+
 /// A limit the store would not enforce is refused at start, not accepted and ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_refuses_flow_control_the_store_does_not_enforce() {
@@ -38,7 +43,8 @@ async fn an_engine_refuses_flow_control_the_store_does_not_enforce() {
     assert!(message.contains("`pg-limited` sets `concurrency`"), "{message}");
 }
 
-/// So are the gates that skip runs at event time (rate limit, idempotency, singleton).
+/// So are the gates that skip or hold runs at event time (rate limit, idempotency, singleton,
+/// debounce).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_refuses_run_skipping_options_the_store_does_not_enforce() {
     let Some(url) = postgres::url("an_engine_refuses_run_skipping_options_the_store_does_not_enforce") else { return };
@@ -46,6 +52,7 @@ async fn an_engine_refuses_run_skipping_options_the_store_does_not_enforce() {
         (pg_rate::DEF, "pg-rate", "rate_limit"),
         (pg_idempotent::DEF, "pg-idempotent", "idempotency"),
         (pg_single::DEF, "pg-single", "singleton"),
+        (pg_debounced::DEF, "pg-debounced", "debounce"),
     ] {
         let store = postgres::store_in(&url, &postgres::unique("refuse_gates")).await;
         let mut registry = Registry::empty();

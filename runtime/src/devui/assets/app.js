@@ -1161,6 +1161,7 @@ function eventPage(root, params, id) {
   const drawRuns = () => {
     const { runs, skipped } = data;
     const cancelled = data.cancelled || [];
+    const debounced = data.debounced || [];
     fill(runsBox, 
       h("h2", { class: "card-title", text: "Functions triggered" }),
       runs.length ? h("ul", { class: "run-list" }, runs.map((r) => h("li", {},
@@ -1173,6 +1174,10 @@ function eventPage(root, params, id) {
         h("a", { attrs: { href: "/functions/" + encodeURIComponent(s.function_id) } }, h("strong", { text: s.function_name })),
         " ", h("span", { class: "status s-Skipped", text: "Skipped" }),
         h("p", { class: "muted small skip-reason", text: `skipped by ${s.function_name}: ${s.reason}` }), activeRunLink(s.detail))))) : null,
+      debounced.length ? h("div", { class: "debounced" }, h("h3", { text: "Debounced" }), h("ul", { class: "run-list" }, debounced.map((d) => h("li", {},
+        h("a", { attrs: { href: "/runs/" + encodeURIComponent(d.run_id) } }, h("strong", { text: d.function_name })),
+        " ", statusBadge(d.run_status || "Queued"),
+        h("p", { class: "muted small", text: `debounced into ${d.key ? "the window of key " + d.key : "its window"}: run ${shortId(d.run_id)}${d.receives ? " receives this event" : " receives a newer event"}` }))))) : null,
       cancelled.length ? h("div", { class: "cancelled-runs" }, h("h3", { text: "Runs this event cancelled" }), h("ul", { class: "run-list" }, cancelled.map((r) => h("li", {},
         h("a", { attrs: { href: "/runs/" + encodeURIComponent(r.id) } }, h("strong", { text: r.function_name })),
         " ", statusBadge(r.status), " ", mono(shortId(r.id)))))) : null);
