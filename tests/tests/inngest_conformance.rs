@@ -642,6 +642,9 @@ async fn malformed_payloads_get_a_stable_4xx_run_nothing_and_leave_the_handler_h
     assert_eq!((again.status, again.json()), (first.status, first.json()), "a replay-like request answers alike");
 }
 
+/// A request of the invalid-auth case: method, query, extra headers, body.
+type Attempt<'a> = (reqwest::Method, &'a str, Vec<(&'a str, String)>, Vec<u8>);
+
 #[tokio::test]
 async fn invalid_auth_is_refused_on_every_method_without_running_or_saying_who_answered() {
     let s = sdk().await;
@@ -661,7 +664,7 @@ async fn invalid_auth_is_refused_on_every_method_without_running_or_saying_who_a
     let call = format!("?fnId={APP}-simple-fn&stepId=step");
     let sync_body = json!({"url": "http://127.0.0.1:7777/x"}).to_string().into_bytes();
     for (why, signature) in &signatures {
-        let mut attempts: Vec<(reqwest::Method, &str, Vec<(&str, String)>, Vec<u8>)> = vec![
+        let mut attempts: Vec<Attempt<'_>> = vec![
             (reqwest::Method::POST, call.as_str(), vec![], body.clone()),
             (reqwest::Method::POST, "?probe=trust", vec![], body.clone()),
             (reqwest::Method::GET, "", vec![], body.clone()),

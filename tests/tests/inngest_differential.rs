@@ -3,142 +3,21 @@
 //! with `attempt > 0`, parallel steps, sleeps, waits, invokes, step and function errors,
 //! non-retriable errors, `disable_immediate_execution` and `stepId` targeting) sent to an app
 //! written with the official TypeScript SDK (`tests/inngest-js/differential.mjs`, a real Node
-//! process) and to hookflow's serve handler serving the same functions in Rust; the answers
-//! must agree on status, the retry headers, and the op list: ops, hashed ids (exactly), names,
-//! opts and data, errors by name and message. Timing fields, stacks and display-only fields
-//! are not compared, and neither are the places where the protocol gives an SDK a choice the
-//! server reads either way; `normalize` lists each.
+//! process) and to hookflow's serve handler serving the same functions in Rust
+//! (`differential/mod.rs`); the answers must agree on status, the retry headers, and
+//! the op list: ops, hashed ids (exactly), names, opts and data, errors by name and message.
+//! Timing fields, stacks and display-only fields are not compared, and neither are the places
+//! where the protocol gives an SDK a choice the server reads either way; `normalize` lists each.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
+mod differential;
 
-use hookflow::prelude::*;
-use hookflow::protocol::{InngestConfig, ServeHandler};
-use hookflow::{Invoke, Registry, State, WaitFor};
+use differential::{case_url, corpus, rust_app, ts_app};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-// ---- the functions, as differential.mjs writes them -------------------------------------------
-
-#[inngest_fn(id = "double", event = "diff/double")]
-async fn double(event: Event<Json>) -> Result<u64> {
-    Ok(event.data["x"].as_u64().unwrap_or(0) * 2)
-}
-
-#[inngest_fn(id = "flow", event = "diff/flow", retries = 2)]
-async fn flow(event: Event<Json>, step: Step) -> Result<Value> {
-    let a: u64 = step.run("a", || async { Ok(1) }).await?;
-    step.sleep("nap", "1h").await?;
-    let approval = step
-        .wait_for_event::<Json>(
-            "approval",
-            WaitFor::timeout("1d").event("diff/approved").if_expr("async.data.id == event.data.id"),
-        )
-        .await?;
-    let doubled: u64 = step.invoke("double", Invoke::new(double::DEF, json!({"x": a}))?).await?;
-    Ok(json!({"a": a, "approved": approval.is_some(), "doubled": doubled, "user": event.data["id"]}))
-}
-
-#[inngest_fn(id = "fan", event = "diff/fan")]
-async fn fan(_event: Event<Json>, step: Step) -> Result<u64> {
-    let (x, y) = tokio::join!(step.run("x", || async { Ok(10) }), step.run("y", || async { Ok(20) }));
-    let (x, y): (u64, u64) = (x?, y?);
-    Ok(step.run("sum", || async move { Ok(x + y) }).await?)
-}
-
-#[inngest_fn(id = "charge", event = "diff/charge", retries = 2)]
-async fn charge(event: Event<Json>, step: Step) -> Result<Value> {
-    let mode = event.data["mode"].as_str().unwrap_or("").to_owned();
-    let receipt: Value = step
-        .run("charge-card", || async move {
-            match mode.as_str() {
-                "later" => Err(RetryAfter::new(Duration::from_secs(30), "the bank asks to come back later").into()),
-                "never" => Err(NonRetriable::new("the card is stolen").into()),
-                _ => Err(Error::msg("card declined")),
-            }
-        })
-        .await?;
-    Ok(receipt)
-}
-
-#[inngest_fn(id = "boom", event = "diff/boom", retries = 1)]
-async fn boom(event: Event<Json>) -> Result<Value> {
-    match event.data["mode"].as_str() {
-        Some("never") => Err(NonRetriable::new("never again").into()),
-        _ => Err(Error::msg("boom")),
-    }
-}
-
-// ---- the two apps -----------------------------------------------------------------------------
-
-fn corpus() -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/inngest-differential/corpus.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let corpus: Value = serde_json::from_str(&text).expect("the corpus is JSON");
-    corpus["cases"].as_array().expect("cases").clone()
-}
-
-/// hookflow's handler serving the Rust functions as app `diff`, in dev mode (as the Node app).
-async fn rust_app() -> String {
-    let mut registry = Registry::empty();
-    for def in [double::DEF, flow::DEF, fan::DEF, charge::DEF, boom::DEF] {
-        registry.add(def).expect("distinct ids");
-    }
-    let handler = ServeHandler::new("diff", InngestConfig::dev("http://127.0.0.1:9"), &registry, State::default())
-        .expect("no conflicts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/api/inngest", listener.local_addr().expect("addr"));
-    let router = handler.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
-}
-
-/// The TypeScript app (`differential.mjs`) on a free port; answers its serve URL.
-async fn ts_app() -> (Child, String) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("inngest-js");
-    assert!(
-        dir.join("node_modules/inngest/package.json").exists(),
-        "the Inngest SDK is not installed in {}: run `tests/run --install-only` (npm ci)",
-        dir.display()
-    );
-    let mut child = Command::new("node")
-        .arg("differential.mjs")
-        .current_dir(&dir)
-        // Dev mode: requests are not signed, as for the Rust app. Nothing is sent to the server.
-        .env("INNGEST_DEV", "http://127.0.0.1:9")
-        .env("INNGEST_LOG_LEVEL", "error")
-        .stdout(Stdio::piped())
-        // It logs every error it answers with (the corpus has many); the answers are compared.
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs (tests/run installs it)");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let port = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            if let Some(port) = line.strip_prefix("listening ") {
-                return port.trim().to_owned();
-            }
-        }
-        panic!("the Node app exited before listening")
-    })
-    .await
-    .expect("the Node app listens within 30 s");
-    (child, format!("http://127.0.0.1:{port}/api/inngest"))
-}
 
 /// An answer reduced to what is compared.
 async fn ask(http: &reqwest::Client, url: &str, case: &Value) -> Value {
-    let query = format!(
-        "?fnId=diff-{}&stepId={}",
-        case["function"].as_str().unwrap_or(""),
-        case["stepId"].as_str().unwrap_or("")
-    );
     let response = http
-        .post(format!("{url}{query}"))
+        .post(case_url(url, case))
         .header("content-type", "application/json")
         .body(case["request"].to_string())
         .send()
