@@ -11,6 +11,7 @@
 //! | `INNGEST_API_BASE_URL`, `INNGEST_EVENT_API_BASE_URL` | each origin alone (beats `INNGEST_BASE_URL`) |
 //! | `INNGEST_SERVE_ORIGIN` (or `INNGEST_SERVE_HOST`), `INNGEST_SERVE_PATH` | the public URL advertised at sync, when the server reaches the app under another name |
 //! | `INNGEST_ENV` | a branch environment, sent as `X-Inngest-Env` |
+//! | `INNGEST_ALLOW_IN_BAND_SYNC` | `false`/`0`: answer every sync by registering with the server (out of band), even when it asks for the functions in the answer (in band) |
 
 use super::signing::SigningKey;
 
@@ -45,7 +46,7 @@ impl Mode {
 }
 
 /// How this app talks to an Inngest server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct InngestConfig {
     /// Dev or cloud.
     pub mode: Mode,
@@ -69,6 +70,30 @@ pub struct InngestConfig {
     /// Accept an unsigned sync request (`PUT`) in cloud mode
     /// (`INNGEST_ENABLE_UNAUTHED_SYNC=true`); off by default.
     pub allow_unsigned_sync: bool,
+    /// Answer a sync request that asks for it (`X-Inngest-Sync-Kind: in_band`) with the
+    /// functions themselves, signed, instead of registering them with the server; on unless
+    /// `INNGEST_ALLOW_IN_BAND_SYNC` is `false` or `0`.
+    pub allow_in_band_sync: bool,
+}
+
+impl std::fmt::Debug for InngestConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The event key lets anyone send events as this app: a log line says only that it is set.
+        // (Signing keys print as their bearer hash, which does not give them away.)
+        f.debug_struct("InngestConfig")
+            .field("mode", &self.mode)
+            .field("api_origin", &self.api_origin)
+            .field("event_origin", &self.event_origin)
+            .field("signing_key", &self.signing_key)
+            .field("signing_key_fallback", &self.signing_key_fallback)
+            .field("event_key", &self.event_key.as_ref().map(|_| "<set>"))
+            .field("env", &self.env)
+            .field("serve_origin", &self.serve_origin)
+            .field("serve_path", &self.serve_path)
+            .field("allow_unsigned_sync", &self.allow_unsigned_sync)
+            .field("allow_in_band_sync", &self.allow_in_band_sync)
+            .finish()
+    }
 }
 
 /// A setting that cannot work.
@@ -134,6 +159,8 @@ impl InngestConfig {
             serve_origin,
             serve_path,
             allow_unsigned_sync: var("INNGEST_ENABLE_UNAUTHED_SYNC").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            allow_in_band_sync: !var("INNGEST_ALLOW_IN_BAND_SYNC")
+                .is_some_and(|v| v.eq_ignore_ascii_case("false") || v.trim() == "0"),
         };
         config.check()?;
         Ok(config)
@@ -153,6 +180,7 @@ impl InngestConfig {
             serve_origin: None,
             serve_path: DEFAULT_SERVE_PATH.to_owned(),
             allow_unsigned_sync: false,
+            allow_in_band_sync: true,
         }
     }
 
@@ -233,6 +261,18 @@ mod tests {
         ])
         .expect("self-hosted");
         assert_eq!((c.api_origin.as_str(), c.event_origin.as_str()), ("http://inngest:8288", "http://events:8288"));
+    }
+
+    #[test]
+    fn in_band_sync_is_on_unless_turned_off() {
+        assert!(config(&[("INNGEST_DEV", "1")]).expect("dev").allow_in_band_sync);
+        assert!(
+            config(&[("INNGEST_DEV", "1"), ("INNGEST_ALLOW_IN_BAND_SYNC", "true")]).expect("on").allow_in_band_sync
+        );
+        for off in ["false", "FALSE", "0"] {
+            let c = config(&[("INNGEST_DEV", "1"), ("INNGEST_ALLOW_IN_BAND_SYNC", off)]).expect("off");
+            assert!(!c.allow_in_band_sync, "{off}");
+        }
     }
 
     #[test]

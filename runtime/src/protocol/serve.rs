@@ -2,7 +2,10 @@
 //! at one URL (`/api/inngest` by default) where the method says the intent.
 //!
 //! - `GET`: introspection (in cloud mode only to a signed request: others get a 401);
-//! - `PUT`: sync, by registering the functions with the server (`POST /fn/register`);
+//! - `PUT`: sync, by registering the functions with the server (`POST /fn/register`), or, when
+//!   the server asks for it (`X-Inngest-Sync-Kind: in_band`, signed in cloud mode), by answering
+//!   with them, signed, for the server to register itself (Inngest Cloud and its conformance
+//!   runner sync this way);
 //! - `POST`: a call request, or the trust probe (`?probe=trust`).
 //!
 //! A call request runs the function through the same replay core as the engine, with
@@ -215,13 +218,21 @@ impl Inner {
             "url": serve_url,
             "deployType": "ping",
             "appName": self.app_id,
-            "sdk": format!("{}:v{}", headers::SDK_LANGUAGE, headers::SDK_VERSION),
+            "sdk": registered_sdk(),
             "v": "0.1",
             "framework": headers::FRAMEWORK_NAME,
             "functions": functions,
-            "capabilities": { "trust_probe": "v1" },
+            "capabilities": self.capabilities(),
         });
         self.client.register(&body, deploy_id, kind).await
+    }
+
+    /// What this handler can do besides the basics, as introspection and sync say it.
+    fn capabilities(&self) -> Value {
+        match self.config().allow_in_band_sync {
+            true => json!({ "trust_probe": "v1", "in_band_sync": "v1" }),
+            false => json!({ "trust_probe": "v1" }),
+        }
     }
 
     fn introspection(&self, auth: &Auth) -> Value {
@@ -253,7 +264,7 @@ impl Inner {
                 "event_key_hash": config.event_key.as_deref().map(signing::event_key_hash),
                 "signing_key_hash": config.signing_key.as_ref().map(SigningKey::bearer),
                 "signing_key_fallback_hash": config.signing_key_fallback.as_ref().map(SigningKey::bearer),
-                "capabilities": { "trust_probe": "v1" },
+                "capabilities": self.capabilities(),
             });
             if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
                 body.extend(extra);
@@ -287,9 +298,14 @@ async fn handle(
         Err(e) => return e.into_response(),
     };
     let auth = inner.authenticate(&request_headers, &body);
+    let in_band = method == Method::PUT
+        && inner.config().allow_in_band_sync
+        && request_headers.get(headers::SYNC_KIND).is_some_and(|v| v.as_bytes() == b"in_band");
     if let Auth::Refused(why) = &auth {
-        // A GET in cloud mode, signed or not, must not tell strangers about the app.
+        // A GET in cloud mode, signed or not, must not tell strangers about the app; nor may
+        // an in-band sync, whose answer is the whole configuration.
         let refuse = method != Method::PUT
+            || in_band
             || !inner.config().allow_unsigned_sync
             || request_headers.contains_key(headers::SIGNATURE);
         if refuse {
@@ -303,6 +319,7 @@ async fn handle(
     };
     let answer = match method {
         Method::GET => Answer::json(StatusCode::OK, inner.introspection(&auth)),
+        Method::PUT if in_band => in_band_sync(&inner, &auth, &request_headers, &body),
         Method::PUT => put(&inner, &uri, &request_headers, &body).await,
         Method::POST => match query(&uri, "probe") {
             Some(probe) if probe == "trust" => Answer::json(StatusCode::OK, json!({})),
@@ -316,6 +333,11 @@ async fn handle(
         },
     };
     finish(Reply { answer, sign }, inner.now_secs())
+}
+
+/// The SDK as registrations name it (`rust:v<version>`, beside JS's `js:v…`).
+fn registered_sdk() -> String {
+    format!("{}:v{}", headers::SDK_LANGUAGE, headers::SDK_VERSION)
 }
 
 /// The 401 answer: it says nothing about the SDK.
@@ -362,16 +384,50 @@ fn serve_url(inner: &Inner, headers: &HeaderMap) -> String {
     format!("{origin}{}", config.serve_path)
 }
 
-async fn put(inner: &Inner, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Answer {
-    // The server may say which URL it reached the app at; the configured origin wins.
-    let reached = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("url")?.as_str().map(str::to_owned));
-    let url = match (&inner.config().serve_origin, reached) {
-        (None, Some(url)) if url.starts_with("http") => {
-            let base = url.split('?').next().unwrap_or(&url).to_owned();
-            base
-        }
+/// The URL to advertise at sync: the one the server says it reached the app at (`{"url"}` of
+/// the sync request, without its query), unless an origin is configured; else the request's.
+fn advertised_url(inner: &Inner, headers: &HeaderMap, reached: Option<&str>) -> String {
+    match (&inner.config().serve_origin, reached) {
+        (None, Some(url)) if url.starts_with("http") => url.split('?').next().unwrap_or(url).to_owned(),
         _ => serve_url(inner, headers),
+    }
+}
+
+/// An in-band sync: the functions are the answer (signed by `finish` when the request was
+/// verified), and the server registers them itself.
+fn in_band_sync(inner: &Inner, auth: &Auth, headers: &HeaderMap, body: &[u8]) -> Answer {
+    let reached = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("url")?.as_str().map(str::to_owned));
+    let Some(reached) = reached.filter(|url| url.starts_with("http://") || url.starts_with("https://")) else {
+        return bad_request(
+            "an in-band sync request needs a JSON body {\"url\": \"<the URL the server reached this app at>\"}",
+        );
     };
+    let url = advertised_url(inner, headers, Some(&reached));
+    let config = inner.config();
+    let mut answer = Answer::json(
+        StatusCode::OK,
+        json!({
+            "app_id": inner.app_id,
+            "capabilities": inner.capabilities(),
+            "env": config.env,
+            "framework": headers::FRAMEWORK_NAME,
+            "functions": inner.functions.iter().map(|s| to_config(s, &inner.app_id, &url)).collect::<Vec<_>>(),
+            "inspection": inner.introspection(auth),
+            "platform": Value::Null,
+            "sdk_author": headers::SDK_NAME,
+            "sdk_language": headers::SDK_LANGUAGE,
+            "sdk_version": headers::SDK_VERSION,
+            "sdk": registered_sdk(),
+            "url": url,
+        }),
+    );
+    answer.headers.push((headers::SYNC_KIND, "in_band".into()));
+    answer
+}
+
+async fn put(inner: &Inner, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Answer {
+    let reached = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("url")?.as_str().map(str::to_owned));
+    let url = advertised_url(inner, headers, reached.as_deref());
     let deploy_id = query(uri, "deployId");
     let kind = headers.get(headers::SERVER_KIND).and_then(|v| v.to_str().ok());
     let mut answer = match inner.sync(&url, deploy_id.as_deref(), kind).await {

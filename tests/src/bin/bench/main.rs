@@ -7,6 +7,7 @@
 //! target/release/bench fanout --events 10000      # runs/s, event → first step latency
 //! target/release/bench recovery                   # SIGKILL with 10,000 runs in flight, then restart
 //! target/release/bench flow                       # concurrency/throttle cost, held-back runs, hand-off
+//! target/release/bench serve                      # Inngest call requests: hookflow vs the TypeScript SDK
 //! target/release/bench sleepers --runs 100000     # memory per sleeping run, timer lateness
 //! target/release/bench webhook --requests 60000   # verified Clerk webhooks/s over loopback (wrk)
 //! target/release/bench ui-scale --rows 1000000    # dev UI queries over 1M events and 1M runs
@@ -48,6 +49,7 @@ const USER_CREATED: &str = "user.created";
 
 mod flow;
 mod recovery;
+mod serve;
 
 #[derive(Parser)]
 #[command(name = "bench", about = "hookflow's benchmarks (results in BENCHMARKS.md)")]
@@ -74,6 +76,8 @@ enum Command {
     /// Flow control: throughput with concurrency limits and throttles, memory of held-back
     /// runs, and the delay from a freed slot to the next run.
     Flow(flow::FlowArgs),
+    /// The Inngest serve handler: latency and CPU per call request against the TypeScript SDK's.
+    Serve(serve::ServeArgs),
 }
 
 /// Options every benchmark takes.
@@ -130,6 +134,7 @@ async fn main() -> std::process::ExitCode {
         Command::UiScale(args) => ui_scale(args).await,
         Command::Recovery(args) => recovery::recovery(args).await,
         Command::Flow(args) => flow::flow(args).await,
+        Command::Serve(args) => serve::serve(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
