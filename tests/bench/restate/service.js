@@ -1,5 +1,6 @@
-// The `bench fanout` workload as a Restate service (TypeScript SDK): FanA and FanB, each a
+// The `bench all` fan-out workload as a Restate service (TypeScript SDK): FanA and FanB, each a
 // handler with two durable `ctx.run` steps, served on PORT (default 9080) for restate-server.
+// The first step notes when it ran (epoch ms, µs precision), for the driver's latency figure.
 "use strict";
 // Node 20 has no Promise.withResolvers, which the SDK uses.
 if (!Promise.withResolvers) {
@@ -15,8 +16,12 @@ function fan(name) {
     name,
     handlers: {
       run: async (ctx, user) => {
-        const len = await ctx.run("load-user", () => user.id.length);
-        return await ctx.run("record", () => len + 1);
+        const first = await ctx.run("load-user", () => ({
+          len: user.id.length,
+          at_ms: performance.timeOrigin + performance.now(),
+        }));
+        const total = await ctx.run("record", () => first.len + 1);
+        return { total, first_step_at_ms: first.at_ms };
       },
     },
   });

@@ -21,10 +21,8 @@ use hookflow::webhook::EventSource;
 use hookflow::{RawEvent, State};
 use serde_json::json;
 
-use super::{
-    f0, f1, f2, median, ms, percentile, proc_status_mib, query_count, registry, send_all, sorted, temp_dir, Common,
-    Fallible, Table,
-};
+use crate::stats::{f0, f1, f2, median, ms, percentile, proc_status_mib, sorted, Table};
+use crate::support::{query_count, registry, send_all, temp_dir, Common, Fallible};
 
 #[derive(Args)]
 pub(super) struct FlowArgs {

@@ -17,7 +17,8 @@ use hookflow::store::{Durability, Memo, RunLog, SqliteStore};
 use hookflow::{RawEvent, State};
 use serde_json::json;
 
-use super::{f0, f1, median, query_count, registry, temp_dir, Common, Fallible, Table};
+use crate::stats::{f0, f1, median, Table};
+use crate::support::{query_count, registry, temp_dir, Common, Fallible};
 
 #[derive(Args)]
 pub(super) struct RecoveryArgs {

@@ -16,7 +16,8 @@ use clap::Args;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{f0, f1, median, percentile, sorted, Common, Cpu, Fallible, Table};
+use crate::stats::{f0, f1, median, percentile, sorted, Cpu, Table};
+use crate::support::{Common, Fallible};
 
 #[path = "../../../tests/differential/mod.rs"]
 mod differential;

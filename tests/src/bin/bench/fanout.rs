@@ -1,0 +1,280 @@
+//! Fan-out: events fanned out to 2 functions × 2 steps on SQLite: completed runs/s, and the
+//! latency from an event to its runs' first step when there is no backlog (`BENCHMARKS.md`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use hookflow::engine::Engine;
+use hookflow::prelude::*;
+use hookflow::store::{Durability, SqliteStore};
+use hookflow::webhook::EventSource;
+use hookflow::{RawEvent, State};
+
+use crate::peers::Figure;
+use crate::stats::{f0, f2, f3, median, ms, percentile, sorted, Cpu, Table};
+use crate::support::{
+    durability_name, query_count, registry, send_all, temp_dir, user_created, user_template, Common, DurabilityArg,
+    Fallible,
+};
+
+#[derive(Args)]
+pub(super) struct FanoutArgs {
+    /// Events per throughput trial (each starts 2 runs).
+    #[arg(long, default_value_t = 10_000)]
+    pub(super) events: usize,
+    /// Events per `engine.send` call.
+    #[arg(long, default_value_t = 100)]
+    pub(super) batch: usize,
+    /// Concurrent senders.
+    #[arg(long, default_value_t = 4)]
+    pub(super) senders: usize,
+    /// Events sent one at a time for the latency trial.
+    #[arg(long, default_value_t = 2_000)]
+    pub(super) latency_events: usize,
+    /// Pause between two latency events (ms), so there is no backlog.
+    #[arg(long, default_value_t = 2)]
+    pub(super) gap_ms: u64,
+    /// SQLite durability.
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Both)]
+    pub(super) durability: DurabilityArg,
+    #[command(flatten)]
+    pub(super) common: Common,
+}
+
+/// Where the fan-out functions note when each run's first step started.
+#[derive(Default)]
+struct Probe {
+    enabled: AtomicBool,
+    first_step: Mutex<HashMap<(String, &'static str), Instant>>,
+}
+
+impl Probe {
+    fn first_step(&self, function: &'static str, event_id: &str) {
+        if self.enabled.load(Ordering::Relaxed) {
+            if let Ok(mut map) = self.first_step.lock() {
+                map.entry((event_id.to_owned(), function)).or_insert_with(Instant::now);
+            }
+        }
+    }
+}
+
+/// What both fan-out functions do: two steps, as a sync-to-database function would.
+async fn two_steps(
+    function: &'static str,
+    event: &Event<clerk::UserCreated>,
+    step: &Step,
+    probe: &Probe,
+) -> Result<usize> {
+    let len: usize = step
+        .run("load-user", || async {
+            probe.first_step(function, &event.id);
+            Ok(event.data.id.len())
+        })
+        .await?;
+    let total: usize = step.run("record", || async move { Ok(len + 1) }).await?;
+    Ok(total)
+}
+
+#[inngest_fn(id = "bench-fan-a", event = "clerk/user.created")]
+async fn fan_a(event: Event<clerk::UserCreated>, step: Step, probe: Dep<Probe>) -> Result<usize> {
+    two_steps("bench-fan-a", &event, &step, &probe).await
+}
+
+#[inngest_fn(id = "bench-fan-b", event = "clerk/user.created")]
+async fn fan_b(event: Event<clerk::UserCreated>, step: Step, probe: Dep<Probe>) -> Result<usize> {
+    two_steps("bench-fan-b", &event, &step, &probe).await
+}
+
+struct FanoutEngine {
+    engine: Engine,
+    probe: Arc<Probe>,
+    path: PathBuf,
+}
+
+async fn fanout_engine(dir: &Path, name: &str, durability: Durability) -> Fallible<FanoutEngine> {
+    let path = dir.join(format!("{name}.db"));
+    let store = Arc::new(SqliteStore::open_with(&path, durability)?);
+    let mut state = State::default();
+    state.insert(Probe::default());
+    let probe = state.get::<Probe>().ok_or("probe missing from state")?;
+    let engine =
+        Engine::builder("bench", registry(&[fan_a::DEF, fan_b::DEF])?).store(store).state(state).start().await?;
+    Ok(FanoutEngine { engine, probe, path })
+}
+
+struct Throughput {
+    runs: i64,
+    send_s: f64,
+    total_s: f64,
+    cpu: Cpu,
+}
+
+async fn fanout_throughput(
+    args: &FanoutArgs,
+    dir: &Path,
+    durability: Durability,
+    trial: usize,
+) -> Fallible<Throughput> {
+    let tag = format!("{}{trial}", durability_name(durability).to_lowercase());
+    let f = fanout_engine(dir, &format!("fanout-{tag}"), durability).await?;
+    let template = user_template()?;
+    let events: Vec<RawEvent> = (0..args.events).map(|i| user_created(&template, &tag, i)).collect();
+    let mut batches: Vec<Vec<RawEvent>> = events.chunks(args.batch.max(1)).map(<[RawEvent]>::to_vec).collect();
+    // Senders pop from the end: reverse so events go out in order.
+    batches.reverse();
+    let cpu = Cpu::now()?;
+    let start = Instant::now();
+    send_all(&f.engine, batches, args.senders).await?;
+    let send_s = start.elapsed().as_secs_f64();
+    f.engine.settle().await;
+    let total_s = start.elapsed().as_secs_f64();
+    let cpu = Cpu::now()?.since(cpu);
+    let runs = query_count(&f.path, "SELECT count(*) FROM runs WHERE status = 'Completed'")?;
+    let expected = i64::try_from(args.events * 2)?;
+    if runs != expected {
+        return Err(format!("{runs} runs completed, expected {expected}").into());
+    }
+    f.engine.shutdown(Duration::from_secs(5)).await;
+    Ok(Throughput { runs, send_s, total_s, cpu })
+}
+
+struct Latency {
+    /// Event sent → a run's first step started (ms), one per run.
+    first_step: Vec<f64>,
+    /// `engine.send` of one event, i.e. its durable commit (ms).
+    commit: Vec<f64>,
+}
+
+async fn fanout_latency(args: &FanoutArgs, dir: &Path, durability: Durability, trial: usize) -> Fallible<Latency> {
+    let tag = format!("lat{}{trial}", durability_name(durability).to_lowercase());
+    let f = fanout_engine(dir, &format!("fanout-{tag}"), durability).await?;
+    f.probe.enabled.store(true, Ordering::Relaxed);
+    let template = user_template()?;
+    let mut sent = HashMap::with_capacity(args.latency_events);
+    let mut commit = Vec::with_capacity(args.latency_events);
+    for i in 0..args.latency_events {
+        let event = user_created(&template, &tag, i);
+        let id = event.id.clone();
+        let t = Instant::now();
+        f.engine.send_raw(vec![event], EventSource::Code).await?;
+        commit.push(ms(t.elapsed()));
+        sent.insert(id, t);
+        tokio::time::sleep(Duration::from_millis(args.gap_ms)).await;
+    }
+    f.engine.settle().await;
+    let first_step: Vec<f64> = f
+        .probe
+        .first_step
+        .lock()
+        .map_err(|_| "probe poisoned")?
+        .iter()
+        .filter_map(|((event, _), started)| sent.get(event).map(|t| ms(started.saturating_duration_since(*t))))
+        .collect();
+    if first_step.len() != args.latency_events * 2 {
+        return Err(format!("{} first steps seen, expected {}", first_step.len(), args.latency_events * 2).into());
+    }
+    f.engine.shutdown(Duration::from_secs(5)).await;
+    Ok(Latency { first_step, commit })
+}
+
+pub(super) async fn fanout(args: FanoutArgs) -> Fallible<()> {
+    let dir = temp_dir(&args.common)?;
+    println!(
+        "fan-out: {} events × 2 functions × 2 steps, batches of {} from {} senders, {} trials, databases in {}",
+        args.events,
+        args.batch,
+        args.senders,
+        args.common.repeat,
+        dir.path().display()
+    );
+    let mut throughput = Table::new(&[
+        "durability",
+        "trial",
+        "runs completed",
+        "events accepted/s",
+        "time to last run Completed (s)",
+        "runs/s",
+        "CPU µs/run",
+        "process CPU %",
+        "writer thread busy %",
+    ]);
+    let mut latency = Table::new(&[
+        "durability",
+        "trial",
+        "runs",
+        "event → first step p50 (ms)",
+        "p90",
+        "p99",
+        "max",
+        "send() commit p50 (ms)",
+        "p99",
+    ]);
+    let mut summary = Table::new(&[
+        "durability",
+        "runs/s (median)",
+        "CPU µs/run (median)",
+        "first step p50 (ms)",
+        "first step p99 (ms)",
+    ]);
+    for durability in args.durability.modes() {
+        let name = durability_name(durability);
+        let (mut rates, mut cpus, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for trial in 1..=args.common.repeat {
+            let t = fanout_throughput(&args, dir.path(), durability, trial).await?;
+            #[allow(clippy::cast_precision_loss)]
+            let rate = t.runs as f64 / t.total_s;
+            #[allow(clippy::cast_precision_loss)]
+            let accept_rate = args.events as f64 / t.send_s;
+            rates.push(rate);
+            #[allow(clippy::cast_precision_loss)]
+            cpus.push(t.cpu.process * 1e6 / t.runs as f64);
+            throughput.row(vec![
+                name.into(),
+                trial.to_string(),
+                t.runs.to_string(),
+                f0(accept_rate),
+                f2(t.total_s),
+                f0(rate),
+                f0(t.cpu.process * 1e6 / t.runs as f64),
+                f0(100.0 * t.cpu.process / t.total_s),
+                f0(100.0 * t.cpu.writer / t.total_s),
+            ]);
+            let l = fanout_latency(&args, dir.path(), durability, trial).await?;
+            let first = sorted(l.first_step);
+            let commit = sorted(l.commit);
+            p50s.push(percentile(&first, 50.0));
+            p99s.push(percentile(&first, 99.0));
+            latency.row(vec![
+                name.into(),
+                trial.to_string(),
+                first.len().to_string(),
+                f3(percentile(&first, 50.0)),
+                f3(percentile(&first, 90.0)),
+                f3(percentile(&first, 99.0)),
+                f3(percentile(&first, 100.0)),
+                f3(percentile(&commit, 50.0)),
+                f3(percentile(&commit, 99.0)),
+            ]);
+            eprintln!("  {name} trial {trial}: {rate:.0} runs/s, first step p50 {:.3} ms", percentile(&first, 50.0));
+        }
+        summary.row(vec![name.into(), f0(median(&rates)), f0(median(&cpus)), f3(median(&p50s)), f3(median(&p99s))]);
+    }
+    throughput.print("Throughput (SQLite)");
+    latency.print("Latency without backlog (one event at a time)");
+    summary.print("Fan-out: medians");
+
+    Ok(())
+}
+
+/// One trial of hookflow's fan-out for `bench all`: the throughput phase, then latency without
+/// backlog, with `args.durability`'s first mode.
+pub(super) async fn figure(args: &FanoutArgs, dir: &Path, trial: usize) -> Fallible<Figure> {
+    let durability = *args.durability.modes().first().ok_or("no durability")?;
+    let t = fanout_throughput(args, dir, durability, trial).await?;
+    let l = fanout_latency(args, dir, durability, trial).await?;
+    Ok(Figure { runs: u64::try_from(t.runs)?, seconds: t.total_s, first_step_ms: l.first_step })
+}
