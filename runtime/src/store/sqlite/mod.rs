@@ -56,6 +56,10 @@ pub enum Durability {
     Normal,
 }
 
+/// The debounce windows' runs a write reserved (see `SqliteStore::reserve_windows`), with the
+/// guard that serializes such writes; `None` for a write that joins no window.
+type Reserved<'a> = Option<(tokio::sync::MutexGuard<'a, ()>, Vec<(String, Reservation)>)>;
+
 /// What an owning (writable) store has beside its readers.
 struct Owner {
     writer: std_mpsc::Sender<Job>,
@@ -267,10 +271,7 @@ impl SqliteStore {
     /// may join, so that no claim takes one while the write moves it; the write is told which
     /// it may move (`reserved`), and reports each one's due time for `settle`. Held for the
     /// write's duration, the guard keeps two writes from joining one window at once.
-    async fn reserve_windows(
-        &self,
-        events: &[NewEvent],
-    ) -> Result<Option<(tokio::sync::MutexGuard<'_, ()>, Vec<(String, Reservation)>)>, StoreError> {
+    async fn reserve_windows(&self, events: &[NewEvent]) -> Result<Reserved<'_>, StoreError> {
         let owner = self.owner()?;
         let buckets: Vec<(String, String)> = events
             .iter()
@@ -307,7 +308,7 @@ impl SqliteStore {
     }
 
     /// Ends the reservations a failed write made.
-    fn restore_windows(&self, reserved: Option<(tokio::sync::MutexGuard<'_, ()>, Vec<(String, Reservation)>)>) {
+    fn restore_windows(&self, reserved: Reserved<'_>) {
         let (Some(owner), Some((_guard, reserved))) = (&self.owner, reserved) else { return };
         for (run, reservation) in reserved {
             owner.queue.restore(&run, reservation);
