@@ -33,6 +33,12 @@ fn the_dev_ui_works_in_headless_chromium() {
     let empty_url = serve_app(hookflow::Registry::empty());
     let story_url = serve_app(story_registry());
     let apps_url = serve_apps();
+    // "Send to dev server": a deployed UI's page posts to a local dev server that trusts it.
+    let deployed_url = serve_app(hookflow::Registry::empty());
+    let local_url = serve_app_with(story_registry(), {
+        let deployed = deployed_url.clone();
+        move |app| app.trusted_origins([deployed])
+    });
     let status = Command::new("node")
         .arg("run.mjs")
         .current_dir(&browser_dir)
@@ -40,6 +46,8 @@ fn the_dev_ui_works_in_headless_chromium() {
         .env("HOOKFLOW_EMPTY_URL", &empty_url)
         .env("HOOKFLOW_STORY_URL", &story_url)
         .env("HOOKFLOW_APPS_URL", &apps_url)
+        .env("HOOKFLOW_DEPLOYED_URL", &deployed_url)
+        .env("HOOKFLOW_LOCAL_URL", &local_url)
         .env("CLERK_WEBHOOK_SIGNING_SECRET", common::SECRET)
         .status()
         .expect("run node (is Node.js installed?)");
@@ -116,13 +124,19 @@ fn story_registry() -> hookflow::Registry {
 /// A dev UI over an app with `registry`'s functions (none: what `hookflow dev` serves), in
 /// memory, on a free port, for as long as the test runs; its base URL.
 fn serve_app(registry: hookflow::Registry) -> String {
+    serve_app_with(registry, |app| app)
+}
+
+/// [`serve_app`], with the app set up further by `configure`.
+fn serve_app_with(
+    registry: hookflow::Registry,
+    configure: impl FnOnce(hookflow::App) -> hookflow::App + Send + 'static,
+) -> String {
     let (address_tx, address) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
         runtime.block_on(async move {
-            let app = hookflow::App::with_registry("browser-test", Ok(registry))
-                .store_memory()
-                .dev_ui()
+            let app = configure(hookflow::App::with_registry("browser-test", Ok(registry)).store_memory().dev_ui())
                 .start()
                 .await
                 .expect("start the app");

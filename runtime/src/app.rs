@@ -167,6 +167,8 @@ pub struct App {
     #[cfg(feature = "server")]
     ui_token: Option<String>,
     #[cfg(feature = "server")]
+    trusted_origins: Vec<String>,
+    #[cfg(feature = "server")]
     limits: ServerLimits,
     clock: Option<Arc<dyn Clock>>,
     lease: Option<std::time::Duration>,
@@ -205,6 +207,8 @@ impl App {
             dev_ui: false,
             #[cfg(feature = "server")]
             ui_token: std::env::var("HOOKFLOW_UI_TOKEN").ok().filter(|t| !t.is_empty()),
+            #[cfg(feature = "server")]
+            trusted_origins: std::env::var(crate::guard::TRUSTED_ORIGINS_ENV).map(|o| vec![o]).unwrap_or_default(),
             #[cfg(feature = "server")]
             limits: ServerLimits::default(),
             clock: None,
@@ -357,6 +361,19 @@ impl App {
         self
     }
 
+    /// Lets pages of these origins (`https://app.example.com`: scheme, host, port) import events
+    /// into this dev UI across origins: the "Send to dev server" button of a deployed UI posts
+    /// to `POST /api/v1/import`, and only that route answers their CORS requests. Replaces the
+    /// list from `HOOKFLOW_TRUSTED_ORIGINS` (comma-separated); an entry that is not an origin
+    /// fails the start.
+    #[cfg(feature = "server")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+    #[must_use]
+    pub fn trusted_origins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, origins: I) -> Self {
+        self.trusted_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Changes the connection limits of the server (timeouts, connections at once).
     #[cfg(feature = "server")]
     #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
@@ -475,6 +492,7 @@ impl App {
                 // In Inngest mode the runs are the server's, and so is the UI.
                 dev_ui: self.dev_ui && !served_elsewhere,
                 ui_token: self.ui_token,
+                trusted_origins: self.trusted_origins,
                 limits: self.limits,
                 extra: None,
                 #[cfg(feature = "protocol")]
@@ -536,6 +554,8 @@ struct Setup {
     allow_clerk_events: bool,
     dev_ui: bool,
     ui_token: Option<String>,
+    /// Origins whose pages may import events (`App::trusted_origins`), as given.
+    trusted_origins: Vec<String>,
     limits: ServerLimits,
     /// Routes added after start (`RunningApp::merge`).
     extra: Option<Router>,
@@ -715,6 +735,18 @@ impl RunningApp {
             router = router.merge(crate::devui::routes(self.engine.clone(), config));
             let access = if setup.ui_token.is_some() { "token required" } else { "loopback only, no token" };
             lines.push(("dev UI", format!("{base}/  ({access})")));
+            guard.trusted_origins = crate::guard::parse_origins(&setup.trusted_origins).map_err(|e| {
+                AppError::Config(format!(
+                    "a trusted origin (App::trusted_origins, {}): {e}",
+                    crate::guard::TRUSTED_ORIGINS_ENV
+                ))
+            })?;
+            if !guard.trusted_origins.is_empty() {
+                lines.push((
+                    "imports from",
+                    format!("{}  (POST {base}{})", guard.trusted_origins.join(", "), crate::guard::IMPORT_PATH),
+                ));
+            }
         }
 
         if let Some(clerk) = &setup.clerk {

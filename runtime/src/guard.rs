@@ -16,6 +16,14 @@
 //! (other than `localhost`), which is how a DNS-rebinding page reaches `127.0.0.1`, and the
 //! cross-origin check refuses writes that a page of another site sends. Servers and scripts
 //! (Svix, `curl`, SDKs) send no `Origin` and are not affected.
+//!
+//! One exception, opt-in and on one route only: `POST /api/v1/import` (the deployed UI's "Send
+//! to dev server") is accepted from the pages of the origins the server was told to trust
+//! ([`Guard::trusted_origins`], from `App::trusted_origins`, `HOOKFLOW_TRUSTED_ORIGINS` or
+//! `hookflow dev --trust-origin`). Its CORS preflight is answered with the exact origin for
+//! those and refused (403) for any other; a write from any other origin, or from a page with
+//! no origin (`null`, or none on a cross-site request), is refused as on every route. The host
+//! check and the token check still apply to it.
 
 use std::any::Any;
 use std::net::IpAddr;
@@ -50,6 +58,72 @@ pub(crate) struct Guard {
     pub(crate) signed_paths: Vec<String>,
     /// Whether the event API (`/e/...`) is served, and if so whether it requires a key.
     pub(crate) event_api: Option<EventApiTrust>,
+    /// Origins (normalised by [`parse_origin`]) whose pages may post to [`IMPORT_PATH`].
+    pub(crate) trusted_origins: Vec<String>,
+}
+
+/// The one route a trusted origin may write to across origins.
+pub(crate) const IMPORT_PATH: &str = "/api/v1/import";
+
+/// The environment variable with the trusted origins, comma-separated.
+pub const TRUSTED_ORIGINS_ENV: &str = "HOOKFLOW_TRUSTED_ORIGINS";
+
+/// `origin` as a browser serialises it in `Origin` (`scheme://host[:port]`, lower case, no
+/// default port, no path), or why it is not one.
+pub(crate) fn parse_origin(origin: &str) -> Result<String, String> {
+    let given = origin.trim();
+    let bad = |why: &str| {
+        format!(
+            "`{given}` is not a web origin ({why}): give scheme, host and port only, e.g. `https://app.example.com`"
+        )
+    };
+    let trimmed = given.strip_suffix('/').unwrap_or(given);
+    let (scheme, rest) = trimmed.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return Err(bad("the scheme is not http or https")),
+    };
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', '*', ' ', ',']) {
+        return Err(bad("it has a path, a query, a user, a wildcard or no host"));
+    }
+    let rest = rest.to_ascii_lowercase();
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']').ok_or_else(|| bad("an unclosed `[`"))?;
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':').ok_or_else(|| bad("text after the address"))?),
+            };
+            (format!("[{host}]"), port)
+        }
+        None => match rest.split_once(':') {
+            Some((host, port)) => (host.to_owned(), Some(port)),
+            None => (rest.clone(), None),
+        },
+    };
+    if host.is_empty() || host == "[]" {
+        return Err(bad("no host"));
+    }
+    match port {
+        Some(port) if port.parse::<u16>().is_err() => Err(bad("the port is not a number")),
+        Some(port) if port != default_port => Ok(format!("{scheme}://{host}:{port}")),
+        _ => Ok(format!("{scheme}://{host}")),
+    }
+}
+
+/// The trusted origins from a comma-separated list (`HOOKFLOW_TRUSTED_ORIGINS`), or the first
+/// entry that is not an origin.
+pub(crate) fn parse_origins<S: AsRef<str>>(list: &[S]) -> Result<Vec<String>, String> {
+    let mut origins = Vec::new();
+    for entry in list.iter().flat_map(|l| l.as_ref().split(',')).map(str::trim).filter(|e| !e.is_empty()) {
+        let origin = parse_origin(entry)?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
 }
 
 /// What the event API trusts.
@@ -138,13 +212,33 @@ async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
             }
         }
     }
-    if is_unsafe(request.method()) && cross_origin(request.headers(), host.as_deref()) {
+    // The import route's CORS: `allow` is the request's origin when it is a trusted one.
+    let import = route == Route::DevUi && path == IMPORT_PATH;
+    let allow = if import { trusted(request.headers(), &guard.trusted_origins) } else { None };
+    if import && request.method() == Method::OPTIONS && request.headers().contains_key(header::ORIGIN) {
+        return preflight(request.headers(), allow.as_deref());
+    }
+    if is_unsafe(request.method()) && allow.is_none() && cross_origin(request.headers(), host.as_deref()) {
+        if import {
+            return refuse(StatusCode::FORBIDDEN, true, &untrusted(request.headers()));
+        }
         return refuse(
             StatusCode::FORBIDDEN,
             api,
             "cross-origin requests may not change anything on this server: a web page of another site sent it",
         );
     }
+    let response = answer(&guard, route, api, &path, request, next).await;
+    match allow {
+        // The trusted page may read the answer, errors included, to show what happened.
+        Some(origin) => with_cors(response, &origin),
+        None => response,
+    }
+}
+
+/// The token check, then the route; every answer gets the headers that keep it out of frames
+/// and other sites' referrers.
+async fn answer(guard: &Guard, route: Route, api: bool, path: &str, request: Request, next: Next) -> Response {
     if let (Route::DevUi, Some(token)) = (route, guard.ui_token.as_deref()) {
         // Stylesheet, script and icon are the same for everyone; the login page needs them.
         if !path.starts_with("/assets/") {
@@ -159,7 +253,7 @@ async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
                         "the token in the address is not this server's token",
                     );
                 }
-                return login(&path, request.uri().query(), token);
+                return login(path, request.uri().query(), token);
             }
             if !authorized(request.headers(), token) {
                 return refuse(
@@ -177,6 +271,61 @@ async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     // A token may travel in an address: never leak it to another site.
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// The request's `Origin` when it is one of `trusted`.
+fn trusted(headers: &HeaderMap, trusted: &[String]) -> Option<String> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    let origin = parse_origin(origin).ok()?;
+    trusted.contains(&origin).then_some(origin)
+}
+
+/// Why a page's import was refused, naming its origin (JSON only: never part of a page).
+fn untrusted(headers: &HeaderMap) -> String {
+    let origin = headers.get(header::ORIGIN).map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
+    match origin.as_deref().map(str::trim) {
+        None | Some("") | Some("null") => "a web page without an origin may not import events into this dev server: \
+                                           send from a page served over http(s) whose origin the dev server trusts"
+            .to_owned(),
+        Some(origin) => {
+            let origin: String = origin.chars().take(200).collect();
+            format!(
+                "this dev server does not trust pages of `{origin}` to import events: start it with \
+                 `hookflow dev --trust-origin {origin}` (or set {TRUSTED_ORIGINS_ENV}, or call App::trusted_origins)"
+            )
+        }
+    }
+}
+
+/// The answer to a CORS preflight on the import route: the exact origin when it is trusted,
+/// else a 403 that imports nothing (the browser then never sends the write).
+fn preflight(headers: &HeaderMap, allow: Option<&str>) -> Response {
+    let Some(origin) = allow else { return refuse(StatusCode::FORBIDDEN, true, &untrusted(headers)) };
+    let wanted = headers.get("access-control-request-method").and_then(|m| m.to_str().ok()).unwrap_or("POST");
+    if !wanted.eq_ignore_ascii_case("POST") {
+        return with_cors(
+            refuse(StatusCode::METHOD_NOT_ALLOWED, true, &format!("{IMPORT_PATH} takes POST only, not {wanted}")),
+            origin,
+        );
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert("access-control-allow-methods", HeaderValue::from_static("POST"));
+    h.insert("access-control-allow-headers", HeaderValue::from_static("content-type"));
+    h.insert("access-control-max-age", HeaderValue::from_static("600"));
+    // Chromium asks before a public page reaches a loopback server (Private Network Access).
+    if headers.get("access-control-request-private-network").is_some_and(|v| v.as_bytes() == b"true") {
+        h.insert("access-control-allow-private-network", HeaderValue::from_static("true"));
+    }
+    with_cors(response, origin)
+}
+
+fn with_cors(mut response: Response, origin: &str) -> Response {
+    if let Ok(origin) = HeaderValue::from_str(origin) {
+        response.headers_mut().insert("access-control-allow-origin", origin);
+    }
+    response.headers_mut().append(header::VARY, HeaderValue::from_static("origin"));
     response
 }
 
@@ -440,6 +589,37 @@ mod tests {
         let with_token = Guard { ui_token: Some("t".into()), ..guard };
         assert!(!with_token.trusts_loopback(Route::DevUi));
         assert_eq!(Guard::default().route("/anything"), Route::Other);
+    }
+
+    #[test]
+    fn trusted_origins_are_compared_as_browsers_send_them() {
+        for (given, origin) in [
+            ("https://app.example.com", "https://app.example.com"),
+            ("HTTPS://App.Example.com/", "https://app.example.com"),
+            ("https://app.example.com:443", "https://app.example.com"),
+            ("http://127.0.0.1:8289", "http://127.0.0.1:8289"),
+            ("http://localhost:80", "http://localhost"),
+            ("http://[::1]:3000", "http://[::1]:3000"),
+        ] {
+            assert_eq!(parse_origin(given).as_deref(), Ok(origin), "{given}");
+        }
+        for bad in ["app.example.com", "ftp://x", "https://", "https://x/path", "https://*.x", "https://x:port", "null"]
+        {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_origins(&["https://a.example, http://b.example:81", "https://a.example"]).unwrap(),
+            ["https://a.example", "http://b.example:81"]
+        );
+        let mut h = HeaderMap::new();
+        let list = vec!["https://a.example".to_owned()];
+        assert_eq!(trusted(&h, &list), None);
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://a.example"));
+        assert_eq!(trusted(&h, &list).as_deref(), Some("https://a.example"));
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://a.example.evil"));
+        assert_eq!(trusted(&h, &list), None);
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert_eq!(trusted(&h, &list), None);
     }
 
     #[test]

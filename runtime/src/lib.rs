@@ -89,6 +89,9 @@ pub use function::{
     FunctionSpec, Options, Priority, RateLimit, RemoteFunction, Singleton, SingletonMode, SourceLocation, Throttle,
     Timeouts, Trigger,
 };
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use guard::TRUSTED_ORIGINS_ENV;
 pub use hookflow_macros::{inngest_fn, Event};
 pub use invocation::{Dep, Invocation, State};
 pub use payload::Payload;

@@ -10,7 +10,9 @@
 // `story` function of examples/tests/browser.rs: retries, a sleep, waits and an invoke on the
 // real clock; its test is skipped without it), HOOKFLOW_APPS_URL (a dev server as `hookflow dev -u`
 // builds it, with one Inngest SDK app synced, `browser-sdk-app`, and one that is down; its
-// Apps page test is skipped without it). Signs a Clerk `user.created` webhook itself (Svix scheme), posts it, then
+// Apps page test is skipped without it), HOOKFLOW_DEPLOYED_URL and HOOKFLOW_LOCAL_URL (a
+// "deployed" dev UI and a local dev server that trusts its origin, for "Send to dev server";
+// skipped without them). Signs a Clerk `user.created` webhook itself (Svix scheme), posts it, then
 // drives the UI: live runs, run detail and steps, payload search, replay, edit & replay, rerun
 // from a step, cancel a sleeping run, escaping, themes and phone width. Screenshots go to
 // ./artifacts/. Prints `N passed, N failed` last and exits non-zero on any failure.
@@ -31,6 +33,8 @@ const FAILER = process.env.HOOKFLOW_FAILING_FUNCTION || "delete-user-from-clerk"
 const EMPTY_URL = (process.env.HOOKFLOW_EMPTY_URL || "").replace(/\/+$/, "");
 const STORY_URL = (process.env.HOOKFLOW_STORY_URL || "").replace(/\/+$/, "");
 const APPS_URL = (process.env.HOOKFLOW_APPS_URL || "").replace(/\/+$/, "");
+const DEPLOYED_URL = (process.env.HOOKFLOW_DEPLOYED_URL || "").replace(/\/+$/, "");
+const LOCAL_URL = (process.env.HOOKFLOW_LOCAL_URL || "").replace(/\/+$/, "");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = path.join(here, "artifacts");
 const TIMEOUT = 15_000;
@@ -728,6 +732,48 @@ async function main() {
     await waitFor("the apps at phone width", async () => (await rows.count()) === 2);
     await auditPage("apps page at phone width", 390);
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  const devSendTest = "a deployed UI's event page sends the event to the local dev server";
+  if (!DEPLOYED_URL || !LOCAL_URL) skip(devSendTest, "HOOKFLOW_DEPLOYED_URL or HOOKFLOW_LOCAL_URL is not set");
+  else await test(devSendTest, async () => {
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    const order = `prod-${suffix}`;
+    const id = await sendTo(DEPLOYED_URL, "app/story.order", { order });
+    await page.goto(`${DEPLOYED_URL}/events/${encodeURIComponent(id)}`, { waitUntil: "domcontentloaded" });
+    await page.getByRole("button", { name: "Send to dev server" }).click();
+    const target = page.locator("#dev-server-url");
+    assert(await target.inputValue() === "http://127.0.0.1:8288", `the default target: ${await target.inputValue()}`);
+    await target.fill(LOCAL_URL);
+    await shot("send-to-dev-light.png");
+    await auditPage("send to dev server", 1280);
+    await page.locator("#send-dev").getByRole("button", { name: "Send" }).click();
+    const sent = page.locator(".toast", { hasText: `Sent to the dev server at ${LOCAL_URL}` });
+    await sent.waitFor({ timeout: TIMEOUT });
+    assert(await sent.locator("a").getAttribute("href") === `${LOCAL_URL}/events/${encodeURIComponent(id)}`, "the toast links the copy");
+
+    // The local dev server has it under the same id, from `import`, and ran its function.
+    const copy = await api(`/api/v1/events/${encodeURIComponent(id)}`, {}, LOCAL_URL);
+    assert(copy.event.source === "import" && copy.event.data.order === order, `the copy: ${JSON.stringify(copy.event)}`);
+    await waitFor("the local run", async () => (await api(`/api/v1/runs?event=${encodeURIComponent(id)}`, {}, LOCAL_URL)).runs[0]);
+    await page.goto(`${LOCAL_URL}/events/${encodeURIComponent(id)}`, { waitUntil: "domcontentloaded" });
+    await page.locator(".fields", { hasText: "import" }).waitFor({ timeout: TIMEOUT });
+    await page.locator('.run-list a[href^="/runs/"]', { hasText: "story-once" }).first().waitFor({ timeout: TIMEOUT });
+
+    // The target is remembered; sending again says the dev server has it already.
+    await page.goto(`${DEPLOYED_URL}/events/${encodeURIComponent(id)}`, { waitUntil: "domcontentloaded" });
+    await page.getByRole("button", { name: "Send to dev server" }).click();
+    assert(await page.locator("#dev-server-url").inputValue() === LOCAL_URL, "the target is remembered");
+    await page.locator("#send-dev").getByRole("button", { name: "Send" }).click();
+    await page.locator(".toast", { hasText: "already has this event" }).waitFor({ timeout: TIMEOUT });
+
+    // A bad address is said in the form, and nothing is sent.
+    await page.getByRole("button", { name: "Send to dev server" }).click();
+    await page.locator("#dev-server-url").fill("ftp://127.0.0.1:1");
+    await page.locator("#send-dev").getByRole("button", { name: "Send" }).click();
+    const problem = page.locator("#send-dev .field-error");
+    await waitFor("the form's error", async () => /not an http address/.test(await problem.textContent()));
   });
 
   await test("no script errors in the console", async () => {

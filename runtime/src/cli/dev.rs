@@ -50,6 +50,11 @@ pub struct DevArgs {
     /// apps in cloud mode, started with the same `INNGEST_SIGNING_KEY`.
     #[arg(long, value_name = "KEY")]
     pub signing_key: Option<String>,
+    /// Let pages of this origin (e.g. `https://app.example.com`, a deployed hookflow's UI)
+    /// send events here with their "Send to dev server" button (repeatable, or comma-separated
+    /// in `HOOKFLOW_TRUSTED_ORIGINS`). Only `POST /api/v1/import` answers them.
+    #[arg(long = "trust-origin", value_name = "ORIGIN", env = "HOOKFLOW_TRUSTED_ORIGINS", value_delimiter = ',')]
+    pub trust_origin: Vec<String>,
 }
 
 impl DevArgs {
@@ -109,6 +114,7 @@ impl DevArgs {
             // As Inngest's dev server does: apps in Inngest mode forward the Clerk webhooks
             // they verified here, as `clerk/<type>` events.
             .allow_clerk_events_from_event_api()
+            .trusted_origins(self.trust_origin.iter().cloned())
             .dev_ui();
         let running = app.start().await.map_err(failed)?;
         #[cfg(feature = "protocol")]

@@ -1,7 +1,8 @@
 //! The dev server's web UI and its JSON APIs.
 //!
 //! [`router`] serves a small single-page app at `/` (runs, run detail with a step timeline,
-//! events, event detail with Replay and Edit & Replay, Send event, functions), the JSON API it
+//! events, event detail with Replay, Edit & Replay and Send to dev server, Send event,
+//! functions), the JSON API it
 //! uses under `/api/v1`, and an Inngest-compatible REST API under `/v1`. Every asset is embedded
 //! in the binary: no CDN, works offline. Live views are pushed over server-sent events from
 //! [`Engine::subscribe`]; nothing polls.
@@ -14,7 +15,7 @@
 //! token the server must be bound to a loopback address, and requests whose `Host` is a domain
 //! name other than `localhost` are refused (403), so a web page cannot reach the UI through DNS
 //! rebinding. In both cases a state-changing request sent by a browser from another origin is
-//! refused (403). The same guard covers the whole port when an [`App`](crate::App) serves the
+//! refused (403), except on `POST /api/v1/import` from an origin the server was told to trust. The same guard covers the whole port when an [`App`](crate::App) serves the
 //! UI beside its webhooks and event API (see the README's security section). A handler that
 //! panics is answered with a 500 in the error shape, never a dropped connection.
 //!
@@ -35,7 +36,7 @@
 //! | POST | `/api/v1/events` | sends one event `{"name", "data", "id"?, "ts"?, "user"?}` or an array → `{ids}` |
 //! | GET | `/api/v1/events/{id}` | `{event, runs, cancelled, skipped, now}`: payload, its runs, the runs it cancelled (`cancel_on`), and functions listening to its name without a run, with the reason when known |
 //! | POST | `/api/v1/events/{id}/replay` | replays under a new id; a non-empty body is the edited `data` (JSON; 400 with the parse error) → `{event_id}` |
-//! | POST | `/api/v1/import` | events copied from another server (`hookflow events pull`), kept with their ids and times (source `import`); every event needs `id` and `ts` (400 otherwise) → `{imported, known}` (ids; a known id is not imported again) |
+//! | POST | `/api/v1/import` | events copied from another server (`hookflow events pull`, or a deployed UI's "Send to dev server"), kept with their ids and times (source `import`); every event needs `id` and `ts` (400 otherwise) → `{imported, known}` (ids; a known id is not imported again). The one route that pages of trusted origins (`App::trusted_origins`, `HOOKFLOW_TRUSTED_ORIGINS`, `hookflow dev --trust-origin`) may post to across origins, with CORS |
 //! | GET | `/api/v1/functions` | `{functions}`: id, name, triggers, options, run counts per status over the last 1000 runs |
 //! | GET | `/api/v1/functions/{id}` | `{function, runs, sample}`: one function, its recent runs and a sample payload for its first trigger |
 //! | POST | `/api/v1/functions/{id}/invoke` | sends an event named after the function's first event trigger; the body is its `data` (JSON, default `{}`) → `{event_id, event_name, run_ids}` |
@@ -212,9 +213,11 @@ const THEME_JS: &str = include_str!("assets/theme.js");
 const FAVICON: &str = include_str!("assets/favicon.svg");
 
 /// Only our own scripts and styles, no inline code, no framing: payloads are shown as text,
-/// and this is the second line of defence if one ever is not.
+/// and this is the second line of defence if one ever is not. Requests go to this server and,
+/// for "Send to dev server", to a dev server on this machine's loopback only.
 pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+                   connect-src 'self' http://127.0.0.1:* http://localhost:*; form-action 'self'; base-uri 'none'; \
+                   frame-ancestors 'none'";
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut response = Response::new(Body::from(body));

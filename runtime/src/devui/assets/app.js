@@ -1128,6 +1128,41 @@ function eventRow(e) {
 // ------------------------------------------------------------------------------------------
 // Event detail
 
+// ------------------------------------------------------------------------------------------
+// Send to dev server: one event, from this (deployed) UI to a dev server on this machine
+
+const DEV_SERVER_KEY = "hookflow-dev-server";
+const DEV_SERVER_DEFAULT = "http://127.0.0.1:8288";
+
+function devServerUrl() {
+  try { return localStorage.getItem(DEV_SERVER_KEY) || DEV_SERVER_DEFAULT; } catch (e) { return DEV_SERVER_DEFAULT; }
+}
+
+/** Posts `e` to the dev server's import route, from the browser: `{imported, known}`. */
+async function sendToDevServer(target, e) {
+  const base = target.trim().replace(/\/+$/, "");
+  let url;
+  try { url = new URL(base); } catch (err) { throw new ApiError(`${base || "(empty)"} is not an address: give the dev server's, e.g. ${DEV_SERVER_DEFAULT}`, 400); }
+  if (!/^https?:$/.test(url.protocol)) throw new ApiError(`${base} is not an http address: give the dev server's, e.g. ${DEV_SERVER_DEFAULT}`, 400);
+  try { localStorage.setItem(DEV_SERVER_KEY, base); } catch (err) { /* storage disabled */ }
+  const event = { id: e.id, name: e.name, data: e.data, ts: e.ts };
+  if (e.user) event.user = e.user;
+  let res;
+  try {
+    res = await fetch(base + "/api/v1/import", {
+      method: "POST", mode: "cors", credentials: "omit",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify([event]),
+    });
+  } catch (err) {
+    // The browser hides why (down, refused preflight, blocked address): say what to check.
+    throw new ApiError(`The dev server at ${base} could not be reached, or does not trust this page: run it on this machine with \`hookflow dev --trust-origin ${location.origin}\``, 0);
+  }
+  let data = null;
+  try { data = await res.json(); } catch (err) { /* not JSON */ }
+  if (!res.ok) throw new ApiError((data && data.error) || `${res.status} ${res.statusText}`, res.status);
+  return { base, ...data };
+}
+
 function eventPage(root, params, id) {
   document.title = `Event ${shortId(id)} · hookflow`;
   const section = h("section", { class: "page" }, h("p", { class: "loading", text: "Loading event…" }));
@@ -1135,6 +1170,7 @@ function eventPage(root, params, id) {
   let data = null;
   let editing = false;
   let editor = null;
+  let sending = false;
   let runsBox = null;
 
   const load = async (full = true) => {
@@ -1198,6 +1234,41 @@ function eventPage(root, params, id) {
         section.querySelector("#edit-replay").scrollIntoView({ block: "nearest" });
       } });
 
+    const devBtn = h("button", { type: "button", class: "btn", text: "Send to dev server", disabled: e.internal, attrs: { "aria-expanded": sending ? "true" : "false", "aria-controls": "send-dev",
+      title: e.internal ? "Internal events are not copied" : "Copy this event, with its id and time, into a dev server on this machine" },
+      onclick: () => {
+        sending = !sending;
+        draw();
+        if (sending) section.querySelector("#dev-server-url").focus();
+      } });
+    let devPanel = null;
+    if (sending) {
+      const input = h("input", { id: "dev-server-url", type: "url", value: devServerUrl(), attrs: { autocomplete: "url", spellcheck: "false", required: "" } });
+      const problem = h("p", { class: "field-error", attrs: { role: "alert" } });
+      const submit = h("button", { type: "submit", class: "btn primary", text: "Send" });
+      devPanel = h("form", { id: "send-dev", class: "card edit-panel", onsubmit: async (ev) => {
+        ev.preventDefault();
+        submit.disabled = true;
+        problem.textContent = "";
+        try {
+          const r = await sendToDevServer(input.value, e);
+          const link = { href: `${r.base}/events/${encodeURIComponent(e.id)}`, text: "Open it there" };
+          toast((r.imported || []).length ? `Sent to the dev server at ${r.base}` : `The dev server at ${r.base} already has this event`, { link });
+          sending = false;
+          draw();
+        } catch (err) {
+          problem.textContent = err.message;
+          submit.disabled = false;
+        }
+      } },
+        h("h2", { class: "card-title", text: "Send to dev server" }),
+        h("p", { class: "muted small", text: "Copies this event, with its id and time, into a dev server running on this machine, which shows it with the source import and runs its functions. The dev server must trust this page's origin: " },
+          h("code", { text: `hookflow dev --trust-origin ${location.origin}` })),
+        h("div", { class: "field" }, h("label", { attrs: { for: "dev-server-url" }, text: "Dev server" }), input),
+        problem,
+        h("div", { class: "actions" }, submit, h("button", { type: "button", class: "btn ghost", text: "Cancel", onclick: () => { sending = false; draw(); } })));
+    }
+
     let editPanel = null;
     if (editing) {
       const sendBtn = h("button", { type: "submit", class: "btn primary", text: "Replay with this data" });
@@ -1216,7 +1287,8 @@ function eventPage(root, params, id) {
 
     runsBox = h("div", { class: "card" });
     fill(section, 
-      pageHead(e.name, { back: { href: "/events", text: "Events" }, sub: h("p", { class: "muted mono small", text: e.id }), actions: [replayBtn, editBtn] }),
+      pageHead(e.name, { back: { href: "/events", text: "Events" }, sub: h("p", { class: "muted mono small", text: e.id }), actions: [replayBtn, devBtn, editBtn] }),
+      devPanel,
       editPanel,
       h("div", { class: "run-grid event-grid" },
         h("div", { class: "run-main" },
