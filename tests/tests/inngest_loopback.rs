@@ -3,10 +3,11 @@
 //! `hookflow dev`) syncs it and runs them as remote functions, on the test clock. Every op
 //! crosses the wire: steps run one per request, memoized steps replayed, a sleep, a wait, an
 //! invoke of another function of the app, parallel steps planned then executed by targeted
-//! requests, and a step that fails every attempt until the function fails for good.
+//! requests, and a step that fails every attempt until the function fails for good. The call
+//! requests the executor sends are recorded, to check their memos have the server's shapes.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hookflow::prelude::*;
@@ -65,9 +66,37 @@ async fn charge(_event: Event<Json>, step: Step) -> Result<Value> {
     Ok(json!(receipt))
 }
 
+/// A sleep, a wait an event resolves and a wait that times out: their memos on the wire.
+#[inngest_fn(id = "remind", event = "shop/remind")]
+async fn remind(_event: Event<Json>, step: Step) -> Result<Value> {
+    let first: String = step.run("first", || async { Ok("done".to_owned()) }).await?;
+    step.sleep("pause", "1m").await?;
+    let seen = step.wait_for_event::<Json>("seen", WaitFor::timeout("1h").event("shop/seen")).await?;
+    let late = step.wait_for_event::<Json>("late", WaitFor::timeout("1m").event("shop/never")).await?;
+    Ok(json!({"first": first, "seen": seen.map(|e| e.data), "late": late.is_some()}))
+}
+
 struct Loopback {
     engine: Engine,
     clock: TestClock,
+    /// The body of every call request the serve handler got, in order.
+    requests: Arc<Mutex<Vec<Value>>>,
+}
+
+/// Keeps the JSON body of every POST (a call request) before the serve handler reads it.
+async fn record(
+    axum::extract::State(requests): axum::extract::State<Arc<Mutex<Vec<Value>>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 << 20).await.expect("a readable body");
+    if parts.method == axum::http::Method::POST {
+        if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
+            requests.lock().expect("not poisoned").push(body);
+        }
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }
 
 const KEY: &str = "signkey-test-8ee2262a15e8d3c42d6a840db7af3de2aab08ef632b32a37a687f24b34dba3ff";
@@ -97,7 +126,7 @@ async fn loopback_with(key: Option<&str>) -> Loopback {
     tokio::spawn(listening.serve(std::future::pending()));
 
     let mut registry = Registry::empty();
-    for def in [onboard::DEF, double::DEF, fan::DEF, charge::DEF] {
+    for def in [onboard::DEF, double::DEF, fan::DEF, charge::DEF, remind::DEF] {
         registry.add(def).expect("distinct");
     }
     let config = match key {
@@ -109,14 +138,15 @@ async fn loopback_with(key: Option<&str>) -> Loopback {
     let handler = ServeHandler::new("shop", config, &registry, State::default()).expect("no conflicts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let serve_url = format!("http://{}/api/inngest", listener.local_addr().expect("addr"));
-    let router = handler.router();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let router = handler.router().layer(axum::middleware::from_fn_with_state(requests.clone(), record));
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     apps.sync(&serve_url).await.expect("the serve handler syncs with the executor");
     let mut ids: Vec<String> = engine.functions().iter().map(|s| s.id.clone()).collect();
     ids.sort();
-    assert_eq!(ids, vec!["shop-charge", "shop-double", "shop-fan", "shop-onboard"], "composite ids");
-    Loopback { engine, clock }
+    assert_eq!(ids, vec!["shop-charge", "shop-double", "shop-fan", "shop-onboard", "shop-remind"], "composite ids");
+    Loopback { engine, clock, requests }
 }
 
 impl Loopback {
@@ -174,6 +204,31 @@ async fn steps_sleeps_waits_and_invokes_cross_the_wire_both_ways() {
     assert_eq!(journal[3].memo, Memo::Data(json!(42)), "the invoked function's result");
     let child = l.run_of("shop-double").await;
     assert_eq!((child.status, child.output), (RunStatus::Completed, Some(json!(42))), "the invoked run");
+}
+
+#[tokio::test]
+async fn memos_go_out_as_the_server_sends_them_a_sleep_null_a_wait_the_bare_event() {
+    let l = loopback().await;
+    l.send("shop/remind", json!({})).await;
+    l.wait_for("shop-remind", RunStatus::Sleeping).await;
+    l.clock.advance(Duration::from_secs(60));
+    l.wait_for("shop-remind", RunStatus::Waiting).await;
+    l.send("shop/seen", json!({"by": "ada"})).await;
+    l.engine.settle().await;
+    l.clock.advance(Duration::from_secs(60));
+    let done = l.wait_for("shop-remind", RunStatus::Completed).await;
+    assert_eq!(done.output, Some(json!({"first": "done", "seen": {"by": "ada"}, "late": false})));
+
+    let requests = l.requests.lock().expect("not poisoned").clone();
+    let last = requests.iter().rev().find(|r| r["ctx"]["run_id"] == json!(done.id)).expect("a call request of the run");
+    let memo =
+        |id: &str| last["steps"].get(hookflow::hash_step_id(id)).cloned().unwrap_or_else(|| panic!("{id} in {last}"));
+    assert_eq!(memo("first"), json!({"data": "done"}), "a step's value is wrapped");
+    assert_eq!(memo("pause"), Value::Null, "a finished sleep is null, not {{\"data\": null}}");
+    let seen = memo("seen");
+    assert_eq!((&seen["name"], &seen["data"]), (&json!("shop/seen"), &json!({"by": "ada"})), "the bare event: {seen}");
+    assert!(seen["id"].is_string() && seen["ts"].is_number(), "the whole event: {seen}");
+    assert_eq!(memo("late"), Value::Null, "a wait that timed out is null");
 }
 
 #[tokio::test]

@@ -139,6 +139,12 @@ impl Core {
             pending.retain(|op| !journaled(&records, op.step()));
         }
         let recorded_before = records.len();
+        // An SDK app is sent each memo in the shape its step kind has on the wire.
+        #[cfg(feature = "protocol")]
+        let kinds = match spec.executor {
+            Executor::Remote(_) => records.iter().map(|r| (r.hash.clone(), r.kind)).collect(),
+            Executor::Local(_) => std::collections::HashMap::new(),
+        };
         let journal = Journal::from_entries(records.into_iter().map(|r| (r.hash, r.memo)));
         let input = PassInput {
             run_id: run.id.clone(),
@@ -156,6 +162,9 @@ impl Core {
             flow::finish_deadline(&run),
             run.state.step_failures.clone(),
         ));
+        #[cfg(feature = "protocol")]
+        let report = self.call(&spec, &run, &trigger, input, host.clone(), lease, kinds).await;
+        #[cfg(not(feature = "protocol"))]
         let report = self.call(&spec, &run, &trigger, input, host.clone(), lease).await;
         if !host.flushed().await {
             tracing::warn!(run_id = %run.id, "lost the lease during the pass: its result is not written");
@@ -172,6 +181,8 @@ impl Core {
     }
 
     /// Calls the function through its executor.
+    // `kinds` is the remote executor's alone (see `RemoteCall::kinds`).
+    #[cfg_attr(feature = "protocol", allow(clippy::too_many_arguments))]
     async fn call(
         &self,
         spec: &FunctionSpec,
@@ -180,6 +191,7 @@ impl Core {
         input: PassInput,
         host: Arc<EngineHost>,
         lease: &Lease,
+        #[cfg(feature = "protocol")] kinds: std::collections::HashMap<String, crate::model::StepKind>,
     ) -> PassReport {
         #[cfg(not(feature = "protocol"))]
         let _ = lease;
@@ -207,6 +219,7 @@ impl Core {
                     host,
                     lease: lease.clone(),
                     store: self.store.clone(),
+                    kinds,
                 })
                 .await
             }

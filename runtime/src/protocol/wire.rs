@@ -160,11 +160,16 @@ pub fn memo_from_wire(value: &Value) -> Option<Memo> {
     Some(Memo::Data(value.clone()))
 }
 
-/// A memo as the executor sends it.
-pub fn memo_to_wire(memo: &Memo) -> Value {
-    match memo {
-        Memo::Data(data) => json!({ "data": data }),
-        Memo::Error(info) => json!({ "error": error_to_wire(info) }),
+/// A memo as the executor sends it, which is as Inngest's server stores it: a step's value as
+/// `{"data": X}` and its error as `{"error": E}`, but a finished sleep as `null` and a wait as
+/// the matched event itself (`null` when it timed out), not wrapped: the server saves the
+/// sleep's empty response and the resuming event as they are.
+pub fn memo_to_wire(memo: &Memo, kind: StepKind) -> Value {
+    match (memo, kind) {
+        (Memo::Data(_), StepKind::Sleep) => Value::Null,
+        (Memo::Data(event), StepKind::Wait) => event.clone(),
+        (Memo::Data(data), _) => json!({ "data": data }),
+        (Memo::Error(info), _) => json!({ "error": error_to_wire(info) }),
     }
 }
 
@@ -404,8 +409,16 @@ mod tests {
         };
         assert_eq!((info.name.as_str(), info.message.as_str(), info.stack.as_deref()), ("TypeError", "x", Some("s")));
         for memo in [Memo::Data(json!({"a": [1, 2]})), Memo::Data(Value::Null), Memo::Error(info)] {
-            assert_eq!(memo_from_wire(&memo_to_wire(&memo)), Some(memo.clone()), "round trip");
+            for kind in [StepKind::Run, StepKind::Invoke, StepKind::Send] {
+                assert_eq!(memo_from_wire(&memo_to_wire(&memo, kind)), Some(memo.clone()), "round trip");
+            }
         }
+        let event = Memo::Data(event);
+        assert_eq!(memo_to_wire(&event, StepKind::Wait), json!({"name": "a/b", "data": {"x": 1}, "id": "e1", "ts": 1}));
+        assert_eq!(memo_from_wire(&memo_to_wire(&event, StepKind::Wait)), Some(event), "a matched event round trips");
+        assert_eq!(memo_to_wire(&Memo::Data(Value::Null), StepKind::Wait), Value::Null, "a wait that timed out");
+        assert_eq!(memo_to_wire(&Memo::Data(Value::Null), StepKind::Sleep), Value::Null, "a sleep that ended");
+        assert_eq!(memo_to_wire(&Memo::Data(json!({"x": 1})), StepKind::Run), json!({"data": {"x": 1}}));
     }
 
     #[test]

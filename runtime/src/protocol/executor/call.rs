@@ -47,6 +47,8 @@ pub(crate) struct RemoteCall<'a> {
     pub(crate) host: Arc<dyn StepHost>,
     pub(crate) lease: Lease,
     pub(crate) store: Arc<dyn Store>,
+    /// The kind of each step journaled before the pass (its memo's wire shape depends on it).
+    pub(crate) kinds: HashMap<String, StepKind>,
 }
 
 /// What an app answered to one call request.
@@ -484,7 +486,9 @@ impl Pass<'_> {
         let mut steps = Map::new();
         let mut stack = Vec::new();
         for (hash, memo) in self.journal.iter() {
-            steps.insert(hash.to_owned(), memo_to_wire(memo));
+            // Steps this pass journaled are `step.run`s; the others were journaled before it.
+            let kind = self.c.kinds.get(hash).copied().unwrap_or(StepKind::Run);
+            steps.insert(hash.to_owned(), memo_to_wire(memo, kind));
             stack.push(hash.to_owned());
         }
         let run_id = &self.c.run.id;
