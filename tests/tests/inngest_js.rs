@@ -83,6 +83,8 @@ async fn dev_server(checkpointing: bool) -> DevServer {
     let clock = TestClock::new(START_MS);
     let running: RunningApp = App::with_registry("hookflow-dev", Ok(Registry::empty()))
         .store_memory()
+        .dev_ui()
+        .ui_token("")
         .clock(std::sync::Arc::new(clock.clone()))
         .start()
         .await
@@ -220,6 +222,28 @@ async fn retries_parallel_steps_send_event_invoke_and_cancel(checkpointing: bool
     assert_eq!(done.output, Some(json!({"value": 3})), "the third attempt succeeded");
     let journal = dev.engine.store().journal(&done.id).await.expect("journal");
     assert_eq!((journal[0].name.as_str(), journal[0].attempts), ("flaky", 3), "{journal:?}");
+    // Each failed attempt is kept with its error and times, as for an in-process step.
+    let detail: Value =
+        reqwest::get(format!("{}/api/v1/runs/{}", dev.base, done.id)).await.expect("GET").json().await.expect("json");
+    let flaky = detail["steps"].as_array().and_then(|s| s.iter().find(|s| s["name"] == "flaky")).expect("the step");
+    let log = flaky["attempt_log"].as_array().expect("an attempt log");
+    let seen: Vec<(u64, &str, Option<&str>)> = log
+        .iter()
+        .map(|a| {
+            (a["attempt"].as_u64().unwrap_or(0), a["status"].as_str().unwrap_or(""), a["error"]["message"].as_str())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![(1, "failed", Some("attempt 1 failed")), (2, "failed", Some("attempt 2 failed")), (3, "completed", None)],
+        "{flaky}"
+    );
+    for failed in &log[..2] {
+        assert!(failed["started_at"].as_i64().is_some_and(|t| t >= START_MS), "{failed}");
+        assert!(failed["duration_ms"].as_i64().is_some_and(|d| d >= 0), "{failed}");
+    }
+    assert_eq!(log[1]["started_at"].as_i64(), Some(START_MS + 1000), "the second attempt began after the back-off");
+    assert_eq!(flaky["retries"], 2, "{flaky}");
 
     // Parallel steps, a sent event and an invoke of another function of the app.
     dev.send(json!({"name": "shop/fanout", "data": {}})).await;
