@@ -45,7 +45,7 @@ async fn local(configure: impl FnOnce(App) -> App) -> Local {
 
 impl Local {
     /// A request as a page of `origin` sends it across sites (`None`: a page without one).
-    fn from_page(&self, method: Method, path: &str, origin: Option<&str>) -> reqwest::RequestBuilder {
+    fn page_request(&self, method: Method, path: &str, origin: Option<&str>) -> reqwest::RequestBuilder {
         let mut request =
             self.http.request(method, format!("{}{path}", self.base)).header("sec-fetch-site", "cross-site");
         if let Some(origin) = origin {
@@ -55,13 +55,13 @@ impl Local {
     }
 
     fn preflight(&self, path: &str, origin: &str) -> reqwest::RequestBuilder {
-        self.from_page(Method::OPTIONS, path, Some(origin))
+        self.page_request(Method::OPTIONS, path, Some(origin))
             .header("access-control-request-method", "POST")
             .header("access-control-request-headers", "content-type")
     }
 
     fn import(&self, origin: Option<&str>, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
-        self.from_page(Method::POST, "/api/v1/import", origin).header("content-type", "application/json").body(body)
+        self.page_request(Method::POST, "/api/v1/import", origin).header("content-type", "application/json").body(body)
     }
 
     async fn stored(&self) -> Vec<hookflow::store::StoredEvent> {
@@ -143,7 +143,7 @@ async fn other_origins_and_pages_without_one_are_refused_and_import_nothing() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(why.contains("without an origin"), "{why}");
     let plain = local
-        .from_page(Method::POST, "/api/v1/import", Some("https://evil.example"))
+        .page_request(Method::POST, "/api/v1/import", Some("https://evil.example"))
         .header("content-type", "text/plain")
         .body(EVENT)
         .send()
@@ -186,7 +186,7 @@ async fn every_other_route_keeps_refusing_the_trusted_origin() {
     let local = local(|app| app).await;
     for path in ["/api/v1/events", "/e/dev", "/api/v1/runs/01J0000000000000000000000/cancel", "/api/v1/import/"] {
         let response = local
-            .from_page(Method::POST, path, Some(TRUSTED))
+            .page_request(Method::POST, path, Some(TRUSTED))
             .header("content-type", "application/json")
             .body(r#"{"name": "app/user.signup", "data": {}}"#)
             .send()
@@ -200,7 +200,7 @@ async fn every_other_route_keeps_refusing_the_trusted_origin() {
         assert!(allowed_origin(&preflight).is_none(), "{path}: the preflight allows nothing");
         assert_ne!(preflight.status(), StatusCode::NO_CONTENT, "{path}");
     }
-    let read = local.from_page(Method::GET, "/api/v1/events", Some(TRUSTED)).send().await.unwrap();
+    let read = local.page_request(Method::GET, "/api/v1/events", Some(TRUSTED)).send().await.unwrap();
     assert!(allowed_origin(&read).is_none(), "the trusted page may not read the lists");
     assert!(local.stored().await.is_empty(), "nothing was written");
 }
