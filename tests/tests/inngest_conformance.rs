@@ -19,14 +19,13 @@
 //! checks its plan describes: no crash, a stable 4xx, nothing run, nothing leaked).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use hookflow::prelude::*;
-use hookflow::protocol::executor::apps::Apps;
 use hookflow::protocol::{InngestConfig, ServeHandler, SigningKey};
-use hookflow::store::{RunQuery, RunRecord, RunStatus};
-use hookflow::{hash_step_id, App, Engine, Registry, State, TestClock, WaitFor};
+use hookflow::store::RunStatus;
+use hookflow::{hash_step_id, Registry, State, WaitFor};
+use hookflow_tests::executor::{serve_handler, Executor};
 use serde_json::{json, Map, Value};
 
 /// The suite's app id: its fixture functions are `test-suite-<id>`.
@@ -198,10 +197,7 @@ fn sign(key: &str, body: &[u8]) -> String {
 
 async fn sdk_with(config: InngestConfig) -> Sdk {
     let handler = ServeHandler::new(APP, config.clone(), &registry(), State::default()).expect("no conflicts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/api/inngest", listener.local_addr().expect("addr"));
-    let router = handler.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let url = serve_handler(&handler).await;
     Sdk { url, http: reqwest::Client::new(), config }
 }
 
@@ -735,30 +731,19 @@ async fn no_answer_log_form_or_error_gives_away_a_key_or_the_process_environment
 
 // ---- hookflow's executor as the server ---------------------------------------------------------
 
-struct Dev {
-    engine: Engine,
-    apps: Apps,
-    base: String,
-    clock: TestClock,
+/// The executor, playing the server end to end.
+struct Dev(Executor);
+
+impl std::ops::Deref for Dev {
+    type Target = Executor;
+    fn deref(&self) -> &Executor {
+        &self.0
+    }
 }
 
 impl Dev {
     async fn start() -> Dev {
-        let clock = TestClock::new(1_700_000_000_000);
-        let running = App::with_registry("hookflow-dev", Ok(Registry::empty()))
-            .store_memory()
-            .clock(Arc::new(clock.clone()))
-            .start()
-            .await
-            .expect("starts");
-        let engine = running.engine().clone();
-        engine.dispatcher().set_signing_keys(SigningKey::new(KEY), None);
-        let apps = Apps::new(engine.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let listening = running.merge(apps.router()).listen(listener).expect("listens");
-        let base = format!("http://{}", listening.local_addr());
-        tokio::spawn(listening.serve(std::future::pending()));
-        Dev { engine, apps, base, clock }
+        Dev(Executor::start(1_700_000_000_000, Some(KEY)).await)
     }
 
     /// Syncs the app: the executor asks (a signed `PUT`); the app registers out of band with
@@ -772,38 +757,6 @@ impl Dev {
     }
 
     async fn send(&self, event: Value) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/e/{EVENT_KEY}", self.base))
-            .json(&event)
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(response.status().as_u16(), 200, "{:?}", response.text().await);
-    }
-
-    async fn run_of(&self, function: &str) -> RunRecord {
-        let query = RunQuery { function_id: Some(function.into()), ..RunQuery::default() };
-        let runs = self.engine.store().queries().expect("queries").list_runs(&query).await.expect("runs");
-        runs.into_iter().next().unwrap_or_else(|| panic!("a run of {function}"))
-    }
-
-    async fn wait_for(&self, function: &str, status: RunStatus) -> RunRecord {
-        for _ in 0..200 {
-            self.engine.settle().await;
-            if let Ok(Some(run)) = self.try_run_of(function).await {
-                if run.status == status {
-                    return run;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("{function} never became {status:?}: {:?}", self.try_run_of(function).await)
-    }
-
-    async fn try_run_of(&self, function: &str) -> Result<Option<RunRecord>, String> {
-        let query = RunQuery { function_id: Some(function.into()), ..RunQuery::default() };
-        let runs =
-            self.engine.store().queries().expect("queries").list_runs(&query).await.map_err(|e| e.to_string())?;
-        Ok(runs.into_iter().next())
+        self.0.send(&event).await;
     }
 }

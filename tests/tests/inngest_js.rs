@@ -7,23 +7,15 @@
 //! (its default: steps reported to `/v1/checkpoint/{run}/async` as they run) and plain call
 //! requests.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use hookflow::protocol::executor::apps::Apps;
 use hookflow::store::{RunQuery, RunStatus, StepKind};
-use hookflow::{App, Engine, Registry, RunningApp, TestClock};
+use hookflow_tests::executor::Executor;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const START_MS: i64 = 1_700_000_000_000;
 const FUNCTION: &str = "js-shop-onboarding";
-
-fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("inngest-js")
-}
 
 /// The Node app, on a free port; answers its serve URL.
 async fn node_app(dev_server: &str, checkpointing: bool) -> (Child, String) {
@@ -33,78 +25,39 @@ async fn node_app(dev_server: &str, checkpointing: bool) -> (Child, String) {
 /// With `key`, the app runs in cloud mode against `dev_server` as its Inngest server (a
 /// self-hosted `inngest start`): it verifies every request with the key and sends its hash.
 async fn node_app_with(dev_server: &str, checkpointing: bool, key: Option<&str>) -> (Child, String) {
-    let dir = fixture_dir();
-    assert!(
-        dir.join("node_modules/inngest/package.json").exists(),
-        "the Inngest SDK is not installed in {}: run `tests/run --install-only` (npm ci)",
-        dir.display()
-    );
-    let mut command = Command::new("node");
-    match key {
-        Some(key) => command
-            .env("INNGEST_DEV", "0")
-            .env("INNGEST_BASE_URL", dev_server)
-            .env("INNGEST_SIGNING_KEY", key)
-            .env("INNGEST_EVENT_KEY", "test-event-key"),
-        None => command.env("INNGEST_DEV", dev_server),
-    };
-    let mut child = command
-        .arg("app.mjs")
-        .current_dir(&dir)
-        .env("CHECKPOINTING", if checkpointing { "1" } else { "0" })
-        .env("INNGEST_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs (tests/run installs it)");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let port = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            if let Some(port) = line.strip_prefix("listening ") {
-                return port.trim().to_owned();
-            }
-        }
-        panic!("the Node app exited before listening")
+    hookflow_tests::node::start("app.mjs", |command| {
+        match key {
+            Some(key) => command
+                .env("INNGEST_DEV", "0")
+                .env("INNGEST_BASE_URL", dev_server)
+                .env("INNGEST_SIGNING_KEY", key)
+                .env("INNGEST_EVENT_KEY", "test-event-key"),
+            None => command.env("INNGEST_DEV", dev_server),
+        };
+        command.env("CHECKPOINTING", if checkpointing { "1" } else { "0" }).env("INNGEST_LOG_LEVEL", "warn");
     })
     .await
-    .expect("the Node app listens within 30 s");
-    (child, format!("http://127.0.0.1:{port}/api/inngest"))
 }
 
-struct DevServer {
-    engine: Engine,
-    apps: Apps,
-    base: String,
-    clock: TestClock,
+/// The executor, with the dev UI (for the run detail's attempts).
+struct DevServer(Executor);
+
+impl std::ops::Deref for DevServer {
+    type Target = Executor;
+    fn deref(&self) -> &Executor {
+        &self.0
+    }
 }
 
 async fn dev_server(checkpointing: bool) -> DevServer {
-    let clock = TestClock::new(START_MS);
-    let running: RunningApp = App::with_registry("hookflow-dev", Ok(Registry::empty()))
-        .store_memory()
-        .dev_ui()
-        .ui_token("")
-        .clock(std::sync::Arc::new(clock.clone()))
-        .start()
-        .await
-        .expect("starts");
-    let engine = running.engine().clone();
-    engine.dispatcher().set_checkpointing(checkpointing);
-    let apps = Apps::new(engine.clone());
-    let running = running.merge(apps.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let listening = running.listen(listener).expect("listens");
-    let base = format!("http://{}", listening.local_addr());
-    tokio::spawn(listening.serve(std::future::pending()));
-    DevServer { engine, apps, base, clock }
+    let dev = Executor::start_with(START_MS, None, |app| app.dev_ui().ui_token("")).await;
+    dev.engine.dispatcher().set_checkpointing(checkpointing);
+    DevServer(dev)
 }
 
 impl DevServer {
     async fn send(&self, event: Value) {
-        let response =
-            reqwest::Client::new().post(format!("{}/e/any-key", self.base)).json(&event).send().await.expect("sent");
-        assert_eq!(response.status().as_u16(), 200, "{:?}", response.text().await);
+        self.0.send(&event).await;
     }
 
     async fn only_run(&self) -> hookflow::store::RunRecord {

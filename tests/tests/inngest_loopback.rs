@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hookflow::prelude::*;
-use hookflow::protocol::executor::apps::Apps;
 use hookflow::protocol::{InngestConfig, ServeHandler, SigningKey};
 use hookflow::store::{Memo, RunQuery, RunRecord, RunStatus, StepKind};
-use hookflow::{App, Engine, Invoke, Registry, State, TestClock, WaitFor};
+use hookflow::{Invoke, Registry, State, WaitFor};
+use hookflow_tests::executor::{serve_app, Executor};
 use serde_json::{json, Value};
 
 const START_MS: i64 = 1_700_000_000_000;
@@ -77,10 +77,16 @@ async fn remind(_event: Event<Json>, step: Step) -> Result<Value> {
 }
 
 struct Loopback {
-    engine: Engine,
-    clock: TestClock,
+    dev: Executor,
     /// The body of every call request the serve handler got, in order.
     requests: Arc<Mutex<Vec<Value>>>,
+}
+
+impl std::ops::Deref for Loopback {
+    type Target = Executor;
+    fn deref(&self) -> &Executor {
+        &self.dev
+    }
 }
 
 /// Keeps the JSON body of every POST (a call request) before the serve handler reads it.
@@ -109,21 +115,9 @@ async fn loopback() -> Loopback {
 }
 
 async fn loopback_with(key: Option<&str>) -> Loopback {
-    let clock = TestClock::new(START_MS);
-    let running = App::with_registry("hookflow-dev", Ok(Registry::empty()))
-        .store_memory()
-        .clock(Arc::new(clock.clone()))
-        .start()
-        .await
-        .expect("starts");
-    let engine = running.engine().clone();
-    engine.dispatcher().set_retry_interval(Some(Duration::from_secs(1)));
-    engine.dispatcher().set_signing_keys(key.and_then(SigningKey::new), None);
-    let apps = Apps::new(engine.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let listening = running.merge(apps.router()).listen(listener).expect("listens");
-    let dev_origin = format!("http://{}", listening.local_addr());
-    tokio::spawn(listening.serve(std::future::pending()));
+    let dev = Executor::start(START_MS, key).await;
+    dev.engine.dispatcher().set_retry_interval(Some(Duration::from_secs(1)));
+    let dev_origin = dev.base.clone();
 
     let mut registry = Registry::empty();
     for def in [onboard::DEF, double::DEF, fan::DEF, charge::DEF, remind::DEF] {
@@ -136,41 +130,20 @@ async fn loopback_with(key: Option<&str>) -> Loopback {
     // On the wall clock, as in production: signatures are checked across processes, so the
     // executor signs with the wall clock whatever clock its engine runs on.
     let handler = ServeHandler::new("shop", config, &registry, State::default()).expect("no conflicts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let serve_url = format!("http://{}/api/inngest", listener.local_addr().expect("addr"));
     let requests = Arc::new(Mutex::new(Vec::new()));
-    let router = handler.router().layer(axum::middleware::from_fn_with_state(requests.clone(), record));
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let serve_url =
+        serve_app(handler.router().layer(axum::middleware::from_fn_with_state(requests.clone(), record))).await;
 
-    apps.sync(&serve_url).await.expect("the serve handler syncs with the executor");
-    let mut ids: Vec<String> = engine.functions().iter().map(|s| s.id.clone()).collect();
+    dev.apps.sync(&serve_url).await.expect("the serve handler syncs with the executor");
+    let mut ids: Vec<String> = dev.engine.functions().iter().map(|s| s.id.clone()).collect();
     ids.sort();
     assert_eq!(ids, vec!["shop-charge", "shop-double", "shop-fan", "shop-onboard", "shop-remind"], "composite ids");
-    Loopback { engine, clock, requests }
+    Loopback { dev, requests }
 }
 
 impl Loopback {
     async fn send(&self, name: &str, data: Value) {
         self.engine.send([hookflow::RawEvent::new(name, data)]).await.expect("sent");
-    }
-
-    async fn run_of(&self, function: &str) -> RunRecord {
-        let query = RunQuery { function_id: Some(function.into()), ..RunQuery::default() };
-        let runs = self.engine.store().queries().expect("queries").list_runs(&query).await.expect("runs");
-        runs.into_iter().next().unwrap_or_else(|| panic!("a run of {function}"))
-    }
-
-    /// Waits until the run of `function` has `status` (each pass is real HTTP).
-    async fn wait_for(&self, function: &str, status: RunStatus) -> RunRecord {
-        for _ in 0..200 {
-            self.engine.settle().await;
-            let run = self.run_of(function).await;
-            if run.status == status {
-                return run;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("{function} never became {status:?}: {:?}", self.run_of(function).await)
     }
 
     async fn steps(&self, run: &RunRecord) -> Vec<(String, StepKind, Memo)> {

@@ -15,8 +15,7 @@ use hookflow::prelude::*;
 use hookflow::protocol::{InngestConfig, ServeHandler};
 use hookflow::{Invoke, Registry, State, WaitFor};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 // ---- the functions, as differential.mjs writes them -------------------------------------------
 
@@ -102,35 +101,11 @@ pub(crate) fn case_url(url: &str, case: &Value) -> String {
 
 /// The TypeScript app (`differential.mjs`) on a free port; answers its serve URL.
 pub(crate) async fn ts_app() -> (Child, String) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("inngest-js");
-    assert!(
-        dir.join("node_modules/inngest/package.json").exists(),
-        "the Inngest SDK is not installed in {}: run `tests/run --install-only` (npm ci)",
-        dir.display()
-    );
-    let mut child = Command::new("node")
-        .arg("differential.mjs")
-        .current_dir(&dir)
+    hookflow_tests::node::start("differential.mjs", |command| {
         // Dev mode: requests are not signed, as for the Rust app. Nothing is sent to the server.
-        .env("INNGEST_DEV", "http://127.0.0.1:9")
-        .env("INNGEST_LOG_LEVEL", "error")
-        .stdout(Stdio::piped())
+        command.env("INNGEST_DEV", "http://127.0.0.1:9").env("INNGEST_LOG_LEVEL", "error");
         // It logs every error it answers with (the corpus has many); the answers are compared.
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs (tests/run installs it)");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let port = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            if let Some(port) = line.strip_prefix("listening ") {
-                return port.trim().to_owned();
-            }
-        }
-        panic!("the Node app exited before listening")
+        command.stderr(Stdio::null());
     })
     .await
-    .expect("the Node app listens within 30 s");
-    (child, format!("http://127.0.0.1:{port}/api/inngest"))
 }
