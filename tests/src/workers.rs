@@ -1,10 +1,11 @@
-//! Real worker processes (`crash_worker`) for the crash tests: started, fed events over the
-//! event API, killed with SIGKILL; and the side-effect log their steps write.
+//! Real worker processes (`crash_worker`, `debounce_worker`) for the crash tests: started, fed
+//! events over the event API, killed with SIGKILL; the side-effect log their steps write; and,
+//! for the worker binaries themselves, their command line and their serve loop.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use hookflow::store::{Memo, Queries, RunLog, RunQuery, RunRecord, RunStatus};
@@ -22,6 +23,50 @@ impl Drop for Worker {
         // SIGKILL: the point of the tests. Reaping it avoids a zombie.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The value after `--name` on the worker's command line.
+pub fn arg(name: &str) -> Option<String> {
+    let mut args = std::env::args();
+    while let Some(a) = args.next() {
+        if a == name {
+            return args.next();
+        }
+    }
+    None
+}
+
+/// A worker binary's life: starts `app`, serves its event API on a random port of 127.0.0.1,
+/// writes the port to `port_file` once it listens (renamed into place, so [`start`] never reads
+/// half of it), and serves until it is killed. Failures are printed, as a process reports them.
+pub async fn serve_on_port_file(app: hookflow::App, port_file: &str) -> ExitCode {
+    let app = match app.start().await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let tmp = format!("{port_file}.tmp");
+    if let Err(e) = std::fs::write(&tmp, port.to_string()).and_then(|()| std::fs::rename(&tmp, port_file)) {
+        eprintln!("cannot write {port_file}: {e}");
+        return ExitCode::FAILURE;
+    }
+    match app.serve(listener, std::future::pending()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("serve failed: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
