@@ -18,6 +18,13 @@ pub struct Worker {
     pub url: String,
 }
 
+impl Worker {
+    /// Whether it has exited, and how.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
 impl Drop for Worker {
     fn drop(&mut self) {
         // SIGKILL: the point of the tests. Reaping it avoids a zombie.
@@ -74,6 +81,30 @@ pub async fn serve_on_port_file(app: hookflow::App, port_file: &str) -> ExitCode
 /// its steps to `dir/effects.log`, with its port file in `dir`; `generation` tags its effects.
 /// Waits until it listens.
 pub fn start(binary: &str, dir: &Path, db: impl Into<OsString>, generation: u32, extra: &[&str]) -> Worker {
+    let (mut worker, port_file) = spawn(binary, dir, db, generation, extra);
+    let started = Instant::now();
+    loop {
+        if let Ok(port) = std::fs::read_to_string(&port_file) {
+            worker.url = format!("http://127.0.0.1:{}", port.trim());
+            return worker;
+        }
+        if let Ok(Some(status)) = worker.child.try_wait() {
+            panic!("the worker exited at start: {status}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the worker did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Starts a worker as [`start`] does, without waiting for it to listen (it may die first);
+/// answers it (its `url` empty) and its port file.
+pub fn spawn(
+    binary: &str,
+    dir: &Path,
+    db: impl Into<OsString>,
+    generation: u32,
+    extra: &[&str],
+) -> (Worker, std::path::PathBuf) {
     let port_file = dir.join(format!("port-{generation}"));
     let _ = std::fs::remove_file(&port_file);
     let child = Command::new(binary)
@@ -91,19 +122,7 @@ pub fn start(binary: &str, dir: &Path, db: impl Into<OsString>, generation: u32,
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the worker");
-    let mut worker = Worker { child, url: String::new() };
-    let started = Instant::now();
-    loop {
-        if let Ok(port) = std::fs::read_to_string(&port_file) {
-            worker.url = format!("http://127.0.0.1:{}", port.trim());
-            return worker;
-        }
-        if let Ok(Some(status)) = worker.child.try_wait() {
-            panic!("the worker exited at start: {status}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "the worker did not start");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    (Worker { child, url: String::new() }, port_file)
 }
 
 /// Sends one batch of `crash/go` events (ids `evt-{next}`...); answers their ids if the worker

@@ -498,8 +498,8 @@ async fn every_way_in_applies_the_same_event_rules() {
         (r#"{"name": ""}"#, "no `name`"),
     ];
     for (body, because) in cases {
-        refused(&s.post("/e/k", body).await, 400, because);
-        refused(&s.post("/api/v1/events", body).await, 400, because);
+        refused(&s.post("/e/k", body.to_owned()).await, 400, because);
+        refused(&s.post("/api/v1/events", body.to_owned()).await, 400, because);
     }
     let long = json!({ "name": format!("app/{}", "x".repeat(600)) }).to_string();
     refused(&s.post("/e/k", long).await, 400, "604 characters");

@@ -2,6 +2,7 @@
 //! workers, when `--db` is a `postgres://` URL), the event API on a random port
 //! (written to `--port-file`), and two multi-step functions with sleeps whose every step
 //! execution is recorded in `--effects`, outside the engine. The test kills it with SIGKILL.
+//! A third function (`crash/poison`) aborts the process in its step, every time.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,12 +48,26 @@ async fn crash_b(event: Event<Json>, step: Step, fx: Dep<Effects>) -> Result<Vec
     Ok(vec![one, two, three])
 }
 
+/// A step that takes its process down every time it runs: a poison pill, which the engine
+/// must fail after `--max-interrupted` interrupted passes rather than claim forever.
+#[inngest_fn(id = "crash-poison", event = "crash/poison")]
+async fn crash_poison(event: Event<Json>, step: Step, fx: Dep<Effects>) -> Result<()> {
+    let id = event.id.clone();
+    step.run("boom", || async { record_and_abort(&fx, &id) }).await?;
+    Ok(())
+}
+
+fn record_and_abort(fx: &Effects, event: &str) -> Result<()> {
+    fx.record(event, "crash-poison", "boom")?;
+    std::process::abort()
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let (Some(db), Some(effects), Some(port_file)) = (arg("--db"), arg("--effects"), arg("--port-file")) else {
         eprintln!(
             "usage: crash_worker --db PATH|postgres://URL --effects PATH --port-file PATH [--generation N] \
-             [--lease-ms N]"
+             [--lease-ms N] [--max-interrupted N]"
         );
         return ExitCode::FAILURE;
     };
@@ -80,6 +95,10 @@ async fn main() -> ExitCode {
     };
     let app = match arg("--lease-ms").and_then(|ms| ms.parse().ok()) {
         Some(ms) => app.lease(std::time::Duration::from_millis(ms)),
+        None => app,
+    };
+    let app = match arg("--max-interrupted").and_then(|n| n.parse().ok()) {
+        Some(n) => app.max_interrupted_passes(n),
         None => app,
     };
     serve_on_port_file(app.state(fx), &port_file).await
