@@ -172,6 +172,7 @@ pub struct App {
     limits: ServerLimits,
     clock: Option<Arc<dyn Clock>>,
     lease: Option<std::time::Duration>,
+    max_interrupted: Option<u32>,
     /// Inngest mode: the functions run under this Inngest server, not in this app's engine.
     #[cfg(feature = "protocol")]
     inngest: Option<crate::protocol::InngestConfig>,
@@ -213,6 +214,7 @@ impl App {
             limits: ServerLimits::default(),
             clock: None,
             lease: None,
+            max_interrupted: None,
             #[cfg(feature = "protocol")]
             inngest: None,
         }
@@ -398,6 +400,15 @@ impl App {
         self
     }
 
+    /// How many passes of one run in a row may be interrupted (the process killed or crashed,
+    /// hung, or cut off from the store before it acknowledged) before the run is failed
+    /// (default 5): see [`EngineBuilder::max_interrupted_passes`].
+    #[must_use]
+    pub fn max_interrupted_passes(mut self, passes: u32) -> Self {
+        self.max_interrupted = Some(passes);
+        self
+    }
+
     /// Inngest mode (feature `protocol`): the functions run under the Inngest server `config`
     /// names (Inngest's dev server, a self-hosted `inngest start`, Inngest Cloud, or
     /// `hookflow dev`) instead of in this app's engine, unchanged.
@@ -478,6 +489,9 @@ impl App {
         }
         if let Some(lease) = self.lease {
             builder = builder.lease(lease);
+        }
+        if let Some(passes) = self.max_interrupted {
+            builder = builder.max_interrupted_passes(passes);
         }
         let engine = builder.start().await?;
         #[cfg(feature = "server")]

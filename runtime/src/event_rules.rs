@@ -12,6 +12,7 @@
 //! | `name` | `inngest/*` only from the engine itself | those events start `on_failure` handlers and invoked runs: a forged `inngest/function.failed` would start them with made-up data |
 //! | `id` | at most [`MAX_NAME_CHARS`] characters, no control or bidirectional formatting characters | the same; an empty id is generated |
 //! | `data` | a JSON object (`null` is taken as `{}`) | Inngest's event shape: expressions and typed functions read `event.data.<field>` |
+//! | `data` | at most [`MAX_DATA_DEPTH`] levels of nested arrays and objects | answers wrap `data` in a few more levels, and strict JSON readers (serde_json, `hookflow events pull`) stop at 128: a deeper event would make every list it shows in unreadable to them |
 //! | `ts` | `0` (meaning "now") to [`MAX_TS`] (the end of year 9999), in milliseconds | a time every page can show |
 //!
 //! Two more limits are per request, checked by the doors: at most [`MAX_EVENTS_PER_REQUEST`]
@@ -38,6 +39,9 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 5_000;
 /// The largest `data` of a replayed or edited event, in bytes of JSON: Inngest's largest event.
 pub const MAX_DATA_BYTES: usize = 3 * 1024 * 1024;
 
+/// The deepest nesting of arrays and objects an event's `data` may have (`{"a": [1]}` is two).
+pub const MAX_DATA_DEPTH: usize = crate::payload::MAX_NESTING;
+
 /// An event broke one of the rules; the message says which and what to send instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -63,6 +67,13 @@ pub fn check(event: &mut RawEvent, source: EventSource) -> Result<(), InvalidEve
                 "the event's `data` must be a JSON object, got {other}: wrap the value, e.g. {{\"value\": ...}}"
             )))
         }
+    }
+    if event.data.nests_too_deep() {
+        return Err(InvalidEvent(format!(
+            "the event's `data` nests arrays and objects more than {MAX_DATA_DEPTH} levels deep: hookflow keeps at \
+             most {MAX_DATA_DEPTH}, so that every JSON reader of its API can parse the answers that show it; \
+             flatten the payload"
+        )));
     }
     Ok(())
 }
@@ -172,6 +183,32 @@ mod tests {
         }
         let error = checked(RawEvent { ts: i64::MAX, ..RawEvent::new("app/a", json!({})) }, EventSource::Code);
         assert!(error.is_err_and(|e| e.contains("year 9999")));
+    }
+
+    #[test]
+    fn data_nests_at_most_the_limit_from_text_and_from_a_tree() {
+        // `{"deep": [[...]]}` nests one level more than its brackets.
+        let deep = |levels: usize| format!("{{\"deep\": {}{}}}", "[".repeat(levels - 1), "]".repeat(levels - 1));
+        for (levels, ok) in
+            [(MAX_DATA_DEPTH - 1, true), (MAX_DATA_DEPTH, true), (MAX_DATA_DEPTH + 1, false), (127, false)]
+        {
+            let text = Payload::from_json(&deep(levels)).expect("a tree holds it");
+            let tree = Payload::from(serde_json::from_str::<Value>(&deep(levels)).expect("tree"));
+            for data in [text, tree] {
+                let result = checked(RawEvent::new("app/deep", data), EventSource::Api);
+                assert_eq!(result.is_ok(), ok, "{levels} levels: {result:?}");
+                if !ok {
+                    assert!(result.is_err_and(|e| e.contains("more than 100 levels")));
+                }
+            }
+        }
+        // A tree made in code may be deeper than any parser allows; the check still answers.
+        let mut value = json!(1);
+        for _ in 0..1_000 {
+            value = json!([value]);
+        }
+        let data = Payload::from(json!({ "v": value }));
+        assert!(checked(RawEvent::new("app/deep", data), EventSource::Code).is_err());
     }
 
     #[test]

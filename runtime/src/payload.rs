@@ -108,6 +108,13 @@ impl Payload {
         }
     }
 
+    /// Whether the payload nests arrays and objects more than [`MAX_NESTING`] levels deep. A
+    /// payload holding text and no tree does not (its scan would have built the tree), so only
+    /// a tree is walked.
+    pub(crate) fn nests_too_deep(&self) -> bool {
+        self.tree.get().is_some_and(|tree| deeper_than(tree, MAX_NESTING))
+    }
+
     /// Whether the payload still holds the text it was made from (it has not been changed).
     pub fn has_text(&self) -> bool {
         self.text.is_some()
@@ -131,6 +138,21 @@ impl Payload {
     }
 }
 
+/// The deepest nesting of arrays and objects [`Payload::nests_too_deep`] lets through. Answers
+/// wrap an event's `data` in a few more levels (`{"events": [{"data": ...}]}`), and strict
+/// JSON readers (serde_json, and so `hookflow events pull`) stop at 128: 100 leaves room.
+pub(crate) const MAX_NESTING: usize = 100;
+
+/// Whether a tree nests arrays and objects more than `limit` levels deep (`[]` is one level).
+/// The recursion stops at `limit`, so a tree made in code of any depth cannot overflow it.
+fn deeper_than(value: &Value, limit: usize) -> bool {
+    match value {
+        Value::Array(items) => limit == 0 || items.iter().any(|item| deeper_than(item, limit - 1)),
+        Value::Object(fields) => limit == 0 || fields.values().any(|field| deeper_than(field, limit - 1)),
+        _ => false,
+    }
+}
+
 /// Text in a payload was checked to fit a tree when the payload was made (see
 /// [`Payload::from_raw`]), so this does not fail.
 fn parse(text: &RawValue) -> Value {
@@ -139,8 +161,9 @@ fn parse(text: &RawValue) -> Value {
 
 /// Whether JSON text might hold a number beyond `f64`'s range, nest deeper than serde_json
 /// parses (128) or hold a string no Rust `String` can (a `\uD800`-`\uDFFF` escape that is not
-/// half of a pair): it has an exponent, a run of 300 digits, 100 levels of nesting outside
-/// strings, or a surrogate escape. False means a tree can certainly be built from it.
+/// half of a pair): it has an exponent, a run of 300 digits, more than [`MAX_NESTING`] levels
+/// of nesting outside strings, or a surrogate escape. False means a tree can certainly be
+/// built from it, and that it nests at most [`MAX_NESTING`] levels.
 fn may_exceed_a_tree(text: &str) -> bool {
     let bytes = text.as_bytes();
     let (mut at, mut depth, mut digits, mut previous) = (0usize, 0usize, 0usize, 0u8);
@@ -170,7 +193,7 @@ fn may_exceed_a_tree(text: &str) -> bool {
             _ => {}
         }
         digits = if byte.is_ascii_digit() { digits + 1 } else { 0 };
-        if depth >= 100 || digits >= 300 {
+        if depth > MAX_NESTING || digits >= 300 {
             return true;
         }
         previous = byte;

@@ -1,10 +1,11 @@
-//! Real worker processes (`crash_worker`) for the crash tests: started, fed events over the
-//! event API, killed with SIGKILL; and the side-effect log their steps write.
+//! Real worker processes (`crash_worker`, `debounce_worker`) for the crash tests: started, fed
+//! events over the event API, killed with SIGKILL; the side-effect log their steps write; and,
+//! for the worker binaries themselves, their command line and their serve loop.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use hookflow::store::{Memo, Queries, RunLog, RunQuery, RunRecord, RunStatus};
@@ -17,6 +18,13 @@ pub struct Worker {
     pub url: String,
 }
 
+impl Worker {
+    /// Whether it has exited, and how.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
 impl Drop for Worker {
     fn drop(&mut self) {
         // SIGKILL: the point of the tests. Reaping it avoids a zombie.
@@ -25,10 +33,78 @@ impl Drop for Worker {
     }
 }
 
+/// The value after `--name` on the worker's command line.
+pub fn arg(name: &str) -> Option<String> {
+    let mut args = std::env::args();
+    while let Some(a) = args.next() {
+        if a == name {
+            return args.next();
+        }
+    }
+    None
+}
+
+/// A worker binary's life: starts `app`, serves its event API on a random port of 127.0.0.1,
+/// writes the port to `port_file` once it listens (renamed into place, so [`start`] never reads
+/// half of it), and serves until it is killed. Failures are printed, as a process reports them.
+pub async fn serve_on_port_file(app: hookflow::App, port_file: &str) -> ExitCode {
+    let app = match app.start().await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let tmp = format!("{port_file}.tmp");
+    if let Err(e) = std::fs::write(&tmp, port.to_string()).and_then(|()| std::fs::rename(&tmp, port_file)) {
+        eprintln!("cannot write {port_file}: {e}");
+        return ExitCode::FAILURE;
+    }
+    match app.serve(listener, std::future::pending()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("serve failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Starts `binary` (`crash_worker`) on store `db` (a SQLite path or a Postgres URL), logging
 /// its steps to `dir/effects.log`, with its port file in `dir`; `generation` tags its effects.
 /// Waits until it listens.
 pub fn start(binary: &str, dir: &Path, db: impl Into<OsString>, generation: u32, extra: &[&str]) -> Worker {
+    let (mut worker, port_file) = spawn(binary, dir, db, generation, extra);
+    let started = Instant::now();
+    loop {
+        if let Ok(port) = std::fs::read_to_string(&port_file) {
+            worker.url = format!("http://127.0.0.1:{}", port.trim());
+            return worker;
+        }
+        if let Ok(Some(status)) = worker.child.try_wait() {
+            panic!("the worker exited at start: {status}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the worker did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Starts a worker as [`start`] does, without waiting for it to listen (it may die first);
+/// answers it (its `url` empty) and its port file.
+pub fn spawn(
+    binary: &str,
+    dir: &Path,
+    db: impl Into<OsString>,
+    generation: u32,
+    extra: &[&str],
+) -> (Worker, std::path::PathBuf) {
     let port_file = dir.join(format!("port-{generation}"));
     let _ = std::fs::remove_file(&port_file);
     let child = Command::new(binary)
@@ -46,19 +122,7 @@ pub fn start(binary: &str, dir: &Path, db: impl Into<OsString>, generation: u32,
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the worker");
-    let mut worker = Worker { child, url: String::new() };
-    let started = Instant::now();
-    loop {
-        if let Ok(port) = std::fs::read_to_string(&port_file) {
-            worker.url = format!("http://127.0.0.1:{}", port.trim());
-            return worker;
-        }
-        if let Ok(Some(status)) = worker.child.try_wait() {
-            panic!("the worker exited at start: {status}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "the worker did not start");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    (Worker { child, url: String::new() }, port_file)
 }
 
 /// Sends one batch of `crash/go` events (ids `evt-{next}`...); answers their ids if the worker

@@ -5,12 +5,13 @@
 //! runs, every run must complete (the dead worker's leases expire and others take its runs
 //! over), and no step whose result was committed may run again (each step's side effect is
 //! logged outside the engine with a token; the journal must hold its last execution's token).
+//! And a run whose step aborts every worker that runs it is failed after two, not claimed forever.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use hookflow::store::RunLog;
+use hookflow::store::{RunLog, RunStatus};
 use hookflow_tests::postgres;
 use hookflow_tests::workers::{self, Worker};
 
@@ -101,4 +102,65 @@ async fn workers_share_one_postgres_and_a_kill_9_loses_nothing_and_repeats_no_co
         checked.by_generation,
         checked.repeated
     );
+}
+
+/// A run whose step aborts its process every time is a poison pill: claimed again after each
+/// crash, it would take down worker after worker. With `--max-interrupted 2`, the first two
+/// workers die in its step, and the third fails it (`InterruptedTooOften`) instead of running
+/// the step a third time, and stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_kills_every_worker_it_meets_is_failed_not_claimed_forever() {
+    let Some(url) = postgres::url("poison_run") else { return };
+    let db = postgres::database(&url).await;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir: PathBuf = tmp.path().to_owned();
+    let extra = ["--lease-ms", "300", "--max-interrupted", "2"];
+    let mut first = workers::start(WORKER, &dir, &db, 0, &extra);
+    // The event is committed before its run starts; the answer may be lost with the worker.
+    let event = serde_json::json!({"name": "crash/poison", "id": "poison", "data": {}});
+    let _ = reqwest::Client::new().post(format!("{}/e/key", first.url)).json(&event).send().await;
+    let store = postgres::store_in(&db, "hookflow").await;
+    let died = |worker: &mut Worker| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = worker.exited() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the worker did not die in the poison step");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    assert!(!died(&mut first).success(), "the step aborts the process");
+
+    let mut generation = 1;
+    let (survivor, run) = loop {
+        assert!(generation <= 4, "the run was claimed again and again");
+        let (mut worker, _) = workers::spawn(WORKER, &dir, &db, generation, &extra);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let failed = loop {
+            let runs = workers::all_runs(&store).await;
+            if let Some(run) = runs.into_iter().find(|r| r.status == RunStatus::Failed) {
+                break Some(run);
+            }
+            if worker.exited().is_some() {
+                break None;
+            }
+            assert!(Instant::now() < deadline, "generation {generation} neither died nor failed the run");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        match failed {
+            Some(run) => break (worker, run),
+            None => generation += 1,
+        }
+    };
+    assert_eq!(generation, 2, "two workers died in the step; the third failed the run");
+    let error = run.error.expect("the failure's error");
+    assert_eq!(error.name, "InterruptedTooOften", "{}", error.message);
+    assert!(error.message.contains("last 2 passes were interrupted"), "{}", error.message);
+    let ran = workers::effects(&dir.join("effects.log"));
+    let boom = ran.get(&("poison".to_owned(), "crash-poison".to_owned(), "boom".to_owned())).expect("the step ran");
+    assert_eq!(boom.len(), 2, "the step ran once per dead worker, not a third time: {boom:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut survivor = survivor;
+    assert!(survivor.exited().is_none(), "the worker that failed the run is still up");
 }

@@ -485,16 +485,21 @@ async fn every_way_in_applies_the_same_event_rules() {
     refused(&s.post_signed("msg_bell", bell.as_bytes()).await, 400, "U+0007");
     let past = r#"{"type": "user.created", "object": "event", "timestamp": -1000, "data": {}}"#;
     refused(&s.post_signed("msg_past", past.as_bytes()).await, 400, "the event's `ts` is -1000");
+    // Nesting a strict JSON reader could still parse alone, but not inside a list of events.
+    let deep = format!("{{\"deep\": {}{}}}", "[".repeat(110), "]".repeat(110));
+    refused(&s.post_signed("msg_deep", clerk_body(&deep).as_bytes()).await, 400, "more than 100 levels");
+    let deep_event = format!(r#"{{"name": "app/echo", "data": {deep}}}"#);
     // The event API and the dev UI's Send.
     let cases = [
+        (deep_event.as_str(), "more than 100 levels"),
         (r#"{"name": "app/echo", "ts": 9223372036854775807}"#, "year 9999"),
         (r#"{"name": "app/echo", "data": [1, 2]}"#, "`data` must be a JSON object, got an array"),
         (r#"{"name": "app/\u202Eoge"}"#, "U+202E"),
         (r#"{"name": ""}"#, "no `name`"),
     ];
     for (body, because) in cases {
-        refused(&s.post("/e/k", body).await, 400, because);
-        refused(&s.post("/api/v1/events", body).await, 400, because);
+        refused(&s.post("/e/k", body.to_owned()).await, 400, because);
+        refused(&s.post("/api/v1/events", body.to_owned()).await, 400, because);
     }
     let long = json!({ "name": format!("app/{}", "x".repeat(600)) }).to_string();
     refused(&s.post("/e/k", long).await, 400, "604 characters");

@@ -77,6 +77,25 @@ impl Core {
             let applied = self.finish(run, &trigger, Ending::Cancelled, Vec::new(), Vec::new(), now).await?;
             return self.acknowledge(lease, applied).await;
         }
+        if lease.interrupted >= self.max_interrupted {
+            // Every claim of this run ended with its worker gone: claimed again, it would take
+            // the next worker down too.
+            let error = ErrorInfo {
+                name: "InterruptedTooOften".into(),
+                message: format!(
+                    "the run's last {} passes were interrupted before they finished (each time the process running \
+                     it was killed or crashed, hung, or lost its store), so hookflow failed it rather than let it take \
+                     down another worker: find what stops the process in this run's last step (a panic with \
+                     panic = \"abort\", memory exhaustion, a blocking loop), then rerun it",
+                    lease.interrupted
+                ),
+                cause: None,
+                stack: None,
+            };
+            tracing::error!(run_id = %run.id, interrupted = lease.interrupted, "failing a run that keeps taking its workers down");
+            let applied = self.finish(run, &trigger, Ending::Failed(error), Vec::new(), Vec::new(), now).await?;
+            return self.acknowledge(lease, applied).await;
+        }
         let mut run = run;
         // This pass is the run's start: its flow control admitted it (a throttle counted it),
         // and its finish timeout runs from here.

@@ -51,6 +51,10 @@ const MAX_CONCURRENT_PASSES: usize = 4096;
 /// How long a lease lasts unless renewed.
 const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
+/// How many passes of one run in a row may be interrupted (their worker died, hung or lost
+/// the store before acknowledging) before the engine fails the run, by default.
+pub const DEFAULT_MAX_INTERRUPTED_PASSES: u32 = 5;
+
 /// Something changed: for live views.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -127,6 +131,8 @@ pub(crate) struct Core {
     pub(crate) instance: u64,
     app_id: String,
     lease: Duration,
+    /// See [`EngineBuilder::max_interrupted_passes`].
+    pub(crate) max_interrupted: u32,
     /// The runtime the engine was started on: its tasks live there, whoever calls it.
     runtime: tokio::runtime::Handle,
     passes: Arc<Semaphore>,
@@ -173,6 +179,7 @@ pub struct EngineBuilder {
     clock: Arc<dyn Clock>,
     state: State,
     lease: Duration,
+    max_interrupted: u32,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -191,6 +198,7 @@ impl EngineBuilder {
             clock: Arc::new(SystemClock),
             state: State::default(),
             lease: DEFAULT_LEASE,
+            max_interrupted: DEFAULT_MAX_INTERRUPTED_PASSES,
         }
     }
 
@@ -221,6 +229,26 @@ impl EngineBuilder {
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// How many passes of one run in a row may be interrupted before the run is failed
+    /// (default [`DEFAULT_MAX_INTERRUPTED_PASSES`]). A pass is interrupted when its lease ends
+    /// without an acknowledgement: the process was killed or crashed, hung, or lost the store.
+    /// A run whose step takes its process down every time (it aborts, exhausts memory, loops)
+    /// would otherwise be claimed again forever, taking down worker after worker; past the
+    /// limit its next claim fails it with `InterruptedTooOften`, and `on_failure` runs. A
+    /// completed pass starts the count again. The memory and SQLite stores count interruptions
+    /// within one process (a kill of the only process is not seen); the Postgres store counts
+    /// them across every worker.
+    ///
+    /// ```
+    /// # use hookflow::{engine::EngineBuilder, Registry};
+    /// let builder = EngineBuilder::new("my-app", Registry::empty()).max_interrupted_passes(3);
+    /// ```
+    #[must_use]
+    pub fn max_interrupted_passes(mut self, passes: u32) -> Self {
+        self.max_interrupted = passes.max(1);
         self
     }
 
@@ -264,6 +292,7 @@ impl EngineBuilder {
             instance,
             app_id: self.app_id,
             lease: self.lease,
+            max_interrupted: self.max_interrupted,
             runtime: tokio::runtime::Handle::current(),
             passes: Arc::new(Semaphore::new(MAX_CONCURRENT_PASSES)),
             active: AtomicUsize::new(0),

@@ -181,6 +181,9 @@ struct State {
     dirty_throttles: BTreeMap<String, Micros>,
     /// Held leases by expiry (monotonic ms, token): only what is leased now.
     leases: BTreeMap<(u64, u64), Arc<str>>,
+    /// Runs whose leases expired, by how many times in a row (see [`Lease::interrupted`]):
+    /// forgotten when a pass under a lease is acknowledged or released.
+    interrupted: HashMap<Arc<str>, u32>,
     next_token: u64,
     next_seq: u64,
     next_part: PartId,
@@ -502,6 +505,7 @@ impl LocalQueue {
                 let flow = flow.unwrap_or_else(|| item.flow.clone());
                 let run: Arc<str> = Arc::from(lease.run_id.as_str());
                 state.leases.remove(&(held.until, held.token));
+                state.interrupted.remove(&run);
                 let mut freed = held.steps;
                 let ended = due.is_none();
                 if ended {
@@ -808,7 +812,7 @@ fn admits(state: &State, flow: &ItemFlow, now: Millis) -> bool {
 /// Leases a run that was admitted: charges its throttles and counts it in its buckets.
 fn take(state: &mut State, run: &Arc<str>, until: u64, now: Millis) -> Lease {
     let Some(item) = state.items.get(run) else {
-        return Lease { run_id: run.to_string(), function_id: String::new(), token: 0 };
+        return Lease { run_id: run.to_string(), function_id: String::new(), token: 0, interrupted: 0 };
     };
     let flow = item.flow.clone();
     let mut steps = Vec::new();
@@ -856,7 +860,8 @@ fn lease_of(state: &mut State, run: &Arc<str>, until: u64) -> Lease {
         None => String::new(),
     };
     state.leases.insert((until, token), run.clone());
-    Lease { run_id: run.to_string(), function_id: function, token }
+    let interrupted = state.interrupted.get(run).copied().unwrap_or(0);
+    Lease { run_id: run.to_string(), function_id: function, token, interrupted }
 }
 
 /// Gives slots back and wakes the partitions waiting for them.
@@ -906,6 +911,7 @@ fn expire(state: &mut State, mono: u64) {
         freed.extend(held.runs);
         free(state, &freed);
         tracing::warn!(run_id = %run, "a worker's lease expired: the run is claimable again");
+        *state.interrupted.entry(run.clone()).or_default() += 1;
         state.items.remove(&run);
         place(state, run, function, Some(due), flow);
     }

@@ -259,6 +259,12 @@ pub struct Lease {
     pub function_id: String,
     /// The fencing token: a new claim of the same run gets another.
     pub token: u64,
+    /// How many leases on the run in a row ended without an ack or a release before this one:
+    /// each time, the worker holding it died, hung or lost the store mid-pass. The engine
+    /// fails a run that keeps taking its workers down (see `EngineBuilder::max_interrupted_passes`).
+    /// Stores count what they can see: the memory and SQLite stores within one process, the
+    /// Postgres store across every worker.
+    pub interrupted: u32,
 }
 
 /// Who claims, and what.

@@ -2,12 +2,15 @@
 //! workers, when `--db` is a `postgres://` URL), the event API on a random port
 //! (written to `--port-file`), and two multi-step functions with sleeps whose every step
 //! execution is recorded in `--effects`, outside the engine. The test kills it with SIGKILL.
+//! A third function (`crash/poison`) aborts the process in its step, every time.
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Mutex;
 
 use hookflow::prelude::*;
+use hookflow_tests::workers::{arg, serve_on_port_file};
 
 /// The side-effect log: one line per step execution, `event function step token`.
 struct Effects {
@@ -45,31 +48,35 @@ async fn crash_b(event: Event<Json>, step: Step, fx: Dep<Effects>) -> Result<Vec
     Ok(vec![one, two, three])
 }
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args();
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
+/// A step that takes its process down every time it runs: a poison pill, which the engine
+/// must fail after `--max-interrupted` interrupted passes rather than claim forever.
+#[inngest_fn(id = "crash-poison", event = "crash/poison")]
+async fn crash_poison(event: Event<Json>, step: Step, fx: Dep<Effects>) -> Result<()> {
+    let id = event.id.clone();
+    step.run("boom", || async { record_and_abort(&fx, &id) }).await?;
+    Ok(())
+}
+
+fn record_and_abort(fx: &Effects, event: &str) -> Result<()> {
+    fx.record(event, "crash-poison", "boom")?;
+    std::process::abort()
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     let (Some(db), Some(effects), Some(port_file)) = (arg("--db"), arg("--effects"), arg("--port-file")) else {
         eprintln!(
             "usage: crash_worker --db PATH|postgres://URL --effects PATH --port-file PATH [--generation N] \
-             [--lease-ms N]"
+             [--lease-ms N] [--max-interrupted N]"
         );
-        return std::process::ExitCode::FAILURE;
+        return ExitCode::FAILURE;
     };
     let generation = arg("--generation").and_then(|g| g.parse().ok()).unwrap_or(0);
     let file = match std::fs::OpenOptions::new().create(true).append(true).open(&effects) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("cannot open {effects}: {e}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
     let fx = Effects { file: Mutex::new(file), generation };
@@ -80,7 +87,7 @@ async fn main() -> std::process::ExitCode {
             Ok(app) => app,
             Err(e) => {
                 eprintln!("bad database URL: {e}");
-                return std::process::ExitCode::FAILURE;
+                return ExitCode::FAILURE;
             }
         }
     } else {
@@ -90,30 +97,9 @@ async fn main() -> std::process::ExitCode {
         Some(ms) => app.lease(std::time::Duration::from_millis(ms)),
         None => app,
     };
-    let app = match app.state(fx).start().await {
-        Ok(app) => app,
-        Err(e) => {
-            eprintln!("cannot start: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+    let app = match arg("--max-interrupted").and_then(|n| n.parse().ok()) {
+        Some(n) => app.max_interrupted_passes(n),
+        None => app,
     };
-    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot listen: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let tmp = format!("{port_file}.tmp");
-    if std::fs::write(&tmp, port.to_string()).and_then(|()| std::fs::rename(&tmp, &port_file)).is_err() {
-        return std::process::ExitCode::FAILURE;
-    }
-    match app.serve(listener, std::future::pending()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("serve failed: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    serve_on_port_file(app.state(fx), &port_file).await
 }

@@ -39,6 +39,7 @@ where
     due_runs_are_claimed_once_oldest_first(make().await).await;
     acks_are_fenced_by_the_lease(make().await).await;
     renewed_leases_are_kept_and_expired_ones_claimable(make().await).await;
+    expired_leases_count_as_interrupted_until_a_pass_ends(make().await).await;
     acks_schedule_the_next_due_time(make().await).await;
     resolutions_are_written_once_and_wake_the_run(make().await).await;
     timeouts_resolve_only_waits_that_still_wait(make().await).await;
@@ -472,6 +473,24 @@ async fn renewed_leases_are_kept_and_expired_ones_claimable(store: Arc<dyn Store
         "only the expired one is taken"
     );
     assert_eq!(store.renew(&leases, Duration::from_secs(1)).await.expect("renew"), vec![true, false]);
+}
+
+async fn expired_leases_count_as_interrupted_until_a_pass_ends(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")])]).await;
+    let dying = claimer("w1", &["f"], Duration::ZERO);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(store.claim(&dying, NOW, 1).await.expect("claim").remove(0).interrupted);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, vec![0, 1, 2], "each expired lease before a claim counts");
+    let lease = claim_one(&store, "f", NOW).await;
+    assert_eq!(lease.interrupted, 3);
+    assert!(matches!(store.ack(&lease, ack(run("01A", "f", "e1")), None).await.expect("ack"), Acked::Committed { .. }));
+    let lease = claim_one(&store, "f", NOW).await;
+    assert_eq!(lease.interrupted, 0, "an acknowledged pass starts the count again");
+    store.release(&lease, NOW).await.expect("release");
+    assert_eq!(claim_one(&store, "f", NOW).await.interrupted, 0, "a release is not an interruption");
 }
 
 async fn acks_schedule_the_next_due_time(store: Arc<dyn Store>) {

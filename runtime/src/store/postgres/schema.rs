@@ -11,7 +11,9 @@
 //! - `runs` carries its own queue state: `wake_at` (due time, on the engines' clock) and the
 //!   lease (`lease_token`, `lease_owner`, `lease_until` on the database's clock). The partial
 //!   index `runs_due` holds only unleased, queued runs, so a claim's `FOR UPDATE SKIP LOCKED`
-//!   scan never walks past runs in flight; `runs_leased` finds expired leases.
+//!   scan never walks past runs in flight; `runs_leased` finds expired leases. `interrupted`
+//!   counts the leases in a row that expired (version 2), so that every worker sees how often
+//!   a run took a worker down.
 //! - `matchers` is indexed by (event, join path, join value): an incoming event is matched
 //!   with one query, for whichever worker accepts it. `matcher_paths` lists the join paths
 //!   (and, with an empty path, the names) that matchers ever waited on: it is tiny, only grows,
@@ -27,7 +29,8 @@ use tokio_postgres::Client;
 use crate::store::StoreError;
 
 /// Migrations in order; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE SEQUENCE lease_tokens;
 CREATE SEQUENCE changes;
 CREATE TABLE events (
@@ -121,7 +124,12 @@ CREATE TABLE step_logs (
     message text NOT NULL
 );
 CREATE INDEX step_logs_by_run ON step_logs (run_id, seq);
-"#];
+"#,
+    r#"
+-- Leases on the run in a row that expired (their worker died mid-pass), for Lease::interrupted.
+ALTER TABLE runs ADD COLUMN interrupted integer NOT NULL DEFAULT 0;
+"#,
+];
 
 /// The schema version this build writes.
 pub(crate) const VERSION: i32 = MIGRATIONS.len() as i32;

@@ -558,6 +558,7 @@ async fn insert_batch(
             run_id: id.clone(),
             function_id: r.function_id[i].clone(),
             token: u64::try_from(t).unwrap_or_default(),
+            interrupted: 0,
         });
         match lease {
             Some(_) => effects.leased.push(id.clone()),
@@ -632,9 +633,10 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
                 ORDER BY wake_at LIMIT $3
             )
             UPDATE runs r SET lease_token = nextval('lease_tokens'), lease_owner = $4,
-                lease_until = clock_timestamp() + $5::bigint * interval '1 millisecond'
+                lease_until = clock_timestamp() + $5::bigint * interval '1 millisecond',
+                interrupted = r.interrupted + CASE WHEN c.expired THEN 1 ELSE 0 END
             FROM c WHERE r.id = c.id
-            RETURNING r.id, r.function_id, r.lease_token, c.wake_at, c.expired",
+            RETURNING r.id, r.function_id, r.lease_token, c.wake_at, c.expired, r.interrupted",
         )
         .await?;
     let functions: Vec<&str> = claim.functions.iter().map(String::as_str).collect();
@@ -649,7 +651,10 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
                 tracing::warn!(run_id = %run_id, "a worker's lease expired: the run is claimed again");
             }
             let token: i64 = row.get(2);
-            (row.get(3), Lease { run_id, function_id: row.get(1), token: u64::try_from(token).unwrap_or_default() })
+            let interrupted = u32::try_from(row.get::<_, i32>(5)).unwrap_or_default();
+            let lease =
+                Lease { run_id, function_id: row.get(1), token: u64::try_from(token).unwrap_or_default(), interrupted };
+            (row.get(3), lease)
         })
         .collect();
     leases.sort_by_key(|(due, _)| *due);
@@ -829,7 +834,7 @@ pub(super) async fn ack(
                          OR EXISTS (SELECT 1 FROM steps s WHERE s.run_id = $1 AND s.hash = ANY($11::text[]))
                     THEN least(coalesce($12::bigint, $13::bigint), $13::bigint)
                     ELSE $12::bigint END,
-                lease_token = NULL, lease_owner = NULL, lease_until = NULL,
+                lease_token = NULL, lease_owner = NULL, lease_until = NULL, interrupted = 0,
                 version = nextval('changes'), writer = $14
              WHERE id = $1 RETURNING wake_at",
         )
@@ -887,7 +892,7 @@ pub(super) async fn release(s: &Shared, lease: &Lease, due: Millis) -> Result<bo
     let stmt = client
         .prepare_cached(&format!(
             "UPDATE runs SET wake_at = CASE WHEN status IN {TERMINAL} THEN NULL ELSE $3::bigint END,
-                lease_token = NULL, lease_owner = NULL, lease_until = NULL
+                lease_token = NULL, lease_owner = NULL, lease_until = NULL, interrupted = 0
              WHERE id = $1 AND lease_token = $2"
         ))
         .await?;

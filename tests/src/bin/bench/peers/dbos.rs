@@ -4,30 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{fixture, run_program, setup, source, Env, Figure};
+use super::{fixture, run_program, setup, source, Env, Figure, Venv};
 use crate::support::Fallible;
 
-/// The virtual environment `requirements.txt` is installed into.
+/// The virtual environment DBOS is installed into.
+const VENV: Venv = Venv { name: "python", sources: "python", import: "dbos", what: "dbos (PyPI)", files: &[] };
+
 fn python(env: &Env) -> PathBuf {
-    env.cache.join("python/bin/python")
+    VENV.python(env)
 }
 
 /// Creates the venv and installs the pinned requirements, unless `dbos` imports already.
 pub(super) async fn install(env: &Env) -> Fallible<()> {
-    let python = python(env);
-    let ready = tokio::process::Command::new(&python).args(["-c", "import dbos"]).output().await;
-    if ready.is_ok_and(|o| o.status.success()) {
-        return Ok(());
-    }
-    if !env.install {
-        return Err(format!("{} has no dbos (run without --no-install)", python.display()).into());
-    }
-    let mut venv = tokio::process::Command::new("python3");
-    venv.args(["-m", "venv"]).arg(env.cache.join("python"));
-    setup("a Python venv", venv).await?;
-    let mut pip = tokio::process::Command::new(&python);
-    pip.args(["-m", "pip", "install", "--quiet", "-r"]).arg(source("python").join("requirements.txt"));
-    setup("dbos (PyPI)", pip).await
+    VENV.install(env).await
 }
 
 /// Installs Debian's Postgres if it is missing (as `tests/run` does).

