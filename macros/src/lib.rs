@@ -46,8 +46,7 @@ mod validate;
 /// # Parameters
 ///
 /// Recognised by the last segment of their type, in any order, each optional:
-/// `Event<E>` (the triggering event, the first of a batch), `Vec<Event<E>>` (every event of a
-/// batch), `Step` (the step tool) and `Dep<T>` (state registered with `App::state`). `E` is a
+/// `Event<E>` (the triggering event), `Vec<Event<E>>` (every event of a batch), `Step` (the step tool) and `Dep<T>` (state registered with `App::state`). `E` is a
 /// Clerk marker (`clerk::UserCreated`), a Clerk payload type shared by several events
 /// (`clerk::User` for `user.created` and `user.updated`), a `#[derive(Event)]` type, or
 /// `hookflow::Json` for any event. A cron run receives the `inngest/scheduled.timer` event, so
@@ -72,9 +71,12 @@ mod validate;
 /// )]
 /// ```
 ///
-/// `batch_events` is recognised and its shape checked, but the engine does not enforce it yet:
-/// it is a compile error until it does. `Vec<Event<E>>` receives every event of a run: those of
-/// a `debounce(..., all_events = true)` window.
+/// `batch_events(max_size = 100, timeout = "5s", key = "...", if = "...")` (`max_size`
+/// 2..=1000, `timeout` 1s..=60s) runs once with up to `max_size` events: the function then
+/// takes `Vec<Event<E>>` (in arrival order), not `Event<E>`; it cannot be combined with
+/// `debounce`, `singleton`, `priority` or `cancel_on`. `Vec<Event<E>>` receives every event of
+/// a run: those of a batch, or of a `debounce(..., all_events = true)` window; a function whose
+/// runs have one event takes `Event<E>`.
 ///
 /// Durations read like `"500ms"`, `"90s"`, `"1m"` (a minute), `"1h30m"`, `"3 days"`, `"2 weeks"`.
 /// `on_failure` names an `async fn(hookflow::Failure<E>, Step) -> Result<T>` (or one without

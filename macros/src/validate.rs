@@ -173,10 +173,6 @@ impl Errors {
 }
 
 /// Every top-level key, in the order the docs list them.
-/// Options the macro knows (their shapes are checked) but the engine does not enforce yet: each
-/// is a compile error until it works.
-const NOT_ENFORCED_YET: &[&str] = &["batch_events"];
-
 pub(crate) const KEYS: &[&str] = &[
     "id",
     "name",
@@ -212,6 +208,9 @@ pub(crate) fn function(args: TokenStream, item: &ItemFn) -> syn::Result<Function
         }
     };
     let config = parsed.map(|args| options(&mut errors, &args, &item.sig.ident));
+    if let (Some(params), Some(config)) = (&params, &config) {
+        events_fit(&mut errors, params, &config.options);
+    }
     crate::literal_durations::check(&mut errors, item.block.to_token_stream());
     let output_span = match &item.sig.output {
         ReturnType::Type(_, ty) => ty.span(),
@@ -238,6 +237,36 @@ pub(crate) fn function(args: TokenStream, item: &ItemFn) -> syn::Result<Function
         output_span,
         checks,
     })
+}
+
+/// A batched function receives its events as `Vec<Event<E>>`, and only a function whose run
+/// has many events (a batch, or a `debounce(..., all_events = true)` window) takes that.
+fn events_fit(errors: &mut Errors, params: &[Param], options: &Options) {
+    let batched = options.batch_events.is_some();
+    let many = batched || options.debounce.as_ref().is_some_and(|d| d.all_events);
+    for param in params {
+        match &param.kind {
+            ParamKind::Event(e) if batched => errors.spanned(
+                &param.ty,
+                format!(
+                    "a `batch_events` function receives every event of its batch: take `events: Vec<Event<{}>>` \
+                     (the first is `events[0]`) in place of `{}`",
+                    render(&e.to_token_stream()),
+                    render(&param.ty.to_token_stream())
+                ),
+            ),
+            ParamKind::Events(e) if !many => errors.spanned(
+                &param.ty,
+                format!(
+                    "`{}` receives the events of a batch, but this function's runs have one event: take \
+                     `event: Event<{}>`, or add `batch_events(max_size = 100, timeout = \"5s\")`",
+                    render(&param.ty.to_token_stream()),
+                    render(&e.to_token_stream())
+                ),
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// The function's shape: `async`, not generic, no `self`, and parameters we can supply.
@@ -407,17 +436,6 @@ fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
             errors.at(arg.key.span(), unknown_key(&key, None, KEYS));
             continue;
         };
-        // Unit tests check these options' shapes, so the refusal is left to the trybuild cases.
-        if cfg!(not(test)) && NOT_ENFORCED_YET.contains(&known) {
-            // Parsed below all the same, so its other mistakes are reported too.
-            errors.at(
-                arg.key.span(),
-                format!(
-                    "hookflow does not enforce `{known}` yet, and refuses it rather than accept it and do nothing: \
-                     remove it for now (every option but `batch_events` is enforced)"
-                ),
-            );
-        }
         let repeatable = matches!(known, "event" | "cron" | "cancel_on" | "concurrency" | "throttle");
         if !repeatable && !seen.insert(known) {
             errors.at(arg.key.span(), format!("`{known}` is given twice: remove one"));
@@ -934,7 +952,7 @@ fn batch_events(errors: &mut Errors, arg: &Arg) -> Option<BatchEvents> {
     let list = list(errors, arg, EXAMPLE)?;
     let fields = Fields::new(errors, arg, list, &["max_size", "timeout", "key", "if"]);
     let max_size =
-        fields.require(errors, "max_size", EXAMPLE).and_then(|a| number(errors, a, "max_size = 100", 1..=1000));
+        fields.require(errors, "max_size", EXAMPLE).and_then(|a| number(errors, a, "max_size = 100", 2..=1000));
     let timeout = fields
         .require(errors, "timeout", EXAMPLE)
         .and_then(|a| duration(errors, a, "timeout = \"5s\"", (SECOND, "1s"), Some((MINUTE, "60s"))));
@@ -1200,14 +1218,23 @@ mod tests {
 
     #[test]
     fn batches_take_their_own_options_and_refuse_what_a_batch_cannot_do() {
-        let f = ok(quote!(
+        let batched = quote!(
+            async fn f(events: Vec<Event<clerk::User>>, step: Step) -> Result<()> {
+                Ok(())
+            }
+        );
+        let args = quote!(
             id = "import",
             event = "clerk/user.created",
             batch_events(max_size = 100, timeout = "5s", key = "event.data.org", if = "event.data.bulk == true"),
             concurrency(limit = 2),
             throttle(limit = 1, period = "1s"),
             concurrency(limit = 3, per = "run")
-        ));
+        );
+        let f = match validate(args, batched) {
+            Ok(f) => f,
+            Err(e) => panic!("{e:#?}"),
+        };
         assert!(matches!(&f.options.batch_events, Some(b) if b.max_size == 100 && b.if_expr.is_some()));
         assert!(f.options.concurrency[1].per_run && !f.options.concurrency[0].per_run);
         let errors = errors(quote!(
@@ -1309,7 +1336,7 @@ mod tests {
         let m = one_error(quote!(id = "a", event = "a/b", rate_limit(limit = 1, period = "2d")));
         assert_eq!(m, "`period` must be at most 24h, not `2d`");
         let m = one_error(quote!(id = "a", event = "a/b", batch_events(max_size = 0, timeout = "5s")));
-        assert_eq!(m, "`max_size` must be between 1 and 1000, not `0`");
+        assert_eq!(m, "`max_size` must be between 2 and 1000, not `0`");
         let m = one_error(quote!(id = "a", event = "a/b", batch_events(max_size = 10, timeout = "500ms")));
         assert_eq!(m, "`timeout` must be at least 1s, not `500ms`");
         let m = one_error(quote!(id = "a", event = "a/b", concurrency(limit = 0)));
@@ -1415,6 +1442,26 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_takes_its_events_as_a_vec_and_only_a_batch_does() {
+        let e = match validate(quote!(id = "a", event = "a/b", batch_events(max_size = 10, timeout = "5s")), quote!(
+            async fn f(event: Event<Json>) -> Result<()> {
+                Ok(())
+            }
+        )) {
+            Ok(_) => panic!("a batched function took one event"),
+            Err(e) => e,
+        };
+        assert_eq!(e, ["a `batch_events` function receives every event of its batch: take `events: Vec<Event<Json>>` (the first is `events[0]`) in place of `Event<Json>`"]);
+        let e = shape_errors(quote!(
+            async fn f(events: Vec<Event<Json>>) -> Result<()> {
+                Ok(())
+            }
+        ));
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(e[0].starts_with("`Vec<Event<Json>>` receives the events of a batch, but this function's runs have one event"), "{e:#?}");
+    }
+
+    #[test]
     fn parameters_are_recognised_by_type() {
         let item = quote!(
             async fn f(
@@ -1426,7 +1473,8 @@ mod tests {
                 Ok(())
             }
         );
-        let f = validate(quote!(id = "a", event = "clerk/user.created"), item).map_err(|e| e.join("\n"));
+        let options = quote!(id = "a", event = "clerk/user.created", debounce(period = "5s", all_events = true));
+        let f = validate(options, item).map_err(|e| e.join("\n"));
         let f = match f {
             Ok(f) => f,
             Err(e) => panic!("{e}"),

@@ -31,6 +31,15 @@ async fn pg_debounced() -> hookflow::prelude::Result<()> {
     Ok(())
 }
 
+#[hookflow::prelude::inngest_fn(
+    id = "pg-batched",
+    event = "pg/batched",
+    batch_events(max_size = 10, timeout = "5s")
+)]
+async fn pg_batched() -> hookflow::prelude::Result<()> {
+    Ok(())
+}
+
 /// A limit the store would not enforce is refused at start, not accepted and ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_refuses_flow_control_the_store_does_not_enforce() {
@@ -44,7 +53,7 @@ async fn an_engine_refuses_flow_control_the_store_does_not_enforce() {
 }
 
 /// So are the gates that skip or hold runs at event time (rate limit, idempotency, singleton,
-/// debounce).
+/// debounce, batching).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_refuses_run_skipping_options_the_store_does_not_enforce() {
     let Some(url) = postgres::url("an_engine_refuses_run_skipping_options_the_store_does_not_enforce") else { return };
@@ -53,6 +62,7 @@ async fn an_engine_refuses_run_skipping_options_the_store_does_not_enforce() {
         (pg_idempotent::DEF, "pg-idempotent", "idempotency"),
         (pg_single::DEF, "pg-single", "singleton"),
         (pg_debounced::DEF, "pg-debounced", "debounce"),
+        (pg_batched::DEF, "pg-batched", "batch_events"),
     ] {
         let store = postgres::store_in(&url, &postgres::unique("refuse_gates")).await;
         let mut registry = Registry::empty();

@@ -794,11 +794,12 @@ struct Skipped {
     at: Option<Millis>,
 }
 
-/// A debounced function that took an event into a window: the window's run (queued while
-/// the window is open), and whether that run receives this event (the newest `ts` of the
-/// window does, or every one with `all_events`).
+/// A debounced or batched function that took an event into a window (a debounce window or
+/// a batch): the window's run (queued while the window is open), and whether that run
+/// receives this event (a batch's run receives every one; a debounce window's the newest
+/// `ts`, or every one with `all_events`).
 #[derive(Debug, Serialize)]
-struct DebouncedView {
+struct WindowView {
     function_id: String,
     function_name: String,
     /// The window's key (empty without one).
@@ -819,7 +820,9 @@ struct EventDetail {
     cancelled: Vec<RunView>,
     skipped: Vec<Skipped>,
     /// The debounce windows it went into.
-    debounced: Vec<DebouncedView>,
+    debounced: Vec<WindowView>,
+    /// The batches it went into.
+    batched: Vec<WindowView>,
     now: Millis,
 }
 
@@ -841,10 +844,12 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
             at: Some(skip.at),
         })
         .collect();
-    let mut debounced = Vec::new();
+    let (mut debounced, mut batched) = (Vec::new(), Vec::new());
     for record in ui.queries()?.debounces_of_event(&id).await? {
         let run = ui.engine.store().run(&record.run_id).await?;
-        debounced.push(DebouncedView {
+        let batch = functions.get(&record.function_id).is_some_and(|f| f.options.batch_events.is_some());
+        let list = if batch { &mut batched } else { &mut debounced };
+        list.push(WindowView {
             function_name: functions
                 .get(&record.function_id)
                 .map_or(&*record.function_id, |f| f.display_name())
@@ -860,7 +865,7 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
     for def in functions.iter() {
         if with_run.contains(def.id.as_str())
             || skipped.iter().any(|s| s.function_id == def.id)
-            || debounced.iter().any(|d| d.function_id == def.id)
+            || debounced.iter().chain(&batched).any(|d| d.function_id == def.id)
         {
             continue;
         }
@@ -894,6 +899,7 @@ async fn event_detail(State(ui): State<Shared>, Path(id): Path<String>) -> Resul
         cancelled,
         skipped,
         debounced,
+        batched,
         now: ui.engine.clock().now_ms(),
     }))
 }

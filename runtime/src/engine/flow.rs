@@ -13,7 +13,7 @@
 //! And the gates of a run an event triggers, which the store checks as it creates the run
 //! (`store::Gates`): a rate limit's bucket is `<function>:<key>`, an idempotency key's
 //! `idempotency:<function>:<key>`, a singleton's lock `<function>` or `<function>:<key>`, a
-//! debounce window's `<function>` or `<function>:<key>`.
+//! debounce window's or a batch's `<function>` or `<function>:<key>`.
 
 use serde_json::Value;
 
@@ -21,7 +21,7 @@ use super::trigger_event::EventJson;
 use crate::expr::{Exprs, KeyValue};
 use crate::function::{ConcurrencyPer, ConcurrencyScope, FunctionSpec, SingletonMode};
 use crate::model::{Cancellation, CancelledBy, ConcurrencySlot, FlowKeys, Millis, RunRecord, SkipReason, ThrottleSlot};
-use crate::store::{DebounceGate, Gates, RateGate};
+use crate::store::{Gates, RateGate, WindowGate, WindowRule};
 
 /// How long an idempotency key holds: one run per key value in this window.
 pub(crate) const IDEMPOTENCY_WINDOW_MS: Millis = 24 * 60 * 60 * 1000;
@@ -133,29 +133,59 @@ pub(super) fn gates(exprs: &Exprs, spec: &FunctionSpec, event: &dyn EventJson) -
     (gates, lock)
 }
 
-/// The debounce window that `event` (whose `ts` is `ts`) goes into, for a debounced function:
-/// one per key value. Without a key, or with an empty one, the function has one window; a key
-/// that evaluates to null, or to a field the event lacks, is `<nil>` (one window for all such
-/// events); one that fails to evaluate is logged and counts as `<nil>`.
-pub(super) fn debounce(exprs: &Exprs, spec: &FunctionSpec, event: &dyn EventJson, ts: Millis) -> Option<DebounceGate> {
-    let debounce = spec.options.debounce.as_ref()?;
-    let expr = debounce.key.as_deref().filter(|k| !k.trim().is_empty());
-    let key = match expr.map(|e| exprs.key(e, event.json())) {
+/// The window that `event` (whose `ts` is `ts`) goes into, for a debounced or batched
+/// function, and how long after the event a window it opens closes at the latest (when it is
+/// due if nothing else comes). One window per key value: without a key, or with an empty one,
+/// the function has one window; a key that evaluates to null, or to a field the event lacks,
+/// is `<nil>` (one window for all such events); one that fails to evaluate is logged and
+/// counts as `<nil>`. A batched function's event whose `if` is false (or fails to evaluate)
+/// goes into no window: it runs on its own, as in Inngest; so does a cron tick.
+pub(super) fn window(
+    exprs: &Exprs,
+    spec: &FunctionSpec,
+    event: &dyn EventJson,
+    ts: Millis,
+) -> Option<(WindowGate, Millis)> {
+    let options = &spec.options;
+    let (key, timeout_ms, rule, wait) = if let Some(batch) = &options.batch_events {
+        if event.json().get("name").and_then(Value::as_str) == Some(super::cron::SCHEDULED_EVENT) {
+            return None; // a cron tick is not batched, as in Inngest
+        }
+        if let Some(cond) = &batch.if_expr {
+            match exprs.test(cond, &[("event", event.json())]) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(error) => {
+                    tracing::warn!(function_id = %spec.id, %error, "the batch `if` failed to evaluate; the event runs on its own");
+                    return None;
+                }
+            }
+        }
+        let timeout = millis(batch.timeout).max(1);
+        (batch.key.as_deref(), Some(timeout), WindowRule::Batch { max_size: batch.max_size.max(1) }, timeout)
+    } else {
+        let debounce = options.debounce.as_ref()?;
+        let period_ms = millis(debounce.period).max(1);
+        let timeout_ms = debounce.timeout.map(millis);
+        let rule = WindowRule::Debounce { period_ms, all_events: debounce.all_events };
+        (debounce.key.as_deref(), timeout_ms, rule, timeout_ms.map_or(period_ms, |t| t.min(period_ms)))
+    };
+    let key = match key.filter(|k| !k.trim().is_empty()).map(|e| exprs.key(e, event.json())) {
         None => None,
         Some(KeyValue::Error(error)) => {
-            tracing::warn!(function_id = %spec.id, %error, "the debounce key failed to evaluate; the event goes to the `<nil>` window");
+            tracing::warn!(function_id = %spec.id, %error, "the window's key failed to evaluate; the event goes to the `<nil>` window");
             Some("<nil>".to_owned())
         }
         Some(value) => Some(value.bucket().to_owned()),
     };
-    Some(DebounceGate {
+    let gate = WindowGate {
         bucket: key.as_ref().map_or_else(|| spec.id.clone(), |k| format!("{}:{k}", spec.id)),
         key: key.unwrap_or_default(),
-        period_ms: millis(debounce.period).max(1),
-        timeout_ms: debounce.timeout.map(millis),
+        timeout_ms,
         ts,
-        all_events: debounce.all_events,
-    })
+        rule,
+    };
+    Some((gate, wait))
 }
 
 /// A priority expression's value in seconds: an integer, clamped to ±600; anything else is 0.

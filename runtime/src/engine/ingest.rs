@@ -162,7 +162,7 @@ impl Core {
             // Claimed as they are written, so written as started; except runs under flow
             // control, which the queue may hold back: they start when their first pass does.
             for run in prepared.iter_mut().flat_map(|e| e.runs.iter_mut()).chain(lone.iter_mut()) {
-                if run.run.flow.is_empty() && run.gates.debounce.is_none() {
+                if run.run.flow.is_empty() && run.gates.window.is_none() {
                     mark_started(&mut run.run, now);
                 }
             }
@@ -198,8 +198,14 @@ impl Core {
                 status: new.run.status,
             });
             if let Some(lease) = created.lease.clone() {
-                let preload = super::execute::Preload { run: new.run, trigger: trigger.clone(), steps: new.steps };
-                self.spawn_pass(lease, Some(preload));
+                // A window's run (a batch that filled in this write) may have taken later
+                // events of the write: its pass reads it from the store.
+                let preload = new.gates.window.is_none().then(|| super::execute::Preload {
+                    run: new.run,
+                    trigger: trigger.clone(),
+                    steps: new.steps,
+                });
+                self.spawn_pass(lease, preload);
             }
         }
     }
@@ -276,8 +282,9 @@ impl Core {
     }
 
     /// A run of `spec` that the event `event_id` triggers: a new run with the gates an event's
-    /// run passes (rate limit, idempotency, singleton, debounce), which invocations and reruns
-    /// do not. A debounced function's run is a debounce window's, due when it would close.
+    /// run passes (rate limit, idempotency, singleton, debounce, batching), which invocations
+    /// and reruns do not. A debounced or batched function's run is a window's, due when it
+    /// would close.
     pub(crate) fn triggered_run(
         &self,
         spec: &FunctionSpec,
@@ -290,13 +297,17 @@ impl Core {
         run.gates = gates;
         run.run.flow.singleton = lock;
         let ts = trigger.json().get("ts").and_then(Value::as_i64).unwrap_or(now);
-        if let Some(debounce) = super::flow::debounce(&self.exprs, spec, trigger, ts) {
+        if let Some((window, wait)) = super::flow::window(&self.exprs, spec, trigger, ts) {
             // Due when the window it would open closes; its start deadline counts from then.
-            let wait = debounce.timeout_ms.map_or(debounce.period_ms, |t| t.min(debounce.period_ms));
             let due = now.saturating_add(wait);
             run.run.wake_at = Some(due);
-            run.run.flow = crate::store::debounce_moved(run.run.flow, Some(now), due);
-            run.gates.debounce = Some(debounce);
+            run.run.flow = crate::store::window_moved(run.run.flow, Some(now), due);
+            if matches!(window.rule, crate::store::WindowRule::Batch { .. }) {
+                // A batch's run has many events: rate limits and idempotency do not apply to
+                // it, as in Inngest (an event that runs on its own passes them).
+                run.gates.rates.clear();
+            }
+            run.gates.window = Some(window);
         }
         run
     }

@@ -113,7 +113,7 @@ pub enum StartError {
         /// The function.
         function: String,
         /// The option (`concurrency`, `throttle`, `priority`, `rate_limit`, `idempotency`,
-        /// `singleton` or `debounce`).
+        /// `singleton`, `debounce` or `batch_events`).
         option: &'static str,
     },
 }
@@ -271,6 +271,7 @@ impl EngineBuilder {
                     (o.idempotency.is_some(), "idempotency"),
                     (o.singleton.is_some(), "singleton"),
                     (o.debounce.is_some(), "debounce"),
+                    (o.batch_events.is_some(), "batch_events"),
                 ]
                 .into_iter()
                 .find_map(|(set, name)| set.then_some(name));

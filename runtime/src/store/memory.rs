@@ -9,16 +9,16 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use super::debounce::{self, Window};
+use super::window::{self, Joined, Window};
 use super::gates::{self, Decision};
 use super::matchers::MatcherIndex;
 use super::queue::{ItemFlow, LocalQueue, Reservation, Settle};
 use super::types::effective_limit;
 use super::{
     Accepted, Accepts, Ack, Acked, Batch, Cancellation, CancelledBy, Candidate, Checkpoint, ClaimFor, CreatedRun,
-    DebounceGate, Debounced, DropMatchers, EventQuery, Gates, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries,
+    Debounced, DropMatchers, EventQuery, Gates, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries,
     Resolution, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent,
-    WorkQueue,
+    WindowGate, WorkQueue,
 };
 use crate::model::Millis;
 
@@ -56,8 +56,8 @@ struct Inner {
     locks: HashMap<String, String>,
     /// Skipped runs, in the order they were skipped.
     skips: Vec<SkipRecord>,
-    /// Open debounce windows by bucket, the bucket of each window's run, and the events
-    /// debounced into windows, by event.
+    /// Open windows (debounce windows and batches) by bucket, the bucket of each window's
+    /// run, and the events taken into windows, by event.
     windows: HashMap<String, Window>,
     window_of: HashMap<String, String>,
     debounced: HashMap<String, Vec<Debounced>>,
@@ -69,7 +69,7 @@ enum Created {
     /// Its (event, function) pair has a run already.
     Duplicate,
     Skipped(SkipRecord),
-    /// The event joined an open debounce window: no run was created.
+    /// The event joined an open window (a debounce window or a batch): no run was created.
     Debounced,
 }
 
@@ -128,7 +128,7 @@ impl Inner {
         if self.run_keys.contains_key(&key) {
             return Created::Duplicate;
         }
-        if let Some(gate) = &new.gates.debounce {
+        if let Some(gate) = &new.gates.window {
             if let Some(done) = self.join_window(new, gate, event_id, at, queue, effects) {
                 return done;
             }
@@ -173,7 +173,7 @@ impl Inner {
         if let Some(due) = run.wake_at {
             effects.created.push((run.id.clone(), run.function_id.clone(), due, ItemFlow::of(run)));
         }
-        if let Some(gate) = &new.gates.debounce {
+        if let Some(gate) = &new.gates.window {
             let window = Window::open(gate, &run.id, event_id, at, run.wake_at.unwrap_or(at));
             self.record_debounced(gate, &run.function_id, event_id, &run.id, at);
             if let Some(old) = self.windows.insert(gate.bucket.clone(), window) {
@@ -185,13 +185,13 @@ impl Inner {
         Created::Run(run.id.clone())
     }
 
-    /// The event `event_id` joins the open window of its debounce bucket, if there is one
+    /// The event `event_id` joins the open window of its bucket, if there is one
     /// whose run is still queued and unclaimed; it is reserved in the queue meanwhile. `None`:
     /// no such window (the event opens one). The event's rate limits apply.
     fn join_window(
         &mut self,
         new: &NewRun,
-        gate: &DebounceGate,
+        gate: &WindowGate,
         event_id: &str,
         at: Millis,
         queue: &LocalQueue,
@@ -236,16 +236,27 @@ impl Inner {
             Decision::Create { rates, .. } => self.rates.extend(rates),
         }
         let window = self.windows.get_mut(&gate.bucket)?;
-        let chosen = window.join(gate, event_id, at);
-        let (due, events) = (window.due, window.run_events(gate.all_events));
+        let joined = window.join(gate, event_id, at);
+        let (due, events) = (window.due, window.run_events(gate.rule));
+        if joined == Joined::Full {
+            self.windows.remove(&gate.bucket);
+            self.window_of.remove(&run_id);
+        }
         let run = self.runs.get_mut(&run_id)?;
         run.event_ids = events;
-        if chosen {
-            // The chosen event's flow control; the singleton lock stays the one the run took.
-            let singleton = run.flow.singleton.take();
-            run.flow = debounce::moved(new.run.flow.clone(), new.run.wake_at, due);
-            run.flow.singleton = singleton;
-            run.wake_at = Some(due);
+        match joined {
+            Joined::Held => {}
+            Joined::Chosen => {
+                // The chosen event's flow control; the singleton lock stays the one the run took.
+                let singleton = run.flow.singleton.take();
+                run.flow = window::moved(new.run.flow.clone(), new.run.wake_at, due);
+                run.flow.singleton = singleton;
+                run.wake_at = Some(due);
+            }
+            Joined::Full => {
+                run.flow = window::moved(std::mem::take(&mut run.flow), run.wake_at, due);
+                run.wake_at = Some(due);
+            }
         }
         match pending {
             Some(i) => {
@@ -259,7 +270,7 @@ impl Inner {
         Some(Created::Debounced)
     }
 
-    fn record_debounced(&mut self, gate: &DebounceGate, function_id: &str, event_id: &str, run_id: &str, at: Millis) {
+    fn record_debounced(&mut self, gate: &WindowGate, function_id: &str, event_id: &str, run_id: &str, at: Millis) {
         let record = Debounced {
             function_id: function_id.to_owned(),
             event_id: event_id.to_owned(),
@@ -279,7 +290,7 @@ impl Inner {
         }
     }
 
-    /// A run that ended lets go of its singleton lock and its debounce window.
+    /// A run that ended lets go of its singleton lock and its window.
     fn release_lock(&mut self, run: &RunRecord) {
         if let Some(bucket) = self.window_of.remove(&run.id) {
             if self.windows.get(&bucket).is_some_and(|w| w.run_id == run.id) {

@@ -19,7 +19,6 @@
 //! Every store passes the conformance suite (`store::conformance`, feature `testing`), which
 //! includes two engines sharing one store.
 
-mod debounce;
 mod gates;
 mod matchers;
 mod memory;
@@ -33,6 +32,7 @@ mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod types;
+mod window;
 
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -54,14 +54,14 @@ pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
-    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DebounceGate,
-    Debounced, DropMatchers, EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun,
-    RateGate, Resolution, Resume, RunQuery,
+    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, Debounced,
+    DropMatchers, EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun,
+    RateGate, Resolution, Resume, RunQuery, WindowGate, WindowRule,
 };
 
 use crate::model::Millis;
 
-pub(crate) use debounce::moved as debounce_moved;
+pub(crate) use window::moved as window_moved;
 pub(crate) use matchers::{value_at, MatcherIndex};
 
 /// A store could not do what was asked.
@@ -145,7 +145,7 @@ pub trait WorkQueue: Send + Sync + 'static {
     fn work_signal(&self) -> Arc<tokio::sync::Notify>;
 
     /// Whether this store enforces flow control (concurrency, throttle, priority, and the
-    /// [`Gates`] of new runs: rate limits, idempotency, singleton, debounce). An engine refuses to start
+    /// [`Gates`] of new runs: rate limits, idempotency, singleton, debounce, batching). An engine refuses to start
     /// functions that use them on a store that does not.
     fn enforces_flow_control(&self) -> bool {
         true
@@ -211,8 +211,9 @@ pub trait Queries: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
-    /// The debounce windows the event `event_id` went into (one per debounced function it
-    /// triggers). Stores that do not enforce debouncing have none.
+    /// The windows the event `event_id` went into: a debounce window or a batch, one per
+    /// debounced or batched function it triggers. Stores that do not enforce debouncing and
+    /// batching have none.
     async fn debounces_of_event(&self, event_id: &str) -> Result<Vec<Debounced>, StoreError> {
         let _ = event_id;
         Ok(Vec::new())

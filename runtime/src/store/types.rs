@@ -36,34 +36,53 @@ pub struct Gates {
     /// With a singleton lock: whether a new run cancels the active one (`true`) or is
     /// skipped while one is active.
     pub singleton_cancels: bool,
-    /// A debounced function's: the run is a debounce window's (see [`DebounceGate`]).
-    pub debounce: Option<DebounceGate>,
+    /// A debounced or batched function's: the run is a window's (see [`WindowGate`]).
+    pub window: Option<WindowGate>,
 }
 
-/// Debouncing, as a store applies it to the run an event triggers: the event opens a window
-/// (the run, created queued and due when the window closes) or joins the open window of its
-/// `bucket`, which then creates nothing. The run's `wake_at` is when a window it opens closes
-/// (`period` after the event, `timeout` at the latest); the store moves it, and the run's start
-/// deadline with it, as events join. The rate limits of [`Gates`] apply to every event; the
-/// singleton lock to the event that opens a window.
+/// Events held for a function until a due time, as a store applies it to the run an event
+/// triggers: a debounce window or a batch. The event opens a window (the run, created queued
+/// and due when the window closes) or joins the open window of its `bucket`, which then
+/// creates nothing. The run's `wake_at` is when a window it opens closes; the store moves it,
+/// and the run's start deadline with it, as events join (see [`WindowRule`]). The rate limits
+/// of [`Gates`] apply to every event; the singleton lock to the event that opens a window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DebounceGate {
+pub struct WindowGate {
     /// The window's key in the store (`<function>` or `<function>:<key>`).
     pub bucket: String,
     /// The evaluated key (empty without one), for display.
     pub key: String,
-    /// How long without an event closes the window, in ms.
-    pub period_ms: Millis,
     /// The longest a window stays open after its first event, in ms.
     pub timeout_ms: Option<Millis>,
-    /// The event's `ts`: the run receives the event with the newest.
+    /// The event's `ts`: a debounced run receives the event with the newest.
     pub ts: Millis,
-    /// Whether the run receives every event of the window (by `ts`), not only the newest.
-    pub all_events: bool,
+    /// When the window closes, and which of its events the run receives.
+    pub rule: WindowRule,
 }
 
-/// An event that a debounced function took into a window: the run it went to (whose status
-/// says whether the window has fired).
+/// How a window closes, and what its run receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowRule {
+    /// A debounce window: it closes once no event came for `period_ms` (and `timeout_ms`
+    /// after its first event at the latest); its run receives the event with the newest `ts`,
+    /// or with `all_events` every event by `ts`.
+    Debounce {
+        /// How long without an event closes the window, in ms.
+        period_ms: Millis,
+        /// Whether the run receives every event of the window (by `ts`), not only the newest.
+        all_events: bool,
+    },
+    /// A batch: it closes when it holds `max_size` events (at once, in the write that adds
+    /// the last) or `timeout_ms` after its first event; its run receives every event, in
+    /// arrival order.
+    Batch {
+        /// The events that fill the batch.
+        max_size: u32,
+    },
+}
+
+/// An event that a debounced or batched function took into a window (a debounce window or a
+/// batch): the run it went to (whose status says whether the window has fired).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Debounced {
     /// The function.

@@ -1198,6 +1198,7 @@ function eventPage(root, params, id) {
     const { runs, skipped } = data;
     const cancelled = data.cancelled || [];
     const debounced = data.debounced || [];
+    const batched = data.batched || [];
     fill(runsBox, 
       h("h2", { class: "card-title", text: "Functions triggered" }),
       runs.length ? h("ul", { class: "run-list" }, runs.map((r) => h("li", {},
@@ -1214,6 +1215,10 @@ function eventPage(root, params, id) {
         h("a", { attrs: { href: "/runs/" + encodeURIComponent(d.run_id) } }, h("strong", { text: d.function_name })),
         " ", statusBadge(d.run_status || "Queued"),
         h("p", { class: "muted small", text: `debounced into ${d.key ? "the window of key " + d.key : "its window"}: run ${shortId(d.run_id)}${d.receives ? " receives this event" : " receives a newer event"}` }))))) : null,
+      batched.length ? h("div", { class: "batched" }, h("h3", { text: "Batched" }), h("ul", { class: "run-list" }, batched.map((b) => h("li", {},
+        h("a", { attrs: { href: "/runs/" + encodeURIComponent(b.run_id) } }, h("strong", { text: b.function_name })),
+        " ", statusBadge(b.run_status || "Queued"),
+        h("p", { class: "muted small", text: `batched into ${b.key ? "the batch of key " + b.key : "its batch"}: run ${shortId(b.run_id)}${b.run_status && b.run_status !== "Queued" ? " took it" : " waits for its batch to fill or time out"}` }))))) : null,
       cancelled.length ? h("div", { class: "cancelled-runs" }, h("h3", { text: "Runs this event cancelled" }), h("ul", { class: "run-list" }, cancelled.map((r) => h("li", {},
         h("a", { attrs: { href: "/runs/" + encodeURIComponent(r.id) } }, h("strong", { text: r.function_name })),
         " ", statusBadge(r.status), " ", mono(shortId(r.id)))))) : null);

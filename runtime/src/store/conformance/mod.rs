@@ -739,7 +739,7 @@ fn gated(mut run: RunRecord, rate: Option<(&str, u32, i64)>, singleton: Option<(
         })
         .into_iter()
         .collect();
-    let gates = Gates { rates, singleton_cancels: singleton.is_some_and(|(_, cancels)| cancels), debounce: None };
+    let gates = Gates { rates, singleton_cancels: singleton.is_some_and(|(_, cancels)| cancels), window: None };
     NewRun { gates, ..NewRun::new(run) }
 }
 

@@ -56,7 +56,7 @@ pub enum Durability {
     Normal,
 }
 
-/// The debounce windows' runs a write reserved (see `SqliteStore::reserve_windows`), with the
+/// The windows' runs (debounce windows and batches) a write reserved (see `SqliteStore::reserve_windows`), with the
 /// guard that serializes such writes; `None` for a write that joins no window.
 type Reserved<'a> = Option<(tokio::sync::MutexGuard<'a, ()>, Vec<(String, Reservation)>)>;
 
@@ -69,7 +69,7 @@ struct Owner {
     cancels: Mutex<HashSet<String>>,
     /// Serializes loads of the runs that come within the horizon.
     loading: tokio::sync::Mutex<()>,
-    /// Serializes the writes whose events may join debounce windows, from reserving the
+    /// Serializes the writes whose events may join windows (debounce windows, batches), from reserving the
     /// windows' runs to settling them (see `reserve_windows`).
     debouncing: tokio::sync::Mutex<()>,
     /// Keeps the file locked while the store is open.
@@ -267,7 +267,7 @@ impl SqliteStore {
         leases
     }
 
-    /// Reserves in the queue the runs of the open debounce windows that these events' runs
+    /// Reserves in the queue the runs of the open windows (debounce windows, batches) that these events' runs
     /// may join, so that no claim takes one while the write moves it; the write is told which
     /// it may move (`reserved`), and reports each one's due time for `settle`. Held for the
     /// write's duration, the guard keeps two writes from joining one window at once.
@@ -276,7 +276,7 @@ impl SqliteStore {
         let buckets: Vec<(String, String)> = events
             .iter()
             .flat_map(|e| &e.runs)
-            .filter_map(|r| r.gates.debounce.as_ref().map(|d| (d.bucket.clone(), r.run.function_id.clone())))
+            .filter_map(|r| r.gates.window.as_ref().map(|d| (d.bucket.clone(), r.run.function_id.clone())))
             .collect();
         if buckets.is_empty() {
             return Ok(None);

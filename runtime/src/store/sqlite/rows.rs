@@ -10,12 +10,13 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::model::{FlowKeys, Millis};
-use crate::store::debounce::{self, Window};
+use crate::store::window::{self, Joined, Window};
 use crate::store::gates::{self, Decision, RATE_KEY};
 use crate::store::queue::ItemFlow;
 use crate::store::{
-    Ack, Batch, CancelRequest, Cancellation, CancelledBy, Checkpoint, DebounceGate, Debounced, DropMatchers, Gates,
+    Ack, Batch, CancelRequest, Cancellation, CancelledBy, Checkpoint, Debounced, DropMatchers, Gates,
     LogLine, Matcher, NewEvent, NewRun, Resolution, RunRecord, SkipRecord, StepRecord, StoreError, StoredEvent,
+    WindowGate,
 };
 
 /// What accepting an event did: whether it was new, the runs it created, those it skipped.
@@ -27,7 +28,7 @@ enum Inserted {
     /// Its (event, function) pair has a run already.
     Duplicate,
     Skipped(SkipRecord),
-    /// The event joined an open debounce window: no run was created.
+    /// The event joined an open window (a debounce window or a batch): no run was created.
     Debounced,
 }
 
@@ -182,7 +183,7 @@ pub(super) struct NewRunRow {
     steps: Vec<StepRow>,
     matchers: Vec<MatcherRow>,
     gates: Gates,
-    /// A debounced run's flow control, to move with its window.
+    /// A debounced or batched run's flow control, to move with its window.
     keys: Option<FlowKeys>,
 }
 
@@ -201,7 +202,7 @@ pub(super) struct BatchRows {
     events: Vec<EventRow>,
     runs: Vec<NewRunRow>,
     at: Millis,
-    /// Debounce windows' runs reserved in the queue for this write: the windows its events
+    /// Windows' runs (debounce windows, batches) reserved in the queue for this write: the windows its events
     /// may join.
     pub(super) reserved: Vec<String>,
 }
@@ -314,7 +315,7 @@ impl NewRunRow {
             steps: new.steps.iter().map(StepRow::encode).collect::<Result<_, _>>()?,
             matchers: new.matchers.iter().map(MatcherRow::encode).collect::<Result<_, _>>()?,
             gates: new.gates.clone(),
-            keys: new.gates.debounce.is_some().then(|| new.run.flow.clone()),
+            keys: new.gates.window.is_some().then(|| new.run.flow.clone()),
         })
     }
 }
@@ -611,13 +612,13 @@ fn report_reserved(conn: &Connection, reserved: &[String], effects: &mut Effects
     Ok(())
 }
 
-/// The event `event_id` joins the open window of its debounce bucket, if it has one whose
+/// The event `event_id` joins the open window of its bucket (a debounce window or a batch), if it has one whose
 /// run is queued, unclaimed (reserved for this write, or created by it) and not cancelled;
 /// the event's rate limits apply. `None`: no such window (the event opens one).
 fn join_window(
     conn: &Connection,
     new: &NewRunRow,
-    gate: &DebounceGate,
+    gate: &WindowGate,
     event_id: &str,
     at: Millis,
     reserved: &[String],
@@ -657,15 +658,27 @@ fn join_window(
         Decision::Create { rates, .. } => write_rates(conn, &rates, at)?,
     }
     let run_id = window.run_id.clone();
-    let chosen = window.join(gate, event_id, at);
-    let events = json(&window.run_events(gate.all_events))?;
-    if chosen {
+    let planned = window.due;
+    let joined = window.join(gate, event_id, at);
+    let events = json(&window.run_events(gate.rule))?;
+    let held: Option<FlowKeys> = flow.as_deref().map(serde_json::from_str).transpose()?;
+    let keys = match joined {
+        Joined::Held => None,
         // The chosen event's flow control; the singleton lock stays the one the run took.
-        let held: Option<FlowKeys> = flow.as_deref().map(serde_json::from_str).transpose()?;
-        let mut keys = debounce::moved(new.keys.clone().unwrap_or_default(), new.run.wake_at, window.due);
-        keys.singleton = held.and_then(|h| h.singleton);
-        let item = ItemFlow::new(&keys, created_at, None, false);
-        conn.prepare_cached("UPDATE runs SET event_id = ?2, event_ids = ?3, wake_at = ?4, flow = ?5 WHERE id = ?1")?
+        Joined::Chosen => {
+            let mut keys = window::moved(new.keys.clone().unwrap_or_default(), new.run.wake_at, window.due);
+            keys.singleton = held.and_then(|h| h.singleton);
+            Some(keys)
+        }
+        // The run's own flow control, its start deadline moved to now.
+        Joined::Full => Some(window::moved(held.unwrap_or_default(), Some(planned), window.due)),
+    };
+    match keys {
+        Some(keys) => {
+            let item = ItemFlow::new(&keys, created_at, None, false);
+            conn.prepare_cached(
+                "UPDATE runs SET event_id = ?2, event_ids = ?3, wake_at = ?4, flow = ?5 WHERE id = ?1",
+            )?
             .execute(params![
                 run_id,
                 window.event_id,
@@ -673,26 +686,32 @@ fn join_window(
                 window.due,
                 (!keys.is_empty()).then(|| json(&keys)).transpose()?
             ])?;
-        match pending {
-            Some(i) => (effects.created[i].2, effects.created[i].3) = (window.due, item),
-            None => {
-                // In place of the due time `report_reserved` found.
-                effects.rescheduled.retain(|(run, _, _)| *run != run_id);
-                effects.rescheduled.push((run_id.clone(), Some(window.due), item));
+            match pending {
+                Some(i) => (effects.created[i].2, effects.created[i].3) = (window.due, item),
+                None => {
+                    // In place of the due time `report_reserved` found.
+                    effects.rescheduled.retain(|(run, _, _)| *run != run_id);
+                    effects.rescheduled.push((run_id.clone(), Some(window.due), item));
+                }
             }
         }
-    } else {
-        conn.prepare_cached("UPDATE runs SET event_ids = ?2 WHERE id = ?1")?.execute(params![run_id, events])?;
+        None => {
+            conn.prepare_cached("UPDATE runs SET event_ids = ?2 WHERE id = ?1")?.execute(params![run_id, events])?;
+        }
     }
-    conn.prepare_cached("UPDATE debounces SET window = ?2 WHERE bucket = ?1")?
-        .execute(params![gate.bucket, json(&window)?])?;
+    if joined == Joined::Full {
+        conn.prepare_cached("DELETE FROM debounces WHERE bucket = ?1")?.execute(params![gate.bucket])?;
+    } else {
+        conn.prepare_cached("UPDATE debounces SET window = ?2 WHERE bucket = ?1")?
+            .execute(params![gate.bucket, json(&window)?])?;
+    }
     record_debounced(conn, gate, &new.run.function_id, event_id, &run_id, at)?;
     Ok(Some(Inserted::Debounced))
 }
 
 fn record_debounced(
     conn: &Connection,
-    gate: &DebounceGate,
+    gate: &WindowGate,
     function_id: &str,
     event_id: &str,
     run_id: &str,
@@ -727,7 +746,7 @@ fn insert_run(
     effects: &mut Effects,
 ) -> Result<Inserted, StoreError> {
     let run = &new.run;
-    if let Some(gate) = &new.gates.debounce {
+    if let Some(gate) = &new.gates.window {
         if let Some(done) = join_window(conn, new, gate, event_id, at, reserved, effects)? {
             return Ok(done);
         }
@@ -771,7 +790,7 @@ fn insert_run(
     for matcher in &new.matchers {
         insert_matcher(conn, matcher, effects)?;
     }
-    if let Some(gate) = &new.gates.debounce {
+    if let Some(gate) = &new.gates.window {
         let window = Window::open(gate, &run.id, event_id, at, run.wake_at.unwrap_or(at));
         conn.prepare_cached(
             "INSERT INTO debounces (bucket, run_id, window) VALUES (?1, ?2, ?3) \

@@ -118,9 +118,9 @@ DROP INDEX IF EXISTS runs_active;
 /// (`skips`), the singleton locks (`flow_locks`: the run holding each), an index of the
 /// started, unended runs whose run-level concurrency slots are counted again at open, and the
 /// runs an event cancelled, found by the event's id inside the cancellation
-/// (`Queries::runs_cancelled_by`); the open debounce windows (`debounces`: each bucket's, with
-/// its run, as `store::debounce::Window` JSON; a window goes when its run ends) and the events
-/// debounced into windows (`debounced`).
+/// (`Queries::runs_cancelled_by`); the open windows, debounce windows and batches (`debounces`:
+/// each bucket's, with its run, as `store::window::Window` JSON; a window goes when its run
+/// ends, a batch also when it is full) and the events taken into windows (`debounced`).
 const V3: &str = r#"
 CREATE TABLE IF NOT EXISTS flow_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS flow_state_rates ON flow_state(value) WHERE key >= 'rate:' AND key < 'rate;';
