@@ -1443,11 +1443,14 @@ mod tests {
 
     #[test]
     fn a_batch_takes_its_events_as_a_vec_and_only_a_batch_does() {
-        let e = match validate(quote!(id = "a", event = "a/b", batch_events(max_size = 10, timeout = "5s")), quote!(
-            async fn f(event: Event<Json>) -> Result<()> {
-                Ok(())
-            }
-        )) {
+        let e = match validate(
+            quote!(id = "a", event = "a/b", batch_events(max_size = 10, timeout = "5s")),
+            quote!(
+                async fn f(event: Event<Json>) -> Result<()> {
+                    Ok(())
+                }
+            ),
+        ) {
             Ok(_) => panic!("a batched function took one event"),
             Err(e) => e,
         };
@@ -1458,7 +1461,12 @@ mod tests {
             }
         ));
         assert_eq!(e.len(), 1, "{e:#?}");
-        assert!(e[0].starts_with("`Vec<Event<Json>>` receives the events of a batch, but this function's runs have one event"), "{e:#?}");
+        assert!(
+            e[0].starts_with(
+                "`Vec<Event<Json>>` receives the events of a batch, but this function's runs have one event"
+            ),
+            "{e:#?}"
+        );
     }
 
     #[test]

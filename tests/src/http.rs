@@ -8,3 +8,10 @@ pub async fn serve(app: axum::Router) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await });
     base
 }
+
+/// `GET {base}{path}`, which must answer 200, as JSON.
+pub async fn get_json(base: &str, path: &str) -> serde_json::Value {
+    let res = reqwest::get(format!("{base}{path}")).await.expect("request");
+    assert_eq!(res.status(), reqwest::StatusCode::OK, "GET {path}");
+    res.json().await.expect("json")
+}

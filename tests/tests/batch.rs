@@ -12,6 +12,7 @@ use hookflow::prelude::*;
 use hookflow::store::{MemoryStore, RunRecord, RunStatus, SqliteStore, Store};
 use hookflow::testing::TestEngine;
 use hookflow::{Clock, RawEvent, TestClock};
+use hookflow_tests::http::get_json;
 use serde_json::{json, Value};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -92,7 +93,11 @@ async fn the_timeout_runs_a_partial_batch() {
 
 // ---- keys and `if` ---------------------------------------------------------------------------------
 
-#[inngest_fn(id = "per-org", event = "test/per-org", batch_events(max_size = 10, timeout = "5s", key = "event.data.org"))]
+#[inngest_fn(
+    id = "per-org",
+    event = "test/per-org",
+    batch_events(max_size = 10, timeout = "5s", key = "event.data.org")
+)]
 async fn per_org(events: Vec<Event<Json>>) -> Result<Value> {
     Ok(json!([events[0].data.get("org"), ns(&events)]))
 }
@@ -126,7 +131,8 @@ async fn bulk_only(events: Vec<Event<Json>>) -> Result<Value> {
 #[tokio::test]
 async fn an_event_whose_if_is_false_runs_alone_at_once() {
     let t = TestEngine::new(&[bulk_only::DEF]).await;
-    let sent = [json!({"bulk": true, "n": 1}), json!({"bulk": false, "n": 2}), json!({"n": 3}), json!({"bulk": true, "n": 4})];
+    let sent =
+        [json!({"bulk": true, "n": 1}), json!({"bulk": false, "n": 2}), json!({"n": 3}), json!({"bulk": true, "n": 4})];
     t.send(sent.into_iter().map(|data| RawEvent::new("test/bulk", data))).await;
     t.settle().await;
     let mut alone = outputs(&t, "bulk-only").await;
@@ -197,7 +203,8 @@ async fn each_event_once_across_two_engines(store: Arc<dyn Store>) {
     let mut sizes: Vec<usize> = got.iter().map(|v| v.as_array().map_or(0, Vec::len)).collect();
     sizes.sort_unstable();
     assert_eq!(sizes, [5, 10, 10], "two full batches and the rest at the timeout: {got:?}");
-    let mut all: Vec<i64> = got.iter().flat_map(|v| v.as_array().into_iter().flatten()).filter_map(Value::as_i64).collect();
+    let mut all: Vec<i64> =
+        got.iter().flat_map(|v| v.as_array().into_iter().flatten()).filter_map(Value::as_i64).collect();
     all.sort_unstable();
     assert_eq!(all, (0..25).collect::<Vec<_>>(), "every event in exactly one run");
     assert_eq!(runs(&a, "shared-batch").await.len(), 3);
@@ -220,20 +227,8 @@ async fn two_engines_on_one_sqlite_store_run_each_event_in_one_batch() {
 async fn the_event_page_says_which_batch_took_an_event_and_the_run_page_shows_them_all() {
     let t = TestEngine::new(&[three::DEF]).await;
     let first = t.send(vec![event("test/three", 1)]).await;
-    let app = router(t.engine.clone(), DevUiConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let http = reqwest::Client::new();
-    let get = |path: String| {
-        let (http, base) = (http.clone(), base.clone());
-        async move {
-            let res = http.get(format!("{base}{path}")).send().await.expect("get");
-            assert_eq!(res.status(), 200);
-            res.json::<Value>().await.expect("json")
-        }
-    };
-    let page = get(format!("/api/v1/events/{}", first[0])).await;
+    let base = hookflow_tests::http::serve(router(t.engine.clone(), DevUiConfig::default())).await;
+    let page = get_json(&base, &format!("/api/v1/events/{}", first[0])).await;
     let batch = &page["batched"][0];
     assert_eq!((&batch["function_id"], &batch["run_status"]), (&json!("three"), &json!("Queued")), "{page}");
     assert!(page["debounced"].as_array().is_some_and(Vec::is_empty), "a batch is not a debounce window: {page}");
@@ -241,10 +236,10 @@ async fn the_event_page_says_which_batch_took_an_event_and_the_run_page_shows_th
     let run_id = batch["run_id"].as_str().expect("run id").to_owned();
     let rest = t.send(vec![event("test/three", 2), event("test/three", 3)]).await;
     t.settle().await;
-    let page = get(format!("/api/v1/events/{}", rest[1])).await;
+    let page = get_json(&base, &format!("/api/v1/events/{}", rest[1])).await;
     assert_eq!(page["batched"][0]["run_id"], run_id.as_str(), "the three went into one batch: {page}");
     assert_eq!(page["batched"][0]["run_status"], "Completed");
-    let run = get(format!("/api/v1/runs/{run_id}")).await;
+    let run = get_json(&base, &format!("/api/v1/runs/{run_id}")).await;
     let ids: Vec<&str> = run["events"].as_array().into_iter().flatten().filter_map(|e| e["id"].as_str()).collect();
     let sent: Vec<&str> = first.iter().chain(&rest).map(String::as_str).collect();
     assert_eq!(ids, sent, "the run page lists the batch's events in arrival order: {run}");
@@ -261,7 +256,8 @@ async fn kill_9_inside_a_batch_loses_no_event_and_runs_it_once() {
     let db = dir.path().join("engine.db");
     let http = reqwest::Client::new();
     let post = |url: String, ns: std::ops::RangeInclusive<i64>| {
-        let body: Vec<Value> = ns.map(|n| json!({"name": "crash/batch", "id": format!("b-{n}"), "data": {"n": n}})).collect();
+        let body: Vec<Value> =
+            ns.map(|n| json!({"name": "crash/batch", "id": format!("b-{n}"), "data": {"n": n}})).collect();
         let http = http.clone();
         async move {
             let sent = http.post(format!("{url}/e/key")).json(&body).send().await.expect("post");

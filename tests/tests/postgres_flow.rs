@@ -31,11 +31,7 @@ async fn pg_debounced() -> hookflow::prelude::Result<()> {
     Ok(())
 }
 
-#[hookflow::prelude::inngest_fn(
-    id = "pg-batched",
-    event = "pg/batched",
-    batch_events(max_size = 10, timeout = "5s")
-)]
+#[hookflow::prelude::inngest_fn(id = "pg-batched", event = "pg/batched", batch_events(max_size = 10, timeout = "5s"))]
 async fn pg_batched() -> hookflow::prelude::Result<()> {
     Ok(())
 }

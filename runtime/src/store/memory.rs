@@ -9,16 +9,16 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use super::window::{self, Joined, Window};
 use super::gates::{self, Decision};
 use super::matchers::MatcherIndex;
 use super::queue::{ItemFlow, LocalQueue, Reservation, Settle};
 use super::types::effective_limit;
+use super::window::{self, Joined, Window};
 use super::{
     Accepted, Accepts, Ack, Acked, Batch, Cancellation, CancelledBy, Candidate, Checkpoint, ClaimFor, CreatedRun,
-    Debounced, DropMatchers, EventQuery, Gates, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries,
-    Resolution, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent,
-    WindowGate, WorkQueue,
+    Debounced, DropMatchers, EventQuery, Gates, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution,
+    RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WindowGate,
+    WorkQueue,
 };
 use crate::model::Millis;
 
@@ -70,7 +70,7 @@ enum Created {
     Duplicate,
     Skipped(SkipRecord),
     /// The event joined an open window (a debounce window or a batch): no run was created.
-    Debounced,
+    Windowed,
 }
 
 /// What a write did to the queue, applied once the write is done.
@@ -267,7 +267,7 @@ impl Inner {
         }
         let function_id = run.function_id.clone();
         self.record_debounced(gate, &function_id, event_id, &run_id, at);
-        Some(Created::Debounced)
+        Some(Created::Windowed)
     }
 
     fn record_debounced(&mut self, gate: &WindowGate, function_id: &str, event_id: &str, run_id: &str, at: Millis) {
@@ -366,7 +366,7 @@ impl Inner {
         for run in &new.runs {
             match self.create_run(run, &new.event.id, at, queue, effects) {
                 Created::Run(id) => created.push(id),
-                Created::Duplicate | Created::Debounced => {}
+                Created::Duplicate | Created::Windowed => {}
                 Created::Skipped(skip) => skipped.push(skip),
             }
         }
@@ -420,7 +420,7 @@ impl RunLog for MemoryStore {
                 .iter()
                 .filter_map(|run| match inner.create_run(run, &run.run.id, batch.at, &self.queue.0, &mut effects) {
                     Created::Run(id) => Some(id),
-                    Created::Duplicate | Created::Skipped(_) | Created::Debounced => None,
+                    Created::Duplicate | Created::Skipped(_) | Created::Windowed => None,
                 })
                 .collect();
             (events, runs)

@@ -55,14 +55,14 @@ pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
     Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, Debounced,
-    DropMatchers, EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun,
-    RateGate, Resolution, Resume, RunQuery, WindowGate, WindowRule,
+    DropMatchers, EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, RateGate,
+    Resolution, Resume, RunQuery, WindowGate, WindowRule,
 };
 
 use crate::model::Millis;
 
-pub(crate) use window::moved as window_moved;
 pub(crate) use matchers::{value_at, MatcherIndex};
+pub(crate) use window::moved as window_moved;
 
 /// A store could not do what was asked.
 #[derive(Debug, thiserror::Error)]

@@ -10,13 +10,12 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::model::{FlowKeys, Millis};
-use crate::store::window::{self, Joined, Window};
 use crate::store::gates::{self, Decision, RATE_KEY};
 use crate::store::queue::ItemFlow;
+use crate::store::window::{self, Joined, Window};
 use crate::store::{
-    Ack, Batch, CancelRequest, Cancellation, CancelledBy, Checkpoint, Debounced, DropMatchers, Gates,
-    LogLine, Matcher, NewEvent, NewRun, Resolution, RunRecord, SkipRecord, StepRecord, StoreError, StoredEvent,
-    WindowGate,
+    Ack, Batch, CancelRequest, Cancellation, CancelledBy, Checkpoint, Debounced, DropMatchers, Gates, LogLine, Matcher,
+    NewEvent, NewRun, Resolution, RunRecord, SkipRecord, StepRecord, StoreError, StoredEvent, WindowGate,
 };
 
 /// What accepting an event did: whether it was new, the runs it created, those it skipped.
@@ -29,7 +28,7 @@ enum Inserted {
     Duplicate,
     Skipped(SkipRecord),
     /// The event joined an open window (a debounce window or a batch): no run was created.
-    Debounced,
+    Windowed,
 }
 
 /// One write a caller waits for, ready to bind.
@@ -461,7 +460,7 @@ fn insert_event(
     for run in &e.runs {
         match insert_run(conn, run, &e.id, at, reserved, effects)? {
             Inserted::Run => created.push(run.run.id.clone()),
-            Inserted::Duplicate | Inserted::Debounced => {}
+            Inserted::Duplicate | Inserted::Windowed => {}
             Inserted::Skipped(skip) => skipped.push(skip),
         }
     }
@@ -706,7 +705,7 @@ fn join_window(
             .execute(params![gate.bucket, json(&window)?])?;
     }
     record_debounced(conn, gate, &new.run.function_id, event_id, &run_id, at)?;
-    Ok(Some(Inserted::Debounced))
+    Ok(Some(Inserted::Windowed))
 }
 
 fn record_debounced(
