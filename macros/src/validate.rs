@@ -209,7 +209,7 @@ pub(crate) fn function(args: TokenStream, item: &ItemFn) -> syn::Result<Function
     };
     let config = parsed.map(|args| options(&mut errors, &args, &item.sig.ident));
     if let (Some(params), Some(config)) = (&params, &config) {
-        events_fit(&mut errors, params, &config.options);
+        events_fit(&mut errors, params, config);
     }
     crate::literal_durations::check(&mut errors, item.block.to_token_stream());
     let output_span = match &item.sig.output {
@@ -221,7 +221,7 @@ pub(crate) fn function(args: TokenStream, item: &ItemFn) -> syn::Result<Function
     let (Some(params), Some(config)) = (params, config) else {
         return Err(syn::Error::new(Span::call_site(), "internal error: validation lost an error"));
     };
-    let Config { id: Some(id), name, triggers, options, on_failure } = config else {
+    let Config { id: Some(id), name, triggers, options, on_failure, .. } = config else {
         return Err(syn::Error::new(Span::call_site(), "internal error: validation lost an error"));
     };
     let checks = payload_checks(&params, &triggers);
@@ -241,9 +241,9 @@ pub(crate) fn function(args: TokenStream, item: &ItemFn) -> syn::Result<Function
 
 /// A batched function receives its events as `Vec<Event<E>>`, and only a function whose run
 /// has many events (a batch, or a `debounce(..., all_events = true)` window) takes that.
-fn events_fit(errors: &mut Errors, params: &[Param], options: &Options) {
-    let batched = options.batch_events.is_some();
-    let many = batched || options.debounce.as_ref().is_some_and(|d| d.all_events);
+fn events_fit(errors: &mut Errors, params: &[Param], config: &Config) {
+    let batched = config.batched;
+    let many = batched || config.options.debounce.as_ref().is_some_and(|d| d.all_events);
     for param in params {
         match &param.kind {
             ParamKind::Event(e) if batched => errors.spanned(
@@ -419,17 +419,24 @@ struct Config {
     triggers: Vec<Trigger>,
     options: Options,
     on_failure: Option<Path>,
+    /// Whether `batch_events` was given (even with a mistake in it).
+    batched: bool,
 }
 
 fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
-    let mut config =
-        Config { id: None, name: None, triggers: Vec::new(), options: Options::default(), on_failure: None };
+    let mut config = Config {
+        id: None,
+        name: None,
+        triggers: Vec::new(),
+        options: Options::default(),
+        on_failure: None,
+        batched: false,
+    };
     let mut seen = BTreeSet::new();
     let mut trigger_names = BTreeSet::new();
     let mut concurrency_count = 0;
     let mut throttle_count = 0;
     let mut batch_conflicts: Vec<(Span, &'static str)> = Vec::new();
-    let mut batch_span = None;
     for arg in &args.items {
         let key = arg.key.to_string();
         let Some(&known) = KEYS.iter().find(|k| **k == key) else {
@@ -494,7 +501,7 @@ fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
                 config.options.debounce = debounce(errors, arg);
             }
             "batch_events" => {
-                batch_span = Some(arg.key.span());
+                config.batched = true;
                 config.options.batch_events = batch_events(errors, arg);
             }
             "priority" => {
@@ -531,7 +538,7 @@ fn options(errors: &mut Errors, args: &Args, fn_name: &Ident) -> Config {
             _ => {}
         }
     }
-    if batch_span.is_some() {
+    if config.batched {
         for (span, option) in batch_conflicts {
             errors.at(
                 span,
