@@ -1,7 +1,10 @@
 //! A real Postgres for the tests: `tests/run` starts a throwaway cluster and exports its URL
 //! as `HOOKFLOW_TEST_POSTGRES_URL` (with `HOOKFLOW_TEST_REQUIRE_POSTGRES=1`, so that a run
 //! without a server fails rather than skips). Each test gets a schema or a database of its own.
+//! [`LossyProxy`] stands between a store and the server to lose one answer.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hookflow::store::{PostgresOptions, PostgresStore};
@@ -149,4 +152,89 @@ pub fn run(id: &str, function: &str, event: &str, due: i64) -> hookflow::store::
         cancellation: None,
         flow: Default::default(),
     }
+}
+
+/// A TCP proxy in front of the Postgres at `url` that loses one answer: once [`LossyProxy::arm`]ed
+/// with a marker, the first request that carries the marker's bytes (a parameter, such as an
+/// event id) reaches the server and runs, and the connection is cut as soon as the server's
+/// answer is complete (its `ReadyForQuery`), before any of it reaches the client. So the write
+/// commits and the client sees a broken connection, as when a network drops a reply.
+pub struct LossyProxy {
+    /// The URL to connect through the proxy.
+    pub url: String,
+    marker: Arc<Mutex<Option<Vec<u8>>>>,
+    /// Answers lost so far.
+    pub lost: Arc<AtomicUsize>,
+}
+
+impl LossyProxy {
+    /// Starts the proxy for the server of `url`.
+    pub async fn start(url: &str) -> LossyProxy {
+        let config: tokio_postgres::Config = url.parse().expect("a Postgres URL");
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let upstream = format!("127.0.0.1:{port}");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let proxied = listener.local_addr().expect("addr").port();
+        let marker: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let lost = Arc::new(AtomicUsize::new(0));
+        let (m, l) = (marker.clone(), lost.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+                tokio::spawn(pump_pair(client, server, m.clone(), l.clone()));
+            }
+        });
+        LossyProxy { url: url.replacen(&format!(":{port}/"), &format!(":{proxied}/"), 1), marker, lost }
+    }
+
+    /// Loses the answer to the next request that carries `marker`.
+    pub fn arm(&self, marker: &str) {
+        *self.marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(marker.as_bytes().to_vec());
+    }
+}
+
+async fn pump_pair(
+    client: tokio::net::TcpStream,
+    server: tokio::net::TcpStream,
+    marker: Arc<Mutex<Option<Vec<u8>>>>,
+    lost: Arc<AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let cut = Arc::new(AtomicBool::new(false));
+    let cut_up = cut.clone();
+    let up = tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+            {
+                let mut armed = marker.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let hit = armed.as_ref().is_some_and(|m| buf[..n].windows(m.len()).any(|w| w == m.as_slice()));
+                if hit {
+                    *armed = None;
+                    cut_up.store(true, Ordering::SeqCst);
+                }
+            }
+            if server_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut held = Vec::new();
+    while let Ok(n @ 1..) = server_read.read(&mut buf).await {
+        if cut.load(Ordering::SeqCst) {
+            // Keep the answer until it is complete (`Z`, length 5, a status byte), then drop it.
+            held.extend_from_slice(&buf[..n]);
+            if held.windows(5).any(|w| w == [b'Z', 0, 0, 0, 5]) {
+                lost.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
+            continue;
+        }
+        if client_write.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    up.abort();
 }

@@ -468,3 +468,31 @@ async fn flow_keys_are_kept_with_the_run() {
     store.accept(&Batch { events: vec![], runs: vec![NewRun::new(run.clone())], at: 10 }, None).await.expect("accept");
     assert_eq!(store.run("r1").await.expect("run"), Some(run));
 }
+
+/// An accept that Postgres commits but whose answer is lost (the connection drops on the way
+/// back) is retried; the runs its first attempt claimed were leased to a token nobody learned,
+/// and the retry gives them back, so another worker takes them at once, not after the lease's
+/// 30 s. Nothing runs twice: the retry adopts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_was_lost_leaves_no_run_leased_to_nobody() {
+    let Some(url) = postgres::url("a_commit_whose_answer_was_lost") else { return };
+    let schema = postgres::unique("lost");
+    let proxy = postgres::LossyProxy::start(&url).await;
+    let lossy = postgres::store_in(&proxy.url, &schema).await;
+    let other = postgres::store_in(&url, &schema).await;
+    let id = "evt-lost-answer";
+    let runs = vec![NewRun::new(postgres::run("01LOST", "f", id, 1_000))];
+    let batch = Batch {
+        events: vec![NewEvent { runs, ..NewEvent::new(postgres::event(id, "lost/go", 1_000)) }],
+        runs: vec![],
+        at: 0,
+    };
+    proxy.arm(id);
+    let accepted = lossy.accept(&batch, Some(&claimer("w1", &["f"], Duration::from_secs(30)))).await.expect("accept");
+    assert_eq!(proxy.lost.load(std::sync::atomic::Ordering::SeqCst), 1, "the first answer was lost");
+    let claimed: Vec<_> = accepted.events.iter().flat_map(|e| e.runs.iter().filter(|r| r.lease.is_some())).collect();
+    assert!(claimed.is_empty(), "the retry adopts nothing: {claimed:?}");
+    assert_eq!(lossy.run("01LOST").await.expect("run").map(|r| r.status), Some(RunStatus::Queued), "committed once");
+    let taken = other.claim(&claimer("w2", &["f"], Duration::from_secs(30)), 1_000, 10).await.expect("claim");
+    assert_eq!(taken.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(), vec!["01LOST"], "claimable at once");
+}

@@ -34,12 +34,13 @@
 //!   whose transaction commits long after it began may be missed by the live view (never by
 //!   the lists).
 //! - **Flow control** is not enforced by this store yet, so an engine refuses to start
-//!   functions that set `concurrency`, `throttle` or `priority` on it
-//!   ([`WorkQueue::enforces_flow_control`]). Timeouts hold: the engine makes a run due at its
+//!   functions that set `concurrency`, `throttle`, `priority`, `rate_limit`, `idempotency`,
+//!   `singleton`, `debounce` or `batch_events` on it ([`WorkQueue::enforces_flow_control`]). Timeouts hold: the engine makes a run due at its
 //!   finish deadline, and its pass cancels it.
 //! - **Failures**: a statement that fails because the connection broke (a Postgres restart), a
 //!   serialization failure or a deadlock is retried with back-off for a while (one minute by
-//!   default); the pool reconnects, and work resumes.
+//!   default); the pool reconnects, and work resumes. A write whose commit went through but
+//!   whose answer was lost leaves no run leased to nobody: its retry gives such runs back.
 
 mod listen;
 mod read;
@@ -119,6 +120,8 @@ pub(crate) struct Shared {
     cancels: Mutex<HashSet<String>>,
     /// Runs leased through this store.
     held: Mutex<HashSet<String>>,
+    /// Numbers the writes that claim what they create (see [`Shared::retrying_claimed`]).
+    claims: std::sync::atomic::AtomicU64,
     /// Event names some matcher waits (or waited) for.
     observed: RwLock<HashSet<String>>,
     /// Observe notifications received (bumped under `observed`'s lock).
@@ -215,6 +218,7 @@ impl PostgresStore {
             signal: Arc::new(Notify::new()),
             cancels: Mutex::new(HashSet::new()),
             held: Mutex::new(HashSet::new()),
+            claims: std::sync::atomic::AtomicU64::new(0),
             observed: RwLock::new(HashSet::new()),
             observed_notes: std::sync::atomic::AtomicU64::new(0),
             listening: AtomicBool::new(false),
@@ -374,6 +378,35 @@ impl Shared {
         }
     }
 
+    /// `claim` under a lease owner of its own (`worker#n`), for one write that claims the
+    /// runs it creates (see [`Shared::retrying_claimed`]).
+    fn own_claim(&self, claim: Option<&ClaimFor>) -> Option<ClaimFor> {
+        let n = self.claims.fetch_add(1, Ordering::Relaxed);
+        claim.map(|c| ClaimFor { worker: format!("{}#{n}", c.worker), ..c.clone() })
+    }
+
+    /// [`Shared::retrying`] for a write that claims the runs it creates (an accept, an ack
+    /// that emits events) under `claim`, a lease owner of its own ([`Shared::own_claim`]).
+    /// When Postgres commits and its answer is lost, the runs it claimed are leased to tokens
+    /// that nobody learned; the next attempt first gives those back (they are due: any worker
+    /// may take them at once) instead of leaving them to their lease's expiry. Nothing is
+    /// adopted, so no run can end up with two passes.
+    async fn retrying_claimed<T, F, Fut>(&self, what: &str, claim: Option<&ClaimFor>, write: F) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, Fail>>,
+    {
+        let Some(own) = claim else { return self.retrying(what, write).await };
+        let (tried, write) = (&AtomicBool::new(false), &write);
+        self.retrying(what, move || async move {
+            if tried.swap(true, Ordering::Relaxed) && write::release_unlearned(self, &own.worker).await? {
+                self.settle(write::Effects { work: true, ..write::Effects::default() }).await;
+            }
+            write().await
+        })
+        .await
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, Fail> {
         Ok(self.pool.get().await?)
     }
@@ -477,7 +510,10 @@ impl Shared {
 impl RunLog for PostgresStore {
     async fn accept(&self, batch: &Batch, claim: Option<&ClaimFor>) -> Result<Accepts, StoreError> {
         let rows = write::Accepting::encode(batch)?;
-        let (accepts, effects) = self.shared.retrying("accept", || write::accept(&self.shared, &rows, claim)).await?;
+        let claim = self.shared.own_claim(claim);
+        let claim = claim.as_ref();
+        let (accepts, effects) =
+            self.shared.retrying_claimed("accept", claim, || write::accept(&self.shared, &rows, claim)).await?;
         self.shared.settle(effects).await;
         Ok(accepts)
     }
@@ -531,7 +567,10 @@ impl WorkQueue for PostgresStore {
     async fn ack(&self, lease: &Lease, ack: Ack, claim: Option<&ClaimFor>) -> Result<Acked, StoreError> {
         let rows = write::Acking::encode(&ack)?;
         drop(ack);
-        let written = self.shared.retrying("ack", || write::ack(&self.shared, lease, &rows, claim)).await?;
+        let claim = self.shared.own_claim(claim);
+        let claim = claim.as_ref();
+        let written =
+            self.shared.retrying_claimed("ack", claim, || write::ack(&self.shared, lease, &rows, claim)).await?;
         match written {
             Some((acked, effects)) => {
                 self.shared.settle(effects).await;

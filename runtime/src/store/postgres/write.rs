@@ -886,6 +886,24 @@ pub(super) async fn ack(
     Ok(Some((Acked::Committed { due, events }, effects)))
 }
 
+/// Gives back the runs leased to `owner` (one write's own lease owner, see
+/// `Shared::retrying_claimed`): its commit went through and its answer was lost, so nobody
+/// holds their tokens. Answers whether there were any. Served by the `runs_leased` index.
+pub(super) async fn release_unlearned(s: &Shared, owner: &str) -> Result<bool, Fail> {
+    let client = s.client().await?;
+    let stmt = client
+        .prepare_cached(
+            "UPDATE runs SET lease_token = NULL, lease_owner = NULL, lease_until = NULL
+             WHERE lease_token IS NOT NULL AND lease_owner = $1",
+        )
+        .await?;
+    let released = client.execute(&stmt, &[&owner]).await?;
+    if released > 0 {
+        tracing::warn!(released, "a write committed but its answer was lost: the runs it claimed are given back");
+    }
+    Ok(released > 0)
+}
+
 /// Gives a run back, due at `due`, if the lease is still held; answers whether it was.
 pub(super) async fn release(s: &Shared, lease: &Lease, due: Millis) -> Result<bool, Fail> {
     let client = s.client().await?;
