@@ -40,7 +40,7 @@ use crate::function::FunctionSpec;
 use crate::invocation::State;
 use crate::model::{Cancellation, CancelledBy, EventSource, RunStatus};
 use crate::registry::{FunctionConflict, Functions, Registry};
-use crate::store::{ClaimFor, Lease, Store, StoreError};
+use crate::store::{ClaimFor, FlowControl, Lease, Store, StoreError};
 
 #[cfg(feature = "server")]
 pub(crate) use cron::next_tick_of as next_cron_tick;
@@ -259,25 +259,27 @@ impl EngineBuilder {
         let functions = Functions::from_registry(&self.registry)?;
         let (changes, _) = broadcast::channel(4096);
         let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(crate::store::MemoryStore::new()));
-        if !store.enforces_flow_control() {
-            // Accepted and ignored would be worse than refused.
-            for spec in functions.iter() {
-                let o = &spec.options;
-                let option = [
-                    (!o.concurrency.is_empty(), "concurrency"),
-                    (!o.throttle.is_empty(), "throttle"),
-                    (o.priority.is_some(), "priority"),
-                    (o.rate_limit.is_some(), "rate_limit"),
-                    (o.idempotency.is_some(), "idempotency"),
-                    (o.singleton.is_some(), "singleton"),
-                    (o.debounce.is_some(), "debounce"),
-                    (o.batch_events.is_some(), "batch_events"),
-                ]
-                .into_iter()
-                .find_map(|(set, name)| set.then_some(name));
-                if let Some(option) = option {
-                    return Err(StartError::FlowControlUnsupported { function: spec.id.clone(), option });
-                }
+        // Accepted and ignored would be worse than refused.
+        for spec in functions.iter() {
+            let o = &spec.options;
+            let unsupported = FlowControl::ALL.into_iter().find(|&option| {
+                let set = match option {
+                    FlowControl::Concurrency => !o.concurrency.is_empty(),
+                    FlowControl::Throttle => !o.throttle.is_empty(),
+                    FlowControl::Priority => o.priority.is_some(),
+                    FlowControl::RateLimit => o.rate_limit.is_some(),
+                    FlowControl::Idempotency => o.idempotency.is_some(),
+                    FlowControl::Singleton => o.singleton.is_some(),
+                    FlowControl::Debounce => o.debounce.is_some(),
+                    FlowControl::BatchEvents => o.batch_events.is_some(),
+                };
+                set && !store.enforces(option)
+            });
+            if let Some(option) = unsupported {
+                return Err(StartError::FlowControlUnsupported {
+                    function: spec.id.clone(),
+                    option: option.option_name(),
+                });
             }
         }
         let (instance, log_task) = crate::logs::register(store.clone());

@@ -55,8 +55,8 @@ pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
     Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, Debounced,
-    DropMatchers, EventQuery, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, RateGate,
-    Resolution, Resume, RunQuery, WindowGate, WindowRule,
+    DropMatchers, EventQuery, FlowControl, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent,
+    NewRun, RateGate, Resolution, Resume, RunQuery, WindowGate, WindowRule,
 };
 
 use crate::model::Millis;
@@ -144,10 +144,11 @@ pub trait WorkQueue: Send + Sync + 'static {
     /// Notified whenever runs may have become due (new runs, wakes, released leases).
     fn work_signal(&self) -> Arc<tokio::sync::Notify>;
 
-    /// Whether this store enforces flow control (concurrency, throttle, priority, and the
-    /// [`Gates`] of new runs: rate limits, idempotency, singleton, debounce, batching). An engine refuses to start
-    /// functions that use them on a store that does not.
-    fn enforces_flow_control(&self) -> bool {
+    /// Whether this store enforces a flow-control option (the engine's part of it: evaluating
+    /// keys, timeouts, is the engine's). An engine refuses to start a function that sets an
+    /// option its store does not enforce: accepted and ignored would be worse than refused.
+    fn enforces(&self, option: FlowControl) -> bool {
+        let _ = option;
         true
     }
 

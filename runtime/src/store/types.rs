@@ -469,3 +469,53 @@ pub struct LogLine {
     /// The message and its fields, formatted.
     pub message: String,
 }
+
+/// A flow-control option, as an engine asks a store whether it enforces it
+/// ([`WorkQueue::enforces`](super::WorkQueue::enforces)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowControl {
+    /// `concurrency`: passes (or, per run, runs) executing at once, per bucket.
+    Concurrency,
+    /// `throttle`: run starts per period, by GCRA.
+    Throttle,
+    /// `priority`: the order of due work within a function.
+    Priority,
+    /// `rate_limit`: runs created per period; the rest are skipped.
+    RateLimit,
+    /// `idempotency`: one run per key per 24 h.
+    Idempotency,
+    /// `singleton`: one active run per key.
+    Singleton,
+    /// `debounce`: one run once events stop coming.
+    Debounce,
+    /// `batch_events`: one run for many events.
+    BatchEvents,
+}
+
+impl FlowControl {
+    /// Every option, in the order a function's options are checked.
+    pub const ALL: [FlowControl; 8] = [
+        FlowControl::Concurrency,
+        FlowControl::Throttle,
+        FlowControl::Priority,
+        FlowControl::RateLimit,
+        FlowControl::Idempotency,
+        FlowControl::Singleton,
+        FlowControl::Debounce,
+        FlowControl::BatchEvents,
+    ];
+
+    /// The option's name as the macro spells it.
+    pub fn option_name(self) -> &'static str {
+        match self {
+            FlowControl::Concurrency => "concurrency",
+            FlowControl::Throttle => "throttle",
+            FlowControl::Priority => "priority",
+            FlowControl::RateLimit => "rate_limit",
+            FlowControl::Idempotency => "idempotency",
+            FlowControl::Singleton => "singleton",
+            FlowControl::Debounce => "debounce",
+            FlowControl::BatchEvents => "batch_events",
+        }
+    }
+}

@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{
-    Ack, Acked, Batch, Checkpoint, ClaimFor, EventQuery, Gates, Join, Lease, Matcher, MatcherKind, Memo, NewEvent,
-    NewRun, PendingOp, RateGate, Resolution, Resume, RunQuery, RunRecord, RunState, RunStatus, SkipReason, StepKind,
-    StepRecord, Store, StoredEvent,
+    Ack, Acked, Batch, Checkpoint, ClaimFor, EventQuery, FlowControl, Gates, Join, Lease, Matcher, MatcherKind, Memo,
+    NewEvent, NewRun, PendingOp, RateGate, Resolution, Resume, RunQuery, RunRecord, RunState, RunStatus, SkipReason,
+    StepKind, StepRecord, Store, StoredEvent,
 };
 use crate::error::ErrorInfo;
 use crate::model::{Cancellation, CancelledBy, EventSource, FailedAttempt, ParentRef, ResumedBy, StepDetail, WaitSpec};
@@ -749,7 +749,7 @@ async fn accept_at(store: &Arc<dyn Store>, event: StoredEvent, runs: Vec<NewRun>
 }
 
 async fn gates_skip_runs_record_why_and_charge_only_what_they_admit(store: Arc<dyn Store>) {
-    if !store.enforces_flow_control() {
+    if !store.enforces(FlowControl::RateLimit) {
         return;
     }
     let what = "gates_skip_runs_record_why_and_charge_only_what_they_admit";
@@ -790,7 +790,7 @@ async fn gates_skip_runs_record_why_and_charge_only_what_they_admit(store: Arc<d
 }
 
 async fn singleton_locks_are_held_until_the_run_ends(store: Arc<dyn Store>) {
-    if !store.enforces_flow_control() {
+    if !store.enforces(FlowControl::Singleton) {
         return;
     }
     let what = "singleton_locks_are_held_until_the_run_ends";

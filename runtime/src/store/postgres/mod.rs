@@ -35,7 +35,7 @@
 //!   the lists).
 //! - **Flow control** is not enforced by this store yet, so an engine refuses to start
 //!   functions that set `concurrency`, `throttle`, `priority`, `rate_limit`, `idempotency`,
-//!   `singleton`, `debounce` or `batch_events` on it ([`WorkQueue::enforces_flow_control`]). Timeouts hold: the engine makes a run due at its
+//!   `singleton`, `debounce` or `batch_events` on it ([`WorkQueue::enforces`]). Timeouts hold: the engine makes a run due at its
 //!   finish deadline, and its pass cancels it.
 //! - **Failures**: a statement that fails because the connection broke (a Postgres restart), a
 //!   serialization failure or a deadlock is retried with back-off for a while (one minute by
@@ -61,8 +61,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use super::{
-    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, EventQuery, Lease, LogLine, Queries,
-    RunLog, RunQuery, RunRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, EventQuery, FlowControl, Lease, LogLine,
+    Queries, RunLog, RunQuery, RunRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::engine::Change;
 use crate::model::Millis;
@@ -533,7 +533,9 @@ impl RunLog for PostgresStore {
 
 #[async_trait]
 impl WorkQueue for PostgresStore {
-    fn enforces_flow_control(&self) -> bool {
+    fn enforces(&self, option: FlowControl) -> bool {
+        // None yet: the engine refuses functions that set any of them on this store.
+        let _ = option;
         false
     }
 
