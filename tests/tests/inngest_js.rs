@@ -315,6 +315,52 @@ async fn an_app_that_is_down_or_answers_garbage_fails_the_attempt_clearly_and_is
     }
 }
 
+/// Many runs due at once reach one app at most 64 requests at a time (an SDK app is one
+/// process: a flood of connections overflows its accept queue and fails attempts), and every
+/// run still completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_gets_a_bounded_number_of_call_requests_at_once_and_every_run_completes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[derive(Default)]
+    struct InFlight {
+        now: AtomicUsize,
+        max: AtomicUsize,
+        calls: AtomicUsize,
+    }
+    let dev = dev_server(false).await;
+    let seen = Arc::new(InFlight::default());
+    let counter = seen.clone();
+    // An SDK that takes 20 ms per call request and completes the function.
+    let app = axum::Router::new().fallback(move || {
+        let seen = counter.clone();
+        async move {
+            let now = seen.now.fetch_add(1, Ordering::SeqCst) + 1;
+            seen.max.fetch_max(now, Ordering::SeqCst);
+            seen.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            seen.now.fetch_sub(1, Ordering::SeqCst);
+            ([("x-inngest-sdk", "js:v4.24.0"), ("content-type", "application/json")], "\"done\"")
+        }
+    });
+    let url = hookflow_tests::executor::serve_app(app).await;
+    assert_eq!(register(&dev, &registration("busy", &url, "x/busy")).await.0, 200);
+    let events: Vec<Value> = (0..300).map(|i| json!({"name": "x/busy", "data": {"i": i}})).collect();
+    let response =
+        reqwest::Client::new().post(format!("{}/e/dev", dev.base)).json(&events).send().await.expect("answer");
+    assert_eq!(response.status().as_u16(), 200);
+    dev.engine.settle().await;
+    let query = RunQuery { function_id: Some("busy-f".into()), limit: 1_000, ..RunQuery::default() };
+    let runs = dev.engine.store().queries().expect("queries").list_runs(&query).await.expect("runs");
+    assert_eq!(runs.len(), 300);
+    assert!(runs.iter().all(|r| r.status == RunStatus::Completed && r.attempt == 0), "every run completed first time");
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 300, "one call request per run");
+    let max = seen.max.load(Ordering::SeqCst);
+    assert!(max <= 64, "at most 64 call requests in flight to one app, saw {max}");
+    assert!(max > 1, "requests still go out side by side, saw {max}");
+}
+
 #[tokio::test]
 async fn bad_registrations_get_a_400_saying_what_is_wrong_and_change_nothing() {
     let dev = dev_server(false).await;

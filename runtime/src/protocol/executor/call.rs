@@ -547,6 +547,9 @@ impl Pass<'_> {
     }
 
     async fn send(&self, dispatch: &Dispatch<'_>, generation: i64, body: Vec<u8>) -> Answer {
+        // One app's functions share its process: the bound is per serve URL, query left out.
+        let app_url = self.c.remote.url.split('?').next().unwrap_or_default();
+        let _permit = self.c.dispatcher.call_permit(app_url).await;
         let url = step_url(&self.c.remote.url, &self.c.spec.id, dispatch.step_id);
         let mut request = self
             .c

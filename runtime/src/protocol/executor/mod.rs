@@ -14,7 +14,8 @@
 //!   dispatch's generation.
 //!
 //! [`Dispatcher`] holds what these share: the HTTP client, the signing key requests are signed
-//! with, the retry policy, and the dispatches in flight.
+//! with, the retry policy, the dispatches in flight, and the bound on call requests in flight
+//! to one app (64: more runs due at once wait for a free one rather than flood the app).
 
 pub mod apps;
 pub(crate) mod call;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::signing::SigningKey;
 use super::wire::WireOp;
@@ -33,6 +35,12 @@ use crate::store::{Lease, Store};
 
 /// How long one call request may take before its attempt fails.
 const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Call requests in flight to one app at most. An SDK app is one process (Node's is one thread):
+/// thousands of requests at once overflow its accept queue, and connections that wait there
+/// past the connect timeout fail their attempts, which then wait out a retry's back-off. A
+/// bounded number kept busy on reused connections finishes the same work sooner.
+const MAX_CALLS_PER_APP: usize = 64;
 
 /// The server's retry back-off: 15 s, 30 s, 1 min, 2 min, 5 min, 10 min, 20 min, 40 min, 1 h, 2 h.
 const BACKOFF_SECS: [u64; 10] = [15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200];
@@ -57,6 +65,9 @@ struct DispatcherInner {
     generation: AtomicI64,
     checkpointed: AtomicU64,
     inflight: Mutex<HashMap<String, Inflight>>,
+    /// The call requests each app may still take ([`MAX_CALLS_PER_APP`]), by its serve URL:
+    /// one entry per URL ever called, which re-syncs reuse.
+    calls: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 /// A discovery request in flight: the checkpoints it may receive.
@@ -101,6 +112,7 @@ impl Dispatcher {
                 generation: AtomicI64::new(1),
                 checkpointed: AtomicU64::new(0),
                 inflight: Mutex::new(HashMap::new()),
+                calls: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -142,6 +154,20 @@ impl Dispatcher {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// Waits until the app at `url` may take one more call request; the permit is held until
+    /// its answer is read.
+    pub(crate) async fn call_permit(&self, url: &str) -> Option<OwnedSemaphorePermit> {
+        let calls = self
+            .inner
+            .calls
+            .lock()
+            .entry(url.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_CALLS_PER_APP)))
+            .clone();
+        // The semaphore is never closed, so this only fails if it were.
+        calls.acquire_owned().await.ok()
     }
 
     /// The delay before attempt `attempt + 1`, after attempt `attempt` (0-based) failed.

@@ -69,6 +69,10 @@ enum Command {
     Flow(flow::FlowArgs),
     /// The Inngest serve handler: latency and CPU per call request against the TypeScript SDK's.
     Serve(serve::ServeArgs),
+    /// Internal: `hookflow dev` (the CLI's own code), which the Inngest SDK peer of `bench all`
+    /// runs as a process of its own.
+    #[command(hide = true)]
+    Dev(hookflow::cli::DevArgs),
     /// Internal: serves the Restate peer's services with the Rust SDK (`restate-sdk`).
     #[cfg(feature = "peers")]
     #[command(hide = true)]
@@ -93,6 +97,7 @@ async fn main() -> std::process::ExitCode {
         Command::Recovery(args) => recovery::recovery(args).await,
         Command::Flow(args) => flow::flow(args).await,
         Command::Serve(args) => serve::serve(args).await,
+        Command::Dev(args) => args.run().await.map_err(Into::into),
         #[cfg(feature = "peers")]
         Command::RestateService(args) => peers::restate_rust::serve(args).await,
     };

@@ -30,7 +30,7 @@ pub(super) struct AllArgs {
     #[arg(long, default_value_t = 100)]
     peer_latency_events: usize,
     /// Only these peers (comma-separated): dbos-sqlite, dbos-postgres, duroxide, apalis,
-    /// restate-ts, restate-rust, temporal.
+    /// restate-ts, restate-rust, temporal, inngest-ts.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Leave out these peers (comma-separated).

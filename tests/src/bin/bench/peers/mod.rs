@@ -18,6 +18,7 @@ use crate::support::{Fallible, BENCH_DIR, USER_CREATED_FILE};
 mod apalis;
 mod dbos;
 mod duroxide;
+mod inngest;
 mod restate;
 #[cfg(feature = "peers")]
 pub(crate) mod restate_rust;
@@ -73,11 +74,13 @@ pub(crate) enum Peer {
     RestateRust,
     /// Temporal's dev server with a Python worker.
     Temporal,
+    /// The official Inngest TypeScript SDK, run by `hookflow dev -u`.
+    InngestTs,
 }
 
 impl Peer {
     /// Every peer, in the order of the table.
-    pub(crate) const ALL: [Peer; 7] = [
+    pub(crate) const ALL: [Peer; 8] = [
         Peer::DbosSqlite,
         Peer::DbosPostgres,
         Peer::Duroxide,
@@ -85,6 +88,7 @@ impl Peer {
         Peer::RestateTs,
         Peer::RestateRust,
         Peer::Temporal,
+        Peer::InngestTs,
     ];
 
     /// Tens of runs per second here: `bench all` gives it fewer events.
@@ -102,6 +106,7 @@ impl Peer {
             Peer::RestateTs => "restate-ts",
             Peer::RestateRust => "restate-rust",
             Peer::Temporal => "temporal",
+            Peer::InngestTs => "inngest-ts",
         }
     }
 
@@ -115,6 +120,7 @@ impl Peer {
             Peer::RestateTs => "Restate 1.7.12 server + TypeScript SDK 1.17.2",
             Peer::RestateRust => "Restate 1.7.12 server + Rust SDK 0.13.0",
             Peer::Temporal => "Temporal CLI 1.9.1 dev server + Python SDK 1.35.0",
+            Peer::InngestTs => "Inngest TypeScript SDK 4.24.0, run by `hookflow dev` (this commit)",
         }
     }
 
@@ -127,6 +133,7 @@ impl Peer {
             Peer::Apalis => "WAL, synchronous=FULL (apalis's setup() sets OFF; overridden)",
             Peer::RestateTs | Peer::RestateRust => "restate-server defaults (RocksDB WAL, fsync on)",
             Peer::Temporal => "dev server on a SQLite file: WAL, synchronous=FULL (--sqlite-pragma)",
+            Peer::InngestTs => "hookflow dev on a SQLite file: WAL, synchronous=FULL",
         }
     }
 
@@ -146,6 +153,7 @@ impl Peer {
                 restate::install(env).await
             }
             Peer::Temporal => temporal::install(env).await,
+            Peer::InngestTs => inngest::install(env).await,
         }
     }
 
@@ -161,6 +169,7 @@ impl Peer {
             #[cfg(feature = "peers")]
             Peer::RestateRust => restate::trial(env, dir, restate::Sdk::Rust).await,
             Peer::Temporal => temporal::trial(env, dir).await,
+            Peer::InngestTs => inngest::trial(env, dir).await,
             #[cfg(not(feature = "peers"))]
             Peer::Apalis | Peer::RestateRust => Err(NOT_COMPILED.into()),
         }
