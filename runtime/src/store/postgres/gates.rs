@@ -136,17 +136,19 @@ pub(super) async fn create(
 /// Takes the singleton lock's row (creating it, or waiting for the worker that holds it) and
 /// answers its holder if that run is still active.
 async fn holder(client: &impl GenericClient, lock: &str) -> Result<Option<String>, Fail> {
-    let stmt = client
-        .prepare_cached(&format!(
-            "WITH l AS (
-                INSERT INTO flow_locks (lock) VALUES ($1)
-                ON CONFLICT (lock) DO UPDATE SET run_id = flow_locks.run_id
-                RETURNING run_id
-            )
-            SELECT r.id FROM l JOIN runs r ON r.id = l.run_id WHERE r.status NOT IN {TERMINAL}"
-        ))
+    let take = client
+        .prepare_cached(
+            "INSERT INTO flow_locks (lock) VALUES ($1)
+             ON CONFLICT (lock) DO UPDATE SET run_id = flow_locks.run_id
+             RETURNING run_id",
+        )
         .await?;
-    Ok(client.query_opt(&stmt, &[&lock]).await?.map(|r| r.get(0)))
+    let Some(run_id) = client.query_one(&take, &[&lock]).await?.get::<_, Option<String>>(0) else { return Ok(None) };
+    // In a statement of its own: the upsert reads the lock's row as the worker that held it
+    // committed it, but the rest of its statement sees the tables as they were before, when
+    // that worker's run did not exist yet.
+    let active = client.prepare_cached(&format!("SELECT 1 FROM runs WHERE id = $1 AND status NOT IN {TERMINAL}")).await?;
+    Ok(client.query_opt(&active, &[&run_id]).await?.map(|_| run_id))
 }
 
 /// Takes the rows of `gates`' rate buckets (creating them, or waiting for the worker that
@@ -239,6 +241,7 @@ async fn join_window(
     let stored: Option<String> = client.query_one(&take, &[&gate.bucket]).await?.get(0);
     let Some(stored) = stored else { return Ok(None) };
     let mut window: Window = serde_json::from_str(&stored)?;
+    // In a statement of its own, to see the run a worker that held the row just created.
     let open = client
         .prepare_cached(
             "SELECT flow FROM runs WHERE id = $1 AND status = 'Queued' AND started_at IS NULL
