@@ -149,7 +149,8 @@ async fn a_rate_limit_holds_across_workers() {
 async fn an_idempotency_key_admits_one_run_across_workers() {
     let Some(url) = postgres::url("an_idempotency_key_admits_one_run_across_workers") else { return };
     let (a, b) = two_workers(&url, "idem", &[pg_idempotent::DEF]).await;
-    let mut events: Vec<RawEvent> = (0..10).map(|_| RawEvent::new("pg/idempotent", json!({ "order": "o-1" }))).collect();
+    let mut events: Vec<RawEvent> =
+        (0..10).map(|_| RawEvent::new("pg/idempotent", json!({ "order": "o-1" }))).collect();
     events.push(RawEvent::new("pg/idempotent", json!({ "order": "o-2" })));
     send_to_both(&a, &b, events).await;
     assert_eq!(runs(&a, "pg-idempotent").await.len(), 2, "one run per key");

@@ -918,9 +918,8 @@ async fn accepts_at_once_share_each_gate_and_window(store: Arc<dyn Store>) {
     assert_eq!(created.len(), 1, "{what}: twenty events at once go into one window: {created:?}");
     let run = store.run(&created[0]).await.expect("run").expect("the window's run");
     assert_eq!(run.event_ids, ["w19"], "{what}: with the newest event");
-    let batch = |i: usize| {
-        windowed(&format!("01B{i:02}"), &format!("b{i}"), "b", WindowRule::Batch { max_size: 5 }, NOW, 0)
-    };
+    let batch =
+        |i: usize| windowed(&format!("01B{i:02}"), &format!("b{i}"), "b", WindowRule::Batch { max_size: 5 }, NOW, 0);
     let (created, _) = accept_at_once(&store, batch).await;
     assert_eq!(created.len(), 4, "{what}: twenty events at once fill four batches of five: {created:?}");
     for id in &created {

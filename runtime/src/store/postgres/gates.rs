@@ -88,9 +88,7 @@ pub(super) async fn create(
         }
     }
     if !gated.gates.rates.is_empty() || gated.singleton.is_some() {
-        let exists = client
-            .prepare_cached("SELECT 1 FROM runs WHERE dedupe_key = $1 AND function_id = $2")
-            .await?;
+        let exists = client.prepare_cached("SELECT 1 FROM runs WHERE dedupe_key = $1 AND function_id = $2").await?;
         if client.query_opt(&exists, &[&run.dedupe_key[0], &run.function_id[0]]).await?.is_some() {
             return Ok(Outcome::Duplicate);
         }
@@ -133,21 +131,35 @@ pub(super) async fn create(
     Ok(Outcome::Created(token))
 }
 
+/// Takes the row of `key` in `table` (keyed by `key_column`): creates it, its other columns
+/// `NULL`, or locks it, waiting for a worker that holds it; answers its `column` as that
+/// worker left it.
+async fn take(
+    client: &impl GenericClient,
+    table: &str,
+    key_column: &str,
+    column: &str,
+    key: &str,
+) -> Result<Option<String>, Fail> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "INSERT INTO {table} ({key_column}) VALUES ($1)
+             ON CONFLICT ({key_column}) DO UPDATE SET {column} = {table}.{column}
+             RETURNING {column}"
+        ))
+        .await?;
+    Ok(client.query_one(&stmt, &[&key]).await?.get(0))
+}
+
 /// Takes the singleton lock's row (creating it, or waiting for the worker that holds it) and
 /// answers its holder if that run is still active.
 async fn holder(client: &impl GenericClient, lock: &str) -> Result<Option<String>, Fail> {
-    let take = client
-        .prepare_cached(
-            "INSERT INTO flow_locks (lock) VALUES ($1)
-             ON CONFLICT (lock) DO UPDATE SET run_id = flow_locks.run_id
-             RETURNING run_id",
-        )
-        .await?;
-    let Some(run_id) = client.query_one(&take, &[&lock]).await?.get::<_, Option<String>>(0) else { return Ok(None) };
+    let Some(run_id) = take(client, "flow_locks", "lock", "run_id", lock).await? else { return Ok(None) };
     // In a statement of its own: the upsert reads the lock's row as the worker that held it
     // committed it, but the rest of its statement sees the tables as they were before, when
     // that worker's run did not exist yet.
-    let active = client.prepare_cached(&format!("SELECT 1 FROM runs WHERE id = $1 AND status NOT IN {TERMINAL}")).await?;
+    let active =
+        client.prepare_cached(&format!("SELECT 1 FROM runs WHERE id = $1 AND status NOT IN {TERMINAL}")).await?;
     Ok(client.query_opt(&active, &[&run_id]).await?.map(|_| run_id))
 }
 
@@ -231,15 +243,7 @@ async fn join_window(
     at: Millis,
     effects: &mut Effects,
 ) -> Result<Option<Outcome>, Fail> {
-    let take = client
-        .prepare_cached(
-            "INSERT INTO windows (bucket) VALUES ($1)
-             ON CONFLICT (bucket) DO UPDATE SET bucket = windows.bucket
-             RETURNING state",
-        )
-        .await?;
-    let stored: Option<String> = client.query_one(&take, &[&gate.bucket]).await?.get(0);
-    let Some(stored) = stored else { return Ok(None) };
+    let Some(stored) = take(client, "windows", "bucket", "state", &gate.bucket).await? else { return Ok(None) };
     let mut window: Window = serde_json::from_str(&stored)?;
     // In a statement of its own, to see the run a worker that held the row just created.
     let open = client
@@ -260,17 +264,7 @@ async fn join_window(
     let joined = window.join(gate, event_id, at);
     let events = json(&window.run_events(gate.rule))?;
     let held: Option<FlowKeys> = flow.as_deref().map(serde_json::from_str).transpose()?;
-    let keys = match joined {
-        Joined::Held => None,
-        // The chosen event's flow control; the singleton lock stays the one the run took.
-        Joined::Chosen => {
-            let mut keys = window::moved(gated.keys.clone(), gated.run.wake_at[0], window.due);
-            keys.singleton = held.and_then(|h| h.singleton);
-            Some(keys)
-        }
-        // The run's own flow control, its start deadline moved to now.
-        Joined::Full => Some(window::moved(held.unwrap_or_default(), Some(planned), window.due)),
-    };
+    let keys = window::joined_flow(joined, gated.keys.clone(), gated.run.wake_at[0], held, planned, window.due);
     match keys {
         Some(keys) => {
             let stmt = client
@@ -287,7 +281,9 @@ async fn join_window(
         }
         None => {
             let stmt = client
-                .prepare_cached("UPDATE runs SET event_ids = $2, version = nextval('changes'), writer = $3 WHERE id = $1")
+                .prepare_cached(
+                    "UPDATE runs SET event_ids = $2, version = nextval('changes'), writer = $3 WHERE id = $1",
+                )
                 .await?;
             client.execute(&stmt, &[&run_id, &events, &s.me]).await?;
         }

@@ -66,9 +66,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use super::{
-    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, Debounced, EventQuery, FlowControl, Lease,
-    LogLine, Queries, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent,
-    WorkQueue,
+    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, Debounced, EventQuery, FlowControl,
+    Lease, LogLine, Queries, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError,
+    StoredEvent, WorkQueue,
 };
 use crate::engine::Change;
 use crate::model::Millis;

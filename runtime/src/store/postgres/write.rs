@@ -675,13 +675,12 @@ async fn insert_batch(
             }
         }
     }
-    let accepted = e
-        .id
-        .iter()
-        .zip(new)
-        .zip(per_event.into_iter().zip(skipped))
-        .map(|((event_id, new), (runs, skipped))| Accepted { event_id: event_id.clone(), new, runs, skipped })
-        .collect();
+    let accepted =
+        e.id.iter()
+            .zip(new)
+            .zip(per_event.into_iter().zip(skipped))
+            .map(|((event_id, new), (runs, skipped))| Accepted { event_id: event_id.clone(), new, runs, skipped })
+            .collect();
     Ok((accepted, lone))
 }
 
