@@ -92,6 +92,29 @@ impl Window {
     }
 }
 
+/// The flow control of a window's run once an event joined it (`None`: unchanged): when the
+/// event was chosen, the event's own (`chosen`, computed for a run due at `chosen_planned`)
+/// with the singleton lock the run took; when the batch is full, the run's own (`held`), its
+/// start deadline moved from `planned` to the new due time `due`.
+pub(crate) fn joined_flow(
+    joined: Joined,
+    chosen: FlowKeys,
+    chosen_planned: Option<Millis>,
+    held: Option<FlowKeys>,
+    planned: Millis,
+    due: Millis,
+) -> Option<FlowKeys> {
+    match joined {
+        Joined::Held => None,
+        Joined::Chosen => {
+            let mut keys = moved(chosen, chosen_planned, due);
+            keys.singleton = held.and_then(|h| h.singleton);
+            Some(keys)
+        }
+        Joined::Full => Some(moved(held.unwrap_or_default(), Some(planned), due)),
+    }
+}
+
 /// What an event joining a window changed for the window's run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Joined {

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{
     Ack, Acked, Batch, Checkpoint, ClaimFor, EventQuery, FlowControl, Gates, Join, Lease, Matcher, MatcherKind, Memo,
     NewEvent, NewRun, PendingOp, RateGate, Resolution, Resume, RunQuery, RunRecord, RunState, RunStatus, SkipReason,
-    StepKind, StepRecord, Store, StoredEvent,
+    StepKind, StepRecord, Store, StoredEvent, WindowGate, WindowRule,
 };
 use crate::error::ErrorInfo;
 use crate::model::{Cancellation, CancelledBy, EventSource, FailedAttempt, ParentRef, ResumedBy, StepDetail, WaitSpec};
@@ -51,6 +51,8 @@ where
     invoked_results_resume_the_caller(make().await).await;
     gates_skip_runs_record_why_and_charge_only_what_they_admit(make().await).await;
     singleton_locks_are_held_until_the_run_ends(make().await).await;
+    windows_take_events_until_their_run_is_claimed_or_full(make().await).await;
+    accepts_at_once_share_each_gate_and_window(make().await).await;
 }
 
 const NOW: i64 = 1_000;
@@ -823,4 +825,105 @@ async fn singleton_locks_are_held_until_the_run_ends(store: Arc<dyn Store>) {
     assert!(matches!(store.ack(&lease, ack(done), None).await.expect("ack"), Acked::Committed { .. }));
     let free = accept_at(&store, event("e5", "a", 5), vec![single("01E", "e5", false)], NOW).await;
     assert_eq!(ids(&free.runs), vec!["01E"], "{what}: a run that ended lets go of its lock");
+}
+
+/// A run of `function` for `event` that goes into the window of `bucket`, due when a window it
+/// opens closes (`period_ms` after `at`), its event's `ts` being `ts`.
+fn windowed(id: &str, event: &str, bucket: &str, rule: WindowRule, at: i64, ts: i64) -> NewRun {
+    let period_ms = match rule {
+        WindowRule::Debounce { period_ms, .. } => period_ms,
+        WindowRule::Batch { .. } => 10_000,
+    };
+    let mut run = run(id, "w", event);
+    run.wake_at = Some(at + period_ms);
+    let window = WindowGate { bucket: bucket.into(), key: String::new(), timeout_ms: None, ts, rule };
+    NewRun { gates: Gates { window: Some(window), ..Gates::default() }, ..NewRun::new(run) }
+}
+
+async fn windows_take_events_until_their_run_is_claimed_or_full(store: Arc<dyn Store>) {
+    if !store.enforces(FlowControl::Debounce) || !store.enforces(FlowControl::BatchEvents) {
+        return;
+    }
+    let what = "windows_take_events_until_their_run_is_claimed_or_full";
+    let debounce = WindowRule::Debounce { period_ms: 1_000, all_events: false };
+    let opened = accept_at(&store, event("e1", "a", 1), vec![windowed("01A", "e1", "w", debounce, NOW, 1)], NOW).await;
+    assert_eq!(ids(&opened.runs), vec!["01A"], "{what}: the first event opens a window");
+    let joined =
+        accept_at(&store, event("e2", "a", 2), vec![windowed("01B", "e2", "w", debounce, NOW + 500, 2)], NOW + 500)
+            .await;
+    assert!(joined.runs.is_empty() && joined.skipped.is_empty(), "{what}: the next joins it: {joined:?}");
+    let run_a = store.run("01A").await.expect("run").expect("01A");
+    assert_eq!((run_a.wake_at, run_a.event_ids), (Some(NOW + 1_500), vec!["e2".to_owned()]), "{what}: moved, chosen");
+    assert!(store.run("01B").await.expect("run").is_none(), "{what}: no second run");
+    if let Some(queries) = store.queries() {
+        let went = queries.debounces_of_event("e2").await.expect("windows");
+        assert_eq!(went.iter().map(|d| d.run_id.as_str()).collect::<Vec<_>>(), ["01A"], "{what}: recorded");
+    }
+    let early = store.claim(&claimer("w1", &["w"], Duration::from_secs(30)), NOW + 1_000, 10).await.expect("claim");
+    assert!(early.is_empty(), "{what}: not due at its first close: {early:?}");
+    claim_one(&store, "w", NOW + 1_500).await;
+    let after =
+        accept_at(&store, event("e3", "a", 3), vec![windowed("01C", "e3", "w", debounce, NOW + 1_500, 3)], NOW + 1_500)
+            .await;
+    assert_eq!(ids(&after.runs), vec!["01C"], "{what}: a claimed window's run takes no event: a new window opens");
+    let batch = WindowRule::Batch { max_size: 2 };
+    let first = accept_at(&store, event("e4", "a", 4), vec![windowed("01D", "e4", "b", batch, NOW, 4)], NOW).await;
+    assert_eq!(ids(&first.runs), vec!["01D"]);
+    let full = accept_at(&store, event("e5", "a", 5), vec![windowed("01E", "e5", "b", batch, NOW, 5)], NOW + 1).await;
+    assert!(full.runs.is_empty(), "{what}: the second event fills the batch");
+    let run_d = store.run("01D").await.expect("run").expect("01D");
+    assert_eq!((run_d.wake_at, run_d.event_ids.len()), (Some(NOW + 1), 2), "{what}: a full batch is due at once");
+    let next = accept_at(&store, event("e6", "a", 6), vec![windowed("01F", "e6", "b", batch, NOW, 6)], NOW + 2).await;
+    assert_eq!(ids(&next.runs), vec!["01F"], "{what}: and the next event opens another");
+}
+
+/// Accepts twenty events at once, each with the run `make(i)` makes: answers the runs
+/// created and the skips, over all of them.
+async fn accept_at_once(store: &Arc<dyn Store>, make: impl Fn(usize) -> NewRun) -> (Vec<String>, usize) {
+    let accepts: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            let run = make(i);
+            let event = event(&run.run.event_ids[0], "a", i64::try_from(i).unwrap_or(0));
+            tokio::spawn(async move { accept_at(&store, event, vec![run], NOW).await })
+        })
+        .collect();
+    let (mut created, mut skipped) = (Vec::new(), 0);
+    for accept in accepts {
+        let accepted = accept.await.expect("accept task");
+        created.extend(accepted.runs.into_iter().map(|r| r.id));
+        skipped += accepted.skipped.len();
+    }
+    (created, skipped)
+}
+
+async fn accepts_at_once_share_each_gate_and_window(store: Arc<dyn Store>) {
+    let options = [FlowControl::RateLimit, FlowControl::Singleton, FlowControl::Debounce, FlowControl::BatchEvents];
+    if !options.into_iter().all(|o| store.enforces(o)) {
+        return;
+    }
+    let what = "accepts_at_once_share_each_gate_and_window";
+    let rated = |i: usize| gated(run(&format!("01R{i:02}"), "f", &format!("r{i}")), Some(("f:k", 1, 60_000)), None);
+    let (created, skipped) = accept_at_once(&store, rated).await;
+    assert_eq!((created.len(), skipped), (1, 19), "{what}: a limit of one admits one of twenty at once");
+    let single = |i: usize| gated(run(&format!("01S{i:02}"), "g", &format!("s{i}")), None, Some(("g", false)));
+    let (created, skipped) = accept_at_once(&store, single).await;
+    assert_eq!((created.len(), skipped), (1, 19), "{what}: a singleton lock gets one holder");
+    let debounce = WindowRule::Debounce { period_ms: 60_000, all_events: false };
+    let quiet = |i: usize| {
+        let ts = i64::try_from(i).unwrap_or(0);
+        windowed(&format!("01W{i:02}"), &format!("w{i}"), "w", debounce, NOW, ts)
+    };
+    let (created, _) = accept_at_once(&store, quiet).await;
+    assert_eq!(created.len(), 1, "{what}: twenty events at once go into one window: {created:?}");
+    let run = store.run(&created[0]).await.expect("run").expect("the window's run");
+    assert_eq!(run.event_ids, ["w19"], "{what}: with the newest event");
+    let batch =
+        |i: usize| windowed(&format!("01B{i:02}"), &format!("b{i}"), "b", WindowRule::Batch { max_size: 5 }, NOW, 0);
+    let (created, _) = accept_at_once(&store, batch).await;
+    assert_eq!(created.len(), 4, "{what}: twenty events at once fill four batches of five: {created:?}");
+    for id in &created {
+        let run = store.run(id).await.expect("run").expect("a batch's run");
+        assert_eq!(run.event_ids.len(), 5, "{what}: each full: {run:?}");
+    }
 }

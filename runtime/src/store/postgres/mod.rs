@@ -33,15 +33,20 @@
 //!   half second by their `version` and `seq`) to [`Store::changes`]: best effort, a change
 //!   whose transaction commits long after it began may be missed by the live view (never by
 //!   the lists).
-//! - **Flow control** is not enforced by this store yet, so an engine refuses to start
-//!   functions that set `concurrency`, `throttle`, `priority`, `rate_limit`, `idempotency`,
-//!   `singleton`, `debounce` or `batch_events` on it ([`WorkQueue::enforces`]). Timeouts hold: the engine makes a run due at its
-//!   finish deadline, and its pass cancels it.
+//! - **Flow control decided when a run is created** (`rate_limit`, `idempotency`, `singleton`,
+//!   `debounce`, `batch_events`) holds across workers: the transaction that accepts an event
+//!   locks the row of each rate bucket, singleton lock and window it decides on (creating it
+//!   if need be), so two workers accepting at once decide one after the other, and skips are
+//!   stored with the event (`gates`). **Claim-time flow control** (`concurrency`, `throttle`,
+//!   `priority`) is not enforced by this store yet, so an engine refuses to start functions
+//!   that set it ([`WorkQueue::enforces`]). Timeouts hold: the engine makes a run
+//!   due at its finish deadline, and its pass cancels it.
 //! - **Failures**: a statement that fails because the connection broke (a Postgres restart), a
 //!   serialization failure or a deadlock is retried with back-off for a while (one minute by
 //!   default); the pool reconnects, and work resumes. A write whose commit went through but
 //!   whose answer was lost leaves no run leased to nobody: its retry gives such runs back.
 
+mod gates;
 mod listen;
 mod read;
 mod schema;
@@ -61,8 +66,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use super::{
-    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, EventQuery, FlowControl, Lease, LogLine,
-    Queries, RunLog, RunQuery, RunRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, Debounced, EventQuery, FlowControl,
+    Lease, LogLine, Queries, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError,
+    StoredEvent, WorkQueue,
 };
 use crate::engine::Change;
 use crate::model::Millis;
@@ -534,9 +540,15 @@ impl RunLog for PostgresStore {
 #[async_trait]
 impl WorkQueue for PostgresStore {
     fn enforces(&self, option: FlowControl) -> bool {
-        // None yet: the engine refuses functions that set any of them on this store.
-        let _ = option;
-        false
+        // Those decided when a run is created (`gates`); the claim-time ones not yet.
+        match option {
+            FlowControl::RateLimit
+            | FlowControl::Idempotency
+            | FlowControl::Singleton
+            | FlowControl::Debounce
+            | FlowControl::BatchEvents => true,
+            FlowControl::Concurrency | FlowControl::Throttle | FlowControl::Priority => false,
+        }
     }
 
     async fn claim(&self, claim: &ClaimFor, now: Millis, max: usize) -> Result<Vec<Lease>, StoreError> {
@@ -661,6 +673,24 @@ impl Queries for PostgresStore {
 
     async fn runs_cancelled_by(&self, event_id: &str, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
         self.shared.retrying("list cancelled runs", || read::runs_cancelled_by(&self.shared, event_id, limit)).await
+    }
+
+    async fn skips_of_event(&self, event_id: &str) -> Result<Vec<SkipRecord>, StoreError> {
+        self.shared.retrying("list an event's skips", || read::skips_of_event(&self.shared, event_id)).await
+    }
+
+    async fn skips_of_function(&self, function_id: &str, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
+        self.shared
+            .retrying("list a function's skips", || read::skips_of_function(&self.shared, function_id, limit))
+            .await
+    }
+
+    async fn debounces_of_event(&self, event_id: &str) -> Result<Vec<Debounced>, StoreError> {
+        self.shared.retrying("list an event's windows", || read::debounces_of_event(&self.shared, event_id)).await
+    }
+
+    async fn skip_counts(&self) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        self.shared.retrying("count skips", || read::skip_counts(&self.shared)).await
     }
 }
 

@@ -1,5 +1,7 @@
 //! The store's reads: records decoded from rows, the queue's next due time, matchers, and the
-//! dev UI's lists.
+//! dev UI's lists (skips and windows among them).
+
+use std::collections::HashMap;
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -8,8 +10,8 @@ use super::{Fail, Shared};
 use crate::model::{EventSource, Millis};
 use crate::store::types::effective_limit;
 use crate::store::{
-    EventQuery, Join, LogLine, Matcher, MatcherKind, Memo, RunQuery, RunRecord, RunStatus, StepKind, StepRecord,
-    StoreError, StoredEvent,
+    Debounced, EventQuery, Join, LogLine, Matcher, MatcherKind, Memo, RunQuery, RunRecord, RunStatus, SkipRecord,
+    StepKind, StepRecord, StoreError, StoredEvent,
 };
 use crate::Payload;
 
@@ -284,6 +286,68 @@ pub(super) async fn logs(s: &Shared, run_id: &str) -> Result<Vec<LogLine>, Fail>
                 ts: r.try_get(3)?,
                 level: r.try_get(4)?,
                 message: r.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+const SKIP_COLUMNS: &str = "function_id, event_id, reason, at";
+
+fn skip_from(row: &Row) -> Result<SkipRecord, Fail> {
+    let reason: String = row.try_get(2)?;
+    Ok(SkipRecord {
+        function_id: row.try_get(0)?,
+        event_id: row.try_get(1)?,
+        reason: serde_json::from_str(&reason)?,
+        at: row.try_get(3)?,
+    })
+}
+
+/// The skips of the event `event_id`, in the order they were recorded.
+pub(super) async fn skips_of_event(s: &Shared, event_id: &str) -> Result<Vec<SkipRecord>, Fail> {
+    let client = s.client().await?;
+    let stmt =
+        client.prepare_cached(&format!("SELECT {SKIP_COLUMNS} FROM skips WHERE event_id = $1 ORDER BY seq")).await?;
+    client.query(&stmt, &[&event_id]).await?.iter().map(skip_from).collect()
+}
+
+/// A function's skips, newest first.
+pub(super) async fn skips_of_function(s: &Shared, function_id: &str, limit: usize) -> Result<Vec<SkipRecord>, Fail> {
+    let client = s.client().await?;
+    let stmt = client
+        .prepare_cached(&format!("SELECT {SKIP_COLUMNS} FROM skips WHERE function_id = $1 ORDER BY seq DESC LIMIT $2"))
+        .await?;
+    let limit = i64::try_from(effective_limit(limit)).unwrap_or(i64::MAX);
+    client.query(&stmt, &[&function_id, &limit]).await?.iter().map(skip_from).collect()
+}
+
+pub(super) async fn skip_counts(s: &Shared) -> Result<HashMap<String, u64>, Fail> {
+    let client = s.client().await?;
+    let rows = client.query("SELECT function_id, skipped FROM skip_counts", &[]).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<_, String>(0)?, u64::try_from(r.try_get::<_, i64>(1)?).unwrap_or_default())))
+        .collect()
+}
+
+/// The windows the event `event_id` went into.
+pub(super) async fn debounces_of_event(s: &Shared, event_id: &str) -> Result<Vec<Debounced>, Fail> {
+    let client = s.client().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT event_id, function_id, run_id, key, at FROM windowed WHERE event_id = $1 ORDER BY at, function_id",
+        )
+        .await?;
+    client
+        .query(&stmt, &[&event_id])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Debounced {
+                event_id: r.try_get(0)?,
+                function_id: r.try_get(1)?,
+                run_id: r.try_get(2)?,
+                key: r.try_get(3)?,
+                at: r.try_get(4)?,
             })
         })
         .collect()

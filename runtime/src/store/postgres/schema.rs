@@ -21,8 +21,18 @@
 //! - `version` (from the `changes` sequence) and `writer` on `runs` and `events` let a worker
 //!   relay the changes other workers made to its dev UI's live stream.
 //!
-//! New state (flow control: concurrency, throttles, debounces) goes in new tables added by
-//! new migrations at the end of [`MIGRATIONS`].
+//! - Event-time flow control (version 3), each table keyed by what two workers accepting at
+//!   once must agree on, its row locked by the accepting transaction (an upsert that creates or
+//!   locks it, so the first of two racing workers decides and the second waits for its commit):
+//!   `rate_states` (a rate limit's or an idempotency key's GCRA time, in µs; a time in the past
+//!   is the same as none, so spent rows are deleted a few at a time, by `rate_states_by_tat`),
+//!   `flow_locks` (a singleton lock's holder, checked against its run's status), `windows`
+//!   (a debounce window's or a batch's open window and its run, by bucket), `windowed` (the
+//!   events windows took, for the dev UI), `skips` and `skip_counts` (runs that rate limits,
+//!   idempotency or a singleton lock did not create).
+//!
+//! New state (flow control: concurrency, throttles) goes in new tables added by new migrations
+//! at the end of [`MIGRATIONS`].
 
 use tokio_postgres::Client;
 
@@ -128,6 +138,46 @@ CREATE INDEX step_logs_by_run ON step_logs (run_id, seq);
     r#"
 -- Leases on the run in a row that expired (their worker died mid-pass), for Lease::interrupted.
 ALTER TABLE runs ADD COLUMN interrupted integer NOT NULL DEFAULT 0;
+"#,
+    r#"
+-- Event-time flow control (rate limits, idempotency, singleton, debounce, batches): state kept
+-- per key, locked by the transaction that accepts an event.
+CREATE TABLE rate_states (
+    key text PRIMARY KEY,
+    tat bigint NOT NULL
+);
+CREATE INDEX rate_states_by_tat ON rate_states (tat);
+CREATE TABLE flow_locks (
+    lock text PRIMARY KEY,
+    run_id text
+);
+CREATE TABLE windows (
+    bucket text PRIMARY KEY,
+    run_id text,
+    state text
+);
+CREATE INDEX windows_by_run ON windows (run_id);
+CREATE TABLE windowed (
+    event_id text NOT NULL,
+    function_id text NOT NULL,
+    run_id text NOT NULL,
+    key text NOT NULL,
+    at bigint NOT NULL,
+    PRIMARY KEY (event_id, function_id)
+);
+CREATE TABLE skips (
+    seq bigserial PRIMARY KEY,
+    function_id text NOT NULL,
+    event_id text NOT NULL,
+    reason text NOT NULL,
+    at bigint NOT NULL
+);
+CREATE INDEX skips_by_event ON skips (event_id, seq);
+CREATE INDEX skips_by_function ON skips (function_id, seq);
+CREATE TABLE skip_counts (
+    function_id text PRIMARY KEY,
+    skipped bigint NOT NULL
+);
 "#,
 ];
 

@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
 
+use super::gates::{self, Gated, Outcome};
 use super::{Fail, Shared};
 use crate::model::Millis;
 use crate::store::{
     Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Checkpoint, ClaimFor, CreatedRun, DropMatchers, Lease,
-    LogLine, Matcher, NewEvent, NewRun, Resolution, StepRecord, StoreError,
+    LogLine, Matcher, NewEvent, NewRun, Resolution, SkipRecord, StepRecord, StoreError,
 };
 
 /// Statuses of runs that ended.
-const TERMINAL: &str = "('Completed', 'Failed', 'Cancelled')";
+pub(super) const TERMINAL: &str = "('Completed', 'Failed', 'Cancelled')";
 
 /// What a committed write changes in this process's memory, and tells the other workers.
 #[derive(Debug, Default)]
@@ -37,7 +38,7 @@ pub(super) struct Effects {
     pub(super) work: bool,
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     Ok(serde_json::to_string(value)?)
 }
 
@@ -275,7 +276,7 @@ async fn resolve(client: &impl GenericClient, matcher: Option<&str>, step: &Step
 
 /// Asks for an active run's cancellation (the first reason stays) and makes it due by `at`.
 /// `None` when the run has ended or does not exist; else whether no worker holds it.
-async fn cancel(
+pub(super) async fn cancel(
     client: &impl GenericClient,
     run_id: &str,
     cancellation: &str,
@@ -292,9 +293,9 @@ async fn cancel(
 
 /// Runs, by column.
 #[derive(Debug, Default)]
-struct Runs {
-    id: Vec<String>,
-    function_id: Vec<String>,
+pub(super) struct Runs {
+    pub(super) id: Vec<String>,
+    pub(super) function_id: Vec<String>,
     event_id: Vec<String>,
     event_ids: Vec<String>,
     status: Vec<String>,
@@ -304,15 +305,16 @@ struct Runs {
     ended_at: Vec<Option<i64>>,
     output: Vec<Option<String>>,
     error: Vec<Option<String>>,
-    wake_at: Vec<Option<i64>>,
+    pub(super) wake_at: Vec<Option<i64>>,
     state: Vec<String>,
     parent: Vec<Option<String>>,
     rerun_of: Vec<Option<String>>,
-    dedupe_key: Vec<String>,
+    pub(super) dedupe_key: Vec<String>,
     /// The id of the batch's event that creates the run (`None`: an event-less run).
     owner: Vec<Option<String>>,
-    /// Its flow control keys (JSON; `None` when it has none). Stored, not enforced across
-    /// workers yet: see the module documentation.
+    /// Its flow control keys (JSON; `None` when it has none). Those decided at creation are
+    /// enforced ([`super::gates`]); concurrency, throttles and priorities are stored, not
+    /// enforced across workers yet: see the module documentation.
     flow: Vec<Option<String>>,
 }
 
@@ -343,6 +345,30 @@ impl Runs {
         self.flow.push((!run.flow.is_empty()).then(|| json(&run.flow)).transpose()?);
         Ok(())
     }
+
+    /// Its run `i` alone, without an owner (inserted whatever the batch's events did).
+    fn one(&self, i: usize) -> Runs {
+        Runs {
+            id: vec![self.id[i].clone()],
+            function_id: vec![self.function_id[i].clone()],
+            event_id: vec![self.event_id[i].clone()],
+            event_ids: vec![self.event_ids[i].clone()],
+            status: vec![self.status[i].clone()],
+            attempt: vec![self.attempt[i]],
+            created_at: vec![self.created_at[i]],
+            started_at: vec![self.started_at[i]],
+            ended_at: vec![self.ended_at[i]],
+            output: vec![self.output[i].clone()],
+            error: vec![self.error[i].clone()],
+            wake_at: vec![self.wake_at[i]],
+            state: vec![self.state[i].clone()],
+            parent: vec![self.parent[i].clone()],
+            rerun_of: vec![self.rerun_of[i].clone()],
+            dedupe_key: vec![self.dedupe_key[i].clone()],
+            owner: vec![None],
+            flow: vec![self.flow[i].clone()],
+        }
+    }
 }
 
 /// Says once per process that this store keeps flow control's keys but does not enforce them.
@@ -359,7 +385,7 @@ fn warn_flow_not_enforced(function_id: &str) {
 
 /// Events, by column.
 #[derive(Debug, Default)]
-struct Events {
+pub(super) struct Events {
     id: Vec<String>,
     name: Vec<String>,
     data: Vec<String>,
@@ -376,7 +402,12 @@ pub(super) struct Accepting {
     events: Events,
     /// Per event: whether it is the first with its id in the batch (later ones are never new).
     first: Vec<bool>,
+    /// Every run, in order.
     runs: Runs,
+    /// The runs no gate decides on, inserted with the events.
+    plain: Runs,
+    /// The runs gates decide on, one at a time after the events (see [`super::gates`]).
+    gated: Vec<Gated>,
     /// Per run: the index of its event, `None` for an event-less run.
     run_event: Vec<Option<usize>>,
     steps: Steps,
@@ -386,15 +417,17 @@ pub(super) struct Accepting {
     resolved: Steps,
     /// (event index, run, cancellation, at).
     cancels: Vec<(usize, String, String, Millis)>,
+    /// When it is accepted, on the engine's clock (see [`Batch::at`]).
+    at: Millis,
 }
 
 impl Accepting {
     pub(super) fn encode(batch: &Batch) -> Result<Accepting, StoreError> {
-        Accepting::encode_parts(&batch.events, &batch.runs)
+        Accepting::encode_parts(&batch.events, &batch.runs, batch.at)
     }
 
-    fn encode_parts(events: &[NewEvent], lone: &[NewRun]) -> Result<Accepting, StoreError> {
-        let mut out = Accepting::default();
+    fn encode_parts(events: &[NewEvent], lone: &[NewRun], at: Millis) -> Result<Accepting, StoreError> {
+        let mut out = Accepting { at, ..Accepting::default() };
         let mut seen = HashSet::new();
         let mut steps: Vec<&StepRecord> = Vec::new();
         let mut resolved: Vec<&StepRecord> = Vec::new();
@@ -414,7 +447,7 @@ impl Accepting {
                 continue;
             }
             for run in &new.runs {
-                out.runs.push(run, Some(&e.id))?;
+                out.push_run(run, Some(&e.id))?;
                 out.run_event.push(Some(i));
                 steps.extend(&run.steps);
                 for m in &run.matchers {
@@ -430,7 +463,7 @@ impl Accepting {
             }
         }
         for run in lone {
-            out.runs.push(run, None)?;
+            out.push_run(run, None)?;
             out.run_event.push(None);
             steps.extend(&run.steps);
             for m in &run.matchers {
@@ -442,9 +475,23 @@ impl Accepting {
         Ok(out)
     }
 
+    fn push_run(&mut self, run: &NewRun, owner: Option<&str>) -> Result<(), StoreError> {
+        let i = self.runs.id.len();
+        self.runs.push(run, owner)?;
+        match Gated::of(run, i, self.runs.one(i)) {
+            Some(gated) => self.gated.push(gated),
+            None => self.plain.push(run, owner)?,
+        }
+        Ok(())
+    }
+
     /// Whether more than the events and runs are written (then a transaction holds it all).
     fn needs_transaction(&self) -> bool {
-        !self.steps.is_empty() || !self.matchers.is_empty() || !self.resolves.is_empty() || !self.cancels.is_empty()
+        !self.steps.is_empty()
+            || !self.matchers.is_empty()
+            || !self.resolves.is_empty()
+            || !self.cancels.is_empty()
+            || !self.gated.is_empty()
     }
 
     fn is_empty(&self) -> bool {
@@ -455,18 +502,17 @@ impl Accepting {
 /// What inserting a batch did: per event (new, runs created), the event-less runs created.
 type Inserted = (Vec<Accepted>, Vec<CreatedRun>);
 
-/// Inserts a batch's events and runs; then, for the events that were new, their runs' steps and
-/// matchers, the waits they resolve and the runs they cancel.
-async fn insert_batch(
+/// Inserts events and runs (a run with an owner only if this statement inserted its event),
+/// the runs due by `at` leased to `claim`: answers the events inserted and, for each run
+/// inserted, its lease token if it was leased.
+pub(super) async fn insert_rows(
     client: &impl GenericClient,
     s: &Shared,
-    rows: &Accepting,
+    e: &Events,
+    r: &Runs,
     claim: Option<&ClaimFor>,
-    effects: &mut Effects,
-) -> Result<Inserted, Fail> {
-    if rows.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
+    at: Millis,
+) -> Result<(HashSet<String>, HashMap<String, Option<i64>>), Fail> {
     let stmt = client
         .prepare_cached(
             "WITH ev AS (
@@ -482,16 +528,17 @@ async fn insert_batch(
                 SELECT u.id, u.function_id, u.event_id, u.event_ids, u.status, u.attempt, u.created_at, u.started_at,
                        u.ended_at, u.output, u.error, u.wake_at, u.state, u.parent, u.rerun_of, u.dedupe_key, u.flow,
                        $9::bigint,
-                       CASE WHEN $27::text IS NULL OR u.wake_at IS NULL THEN NULL ELSE nextval('lease_tokens') END,
-                       CASE WHEN u.wake_at IS NULL THEN NULL ELSE $27::text END,
-                       CASE WHEN $27::text IS NULL OR u.wake_at IS NULL THEN NULL
-                            ELSE clock_timestamp() + $28::bigint * interval '1 millisecond' END
+                       CASE WHEN l.leased THEN nextval('lease_tokens') END,
+                       CASE WHEN l.leased THEN $27::text END,
+                       CASE WHEN l.leased THEN clock_timestamp() + $28::bigint * interval '1 millisecond' END
                 FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::integer[],
                             $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
                             $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $29::text[])
                      WITH ORDINALITY
                      AS u(id, function_id, event_id, event_ids, status, attempt, created_at, started_at, ended_at,
-                          output, error, wake_at, state, parent, rerun_of, dedupe_key, owner, flow, ord)
+                          output, error, wake_at, state, parent, rerun_of, dedupe_key, owner, flow, ord),
+                     -- A run is leased on insert only if it is due (a window's is not, until it closes).
+                     LATERAL (SELECT $27::text IS NOT NULL AND u.wake_at <= $30::bigint AS leased) l
                 WHERE u.owner IS NULL OR u.owner IN (SELECT id FROM ev)
                 ORDER BY u.ord
                 ON CONFLICT (dedupe_key, function_id) DO NOTHING
@@ -500,7 +547,6 @@ async fn insert_batch(
             SELECT true, id, NULL::bigint FROM ev UNION ALL SELECT false, id, lease_token FROM ru",
         )
         .await?;
-    let (e, r) = (&rows.events, &rows.runs);
     let claimer = claim.map(|c| c.worker.clone());
     let ttl = claim.map_or(0, |c| i64::try_from(c.ttl.as_millis()).unwrap_or(i64::MAX));
     let found = client
@@ -536,6 +582,7 @@ async fn insert_batch(
                 &claimer,
                 &ttl,
                 &r.flow,
+                &at,
             ],
         )
         .await?;
@@ -549,7 +596,45 @@ async fn insert_batch(
             created.insert(id, row.get(2));
         }
     }
+    Ok((new_events, created))
+}
+
+/// Inserts a batch's events and the runs no gate decides on; then, for the events that were
+/// new, the gated runs (one at a time, in order: see [`super::gates`]), the runs' steps and
+/// matchers, the waits they resolve and the runs they cancel.
+async fn insert_batch(
+    client: &impl GenericClient,
+    s: &Shared,
+    rows: &Accepting,
+    claim: Option<&ClaimFor>,
+    effects: &mut Effects,
+) -> Result<Inserted, Fail> {
+    if rows.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (e, r) = (&rows.events, &rows.runs);
+    let (new_events, mut created) = insert_rows(client, s, e, &rows.plain, claim, rows.at).await?;
     let new: Vec<bool> = rows.first.iter().zip(&e.id).map(|(first, id)| *first && new_events.contains(id)).collect();
+    let mut skipped: Vec<Vec<SkipRecord>> = vec![Vec::new(); e.id.len()];
+    for gated in &rows.gated {
+        let event = rows.run_event[gated.index];
+        if event.is_some_and(|event| !new[event]) {
+            continue;
+        }
+        // An event-less run (a re-run) is gated as its own event, as the other stores do.
+        let event_id = event.map_or(&r.id[gated.index], |event| &e.id[event]);
+        match gates::create(client, s, gated, event_id, rows.at, claim, effects).await? {
+            Outcome::Created(token) => {
+                created.insert(r.id[gated.index].clone(), token);
+            }
+            Outcome::Skipped(skip) => {
+                if let Some(event) = event {
+                    skipped[event].push(skip);
+                }
+            }
+            Outcome::Duplicate | Outcome::Windowed => {}
+        }
+    }
     let mut per_event: Vec<Vec<CreatedRun>> = vec![Vec::new(); e.id.len()];
     let mut lone = Vec::new();
     for (i, id) in r.id.iter().enumerate() {
@@ -593,8 +678,8 @@ async fn insert_batch(
     let accepted =
         e.id.iter()
             .zip(new)
-            .zip(per_event)
-            .map(|((event_id, new), runs)| Accepted { event_id: event_id.clone(), new, runs, skipped: Vec::new() })
+            .zip(per_event.into_iter().zip(skipped))
+            .map(|((event_id, new), (runs, skipped))| Accepted { event_id: event_id.clone(), new, runs, skipped })
             .collect();
     Ok((accepted, lone))
 }
@@ -784,6 +869,8 @@ pub(super) struct Acking {
     emitted: Accepting,
     resume: Steps,
     at: Millis,
+    /// The singleton lock the run holds, let go when it ends.
+    singleton: Option<String>,
 }
 
 impl Acking {
@@ -798,9 +885,10 @@ impl Acking {
             waiting_on: ack.waiting_on.clone(),
             matchers: ack.matchers.iter().map(MatcherRow::encode).collect::<Result<_, _>>()?,
             drop_matchers: ack.drop_matchers.clone(),
-            emitted: Accepting::encode_parts(&ack.events, &[])?,
+            emitted: Accepting::encode_parts(&ack.events, &[], ack.at)?,
             resume: Steps::encode(ack.resume.iter().map(|r| &r.record))?,
             at: ack.at,
+            singleton: ack.run.flow.singleton.clone(),
         })
     }
 }
@@ -873,6 +961,7 @@ pub(super) async fn ack(
     }
     if rows.terminal {
         effects.released_ended.push(lease.run_id.clone());
+        gates::ended(&tx, &lease.run_id, rows.singleton.as_deref()).await?;
     } else {
         let matchers: Vec<&MatcherRow> = rows.matchers.iter().collect();
         effects.observed.extend(insert_matchers(&tx, &s.channel("observe"), &matchers).await?);

@@ -661,17 +661,8 @@ fn join_window(
     let joined = window.join(gate, event_id, at);
     let events = json(&window.run_events(gate.rule))?;
     let held: Option<FlowKeys> = flow.as_deref().map(serde_json::from_str).transpose()?;
-    let keys = match joined {
-        Joined::Held => None,
-        // The chosen event's flow control; the singleton lock stays the one the run took.
-        Joined::Chosen => {
-            let mut keys = window::moved(new.keys.clone().unwrap_or_default(), new.run.wake_at, window.due);
-            keys.singleton = held.and_then(|h| h.singleton);
-            Some(keys)
-        }
-        // The run's own flow control, its start deadline moved to now.
-        Joined::Full => Some(window::moved(held.unwrap_or_default(), Some(planned), window.due)),
-    };
+    let chosen = new.keys.clone().unwrap_or_default();
+    let keys = window::joined_flow(joined, chosen, new.run.wake_at, held, planned, window.due);
     match keys {
         Some(keys) => {
             let item = ItemFlow::new(&keys, created_at, None, false);
