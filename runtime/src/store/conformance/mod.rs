@@ -3,6 +3,7 @@
 //! queries against fresh stores; [`engines::run_all`] runs two engines over one store.
 
 pub mod engines;
+mod limits;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -51,6 +52,9 @@ where
     invoked_results_resume_the_caller(make().await).await;
     gates_skip_runs_record_why_and_charge_only_what_they_admit(make().await).await;
     singleton_locks_are_held_until_the_run_ends(make().await).await;
+    if limits::enforced(&*make().await) {
+        limits::run_all(&make).await;
+    }
 }
 
 const NOW: i64 = 1_000;

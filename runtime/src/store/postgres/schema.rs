@@ -20,9 +20,18 @@
 //!   and tells each worker which event names to look matchers up for.
 //! - `version` (from the `changes` sequence) and `writer` on `runs` and `events` let a worker
 //!   relay the changes other workers made to its dev UI's live stream.
+//! - Claim-time flow control (version 3): `gated` marks the runs whose function sets a
+//!   concurrency limit, a throttle or a priority; `runs_due` holds ungated runs only, so the
+//!   plain claim never walks past a backlog that limits hold back, and `runs_gated_due` orders
+//!   the gated ones by `score` (`created_at` minus the priority). `buckets` lists the budgets a
+//!   run counts against, so a claim can leave out those that are full. `flow_holds` has a row
+//!   per slot a lease took (bucket, run, whether run-level, the lease's token): what is in use
+//!   is counted from it and the runs' leases, so a dead worker's slots come back when its lease
+//!   expires, with no counter to repair. `throttle_times` holds each throttle's theoretical
+//!   arrival time (GCRA, µs), keyed `throttle:<bucket>`.
 //!
-//! New state (flow control: concurrency, throttles, debounces) goes in new tables added by
-//! new migrations at the end of [`MIGRATIONS`].
+//! New state goes in new tables or columns added by new migrations at the end of
+//! [`MIGRATIONS`].
 
 use tokio_postgres::Client;
 
@@ -128,6 +137,28 @@ CREATE INDEX step_logs_by_run ON step_logs (run_id, seq);
     r#"
 -- Leases on the run in a row that expired (their worker died mid-pass), for Lease::interrupted.
 ALTER TABLE runs ADD COLUMN interrupted integer NOT NULL DEFAULT 0;
+"#,
+    r#"
+-- Claim-time flow control (concurrency, throttle, priority), shared by every worker.
+ALTER TABLE runs ADD COLUMN gated boolean NOT NULL DEFAULT false;
+ALTER TABLE runs ADD COLUMN score bigint NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN buckets text[] NOT NULL DEFAULT '{}';
+DROP INDEX runs_due;
+CREATE INDEX runs_due ON runs (wake_at) WHERE wake_at IS NOT NULL AND lease_token IS NULL AND NOT gated;
+CREATE INDEX runs_gated_due ON runs (score) WHERE wake_at IS NOT NULL AND lease_token IS NULL AND gated;
+CREATE INDEX runs_gated_wake ON runs (wake_at) WHERE wake_at IS NOT NULL AND lease_token IS NULL AND gated;
+CREATE TABLE flow_holds (
+    bucket text NOT NULL,
+    run_id text NOT NULL,
+    per_run boolean NOT NULL,
+    token bigint NOT NULL,
+    PRIMARY KEY (bucket, run_id, per_run)
+);
+CREATE INDEX flow_holds_by_run ON flow_holds (run_id);
+CREATE TABLE throttle_times (
+    key text PRIMARY KEY,
+    tat bigint NOT NULL
+);
 "#,
 ];
 
