@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookflow::model::{ConcurrencySlot, FlowKeys, ThrottleSlot};
-use hookflow::store::{Ack, Acked, Batch, ClaimFor, Lease, NewRun, PostgresStore, RunLog, RunQuery, RunStatus, WorkQueue};
+use hookflow::store::{
+    Ack, Acked, Batch, ClaimFor, Lease, NewRun, PostgresStore, RunLog, RunQuery, RunStatus, WorkQueue,
+};
 use hookflow::{EngineBuilder, RawEvent, Registry};
 use hookflow_tests::postgres;
 

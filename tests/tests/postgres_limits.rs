@@ -20,7 +20,8 @@ fn start(dir: &std::path::Path, db: &str, generation: u32) -> Worker {
 }
 
 async fn send(client: &reqwest::Client, worker: &Worker, from: usize, n: usize) {
-    let body: Vec<_> = (from..from + n).map(|i| json!({"name": "limit/go", "id": format!("go-{i}"), "data": {}})).collect();
+    let body: Vec<_> =
+        (from..from + n).map(|i| json!({"name": "limit/go", "id": format!("go-{i}"), "data": {}})).collect();
     let resp = client.post(format!("{}/e/key", worker.url)).json(&body).send().await.expect("send");
     assert!(resp.status().is_success(), "the worker accepts the events: {}", resp.status());
 }

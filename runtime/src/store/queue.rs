@@ -807,10 +807,7 @@ fn throttled_until(state: &State, flow: &ItemFlow, now: Millis) -> Option<Millis
     if flow.started {
         return None;
     }
-    flow.throttle
-        .iter()
-        .filter_map(|slot| throttle_wait(slot, state.throttles.get(&slot.bucket).copied(), now))
-        .max()
+    flow.throttle.iter().filter_map(|slot| throttle_wait(slot, state.throttles.get(&slot.bucket).copied(), now)).max()
 }
 
 /// Whether a run's flow control admits its pass now (for a run claimed as it is inserted).

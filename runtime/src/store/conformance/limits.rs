@@ -38,8 +38,7 @@ fn limited(id: &str, created_at: i64, flow: FlowKeys) -> RunRecord {
 }
 
 async fn accept_runs(store: &Arc<dyn Store>, runs: Vec<RunRecord>) {
-    let events =
-        runs.into_iter().map(|r| with_runs(event(&r.event_ids[0], "a", 1), vec![r])).collect::<Vec<_>>();
+    let events = runs.into_iter().map(|r| with_runs(event(&r.event_ids[0], "a", 1), vec![r])).collect::<Vec<_>>();
     accept(store, events).await;
 }
 
@@ -157,7 +156,11 @@ async fn priority_orders_a_function_s_due_work(store: Arc<dyn Store>) {
     let priority = |ms: i64| FlowKeys { priority_ms: ms, prioritized: true, ..FlowKeys::default() };
     accept_runs(
         &store,
-        vec![limited("01A", NOW, priority(-60_000)), limited("01B", NOW + 10, priority(0)), limited("01C", NOW + 20, priority(60_000))],
+        vec![
+            limited("01A", NOW, priority(-60_000)),
+            limited("01B", NOW + 10, priority(0)),
+            limited("01C", NOW + 20, priority(60_000)),
+        ],
     )
     .await;
     let mut order = Vec::new();

@@ -100,11 +100,7 @@ impl Candidate {
 
     /// The throttles its next pass needs: only a start is throttled.
     fn throttles(&self) -> impl Iterator<Item = (String, &crate::model::ThrottleSlot)> {
-        self.flow
-            .throttle
-            .iter()
-            .filter(move |_| !self.started)
-            .map(|t| (format!("{THROTTLE_KEY}{}", t.bucket), t))
+        self.flow.throttle.iter().filter(move |_| !self.started).map(|t| (format!("{THROTTLE_KEY}{}", t.bucket), t))
     }
 
     fn keys(&self) -> Vec<String> {
@@ -115,6 +111,15 @@ impl Candidate {
         keys.extend(self.throttles().map(|(k, _)| k));
         keys
     }
+}
+
+/// A run a claim admitted.
+struct Taken {
+    run: String,
+    /// Whether it is taken over from an expired lease.
+    expired: bool,
+    /// The slots its lease takes: (bucket, run-level).
+    holds: Vec<(String, bool)>,
 }
 
 /// The budgets a claim holds the locks of, as read under them.
@@ -158,8 +163,7 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
     let (mut full, mut full_for_starts) = (Vec::<String>::new(), Vec::<String>::new());
     let mut seen: Vec<String> = Vec::new();
     let mut out = Outcome { complete: true, ..Outcome::default() };
-    // Per lease taken: its run, and the holds it takes (bucket, per_run).
-    let mut taken: Vec<(String, bool, Vec<(String, bool)>)> = Vec::new();
+    let mut taken: Vec<Taken> = Vec::new();
     for round in 0..ROUNDS {
         let rows = tx.query(&select, &[&functions, &now, &full, &full_for_starts, &seen, &ROUND]).await?;
         let fetched = rows.len();
@@ -190,7 +194,7 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
                 break;
             }
             if c.past_deadline {
-                taken.push((c.id.clone(), c.expired, Vec::new()));
+                taken.push(Taken { run: c.id.clone(), expired: c.expired, holds: Vec::new() });
                 continue;
             }
             let keys = c.keys();
@@ -204,7 +208,11 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
                 c.buckets().find(|(b, _, limit)| budgets.in_use.get(*b).copied().unwrap_or(0) >= *limit)
             {
                 out.held_back.push((c.id.clone(), HeldBack::Concurrency { bucket: bucket.to_owned() }));
-                if per_run { full_for_starts.push(bucket.to_owned()) } else { full.push(bucket.to_owned()) }
+                if per_run {
+                    full_for_starts.push(bucket.to_owned())
+                } else {
+                    full.push(bucket.to_owned())
+                }
                 continue;
             }
             let wait = c
@@ -227,7 +235,7 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
                 budgets.tats.insert(key.clone(), tat);
                 budgets.charged.insert(key, tat);
             }
-            taken.push((c.id.clone(), c.expired, holds));
+            taken.push(Taken { run: c.id.clone(), expired: c.expired, holds });
         }
         if taken.len() >= max || fetched < usize::try_from(ROUND).unwrap_or(usize::MAX) {
             break;
@@ -239,7 +247,7 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
     }
     out.leases = take(&tx, claim, &taken, &budgets).await?;
     tx.commit().await?;
-    out.taken = taken.into_iter().map(|(id, _, _)| id).collect();
+    out.taken = taken.into_iter().map(|t| t.run).collect();
     Ok(out)
 }
 
@@ -307,18 +315,18 @@ async fn lock(
 async fn take(
     tx: &impl GenericClient,
     claim: &ClaimFor,
-    taken: &[(String, bool, Vec<(String, bool)>)],
+    taken: &[Taken],
     budgets: &Budgets,
 ) -> Result<Vec<Lease>, Fail> {
     if taken.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = taken.iter().map(|(id, _, _)| id.as_str()).collect();
+    let ids: Vec<&str> = taken.iter().map(|t| t.run.as_str()).collect();
     let (mut hold_bucket, mut hold_run, mut hold_per_run) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, _, holds) in taken {
-        for (bucket, per_run) in holds {
+    for t in taken {
+        for (bucket, per_run) in &t.holds {
             hold_bucket.push(bucket.as_str());
-            hold_run.push(id.as_str());
+            hold_run.push(t.run.as_str());
             hold_per_run.push(*per_run);
         }
     }
@@ -341,9 +349,7 @@ async fn take(
         )
         .await?;
     let ttl = i64::try_from(claim.ttl.as_millis()).unwrap_or(i64::MAX);
-    let rows = tx
-        .query(&stmt, &[&ids, &claim.worker, &ttl, &hold_bucket, &hold_run, &hold_per_run])
-        .await?;
+    let rows = tx.query(&stmt, &[&ids, &claim.worker, &ttl, &hold_bucket, &hold_run, &hold_per_run]).await?;
     if !budgets.charged.is_empty() {
         let (keys, tats): (Vec<&String>, Vec<Micros>) = budgets.charged.iter().map(|(k, t)| (k, *t)).unzip();
         let stmt = tx
@@ -371,11 +377,11 @@ async fn take(
     // In the order admitted (score order).
     Ok(taken
         .iter()
-        .filter_map(|(id, expired, _)| {
-            if *expired {
-                tracing::warn!(run_id = %id, "a worker's lease expired: the run is claimed again");
+        .filter_map(|t| {
+            if t.expired {
+                tracing::warn!(run_id = %t.run, "a worker's lease expired: the run is claimed again");
             }
-            by_id.remove(id)
+            by_id.remove(&t.run)
         })
         .collect())
 }

@@ -690,10 +690,13 @@ impl WorkQueue for PostgresStore {
         let (checked, retry) = {
             let seen = self.shared.gated_seen.lock();
             functions.iter().fold((Millis::MAX, None::<Millis>), |(checked, retry), f| match seen.get(f) {
-                Some((at, r)) => (checked.min(*at), match (retry, *r) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }),
+                Some((at, r)) => (
+                    checked.min(*at),
+                    match (retry, *r) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    },
+                ),
                 None => (Millis::MIN, retry),
             })
         };

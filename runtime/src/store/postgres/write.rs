@@ -614,12 +614,7 @@ pub(super) async fn accept(s: &Shared, rows: &Accepting, claim: Option<&ClaimFor
 /// Leases due runs without claim-time flow control (the others are `claims`'); answers them,
 /// and whether gated runs of these functions are due too (checked in the same statement, so the
 /// functions without limits pay no round trip for it).
-pub(super) async fn claim(
-    s: &Shared,
-    claim: &ClaimFor,
-    now: Millis,
-    max: usize,
-) -> Result<(Vec<Lease>, bool), Fail> {
+pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize) -> Result<(Vec<Lease>, bool), Fail> {
     if max == 0 || claim.functions.is_empty() {
         return Ok((Vec::new(), false));
     }
@@ -886,9 +881,8 @@ pub(super) async fn ack(
     if rows.gated {
         // Its step-level slots end with the lease (and its run-level ones with the run): other
         // workers may have runs waiting for them.
-        let holds = tx
-            .prepare_cached("DELETE FROM flow_holds WHERE run_id = $1 AND (NOT per_run OR $2::boolean)")
-            .await?;
+        let holds =
+            tx.prepare_cached("DELETE FROM flow_holds WHERE run_id = $1 AND (NOT per_run OR $2::boolean)").await?;
         tx.execute(&holds, &[&lease.run_id, &rows.terminal]).await?;
         effects.work = true;
     }
