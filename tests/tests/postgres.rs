@@ -461,6 +461,7 @@ async fn flow_keys_are_kept_with_the_run() {
         concurrency: vec![ConcurrencySlot { bucket: "fn:f:user_1".into(), limit: 2, per_run: true }],
         throttle: vec![ThrottleSlot { bucket: "f:0:".into(), limit: 5, period_ms: 60_000, burst: 2 }],
         priority_ms: -30_000,
+        prioritized: true,
         start_deadline: Some(99),
         finish_timeout_ms: Some(5_000),
         singleton: Some("f".into()),

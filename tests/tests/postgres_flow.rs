@@ -1,4 +1,5 @@
-//! Flow control on the Postgres store, across workers: two engines, each with a store of its
+//! Flow control decided when a run is created (rate limits, idempotency, singletons,
+//! debounces, batches) on the Postgres store, across workers: two engines, each with a store of its
 //! own (its own pool and connections) on one Postgres schema, stand for two worker processes,
 //! and events sent to both at once are decided as if one worker had accepted them all. In a
 //! binary of its own, since an `App` started on Postgres elsewhere collects every function
@@ -10,14 +11,9 @@ use std::time::Duration;
 use hookflow::prelude::*;
 use hookflow::store::{RunRecord, RunStatus, SkipReason, Store};
 use hookflow::testing::TestEngine;
-use hookflow::{Clock, EngineBuilder, FunctionDef, RawEvent, Registry, TestClock};
+use hookflow::{Clock, FunctionDef, RawEvent, TestClock};
 use hookflow_tests::postgres;
 use serde_json::{json, Value};
-
-#[inngest_fn(id = "pg-limited", event = "pg/limited", concurrency(limit = 2))]
-async fn pg_limited() -> Result<()> {
-    Ok(())
-}
 
 #[inngest_fn(id = "pg-rate", event = "pg/rate", rate_limit(limit = 1, period = "1h"))]
 async fn pg_rate() -> Result<()> {
@@ -108,19 +104,6 @@ async fn skips(a: &TestEngine, b: &TestEngine, function: &str) -> Vec<SkipReason
     let counted = qa.skip_counts().await.expect("counts");
     assert_eq!(counted.get(function).copied().unwrap_or(0), of_a.len() as u64, "the count is the records'");
     of_a.into_iter().map(|s| s.reason).collect()
-}
-
-/// Concurrency, throttle and priority are not enforced by this store yet: an engine refuses a
-/// function that sets one, rather than accepting it and ignoring it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_engine_refuses_flow_control_the_store_does_not_enforce() {
-    let Some(url) = postgres::url("an_engine_refuses_flow_control_the_store_does_not_enforce") else { return };
-    let store = postgres::store_in(&url, &postgres::unique("refuse")).await;
-    let mut registry = Registry::empty();
-    registry.add(pg_limited::DEF).expect("unique ids");
-    let refused = EngineBuilder::new("refuse", registry).store(Arc::new(store)).start().await;
-    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(message.contains("`pg-limited` sets `concurrency`"), "{message}");
 }
 
 /// A rate limit of one run an hour, fed fifty events by two workers at once: one run, and the

@@ -71,6 +71,7 @@ pub(super) fn flow_keys(exprs: &Exprs, spec: &FunctionSpec, event: &dyn EventJso
         concurrency,
         throttle,
         priority_ms,
+        prioritized: options.priority.is_some(),
         start_deadline: timeouts.and_then(|t| t.start).map(|d| now.saturating_add(millis(d))),
         finish_timeout_ms: timeouts.and_then(|t| t.finish).map(millis),
         singleton: None,

@@ -307,6 +307,10 @@ pub struct FlowKeys {
     /// How far ahead (positive) or behind its work is ordered among its function's, in ms.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub priority_ms: Millis,
+    /// Its function sets `priority` (so its runs are ordered by it even when this one's is 0: a
+    /// store that orders runs without priorities differently must know).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prioritized: bool,
     /// When it is cancelled if it has not started by then (`timeouts.start`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_deadline: Option<Millis>,

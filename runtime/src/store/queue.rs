@@ -224,7 +224,7 @@ pub(crate) struct LocalQueue {
 }
 
 /// Microseconds since the Unix epoch.
-type Micros = i64;
+pub(crate) type Micros = i64;
 
 /// GCRA: the emission interval and the tolerance of a throttle, in microseconds.
 fn gcra(slot: &ThrottleSlot) -> (Micros, Micros) {
@@ -238,6 +238,20 @@ fn gcra(slot: &ThrottleSlot) -> (Micros, Micros) {
 /// throttle faster than one start per millisecond admits several per millisecond, at its rate.
 fn admitted_from(allowed_at: Micros) -> Millis {
     allowed_at.div_euclid(1_000)
+}
+
+/// When a throttle whose theoretical arrival time is `tat` (none yet: idle) admits a start, if
+/// later than `now`.
+pub(crate) fn throttle_wait(slot: &ThrottleSlot, tat: Option<Micros>, now: Millis) -> Option<Millis> {
+    let (_, tolerance) = gcra(slot);
+    let from = admitted_from(tat.unwrap_or(Micros::MIN).saturating_sub(tolerance));
+    (from > now).then_some(from)
+}
+
+/// A throttle's theoretical arrival time once it admitted a start at `now`.
+pub(crate) fn throttle_charge(slot: &ThrottleSlot, tat: Option<Micros>, now: Millis) -> Micros {
+    let (interval, _) = gcra(slot);
+    tat.unwrap_or(Micros::MIN).max(now.saturating_mul(1_000)) + interval
 }
 
 impl LocalQueue {
@@ -793,15 +807,7 @@ fn throttled_until(state: &State, flow: &ItemFlow, now: Millis) -> Option<Millis
     if flow.started {
         return None;
     }
-    flow.throttle
-        .iter()
-        .filter_map(|slot| {
-            let (_, tolerance) = gcra(slot);
-            let tat = state.throttles.get(&slot.bucket).copied().unwrap_or(Micros::MIN);
-            let from = admitted_from(tat.saturating_sub(tolerance));
-            (from > now).then_some(from)
-        })
-        .max()
+    flow.throttle.iter().filter_map(|slot| throttle_wait(slot, state.throttles.get(&slot.bucket).copied(), now)).max()
 }
 
 /// Whether a run's flow control admits its pass now (for a run claimed as it is inserted).
@@ -831,9 +837,7 @@ fn take(state: &mut State, run: &Arc<str>, until: u64, now: Millis) -> Lease {
     }
     if !flow.started {
         for slot in &flow.throttle {
-            let (interval, _) = gcra(slot);
-            let now_us = now.saturating_mul(1_000);
-            let tat = state.throttles.get(&slot.bucket).copied().unwrap_or(Micros::MIN).max(now_us) + interval;
+            let tat = throttle_charge(slot, state.throttles.get(&slot.bucket).copied(), now);
             state.throttles.insert(slot.bucket.clone(), tat);
             state.dirty_throttles.insert(slot.bucket.clone(), tat);
         }

@@ -3,6 +3,7 @@
 //! queries against fresh stores; [`engines::run_all`] runs two engines over one store.
 
 pub mod engines;
+mod limits;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -53,6 +54,9 @@ where
     singleton_locks_are_held_until_the_run_ends(make().await).await;
     windows_take_events_until_their_run_is_claimed_or_full(make().await).await;
     accepts_at_once_share_each_gate_and_window(make().await).await;
+    if limits::enforced(&*make().await) {
+        limits::run_all(&make).await;
+    }
 }
 
 const NOW: i64 = 1_000;

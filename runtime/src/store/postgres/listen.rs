@@ -88,6 +88,7 @@ pub(super) async fn run(shared: Weak<Shared>) {
                         }
                         s.listening.store(true, Ordering::SeqCst);
                         // Whatever was notified while the connection was down: look now.
+                        s.forget_gated();
                         s.signal.notify_waiters();
                         if failing {
                             tracing::info!("listening for other workers' notifications again");
@@ -98,6 +99,7 @@ pub(super) async fn run(shared: Weak<Shared>) {
                         while let Some(n) = rx.recv().await {
                             let Some(s) = shared.upgrade() else { return };
                             if n.channel() == channels[0] {
+                                s.forget_gated();
                                 s.signal.notify_waiters();
                             } else if n.channel() == channels[1] {
                                 let run = n.payload();

@@ -33,26 +33,33 @@
 //!   half second by their `version` and `seq`) to [`Store::changes`]: best effort, a change
 //!   whose transaction commits long after it began may be missed by the live view (never by
 //!   the lists).
-//! - **Flow control decided when a run is created** (`rate_limit`, `idempotency`, `singleton`,
-//!   `debounce`, `batch_events`) holds across workers: the transaction that accepts an event
-//!   locks the row of each rate bucket, singleton lock and window it decides on (creating it
-//!   if need be), so two workers accepting at once decide one after the other, and skips are
-//!   stored with the event (`gates`). **Claim-time flow control** (`concurrency`, `throttle`,
-//!   `priority`) is not enforced by this store yet, so an engine refuses to start functions
-//!   that set it ([`WorkQueue::enforces`]). Timeouts hold: the engine makes a run
-//!   due at its finish deadline, and its pass cancels it.
+//! - **Flow control** holds across workers. Options decided when a run is created
+//!   (`rate_limit`, `idempotency`, `singleton`, `debounce`, `batch_events`): the transaction
+//!   that accepts an event locks the row of each rate bucket, singleton lock and window it
+//!   decides on (creating it if need be), so two workers accepting at once decide one after
+//!   the other, and skips are stored with the event (`gates`). Options decided at claim time
+//!   (`concurrency`, `throttle`, `priority`): runs whose function sets one are claimed in a
+//!   transaction that locks the budgets they need and counts what is in use under those locks
+//!   (see `claims`), so a limit of N is never exceeded and a throttle token never spent twice,
+//!   whichever workers claim at once. A step-level slot lives as long as the lease that took it
+//!   (an ack or release ends it, and a dead worker's lease expires with its slots); a run-level
+//!   one from the run's start to its end. Other runs are claimed as before, by a statement that
+//!   never walks past limited ones. [`WorkQueue::held_back`] answers for the runs this worker's
+//!   claims saw held back. Timeouts hold: the engine makes a run due at its finish deadline,
+//!   and its pass cancels it; a run past its deadline is claimed past every limit.
 //! - **Failures**: a statement that fails because the connection broke (a Postgres restart), a
 //!   serialization failure or a deadlock is retried with back-off for a while (one minute by
 //!   default); the pool reconnects, and work resumes. A write whose commit went through but
 //!   whose answer was lost leaves no run leased to nobody: its retry gives such runs back.
 
+mod claims;
 mod gates;
 mod listen;
 mod read;
 mod schema;
 mod write;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -66,9 +73,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use super::{
-    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, Debounced, EventQuery, FlowControl,
-    Lease, LogLine, Queries, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError,
-    StoredEvent, WorkQueue,
+    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, Debounced, EventQuery, HeldBack,
+    Lease, LogLine, Queries, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store,
+    StoreError, StoredEvent, WorkQueue,
 };
 use crate::engine::Change;
 use crate::model::Millis;
@@ -135,7 +142,15 @@ pub(crate) struct Shared {
     /// Whether the notification connection is up (else `observes` answers `true`).
     listening: AtomicBool,
     changes: broadcast::Sender<Change>,
+    /// Per function: until when this worker's last claim looked at its due gated runs (those
+    /// due by then were held back), and when a throttle it saw admits a start.
+    gated_seen: Mutex<HashMap<String, (Millis, Option<Millis>)>>,
+    /// Runs this worker's claims saw held back by flow control, and why.
+    held_back: Mutex<HashMap<String, HeldBack>>,
 }
+
+/// Held-back runs remembered beyond this many are forgotten (the dev UI then shows no reason).
+const MAX_HELD_BACK: usize = 10_000;
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -229,6 +244,8 @@ impl PostgresStore {
             observed_notes: std::sync::atomic::AtomicU64::new(0),
             listening: AtomicBool::new(false),
             changes,
+            gated_seen: Mutex::new(HashMap::new()),
+            held_back: Mutex::new(HashMap::new()),
         });
         shared.load_observed().await?;
         let cursors = listen::change_cursors(&shared).await?;
@@ -456,6 +473,45 @@ impl Shared {
         }
     }
 
+    /// Records what a claim saw of gated runs at `now` (`None`: none was due).
+    fn saw_gated(&self, functions: &[String], now: Millis, outcome: Option<&claims::Outcome>) {
+        {
+            let mut seen = self.gated_seen.lock();
+            for f in functions {
+                match outcome {
+                    Some(o) if !o.complete => {
+                        seen.remove(f);
+                    }
+                    Some(o) => {
+                        seen.insert(f.clone(), (now, o.retry_at));
+                    }
+                    // No gated run is due: only what was remembered changes (the functions
+                    // without limits keep costing nothing here).
+                    None => {
+                        if let Some(entry) = seen.get_mut(f) {
+                            *entry = (now, None);
+                        }
+                    }
+                }
+            }
+        }
+        let Some(outcome) = outcome else { return };
+        let mut held = self.held_back.lock();
+        for run in &outcome.taken {
+            held.remove(run);
+        }
+        if held.len() + outcome.held_back.len() > MAX_HELD_BACK {
+            held.clear();
+        }
+        held.extend(outcome.held_back.iter().cloned());
+    }
+
+    /// Work may have become claimable (a slot freed, a run due): gated runs held back are
+    /// looked at again.
+    pub(crate) fn forget_gated(&self) {
+        self.gated_seen.lock().clear();
+    }
+
     /// Applies what a committed write did to this process's memory, and tells the other
     /// workers (best effort: polling covers a lost notification).
     async fn settle(&self, effects: write::Effects) {
@@ -488,6 +544,7 @@ impl Shared {
         let mut channels = Vec::new();
         let mut payloads = Vec::new();
         if effects.work {
+            self.forget_gated();
             self.signal.notify_waiters();
             channels.push(self.channel("work"));
             payloads.push(String::new());
@@ -539,22 +596,23 @@ impl RunLog for PostgresStore {
 
 #[async_trait]
 impl WorkQueue for PostgresStore {
-    fn enforces(&self, option: FlowControl) -> bool {
-        // Those decided when a run is created (`gates`); the claim-time ones not yet.
-        match option {
-            FlowControl::RateLimit
-            | FlowControl::Idempotency
-            | FlowControl::Singleton
-            | FlowControl::Debounce
-            | FlowControl::BatchEvents => true,
-            FlowControl::Concurrency | FlowControl::Throttle | FlowControl::Priority => false,
-        }
-    }
-
     async fn claim(&self, claim: &ClaimFor, now: Millis, max: usize) -> Result<Vec<Lease>, StoreError> {
-        let leases = self.shared.retrying("claim", || write::claim(&self.shared, claim, now, max)).await?;
+        let (mut leases, gated) = self.shared.retrying("claim", || write::claim(&self.shared, claim, now, max)).await?;
+        if gated && leases.len() < max {
+            let room = max - leases.len();
+            let outcome =
+                self.shared.retrying("claim gated runs", || claims::claim(&self.shared, claim, now, room)).await?;
+            self.shared.saw_gated(&claim.functions, now, Some(&outcome));
+            leases.extend(outcome.leases);
+        } else if !gated {
+            self.shared.saw_gated(&claim.functions, now, None);
+        }
         self.shared.held.lock().extend(leases.iter().map(|l| l.run_id.clone()));
         Ok(leases)
+    }
+
+    fn held_back(&self, run_id: &str) -> Option<HeldBack> {
+        self.shared.held_back.lock().get(run_id).cloned()
     }
 
     async fn renew(&self, leases: &[Lease], ttl: Duration) -> Result<Vec<bool>, StoreError> {
@@ -625,7 +683,24 @@ impl WorkQueue for PostgresStore {
     }
 
     async fn next_due(&self, functions: &[String]) -> Result<Option<Millis>, StoreError> {
-        self.shared.retrying("next due", || read::next_due(&self.shared, functions)).await
+        let (checked, retry) = {
+            let seen = self.shared.gated_seen.lock();
+            functions.iter().fold((Millis::MAX, None::<Millis>), |(checked, retry), f| match seen.get(f) {
+                Some((at, r)) => (
+                    checked.min(*at),
+                    match (retry, *r) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    },
+                ),
+                None => (Millis::MIN, retry),
+            })
+        };
+        let due = self.shared.retrying("next due", || read::next_due(&self.shared, functions, checked)).await?;
+        Ok(match (due, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 
     fn work_signal(&self) -> Arc<Notify> {

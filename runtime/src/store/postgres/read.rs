@@ -143,7 +143,10 @@ pub(super) async fn events(s: &Shared, ids: &[String]) -> Result<Vec<StoredEvent
 }
 
 /// The earliest due time of an unleased run of `functions`, or of one whose lease expired.
-pub(super) async fn next_due(s: &Shared, functions: &[String]) -> Result<Option<Millis>, Fail> {
+/// Gated runs (see `claims`) count from `checked` on only: those due before were looked at by
+/// this worker's last claim, which held them back (a freed slot signals work; an expired lease
+/// of a gated run is found by the scheduler's periodic look).
+pub(super) async fn next_due(s: &Shared, functions: &[String], checked: Millis) -> Result<Option<Millis>, Fail> {
     if functions.is_empty() {
         return Ok(None);
     }
@@ -152,12 +155,16 @@ pub(super) async fn next_due(s: &Shared, functions: &[String]) -> Result<Option<
         .prepare_cached(
             "SELECT least(
                 (SELECT min(wake_at) FROM runs
-                 WHERE wake_at IS NOT NULL AND lease_token IS NULL AND function_id = ANY($1)),
+                 WHERE wake_at IS NOT NULL AND lease_token IS NULL AND NOT gated AND function_id = ANY($1)),
                 (SELECT min(wake_at) FROM runs
-                 WHERE lease_token IS NOT NULL AND lease_until < clock_timestamp() AND function_id = ANY($1)))",
+                 WHERE lease_token IS NOT NULL AND lease_until < clock_timestamp() AND NOT gated
+                   AND function_id = ANY($1)),
+                (SELECT min(wake_at) FROM runs
+                 WHERE wake_at IS NOT NULL AND lease_token IS NULL AND gated AND wake_at > $2
+                   AND function_id = ANY($1)))",
         )
         .await?;
-    Ok(client.query_one(&stmt, &[&functions]).await?.get(0))
+    Ok(client.query_one(&stmt, &[&functions, &checked]).await?.get(0))
 }
 
 /// The matchers for `name` that `incoming` (JSON text) may satisfy, not expired at `now`: joins

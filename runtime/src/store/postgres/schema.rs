@@ -20,7 +20,6 @@
 //!   and tells each worker which event names to look matchers up for.
 //! - `version` (from the `changes` sequence) and `writer` on `runs` and `events` let a worker
 //!   relay the changes other workers made to its dev UI's live stream.
-//!
 //! - Event-time flow control (version 3), each table keyed by what two workers accepting at
 //!   once must agree on, its row locked by the accepting transaction (an upsert that creates or
 //!   locks it, so the first of two racing workers decides and the second waits for its commit):
@@ -30,9 +29,18 @@
 //!   (a debounce window's or a batch's open window and its run, by bucket), `windowed` (the
 //!   events windows took, for the dev UI), `skips` and `skip_counts` (runs that rate limits,
 //!   idempotency or a singleton lock did not create).
+//! - Claim-time flow control (version 4): `gated` marks the runs whose function sets a
+//!   concurrency limit, a throttle or a priority; `runs_due` holds ungated runs only, so the
+//!   plain claim never walks past a backlog that limits hold back, and `runs_gated_due` orders
+//!   the gated ones by `score` (`created_at` minus the priority). `buckets` lists the budgets a
+//!   run counts against, so a claim can leave out those that are full. `flow_holds` has a row
+//!   per slot a lease took (bucket, run, whether run-level, the lease's token): what is in use
+//!   is counted from it and the runs' leases, so a dead worker's slots come back when its lease
+//!   expires, with no counter to repair. `throttle_times` holds each throttle's theoretical
+//!   arrival time (GCRA, µs), keyed `throttle:<bucket>`.
 //!
-//! New state (flow control: concurrency, throttles) goes in new tables added by new migrations
-//! at the end of [`MIGRATIONS`].
+//! New state goes in new tables or columns added by new migrations at the end of
+//! [`MIGRATIONS`].
 
 use tokio_postgres::Client;
 
@@ -177,6 +185,28 @@ CREATE INDEX skips_by_function ON skips (function_id, seq);
 CREATE TABLE skip_counts (
     function_id text PRIMARY KEY,
     skipped bigint NOT NULL
+);
+"#,
+    r#"
+-- Claim-time flow control (concurrency, throttle, priority), shared by every worker.
+ALTER TABLE runs ADD COLUMN gated boolean NOT NULL DEFAULT false;
+ALTER TABLE runs ADD COLUMN score bigint NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN buckets text[] NOT NULL DEFAULT '{}';
+DROP INDEX runs_due;
+CREATE INDEX runs_due ON runs (wake_at) WHERE wake_at IS NOT NULL AND lease_token IS NULL AND NOT gated;
+CREATE INDEX runs_gated_due ON runs (score) WHERE wake_at IS NOT NULL AND lease_token IS NULL AND gated;
+CREATE INDEX runs_gated_wake ON runs (wake_at) WHERE wake_at IS NOT NULL AND lease_token IS NULL AND gated;
+CREATE TABLE flow_holds (
+    bucket text NOT NULL,
+    run_id text NOT NULL,
+    per_run boolean NOT NULL,
+    token bigint NOT NULL,
+    PRIMARY KEY (bucket, run_id, per_run)
+);
+CREATE INDEX flow_holds_by_run ON flow_holds (run_id);
+CREATE TABLE throttle_times (
+    key text PRIMARY KEY,
+    tat bigint NOT NULL
 );
 "#,
 ];

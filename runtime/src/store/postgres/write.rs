@@ -9,7 +9,7 @@ use std::time::Duration;
 use deadpool_postgres::GenericClient;
 
 use super::gates::{self, Gated, Outcome};
-use super::{Fail, Shared};
+use super::{claims, Fail, Shared};
 use crate::model::Millis;
 use crate::store::{
     Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Checkpoint, ClaimFor, CreatedRun, DropMatchers, Lease,
@@ -312,10 +312,15 @@ pub(super) struct Runs {
     pub(super) dedupe_key: Vec<String>,
     /// The id of the batch's event that creates the run (`None`: an event-less run).
     owner: Vec<Option<String>>,
-    /// Its flow control keys (JSON; `None` when it has none). Those decided at creation are
-    /// enforced ([`super::gates`]); concurrency, throttles and priorities are stored, not
-    /// enforced across workers yet: see the module documentation.
+    /// Its flow control keys (JSON; `None` when it has none): those decided at creation are
+    /// enforced by [`super::gates`], the claim-time ones by `claims`.
     flow: Vec<Option<String>>,
+    /// Whether its claims go through claim-time flow control (see `claims`).
+    gated: Vec<bool>,
+    /// Its order among its function's due work (`created_at` minus its priority).
+    score: Vec<i64>,
+    /// The budgets it counts against (a JSON array), for claims to leave out full ones.
+    budgets: Vec<String>,
 }
 
 impl Runs {
@@ -338,11 +343,10 @@ impl Runs {
         self.rerun_of.push(run.rerun_of.clone());
         self.dedupe_key.push(run.dedupe_key());
         self.owner.push(owner.map(str::to_owned));
-        if !run.flow.concurrency.is_empty() || !run.flow.throttle.is_empty() || run.flow.priority_ms != 0 {
-            // Only a function synced at run time gets here: engines refuse such local functions.
-            warn_flow_not_enforced(&run.function_id);
-        }
         self.flow.push((!run.flow.is_empty()).then(|| json(&run.flow)).transpose()?);
+        self.gated.push(claims::is_gated(&run.flow));
+        self.score.push(run.created_at.saturating_sub(run.flow.priority_ms));
+        self.budgets.push(json(&claims::budgets(&run.flow))?);
         Ok(())
     }
 
@@ -367,19 +371,10 @@ impl Runs {
             dedupe_key: vec![self.dedupe_key[i].clone()],
             owner: vec![None],
             flow: vec![self.flow[i].clone()],
+            gated: vec![self.gated[i]],
+            score: vec![self.score[i]],
+            budgets: vec![self.budgets[i].clone()],
         }
-    }
-}
-
-/// Says once per process that this store keeps flow control's keys but does not enforce them.
-fn warn_flow_not_enforced(function_id: &str) {
-    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        tracing::warn!(
-            function_id,
-            "the Postgres store does not enforce concurrency limits, throttles or priorities yet: runs of \
-             functions that set them start as soon as they are due"
-        );
     }
 }
 
@@ -524,21 +519,24 @@ pub(super) async fn insert_rows(
             ), ru AS (
                 INSERT INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, started_at,
                                   ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key, flow,
-                                  writer, lease_token, lease_owner, lease_until)
+                                  gated, score, buckets, writer, lease_token, lease_owner, lease_until)
                 SELECT u.id, u.function_id, u.event_id, u.event_ids, u.status, u.attempt, u.created_at, u.started_at,
                        u.ended_at, u.output, u.error, u.wake_at, u.state, u.parent, u.rerun_of, u.dedupe_key, u.flow,
-                       $9::bigint,
+                       u.gated, u.score, ARRAY(SELECT jsonb_array_elements_text(u.budgets::jsonb)), $9::bigint,
                        CASE WHEN l.leased THEN nextval('lease_tokens') END,
                        CASE WHEN l.leased THEN $27::text END,
                        CASE WHEN l.leased THEN clock_timestamp() + $28::bigint * interval '1 millisecond' END
                 FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::integer[],
                             $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
-                            $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $29::text[])
+                            $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $29::text[],
+                            $30::boolean[], $31::bigint[], $32::text[])
                      WITH ORDINALITY
                      AS u(id, function_id, event_id, event_ids, status, attempt, created_at, started_at, ended_at,
-                          output, error, wake_at, state, parent, rerun_of, dedupe_key, owner, flow, ord),
-                     -- A run is leased on insert only if it is due (a window's is not, until it closes).
-                     LATERAL (SELECT $27::text IS NOT NULL AND u.wake_at <= $30::bigint AS leased) l
+                          output, error, wake_at, state, parent, rerun_of, dedupe_key, owner, flow, gated, score,
+                          budgets, ord),
+                     -- A run is leased on insert only if it is due (a window's is not, until it closes),
+                     -- and only if no limit gates its claims (those go through `claims`).
+                     LATERAL (SELECT $27::text IS NOT NULL AND u.wake_at <= $33::bigint AND NOT u.gated AS leased) l
                 WHERE u.owner IS NULL OR u.owner IN (SELECT id FROM ev)
                 ORDER BY u.ord
                 ON CONFLICT (dedupe_key, function_id) DO NOTHING
@@ -582,6 +580,9 @@ pub(super) async fn insert_rows(
                 &claimer,
                 &ttl,
                 &r.flow,
+                &r.gated,
+                &r.score,
+                &r.budgets,
                 &at,
             ],
         )
@@ -698,9 +699,12 @@ pub(super) async fn accept(s: &Shared, rows: &Accepting, claim: Option<&ClaimFor
     Ok((Accepts { events, runs }, effects))
 }
 
-pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize) -> Result<Vec<Lease>, Fail> {
+/// Leases due runs without claim-time flow control (the others are `claims`'); answers them,
+/// and whether gated runs of these functions are due too (checked in the same statement, so the
+/// functions without limits pay no round trip for it).
+pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize) -> Result<(Vec<Lease>, bool), Fail> {
     if max == 0 || claim.functions.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
     let client = s.client().await?;
     let stmt = client
@@ -708,28 +712,40 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
             "WITH c AS (
                 SELECT id, wake_at, false AS expired FROM (
                     SELECT id, wake_at FROM runs
-                    WHERE lease_token IS NULL AND wake_at IS NOT NULL AND wake_at <= $2 AND function_id = ANY($1)
+                    WHERE lease_token IS NULL AND wake_at IS NOT NULL AND NOT gated AND wake_at <= $2
+                      AND function_id = ANY($1)
                     ORDER BY wake_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
                 UNION ALL
                 SELECT id, wake_at, true FROM (
                     SELECT id, wake_at FROM runs
-                    WHERE lease_token IS NOT NULL AND lease_until < clock_timestamp() AND function_id = ANY($1)
+                    WHERE lease_token IS NOT NULL AND lease_until < clock_timestamp() AND NOT gated
+                      AND function_id = ANY($1)
                     ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED) expired
                 ORDER BY wake_at LIMIT $3
+            ), l AS (
+                UPDATE runs r SET lease_token = nextval('lease_tokens'), lease_owner = $4,
+                    lease_until = clock_timestamp() + $5::bigint * interval '1 millisecond',
+                    interrupted = r.interrupted + CASE WHEN c.expired THEN 1 ELSE 0 END
+                FROM c WHERE r.id = c.id
+                RETURNING r.id, r.function_id, r.lease_token, c.wake_at, c.expired, r.interrupted
             )
-            UPDATE runs r SET lease_token = nextval('lease_tokens'), lease_owner = $4,
-                lease_until = clock_timestamp() + $5::bigint * interval '1 millisecond',
-                interrupted = r.interrupted + CASE WHEN c.expired THEN 1 ELSE 0 END
-            FROM c WHERE r.id = c.id
-            RETURNING r.id, r.function_id, r.lease_token, c.wake_at, c.expired, r.interrupted",
+            SELECT id, function_id, lease_token, wake_at, expired, interrupted FROM l
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL
+            WHERE EXISTS (SELECT 1 FROM runs WHERE gated AND lease_token IS NULL AND wake_at IS NOT NULL
+                                                  AND wake_at <= $2 AND function_id = ANY($1))
+               OR EXISTS (SELECT 1 FROM runs WHERE gated AND lease_token IS NOT NULL
+                                                  AND lease_until < clock_timestamp() AND function_id = ANY($1))",
         )
         .await?;
     let functions: Vec<&str> = claim.functions.iter().map(String::as_str).collect();
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     let ttl = i64::try_from(claim.ttl.as_millis()).unwrap_or(i64::MAX);
     let rows = client.query(&stmt, &[&functions, &now, &limit, &claim.worker, &ttl]).await?;
+    let gated = rows.iter().any(|row| row.get::<_, Option<String>>(0).is_none());
     let mut leases: Vec<(Option<i64>, Lease)> = rows
         .iter()
+        .filter(|row| row.get::<_, Option<String>>(0).is_some())
         .map(|row| {
             let run_id: String = row.get(0);
             if row.get::<_, bool>(4) {
@@ -743,7 +759,7 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
         })
         .collect();
     leases.sort_by_key(|(due, _)| *due);
-    Ok(leases.into_iter().map(|(_, lease)| lease).collect())
+    Ok((leases.into_iter().map(|(_, lease)| lease).collect(), gated))
 }
 
 /// Extends leases still held; answers which are, and the held runs whose cancellation was asked.
@@ -861,6 +877,8 @@ pub(super) async fn checkpoint(s: &Shared, lease: &Lease, rows: &Checkpointing) 
 pub(super) struct Acking {
     run: Runs,
     terminal: bool,
+    /// Whether the run holds slots (see `claims`), which the ack frees.
+    gated: bool,
     cancel: Option<String>,
     steps: Steps,
     waiting_on: Vec<String>,
@@ -880,6 +898,7 @@ impl Acking {
         Ok(Acking {
             run,
             terminal: ack.run.status.is_terminal(),
+            gated: claims::is_gated(&ack.run.flow),
             cancel: opt_json(ack.run.cancellation.as_ref())?,
             steps: Steps::encode(&ack.steps)?,
             waiting_on: ack.waiting_on.clone(),
@@ -950,6 +969,14 @@ pub(super) async fn ack(
         .await?
         .get(0);
     let mut effects = Effects { released: vec![lease.run_id.clone()], ..Effects::default() };
+    if rows.gated {
+        // Its step-level slots end with the lease (and its run-level ones with the run): other
+        // workers may have runs waiting for them.
+        let holds =
+            tx.prepare_cached("DELETE FROM flow_holds WHERE run_id = $1 AND (NOT per_run OR $2::boolean)").await?;
+        tx.execute(&holds, &[&lease.run_id, &rows.terminal]).await?;
+        effects.work = true;
+    }
     if rows.terminal || rows.drop_matchers == DropMatchers::All {
         let gone = tx.query("DELETE FROM matchers WHERE run_id = $1 RETURNING event", &[&lease.run_id]).await?;
         effects.unobserved.extend(gone.iter().map(|r| r.get::<_, String>(0)));
@@ -993,18 +1020,25 @@ pub(super) async fn release_unlearned(s: &Shared, owner: &str) -> Result<bool, F
     Ok(released > 0)
 }
 
-/// Gives a run back, due at `due`, if the lease is still held; answers whether it was.
+/// Gives a run back, due at `due`, if the lease is still held, with the step-level slots it
+/// held (see `claims`); answers whether it was.
 pub(super) async fn release(s: &Shared, lease: &Lease, due: Millis) -> Result<bool, Fail> {
     let client = s.client().await?;
     let stmt = client
         .prepare_cached(&format!(
-            "UPDATE runs SET wake_at = CASE WHEN status IN {TERMINAL} THEN NULL ELSE $3::bigint END,
-                lease_token = NULL, lease_owner = NULL, lease_until = NULL, interrupted = 0
-             WHERE id = $1 AND lease_token = $2"
+            "WITH r AS (
+                UPDATE runs SET wake_at = CASE WHEN status IN {TERMINAL} THEN NULL ELSE $3::bigint END,
+                    lease_token = NULL, lease_owner = NULL, lease_until = NULL, interrupted = 0
+                WHERE id = $1 AND lease_token = $2 RETURNING gated
+            ), h AS (
+                DELETE FROM flow_holds WHERE run_id = $1 AND NOT per_run AND EXISTS (SELECT 1 FROM r WHERE gated)
+            )
+            SELECT count(*) FROM r"
         ))
         .await?;
     let token = i64::try_from(lease.token).unwrap_or(-1);
-    Ok(client.execute(&stmt, &[&lease.run_id, &token, &due]).await? > 0)
+    let released: i64 = client.query_one(&stmt, &[&lease.run_id, &token, &due]).await?.get(0);
+    Ok(released > 0)
 }
 
 pub(super) async fn request_cancel(s: &Shared, run_id: &str, cancellation: &str, at: Millis) -> Result<bool, Fail> {
