@@ -95,7 +95,9 @@ impl Window {
 /// The flow control of a window's run once an event joined it (`None`: unchanged): when the
 /// event was chosen, the event's own (`chosen`, computed for a run due at `chosen_planned`)
 /// with the singleton lock the run took; when the batch is full, the run's own (`held`), its
-/// start deadline moved from `planned` to the new due time `due`.
+/// start deadline moved from `planned` to the new due time `due`. For the stores that keep
+/// windows in a database.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn joined_flow(
     joined: Joined,
     chosen: FlowKeys,
