@@ -33,13 +33,11 @@ use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::GenericClient;
 
+use super::write::TERMINAL;
 use super::{Fail, Shared};
 use crate::model::{FlowKeys, Millis};
 use crate::store::queue::{throttle_charge, throttle_wait, Micros, THROTTLE_KEY};
 use crate::store::{ClaimFor, HeldBack, Lease};
-
-/// Statuses of runs that ended.
-const TERMINAL: &str = "('Completed', 'Failed', 'Cancelled')";
 
 /// Candidates read per round.
 const ROUND: i64 = 64;
