@@ -661,7 +661,7 @@ impl RunningApp {
         #[cfg(feature = "protocol")]
         if self.setup.inngest.is_some() {
             // Inngest's event API answers the ids only: what skipped them shows in its UI.
-            return Ok(crate::model::SendReceipt { ids: self.send(events).await?, skipped: Vec::new() });
+            return Ok(crate::model::SendReceipt { ids: self.send(events).await?, ..Default::default() });
         }
         self.engine.send_receipt(events).await
     }

@@ -2,7 +2,8 @@
 //! once no event came for `period`, `timeout` after the first event at the latest, with the
 //! event of the newest `ts` (or, with `all_events`, every event of the window). The window
 //! lives in the store: it survives a restart of the SQLite store, fires once for two engines
-//! sharing a store, and the event API's event page says where a debounced event went.
+//! sharing a store, and the event API's event page says where a debounced event went, as does
+//! the sender's receipt. A `cancel_on` condition compares against the event the run receives.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use hookflow::devui::{router, DevUiConfig};
 use hookflow::prelude::*;
 use hookflow::store::{MemoryStore, RunRecord, RunStatus, SqliteStore, Store};
 use hookflow::testing::TestEngine;
+use hookflow::webhook::{EventApi, EventApiConfig};
 use hookflow::{Clock, RawEvent, TestClock};
 use serde_json::{json, Value};
 
@@ -290,6 +292,83 @@ async fn the_event_page_says_which_window_took_a_debounced_event() {
     assert_eq!(page["debounced"][0]["run_id"], run_id.as_str(), "both went into one window");
     assert_eq!(page["debounced"][0]["run_status"], "Completed");
     assert_eq!(page["debounced"][0]["receives"], true);
+}
+
+#[tokio::test]
+async fn the_receipt_names_the_window_each_event_went_into() {
+    let t = TestEngine::new(&[quiet::DEF]).await;
+    let first = t.engine.send_receipt([event("test/quiet", 1)]).await.expect("send");
+    assert_eq!(first.windowed.len(), 1, "the first event opened a window: {first:?}");
+    let opened = first.windowed[0].clone();
+    assert_eq!((opened.function_id.as_str(), opened.event_id.as_str()), ("quiet", first.ids[0].as_str()));
+    assert!(first.skipped.is_empty());
+    let second = t.engine.send_receipt([event("test/quiet", 2)]).await.expect("send");
+    assert_eq!(second.windowed.len(), 1, "{second:?}");
+    assert_eq!(second.windowed[0].run_id, opened.run_id, "the second event joined the first one's window");
+    t.advance(5 * SECOND).await;
+    assert_eq!(runs(&t, "quiet").await[0].id, opened.run_id, "the window's run is the one named");
+    let third = t.engine.send_receipt([event("test/quiet", 3)]).await.expect("send");
+    assert_ne!(third.windowed[0].run_id, opened.run_id, "once the window fired, the next event opens another");
+}
+
+#[tokio::test]
+async fn the_event_api_answers_which_window_took_each_event() {
+    let t = TestEngine::new(&[quiet::DEF]).await;
+    let api = EventApi::new(EventApiConfig::new().with_event_keys(["key"]), Arc::new(t.engine.clone()));
+    let base = hookflow_tests::http::serve(api.router()).await;
+    let http = reqwest::Client::new();
+    let body = json!([{"name": "test/quiet", "data": {"n": 1}}, {"name": "test/quiet", "data": {"n": 2}}]);
+    let res = http.post(format!("{base}/e/key")).json(&body).send().await.expect("post");
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.expect("json");
+    let ids = answer["ids"].as_array().expect("ids").clone();
+    let windowed = answer["windowed"].as_array().expect("a windowed list").clone();
+    assert_eq!(windowed.len(), 2, "{answer}");
+    for (record, id) in windowed.iter().zip(&ids) {
+        assert_eq!((&record["function_id"], &record["event_id"]), (&json!("quiet"), id), "{answer}");
+    }
+    assert_eq!(windowed[0]["run_id"], windowed[1]["run_id"], "one window: {answer}");
+    assert!(answer.get("skipped").is_none(), "nothing skipped them: {answer}");
+}
+
+// ---- cancel_on follows the chosen event ------------------------------------------------------------
+
+#[inngest_fn(
+    id = "quiet-cancellable",
+    event = "test/quiet-cancellable",
+    debounce(period = "5s"),
+    cancel_on(event = "test/stop", if = "event.data.user == async.data.user")
+)]
+async fn quiet_cancellable(event: Event<Json>) -> Result<Value> {
+    Ok(n_of(&event))
+}
+
+async fn cancel_on_follows_the_chosen_event(store: Arc<dyn Store>) {
+    let t = TestEngine::builder(&[quiet_cancellable::DEF]).store(store).start().await;
+    let first = RawEvent::new("test/quiet-cancellable", json!({ "n": 1, "user": "a" }));
+    send(&t, vec![first]).await;
+    t.advance(SECOND).await;
+    let second = RawEvent::new("test/quiet-cancellable", json!({ "n": 2, "user": "b" }));
+    send(&t, vec![second]).await;
+    send(&t, vec![RawEvent::new("test/stop", json!({ "user": "a" }))]).await;
+    t.settle().await;
+    let run = runs(&t, "quiet-cancellable").await.remove(0);
+    assert_eq!(run.status, RunStatus::Queued, "the first event is not the run's any more: {run:?}");
+    send(&t, vec![RawEvent::new("test/stop", json!({ "user": "b" }))]).await;
+    t.advance(5 * SECOND).await;
+    let run = runs(&t, "quiet-cancellable").await.remove(0);
+    assert_eq!(run.status, RunStatus::Cancelled, "the chosen event's condition cancels it: {run:?}");
+}
+
+#[tokio::test]
+async fn cancel_on_compares_against_the_chosen_event_on_the_memory_store() {
+    cancel_on_follows_the_chosen_event(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn cancel_on_compares_against_the_chosen_event_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    cancel_on_follows_the_chosen_event(Arc::new(SqliteStore::open(dir.path().join("cancel.db")).expect("open"))).await;
 }
 
 // ---- kill -9 inside a window -----------------------------------------------------------------------

@@ -65,8 +65,12 @@ impl Core {
         }
         let ids = batch.iter().map(|p| p.new.event.id.clone()).collect();
         let accepts = self.commit(batch, Vec::new()).await?;
-        let skipped = accepts.events.into_iter().flat_map(|a| a.skipped).collect();
-        Ok(SendReceipt { ids, skipped })
+        let (mut skipped, mut windowed) = (Vec::new(), Vec::new());
+        for accepted in accepts.events {
+            skipped.extend(accepted.skipped);
+            windowed.extend(accepted.windowed);
+        }
+        Ok(SendReceipt { ids, skipped, windowed })
     }
 
     /// Commits prepared events (and event-less runs), then starts the passes of the runs this

@@ -604,12 +604,31 @@ pub struct SkipRecord {
     pub at: Millis,
 }
 
-/// What sending events did: their ids, in order (Inngest's answer), and the functions that
-/// skipped them, with why.
+/// An event that a debounced or batched function took into a window (a debounce window or a
+/// batch): the run it went to (whose status says whether the window has fired).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Debounced {
+    /// The function.
+    pub function_id: String,
+    /// The event.
+    pub event_id: String,
+    /// The window's run.
+    pub run_id: String,
+    /// The window's key (empty without one).
+    pub key: String,
+    /// When the event joined (ms).
+    pub at: Millis,
+}
+
+/// What sending events did: their ids, in order (Inngest's answer), the functions that
+/// skipped them, with why, and the windows (debounce windows, batches) they went into.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendReceipt {
     /// The events' ids, in the order sent.
     pub ids: Vec<String>,
     /// The functions that skipped one of them (rate limit, idempotency, singleton).
     pub skipped: Vec<SkipRecord>,
+    /// The debounced or batched functions that took one of them into a window (opened or
+    /// joined): each names the run the window will start once it closes.
+    pub windowed: Vec<Debounced>,
 }

@@ -12,13 +12,12 @@ use serde_json::Value;
 use super::gates::{self, Decision};
 use super::matchers::MatcherIndex;
 use super::queue::{ItemFlow, LocalQueue, Reservation, Settle};
-use super::types::effective_limit;
+use super::types::{created_runs, effective_limit, EventDone};
 use super::window::{self, Joined, Window};
 use super::{
-    Accepted, Accepts, Ack, Acked, Batch, Cancellation, CancelledBy, Candidate, Checkpoint, ClaimFor, CreatedRun,
-    Debounced, DropMatchers, EventQuery, Gates, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution,
-    RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WindowGate,
-    WorkQueue,
+    Accepted, Accepts, Ack, Acked, Batch, Cancellation, CancelledBy, Candidate, Checkpoint, ClaimFor, Debounced,
+    DropMatchers, EventQuery, Gates, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery,
+    RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WindowGate, WorkQueue,
 };
 use crate::model::Millis;
 
@@ -109,7 +108,10 @@ impl MemoryStore {
 
 impl Inner {
     fn trigger_json(&self, run: &RunRecord) -> Option<Arc<Value>> {
-        let id = run.event_ids.first()?;
+        self.event_json(run.event_ids.first()?)
+    }
+
+    fn event_json(&self, id: &str) -> Option<Arc<Value>> {
         self.event_index.get(id).map(|&at| Arc::new(self.events[at].to_raw().to_json()))
     }
 
@@ -237,7 +239,7 @@ impl Inner {
         }
         let window = self.windows.get_mut(&gate.bucket)?;
         let joined = window.join(gate, event_id, at);
-        let (due, events) = (window.due, window.run_events(gate.rule));
+        let (due, events, chosen) = (window.due, window.run_events(gate.rule), window.event_id.clone());
         if joined == Joined::Full {
             self.windows.remove(&gate.bucket);
             self.window_of.remove(&run_id);
@@ -265,19 +267,20 @@ impl Inner {
             }
             None => queue.unreserve(&run_id, run.wake_at, ItemFlow::of(run)),
         }
-        let function_id = run.function_id.clone();
+        let (function_id, created_at) = (run.function_id.clone(), run.created_at);
+        if joined == Joined::Chosen {
+            let matchers = window::chosen_matchers(&new.matchers, &run_id, created_at);
+            let trigger = matchers.iter().any(MatcherIndex::needs_trigger).then(|| self.event_json(&chosen)).flatten();
+            for matcher in matchers {
+                self.matchers.insert(matcher, trigger.clone());
+            }
+        }
         self.record_debounced(gate, &function_id, event_id, &run_id, at);
         Some(Created::Windowed)
     }
 
     fn record_debounced(&mut self, gate: &WindowGate, function_id: &str, event_id: &str, run_id: &str, at: Millis) {
-        let record = Debounced {
-            function_id: function_id.to_owned(),
-            event_id: event_id.to_owned(),
-            run_id: run_id.to_owned(),
-            key: gate.key.clone(),
-            at,
-        };
+        let record = window::record(gate, function_id, event_id, run_id, at);
         self.debounced.entry(event_id.to_owned()).or_default().push(record);
     }
 
@@ -352,7 +355,7 @@ impl Inner {
     fn accept_event(&mut self, new: &NewEvent, at: Millis, queue: &LocalQueue, effects: &mut Effects) -> EventDone {
         let mut event = new.event.clone();
         if self.event_index.contains_key(&event.id) {
-            return (false, Vec::new(), Vec::new());
+            return EventDone::default();
         }
         if let Some(id) = &new.embeds {
             if let Value::Object(data) = &mut *event.data {
@@ -362,21 +365,23 @@ impl Inner {
         }
         self.event_index.insert(event.id.clone(), self.events.len());
         self.events.push(event);
-        let (mut created, mut skipped) = (Vec::new(), Vec::new());
+        let mut done = EventDone { new: true, ..EventDone::default() };
         for run in &new.runs {
             match self.create_run(run, &new.event.id, at, queue, effects) {
-                Created::Run(id) => created.push(id),
+                Created::Run(id) => done.runs.push(id),
                 Created::Duplicate | Created::Windowed => {}
-                Created::Skipped(skip) => skipped.push(skip),
+                Created::Skipped(skip) => done.skipped.push(skip),
             }
         }
+        // The event is new: every window it went into, it went into now.
+        done.windowed = self.debounced.get(&new.event.id).cloned().unwrap_or_default();
         for resolution in &new.resolves {
             self.resolve(resolution, effects);
         }
         for cancel in &new.cancels {
             self.cancel(&cancel.run_id, &cancel.cancellation, effects);
         }
-        (true, created, skipped)
+        done
     }
 
     /// A run as read: its stored record, with the cancellation asked for.
@@ -385,23 +390,8 @@ impl Inner {
     }
 }
 
-fn created(ids: Vec<String>, leases: &HashMap<String, Lease>) -> Vec<CreatedRun> {
-    ids.into_iter()
-        .map(|id| {
-            let lease = leases.get(&id).cloned();
-            CreatedRun { id, lease }
-        })
-        .collect()
-}
-
-/// What accepting an event did: whether it was new, the runs it created, those it skipped.
-type EventDone = (bool, Vec<String>, Vec<SkipRecord>);
-
 fn accepts(events: Vec<(String, EventDone)>, leases: &HashMap<String, Lease>) -> Vec<Accepted> {
-    events
-        .into_iter()
-        .map(|(event_id, (new, runs, skipped))| Accepted { event_id, new, runs: created(runs, leases), skipped })
-        .collect()
+    events.into_iter().map(|(event_id, done)| done.accepted(event_id, leases)).collect()
 }
 
 #[async_trait]
@@ -426,7 +416,7 @@ impl RunLog for MemoryStore {
             (events, runs)
         };
         let leases = self.settle(effects, claim.map(|c| (c, batch.at)));
-        Ok(Accepts { events: accepts(events, &leases), runs: created(runs, &leases) })
+        Ok(Accepts { events: accepts(events, &leases), runs: created_runs(runs, &leases) })
     }
 
     async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {

@@ -43,8 +43,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use crate::model::{
-    Cancellation, CancelledBy, FailedAttempt, Memo, ParentRef, PendingOp, ResumedBy, RunRecord, RunState, RunStatus,
-    SkipReason, SkipRecord, StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
+    Cancellation, CancelledBy, Debounced, FailedAttempt, Memo, ParentRef, PendingOp, ResumedBy, RunRecord, RunState,
+    RunStatus, SkipReason, SkipRecord, StepDetail, StepKind, StepRecord, StoredEvent, WaitSpec,
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -54,9 +54,9 @@ pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
-    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, Debounced,
-    DropMatchers, EventQuery, FlowControl, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent,
-    NewRun, RateGate, Resolution, Resume, RunQuery, WindowGate, WindowRule,
+    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
+    EventQuery, FlowControl, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, RateGate,
+    Resolution, Resume, RunQuery, WindowGate, WindowRule,
 };
 
 use crate::model::Millis;

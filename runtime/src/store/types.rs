@@ -1,9 +1,13 @@
 //! What a store is given and answers that is not a plain record of the model: batches to
 //! accept, their results, and the queries the dev UI asks.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Cancellation, Millis, RunRecord, RunStatus, SkipReason, SkipRecord, StepRecord, StoredEvent};
+use crate::model::{
+    Cancellation, Debounced, Millis, RunRecord, RunStatus, SkipReason, SkipRecord, StepRecord, StoredEvent,
+};
 
 /// A run to create, with what comes with it.
 #[derive(Debug, Clone)]
@@ -81,22 +85,6 @@ pub enum WindowRule {
     },
 }
 
-/// An event that a debounced or batched function took into a window (a debounce window or a
-/// batch): the run it went to (whose status says whether the window has fired).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Debounced {
-    /// The function.
-    pub function_id: String,
-    /// The event.
-    pub event_id: String,
-    /// The window's run.
-    pub run_id: String,
-    /// The window's key (empty without one).
-    pub key: String,
-    /// When the event joined (ms).
-    pub at: Millis,
-}
-
 /// A rate limit on run creation, by GCRA: one run every `period / limit`, and `burst` more
 /// at once after a quiet spell; a creation over it is skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +157,46 @@ pub struct Accepted {
     pub runs: Vec<CreatedRun>,
     /// The runs skipped (not created), with why.
     pub skipped: Vec<SkipRecord>,
+    /// The windows it went into (it opened or joined a debounce window or a batch), with the
+    /// run each will go to.
+    pub windowed: Vec<Debounced>,
+}
+
+/// What accepting one event did, as the stores of this process record it while they write,
+/// before they know which of its runs a claim leased.
+#[derive(Debug, Default)]
+pub(crate) struct EventDone {
+    /// False when the event was there already (nothing was written).
+    pub(crate) new: bool,
+    /// The runs it created.
+    pub(crate) runs: Vec<String>,
+    /// The runs it skipped.
+    pub(crate) skipped: Vec<SkipRecord>,
+    /// The windows it opened or joined.
+    pub(crate) windowed: Vec<Debounced>,
+}
+
+impl EventDone {
+    /// The event `event_id`'s answer, with the leases a claim took.
+    pub(crate) fn accepted(self, event_id: String, leases: &HashMap<String, Lease>) -> Accepted {
+        Accepted {
+            event_id,
+            new: self.new,
+            runs: created_runs(self.runs, leases),
+            skipped: self.skipped,
+            windowed: self.windowed,
+        }
+    }
+}
+
+/// Runs created by a write, with the leases a claim took.
+pub(crate) fn created_runs(ids: Vec<String>, leases: &HashMap<String, Lease>) -> Vec<CreatedRun> {
+    ids.into_iter()
+        .map(|id| {
+            let lease = leases.get(&id).cloned();
+            CreatedRun { id, lease }
+        })
+        .collect()
 }
 
 /// What a batch did.

@@ -20,8 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{FlowKeys, Millis};
-use crate::store::{WindowGate, WindowRule};
+use crate::model::{Debounced, FlowKeys, Millis};
+use crate::store::{Matcher, MatcherKind, WindowGate, WindowRule};
 
 /// An open window, as stored under its bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +92,17 @@ impl Window {
     }
 }
 
+/// The record of the event `event_id` going into the window (of `gate`) of the run `run_id`.
+pub(crate) fn record(gate: &WindowGate, function_id: &str, event_id: &str, run_id: &str, at: Millis) -> Debounced {
+    Debounced {
+        function_id: function_id.to_owned(),
+        event_id: event_id.to_owned(),
+        run_id: run_id.to_owned(),
+        key: gate.key.clone(),
+        at,
+    }
+}
+
 /// The flow control of a window's run once an event joined it (`None`: unchanged): when the
 /// event was chosen, the event's own (`chosen`, computed for a run due at `chosen_planned`)
 /// with the singleton lock the run took; when the batch is full, the run's own (`held`), its
@@ -115,6 +126,30 @@ pub(crate) fn joined_flow(
         }
         Joined::Full => Some(moved(held.unwrap_or_default(), Some(planned), due)),
     }
+}
+
+/// The `cancel_on` matchers of a debounce window's run `run_id` (created at `created_at`) once
+/// an event is chosen: that event's own (`chosen`, made for a run of its own), so that their
+/// conditions (`event.data.id == async.data.id`) compare against the event the run receives;
+/// their timeouts count from when the window opened, as the run's did.
+pub(crate) fn chosen_matchers<'a>(
+    chosen: impl IntoIterator<Item = &'a Matcher>,
+    run_id: &str,
+    created_at: Millis,
+) -> Vec<Matcher> {
+    chosen
+        .into_iter()
+        .filter(|m| m.kind == MatcherKind::Cancel)
+        .map(|m| Matcher {
+            run_id: run_id.to_owned(),
+            since: created_at,
+            deadline: match m.deadline {
+                Millis::MAX => Millis::MAX,
+                deadline => created_at.saturating_add(deadline.saturating_sub(m.since)),
+            },
+            ..m.clone()
+        })
+        .collect()
 }
 
 /// What an event joining a window changed for the window's run.

@@ -2,7 +2,8 @@
 //! `{"name": "app/user.signup", "data": {...}, "id": "...", "ts": 1716883200000}`; the answer is
 //! `{"ids": [...], "status": 200}` once they are committed, as Inngest answers, with beyond
 //! Inngest (when there are some) a `skipped` list: the functions that will not run for these events (a rate limit,
-//! an idempotency key, a singleton), each with its reason.
+//! an idempotency key, a singleton), each with its reason, and a `windowed` list: the debounced
+//! or batched functions that took them into a window, each with the run it will start.
 //!
 //! Who may send: with event keys configured, only requests to `/e/<one of them>` (compared in
 //! constant time); without any, nobody ([`WithoutKeys::Refuse`], the default), unless the
@@ -239,15 +240,17 @@ fn digest(key: &str) -> [u8; 32] {
 
 async fn handle(State(api): State<EventApi>, Path(key): Path<String>, request: Request) -> Response {
     match api.receive_receipt(&key, request).await {
-        Ok(receipt) => accepted_skipped(receipt),
+        Ok(receipt) => receipt_response(receipt),
         Err(error) => error.into_response(),
     }
 }
 
 /// Inngest's answer, `{"ids": [...], "status": 200}`, with (beyond Inngest, and only when there
 /// are some) `skipped`: the functions that will not run for these events, `[{"function_id", "event_id", "reason":
-/// {"kind": "rate_limit" | "idempotency" | "singleton", ...}, "message", "at"}]`.
-fn accepted_skipped(receipt: SendReceipt) -> Response {
+/// {"kind": "rate_limit" | "idempotency" | "singleton", ...}, "message", "at"}]`; and
+/// `windowed`: the debounce windows and batches they went into, `[{"function_id", "event_id",
+/// "run_id", "key", "at"}]` (the run starts when its window closes).
+fn receipt_response(receipt: SendReceipt) -> Response {
     let skipped: Vec<Value> = receipt
         .skipped
         .iter()
@@ -264,6 +267,9 @@ fn accepted_skipped(receipt: SendReceipt) -> Response {
     let mut body = serde_json::json!({ "ids": receipt.ids, "status": 200 });
     if !skipped.is_empty() {
         body["skipped"] = Value::Array(skipped);
+    }
+    if !receipt.windowed.is_empty() {
+        body["windowed"] = serde_json::json!(receipt.windowed);
     }
     (axum::http::StatusCode::OK, axum::Json(body)).into_response()
 }

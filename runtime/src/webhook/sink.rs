@@ -22,7 +22,7 @@ pub trait EventSink: Send + Sync + 'static {
     ) -> futures::future::BoxFuture<'_, Result<crate::model::SendReceipt, SinkError>> {
         Box::pin(async move {
             let ids = self.accept(events, source).await?;
-            Ok(crate::model::SendReceipt { ids, skipped: Vec::new() })
+            Ok(crate::model::SendReceipt { ids, ..Default::default() })
         })
     }
 }

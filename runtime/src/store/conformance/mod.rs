@@ -53,6 +53,7 @@ where
     gates_skip_runs_record_why_and_charge_only_what_they_admit(make().await).await;
     singleton_locks_are_held_until_the_run_ends(make().await).await;
     windows_take_events_until_their_run_is_claimed_or_full(make().await).await;
+    a_chosen_event_brings_its_cancel_on_conditions(make().await).await;
     accepts_at_once_share_each_gate_and_window(make().await).await;
     if limits::enforced(&*make().await) {
         limits::run_all(&make).await;
@@ -875,10 +876,49 @@ async fn windows_take_events_until_their_run_is_claimed_or_full(store: Arc<dyn S
     assert_eq!(ids(&first.runs), vec!["01D"]);
     let full = accept_at(&store, event("e5", "a", 5), vec![windowed("01E", "e5", "b", batch, NOW, 5)], NOW + 1).await;
     assert!(full.runs.is_empty(), "{what}: the second event fills the batch");
+    assert_eq!(windows(&full), [("01D", "e5")], "{what}: the answer names the batch's run");
     let run_d = store.run("01D").await.expect("run").expect("01D");
     assert_eq!((run_d.wake_at, run_d.event_ids.len()), (Some(NOW + 1), 2), "{what}: a full batch is due at once");
     let next = accept_at(&store, event("e6", "a", 6), vec![windowed("01F", "e6", "b", batch, NOW, 6)], NOW + 2).await;
     assert_eq!(ids(&next.runs), vec!["01F"], "{what}: and the next event opens another");
+}
+
+/// The runs and events of a receipt's windows.
+fn windows(accepted: &super::Accepted) -> Vec<(&str, &str)> {
+    accepted.windowed.iter().map(|d| (d.run_id.as_str(), d.event_id.as_str())).collect()
+}
+
+async fn a_chosen_event_brings_its_cancel_on_conditions(store: Arc<dyn Store>) {
+    if !store.enforces(FlowControl::Debounce) {
+        return;
+    }
+    let what = "a_chosen_event_brings_its_cancel_on_conditions";
+    let debounce = WindowRule::Debounce { period_ms: 1_000, all_events: false };
+    // A `cancel_on` condition joined on the trigger's `data.id`, as the engine makes it for a
+    // run of its own created at `at`, with a one-minute timeout.
+    let cancellable = |id: &str, event: &str, at: i64, ts: i64| {
+        let cancel = Matcher {
+            kind: MatcherKind::Cancel,
+            name: String::new(),
+            event: "app/stop".into(),
+            trigger: Some(event.into()),
+            since: at,
+            ..wait_matcher(id, "cancel:0", event, at + 60_000)
+        };
+        NewRun { matchers: vec![cancel], ..windowed(id, event, "c", debounce, at, ts) }
+    };
+    let opened = accept_at(&store, event("e1", "a", 1), vec![cancellable("01A", "e1", NOW, 1)], NOW).await;
+    assert_eq!(windows(&opened), [("01A", "e1")], "{what}: the answer names the window the event opened");
+    let joined = accept_at(&store, event("e2", "a", 2), vec![cancellable("01B", "e2", NOW + 500, 2)], NOW + 500).await;
+    assert_eq!(windows(&joined), [("01A", "e2")], "{what}: and the one it joined");
+    let stop = |id: &str| json!({"name": "app/stop", "data": {"id": id}});
+    let first = store.matchers("app/stop", &stop("e1"), NOW + 600).await.expect("matchers");
+    assert!(first.is_empty(), "{what}: the replaced event's condition no longer cancels the run: {first:?}");
+    let chosen = store.matchers("app/stop", &stop("e2"), NOW + 600).await.expect("matchers");
+    let runs: Vec<&str> = chosen.iter().map(|c| c.matcher.run_id.as_str()).collect();
+    assert_eq!(runs, ["01A"], "{what}: the chosen event's condition cancels the window's run");
+    let m = &chosen[0].matcher;
+    assert_eq!((m.since, m.deadline), (NOW, NOW + 60_000), "{what}: its timeout counts from the window's opening");
 }
 
 /// Accepts twenty events at once, each with the run `make(i)` makes: answers the runs

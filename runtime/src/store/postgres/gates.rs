@@ -19,12 +19,12 @@ use std::collections::BTreeMap;
 
 use deadpool_postgres::GenericClient;
 
-use super::write::{cancel, insert_rows, json, Effects, Events, Runs, TERMINAL};
+use super::write::{cancel, insert_matchers, insert_rows, json, Effects, Events, MatcherRow, Runs, TERMINAL};
 use super::{Fail, Shared};
 use crate::model::{Cancellation, CancelledBy, FlowKeys, Millis};
 use crate::store::gates::{decide, Decision};
 use crate::store::window::{self, Joined, Window};
-use crate::store::{ClaimFor, Gates, NewRun, SkipRecord, WindowGate};
+use crate::store::{ClaimFor, Debounced, Gates, Matcher, NewRun, SkipRecord, WindowGate};
 
 /// Spent rate states deleted per charge, so that idempotency keys do not pile up.
 const SPENT_PER_CHARGE: i64 = 4;
@@ -41,6 +41,8 @@ pub(super) struct Gated {
     singleton: Option<String>,
     /// Its flow control, which a debounce window's run takes when its event is chosen.
     keys: FlowKeys,
+    /// Its `cancel_on` matchers, which a debounce window's run takes when its event is chosen.
+    matchers: Vec<Matcher>,
 }
 
 impl Gated {
@@ -54,6 +56,7 @@ impl Gated {
             gates: gates.clone(),
             singleton,
             keys: run.run.flow.clone(),
+            matchers: if gates.window.is_some() { run.matchers.clone() } else { Vec::new() },
         })
     }
 }
@@ -61,13 +64,13 @@ impl Gated {
 /// What the gates did with a run.
 #[derive(Debug)]
 pub(super) enum Outcome {
-    /// Created; its lease token when it was leased on insert.
-    Created(Option<i64>),
+    /// Created; its lease token when it was leased on insert, and the window it opened.
+    Created(Option<i64>, Option<Debounced>),
     /// Its (event, function) pair has a run already.
     Duplicate,
     Skipped(SkipRecord),
     /// The event joined an open window: no run was created.
-    Windowed,
+    Windowed(Debounced),
 }
 
 /// Creates `gated` (for the event `event_id`, at `at`) unless its event and function have a
@@ -117,6 +120,7 @@ pub(super) async fn create(
     }
     let (_, created) = insert_rows(client, s, &Events::default(), run, claim, at).await?;
     let Some(token) = created.get(&run.id[0]).copied() else { return Ok(Outcome::Duplicate) };
+    let mut window_opened = None;
     if let Some(gate) = &gated.gates.window {
         let opened = Window::open(gate, &run.id[0], event_id, at, run.wake_at[0].unwrap_or(at));
         let open = client
@@ -126,9 +130,9 @@ pub(super) async fn create(
             )
             .await?;
         client.execute(&open, &[&gate.bucket, &run.id[0], &json(&opened)?]).await?;
-        record_windowed(client, gate, &run.function_id[0], event_id, &run.id[0], at).await?;
+        window_opened = Some(record_windowed(client, gate, &run.function_id[0], event_id, &run.id[0], at).await?);
     }
-    Ok(Outcome::Created(token))
+    Ok(Outcome::Created(token, window_opened))
 }
 
 /// Takes the row of `key` in `table` (keyed by `key_column`): creates it, its other columns
@@ -248,12 +252,12 @@ async fn join_window(
     // In a statement of its own, to see the run a worker that held the row just created.
     let open = client
         .prepare_cached(
-            "SELECT flow FROM runs WHERE id = $1 AND status = 'Queued' AND started_at IS NULL
+            "SELECT flow, created_at FROM runs WHERE id = $1 AND status = 'Queued' AND started_at IS NULL
              AND cancel IS NULL AND wake_at IS NOT NULL AND lease_token IS NULL FOR UPDATE SKIP LOCKED",
         )
         .await?;
     let Some(open) = client.query_opt(&open, &[&window.run_id]).await? else { return Ok(None) };
-    let flow: Option<String> = open.get(0);
+    let (flow, created_at): (Option<String>, Millis) = (open.get(0), open.get(1));
     let rates = Gates { rates: gated.gates.rates.clone(), ..Gates::default() };
     match decide_rates(client, gated, &rates, event_id, at, None).await? {
         Decision::Skip(skip) => return Ok(Some(Outcome::Skipped(write_skip(client, skip).await?))),
@@ -288,14 +292,22 @@ async fn join_window(
             client.execute(&stmt, &[&run_id, &events, &s.me]).await?;
         }
     }
+    if joined == Joined::Chosen {
+        let rows = window::chosen_matchers(&gated.matchers, &run_id, created_at)
+            .iter()
+            .map(MatcherRow::encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows: Vec<&MatcherRow> = rows.iter().collect();
+        effects.observed.extend(insert_matchers(client, &s.channel("observe"), &rows).await?);
+    }
     if joined == Joined::Full {
         client.execute("DELETE FROM windows WHERE bucket = $1", &[&gate.bucket]).await?;
     } else {
         let stmt = client.prepare_cached("UPDATE windows SET state = $2 WHERE bucket = $1").await?;
         client.execute(&stmt, &[&gate.bucket, &json(&window)?]).await?;
     }
-    record_windowed(client, gate, &gated.run.function_id[0], event_id, &run_id, at).await?;
-    Ok(Some(Outcome::Windowed))
+    let record = record_windowed(client, gate, &gated.run.function_id[0], event_id, &run_id, at).await?;
+    Ok(Some(Outcome::Windowed(record)))
 }
 
 /// Records that the event `event_id` went into the window of `run_id`, for the dev UI.
@@ -306,7 +318,7 @@ async fn record_windowed(
     event_id: &str,
     run_id: &str,
     at: Millis,
-) -> Result<(), Fail> {
+) -> Result<Debounced, Fail> {
     let stmt = client
         .prepare_cached(
             "INSERT INTO windowed (event_id, function_id, run_id, key, at) VALUES ($1, $2, $3, $4, $5)
@@ -314,7 +326,7 @@ async fn record_windowed(
         )
         .await?;
     client.execute(&stmt, &[&event_id, &function_id, &run_id, &gate.key, &at]).await?;
-    Ok(())
+    Ok(window::record(gate, function_id, event_id, run_id, at))
 }
 
 /// The run `run_id` ended: it lets go of its singleton lock and of its window, unless an

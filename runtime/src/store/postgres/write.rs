@@ -12,8 +12,8 @@ use super::gates::{self, Gated, Outcome};
 use super::{claims, Fail, Shared};
 use crate::model::Millis;
 use crate::store::{
-    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Checkpoint, ClaimFor, CreatedRun, DropMatchers, Lease,
-    LogLine, Matcher, NewEvent, NewRun, Resolution, SkipRecord, StepRecord, StoreError,
+    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Checkpoint, ClaimFor, CreatedRun, Debounced, DropMatchers,
+    Lease, LogLine, Matcher, NewEvent, NewRun, Resolution, SkipRecord, StepRecord, StoreError,
 };
 
 /// Statuses of runs that ended.
@@ -149,14 +149,14 @@ async fn insert_steps(client: &impl GenericClient, steps: &Steps) -> Result<(), 
 
 /// A matcher with its join encoded.
 #[derive(Debug)]
-struct MatcherRow {
+pub(super) struct MatcherRow {
     matcher: Matcher,
     join_on: Option<String>,
     join_path: Option<String>,
 }
 
 impl MatcherRow {
-    fn encode(matcher: &Matcher) -> Result<MatcherRow, StoreError> {
+    pub(super) fn encode(matcher: &Matcher) -> Result<MatcherRow, StoreError> {
         Ok(MatcherRow {
             matcher: matcher.clone(),
             join_on: opt_json(matcher.join.as_ref())?,
@@ -168,7 +168,7 @@ impl MatcherRow {
 /// Stores matchers (replacing those with the same run and id) and tells every worker, on
 /// commit, the event names they wait for (a worker that saw the last matcher of a name go may
 /// have stopped observing it); answers those names.
-async fn insert_matchers(
+pub(super) async fn insert_matchers(
     client: &impl GenericClient,
     channel: &str,
     rows: &[&MatcherRow],
@@ -617,6 +617,7 @@ async fn insert_batch(
     let (new_events, mut created) = insert_rows(client, s, e, &rows.plain, claim, rows.at).await?;
     let new: Vec<bool> = rows.first.iter().zip(&e.id).map(|(first, id)| *first && new_events.contains(id)).collect();
     let mut skipped: Vec<Vec<SkipRecord>> = vec![Vec::new(); e.id.len()];
+    let mut windowed: Vec<Vec<Debounced>> = vec![Vec::new(); e.id.len()];
     for gated in &rows.gated {
         let event = rows.run_event[gated.index];
         if event.is_some_and(|event| !new[event]) {
@@ -625,15 +626,23 @@ async fn insert_batch(
         // An event-less run (a re-run) is gated as its own event, as the other stores do.
         let event_id = event.map_or(&r.id[gated.index], |event| &e.id[event]);
         match gates::create(client, s, gated, event_id, rows.at, claim, effects).await? {
-            Outcome::Created(token) => {
+            Outcome::Created(token, window) => {
                 created.insert(r.id[gated.index].clone(), token);
+                if let (Some(event), Some(window)) = (event, window) {
+                    windowed[event].push(window);
+                }
             }
             Outcome::Skipped(skip) => {
                 if let Some(event) = event {
                     skipped[event].push(skip);
                 }
             }
-            Outcome::Duplicate | Outcome::Windowed => {}
+            Outcome::Windowed(window) => {
+                if let Some(event) = event {
+                    windowed[event].push(window);
+                }
+            }
+            Outcome::Duplicate => {}
         }
     }
     let mut per_event: Vec<Vec<CreatedRun>> = vec![Vec::new(); e.id.len()];
@@ -679,8 +688,14 @@ async fn insert_batch(
     let accepted =
         e.id.iter()
             .zip(new)
-            .zip(per_event.into_iter().zip(skipped))
-            .map(|((event_id, new), (runs, skipped))| Accepted { event_id: event_id.clone(), new, runs, skipped })
+            .zip(per_event.into_iter().zip(skipped).zip(windowed))
+            .map(|((event_id, new), ((runs, skipped), windowed))| Accepted {
+                event_id: event_id.clone(),
+                new,
+                runs,
+                skipped,
+                windowed,
+            })
             .collect();
     Ok((accepted, lone))
 }

@@ -29,11 +29,11 @@ use tokio::sync::oneshot;
 
 use super::matchers::MatcherIndex;
 use super::queue::{LocalQueue, Reservation, Settle};
-use super::types::effective_limit;
+use super::types::{created_runs, effective_limit, EventDone};
 use super::{
-    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, CreatedRun, Debounced,
-    EventQuery, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, Memo, NewEvent, Queries, RunLog, RunQuery,
-    RunRecord, RunStatus, SkipRecord, StepKind, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    Accepted, Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, Debounced, EventQuery,
+    HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, Memo, NewEvent, Queries, RunLog, RunQuery, RunRecord,
+    RunStatus, SkipRecord, StepKind, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
 };
 use crate::model::{EventSource, Millis};
 use crate::Payload;
@@ -496,23 +496,12 @@ fn collect<T>(rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>
 /// A WHERE clause with SQLite's numbered parameters.
 type Filter = super::sql::Filter<rusqlite::types::Value>;
 
-fn created(ids: Vec<String>, leases: &std::collections::HashMap<String, Lease>) -> Vec<CreatedRun> {
-    ids.into_iter()
-        .map(|id| {
-            let lease = leases.get(&id).cloned();
-            CreatedRun { id, lease }
-        })
-        .collect()
-}
-
 fn accepted(
     ids: impl Iterator<Item = String>,
-    events: Vec<rows::EventDone>,
+    events: Vec<EventDone>,
     leases: &std::collections::HashMap<String, Lease>,
 ) -> Vec<Accepted> {
-    ids.zip(events)
-        .map(|(event_id, (new, runs, skipped))| Accepted { event_id, new, runs: created(runs, leases), skipped })
-        .collect()
+    ids.zip(events).map(|(event_id, done)| done.accepted(event_id, leases)).collect()
 }
 
 #[async_trait]
@@ -532,7 +521,7 @@ impl RunLog for SqliteStore {
         drop(reserved);
         Ok(Accepts {
             events: accepted(batch.events.iter().map(|e| e.event.id.clone()), written.events, &leases),
-            runs: created(written.runs, &leases),
+            runs: created_runs(written.runs, &leases),
         })
     }
 

@@ -12,23 +12,22 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::model::{FlowKeys, Millis};
 use crate::store::gates::{self, Decision, RATE_KEY};
 use crate::store::queue::ItemFlow;
+use crate::store::types::EventDone;
 use crate::store::window::{self, Joined, Window};
 use crate::store::{
     Ack, Batch, CancelRequest, Cancellation, CancelledBy, Checkpoint, Debounced, DropMatchers, Gates, LogLine, Matcher,
     NewEvent, NewRun, Resolution, RunRecord, SkipRecord, StepRecord, StoreError, StoredEvent, WindowGate,
 };
 
-/// What accepting an event did: whether it was new, the runs it created, those it skipped.
-pub(super) type EventDone = (bool, Vec<String>, Vec<SkipRecord>);
-
 /// What creating a run did.
 enum Inserted {
-    Run,
+    /// With the window it opened, for a debounced or batched function's.
+    Run(Option<Debounced>),
     /// Its (event, function) pair has a run already.
     Duplicate,
     Skipped(SkipRecord),
     /// The event joined an open window (a debounce window or a batch): no run was created.
-    Windowed,
+    Windowed(Debounced),
 }
 
 /// One write a caller waits for, ready to bind.
@@ -390,7 +389,7 @@ impl Write {
                 }
                 for run in &batch.runs {
                     let inserted = insert_run(conn, run, &run.run.id, batch.at, &batch.reserved, &mut written.effects)?;
-                    if let Inserted::Run = inserted {
+                    if let Inserted::Run(_) = inserted {
                         written.runs.push(run.run.id.clone());
                     }
                 }
@@ -454,14 +453,18 @@ fn insert_event(
         )?
         .execute(params![e.id, e.name, e.data, e.ts, e.user, e.source, e.received_at, e.embeds])?;
     if inserted == 0 {
-        return Ok((false, Vec::new(), Vec::new()));
+        return Ok(EventDone::default());
     }
-    let (mut created, mut skipped) = (Vec::with_capacity(e.runs.len()), Vec::new());
+    let mut done = EventDone { new: true, runs: Vec::with_capacity(e.runs.len()), ..EventDone::default() };
     for run in &e.runs {
         match insert_run(conn, run, &e.id, at, reserved, effects)? {
-            Inserted::Run => created.push(run.run.id.clone()),
-            Inserted::Duplicate | Inserted::Windowed => {}
-            Inserted::Skipped(skip) => skipped.push(skip),
+            Inserted::Run(window) => {
+                done.runs.push(run.run.id.clone());
+                done.windowed.extend(window);
+            }
+            Inserted::Duplicate => {}
+            Inserted::Windowed(window) => done.windowed.push(window),
+            Inserted::Skipped(skip) => done.skipped.push(skip),
         }
     }
     for resolution in &e.resolves {
@@ -470,7 +473,7 @@ fn insert_event(
     for c in &e.cancels {
         cancel(conn, &c.run_id, &c.cancellation, c.at, effects)?;
     }
-    Ok((true, created, skipped))
+    Ok(done)
 }
 
 /// Asks an active run to cancel and makes it due by `at`: `false` when it has ended.
@@ -689,14 +692,19 @@ fn join_window(
             conn.prepare_cached("UPDATE runs SET event_ids = ?2 WHERE id = ?1")?.execute(params![run_id, events])?;
         }
     }
+    if joined == Joined::Chosen {
+        for matcher in window::chosen_matchers(new.matchers.iter().map(|row| &row.matcher), &run_id, created_at) {
+            insert_matcher(conn, &MatcherRow::encode(&matcher)?, effects)?;
+        }
+    }
     if joined == Joined::Full {
         conn.prepare_cached("DELETE FROM debounces WHERE bucket = ?1")?.execute(params![gate.bucket])?;
     } else {
         conn.prepare_cached("UPDATE debounces SET window = ?2 WHERE bucket = ?1")?
             .execute(params![gate.bucket, json(&window)?])?;
     }
-    record_debounced(conn, gate, &new.run.function_id, event_id, &run_id, at)?;
-    Ok(Some(Inserted::Windowed))
+    let record = record_debounced(conn, gate, &new.run.function_id, event_id, &run_id, at)?;
+    Ok(Some(Inserted::Windowed(record)))
 }
 
 fn record_debounced(
@@ -706,12 +714,12 @@ fn record_debounced(
     event_id: &str,
     run_id: &str,
     at: Millis,
-) -> Result<(), StoreError> {
+) -> Result<Debounced, StoreError> {
     conn.prepare_cached(
         "INSERT OR IGNORE INTO debounced (event_id, function_id, run_id, key, at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![event_id, function_id, run_id, gate.key, at])?;
-    Ok(())
+    Ok(window::record(gate, function_id, event_id, run_id, at))
 }
 
 /// A debounced event's record, from `event_id, function_id, run_id, key, at`.
@@ -780,6 +788,7 @@ fn insert_run(
     for matcher in &new.matchers {
         insert_matcher(conn, matcher, effects)?;
     }
+    let mut window_opened = None;
     if let Some(gate) = &new.gates.window {
         let window = Window::open(gate, &run.id, event_id, at, run.wake_at.unwrap_or(at));
         conn.prepare_cached(
@@ -787,12 +796,12 @@ fn insert_run(
              ON CONFLICT (bucket) DO UPDATE SET run_id = excluded.run_id, window = excluded.window",
         )?
         .execute(params![gate.bucket, run.id, json(&window)?])?;
-        record_debounced(conn, gate, &run.function_id, event_id, &run.id, at)?;
+        window_opened = Some(record_debounced(conn, gate, &run.function_id, event_id, &run.id, at)?);
     }
     if let Some(due) = run.wake_at {
         effects.created.push((run.id.clone(), run.function_id.clone(), due, run.queue_flow.clone()));
     }
-    Ok(Inserted::Run)
+    Ok(Inserted::Run(window_opened))
 }
 
 fn insert_step(conn: &Connection, s: &StepRow) -> Result<bool, StoreError> {
