@@ -122,12 +122,15 @@ fn unnest_steps(p: usize) -> String {
 
 const STEP_COLUMNS: &str = "(run_id, hash, name, kind, memo, attempts, started_at, ended_at, detail)";
 
+fn insert_steps_sql() -> String {
+    format!("INSERT INTO steps {STEP_COLUMNS} {} ON CONFLICT DO NOTHING", unnest_steps(1))
+}
+
 async fn insert_steps(client: &impl GenericClient, steps: &Steps) -> Result<(), Fail> {
     if steps.is_empty() {
         return Ok(());
     }
-    let sql = format!("INSERT INTO steps {STEP_COLUMNS} {} ON CONFLICT DO NOTHING", unnest_steps(1));
-    let stmt = client.prepare_cached(&sql).await?;
+    let stmt = client.prepare_cached(&insert_steps_sql()).await?;
     client
         .execute(
             &stmt,
@@ -944,7 +947,14 @@ pub(super) async fn ack(
     if tx.query_opt(&fence, &[&lease.run_id, &token]).await?.is_none() {
         return Ok(None);
     }
-    insert_steps(&tx, &rows.steps).await?;
+    // The pass's writes are sent together (pipelined: one round trip, not one each), in the
+    // order written here, which is the order Postgres runs them in: the update sees the steps
+    // inserted before it, and a matcher is dropped before one of the same id is stored. None
+    // needs another's answer. Each statement is prepared (or found in the connection's cache)
+    // before anything is sent, so that no preparation reorders them.
+    if !rows.steps.is_empty() {
+        tx.prepare_cached(&insert_steps_sql()).await?;
+    }
     let r = &rows.run;
     let update = tx
         .prepare_cached(
@@ -961,54 +971,86 @@ pub(super) async fn ack(
              WHERE id = $1 RETURNING wake_at",
         )
         .await?;
-    let due: Option<i64> = tx
-        .query_one(
-            &update,
-            &[
-                &lease.run_id,
-                &r.status[0],
-                &r.attempt[0],
-                &r.started_at[0],
-                &r.ended_at[0],
-                &r.output[0],
-                &r.error[0],
-                &r.state[0],
-                &rows.cancel,
-                &rows.terminal,
-                &rows.waiting_on,
-                &r.wake_at[0],
-                &rows.at,
-                &s.me,
-            ],
-        )
-        .await?
-        .get(0);
-    let mut effects = Effects { released: vec![lease.run_id.clone()], ..Effects::default() };
-    if rows.gated {
+    let holds = match rows.gated {
         // Its step-level slots end with the lease (and its run-level ones with the run): other
         // workers may have runs waiting for them.
-        let holds =
-            tx.prepare_cached("DELETE FROM flow_holds WHERE run_id = $1 AND (NOT per_run OR $2::boolean)").await?;
-        tx.execute(&holds, &[&lease.run_id, &rows.terminal]).await?;
-        effects.work = true;
-    }
-    if rows.terminal || rows.drop_matchers == DropMatchers::All {
-        let gone = tx.query("DELETE FROM matchers WHERE run_id = $1 RETURNING event", &[&lease.run_id]).await?;
-        effects.unobserved.extend(gone.iter().map(|r| r.get::<_, String>(0)));
-    } else if let DropMatchers::Ids(ids) = &rows.drop_matchers {
-        let gone = tx
-            .query("DELETE FROM matchers WHERE run_id = $1 AND id = ANY($2) RETURNING event", &[&lease.run_id, ids])
-            .await?;
-        effects.unobserved.extend(gone.iter().map(|r| r.get::<_, String>(0)));
-    }
+        true => {
+            Some(tx.prepare_cached("DELETE FROM flow_holds WHERE run_id = $1 AND (NOT per_run OR $2::boolean)").await?)
+        }
+        false => None,
+    };
+    let drop_all = rows.terminal || rows.drop_matchers == DropMatchers::All;
+    let drop_matchers = match (&rows.drop_matchers, drop_all) {
+        (_, true) => Some(tx.prepare_cached("DELETE FROM matchers WHERE run_id = $1 RETURNING event").await?),
+        (DropMatchers::Ids(_), false) => {
+            Some(tx.prepare_cached("DELETE FROM matchers WHERE run_id = $1 AND id = ANY($2) RETURNING event").await?)
+        }
+        (_, false) => None,
+    };
+    let no_ids = Vec::new();
+    let ids = match &rows.drop_matchers {
+        DropMatchers::Ids(ids) => ids,
+        _ => &no_ids,
+    };
+    let matchers: Vec<&MatcherRow> = if rows.terminal { Vec::new() } else { rows.matchers.iter().collect() };
+    let observe = s.channel("observe");
+    let mut effects = Effects { released: vec![lease.run_id.clone()], ..Effects::default() };
+    let steps = insert_steps(&tx, &rows.steps);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
+        &lease.run_id,
+        &r.status[0],
+        &r.attempt[0],
+        &r.started_at[0],
+        &r.ended_at[0],
+        &r.output[0],
+        &r.error[0],
+        &r.state[0],
+        &rows.cancel,
+        &rows.terminal,
+        &rows.waiting_on,
+        &r.wake_at[0],
+        &rows.at,
+        &s.me,
+    ];
+    let updated = tx.query_one(&update, &params);
+    let freed = async {
+        if let Some(holds) = &holds {
+            tx.execute(holds, &[&lease.run_id, &rows.terminal]).await?;
+        }
+        Ok::<(), Fail>(())
+    };
+    let dropped = async {
+        Ok::<Vec<tokio_postgres::Row>, Fail>(match &drop_matchers {
+            Some(stmt) if drop_all => tx.query(stmt, &[&lease.run_id]).await?,
+            Some(stmt) => tx.query(stmt, &[&lease.run_id, ids]).await?,
+            None => Vec::new(),
+        })
+    };
+    let kept = async {
+        if rows.terminal {
+            gates::ended(&tx, &lease.run_id, rows.singleton.as_deref()).await?;
+            Ok::<Vec<String>, Fail>(Vec::new())
+        } else {
+            insert_matchers(&tx, &observe, &matchers).await
+        }
+    };
+    let inserted = insert_batch(&tx, s, &rows.emitted, claim, &mut effects);
+    let (steps, updated, freed, dropped, kept, inserted) =
+        futures::join!(steps, updated, freed, dropped, kept, inserted);
+    // In the order they were sent: the first failure is the cause, the later ones its echo
+    // ("current transaction is aborted").
+    steps?;
+    let due: Option<i64> = updated?.get(0);
+    freed?;
+    let gone = dropped?;
+    let observed = kept?;
+    let (events, _) = inserted?;
+    effects.work |= rows.gated;
+    effects.unobserved.extend(gone.iter().map(|r| r.get::<_, String>(0)));
+    effects.observed.extend(observed);
     if rows.terminal {
         effects.released_ended.push(lease.run_id.clone());
-        gates::ended(&tx, &lease.run_id, rows.singleton.as_deref()).await?;
-    } else {
-        let matchers: Vec<&MatcherRow> = rows.matchers.iter().collect();
-        effects.observed.extend(insert_matchers(&tx, &s.channel("observe"), &matchers).await?);
     }
-    let (events, _) = insert_batch(&tx, s, &rows.emitted, claim, &mut effects).await?;
     for i in 0..rows.resume.run_id.len() {
         effects.work |= resolve(&tx, None, &rows.resume, i).await?;
     }
