@@ -500,6 +500,17 @@ impl Accepting {
 /// What inserting a batch did: per event (new, runs created), the event-less runs created.
 type Inserted = (Vec<Accepted>, Vec<CreatedRun>);
 
+/// Inserts events (parameters `$1`..`$9`), answering the ids of those that were new.
+macro_rules! insert_events {
+    () => {
+        "INSERT INTO events (id, name, data, ts, usr, source, received_at, embeds, writer)
+         SELECT u.*, $9::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                                           $6::text[], $7::bigint[], $8::text[]) AS u
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id"
+    };
+}
+
 /// Inserts events and runs (a run with an owner only if this statement inserted its event),
 /// the runs due by `at` leased to `claim`: answers the events inserted and, for each run
 /// inserted, its lease token if it was leased.
@@ -511,15 +522,20 @@ pub(super) async fn insert_rows(
     claim: Option<&ClaimFor>,
     at: Millis,
 ) -> Result<(HashSet<String>, HashMap<String, Option<i64>>), Fail> {
+    if r.id.is_empty() {
+        // Events alone (mostly an ack's `inngest/function.finished`): without the runs' part,
+        // the statement is less for Postgres to plan and start at every run's end.
+        let stmt = client.prepare_cached(insert_events!()).await?;
+        let found = client
+            .query(&stmt, &[&e.id, &e.name, &e.data, &e.ts, &e.usr, &e.source, &e.received_at, &e.embeds, &s.me])
+            .await?;
+        return Ok((found.iter().map(|row| row.get(0)).collect(), HashMap::new()));
+    }
     let stmt = client
-        .prepare_cached(
-            "WITH ev AS (
-                INSERT INTO events (id, name, data, ts, usr, source, received_at, embeds, writer)
-                SELECT u.*, $9::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                                                  $6::text[], $7::bigint[], $8::text[]) AS u
-                ON CONFLICT (id) DO NOTHING
-                RETURNING id
-            ), ru AS (
+        .prepare_cached(concat!(
+            "WITH ev AS (",
+            insert_events!(),
+            "), ru AS (
                 INSERT INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, started_at,
                                   ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key, flow,
                                   gated, score, buckets, writer, lease_token, lease_owner, lease_until)
@@ -545,8 +561,8 @@ pub(super) async fn insert_rows(
                 ON CONFLICT (dedupe_key, function_id) DO NOTHING
                 RETURNING id, lease_token
             )
-            SELECT true, id, NULL::bigint FROM ev UNION ALL SELECT false, id, lease_token FROM ru",
-        )
+            SELECT true, id, NULL::bigint FROM ev UNION ALL SELECT false, id, lease_token FROM ru"
+        ))
         .await?;
     let claimer = claim.map(|c| c.worker.clone());
     let ttl = claim.map_or(0, |c| i64::try_from(c.ttl.as_millis()).unwrap_or(i64::MAX));
@@ -971,13 +987,12 @@ pub(super) async fn ack(
              WHERE id = $1 RETURNING wake_at",
         )
         .await?;
-    let holds = match rows.gated {
-        // Its step-level slots end with the lease (and its run-level ones with the run): other
-        // workers may have runs waiting for them.
-        true => {
-            Some(tx.prepare_cached("DELETE FROM flow_holds WHERE run_id = $1 AND (NOT per_run OR $2::boolean)").await?)
-        }
-        false => None,
+    // Its step-level slots end with the lease (and its run-level ones with the run): other
+    // workers may have runs waiting for them.
+    let holds = if rows.gated {
+        Some(tx.prepare_cached("DELETE FROM flow_holds WHERE run_id = $1 AND (NOT per_run OR $2::boolean)").await?)
+    } else {
+        None
     };
     let drop_all = rows.terminal || rows.drop_matchers == DropMatchers::All;
     let drop_matchers = match (&rows.drop_matchers, drop_all) {
@@ -987,10 +1002,9 @@ pub(super) async fn ack(
         }
         (_, false) => None,
     };
-    let no_ids = Vec::new();
-    let ids = match &rows.drop_matchers {
+    let ids: &[String] = match &rows.drop_matchers {
         DropMatchers::Ids(ids) => ids,
-        _ => &no_ids,
+        _ => &[],
     };
     let matchers: Vec<&MatcherRow> = if rows.terminal { Vec::new() } else { rows.matchers.iter().collect() };
     let observe = s.channel("observe");
@@ -1022,7 +1036,7 @@ pub(super) async fn ack(
     let dropped = async {
         Ok::<Vec<tokio_postgres::Row>, Fail>(match &drop_matchers {
             Some(stmt) if drop_all => tx.query(stmt, &[&lease.run_id]).await?,
-            Some(stmt) => tx.query(stmt, &[&lease.run_id, ids]).await?,
+            Some(stmt) => tx.query(stmt, &[&lease.run_id, &ids]).await?,
             None => Vec::new(),
         })
     };
