@@ -165,6 +165,35 @@ pub(crate) struct Latency {
     pub(crate) commit: Vec<f64>,
 }
 
+/// The columns of a latency table after those that name the trial (see [`Latency::cells`]).
+pub(crate) const LATENCY_COLUMNS: [&str; 7] =
+    ["runs", "event → first step p50 (ms)", "p90", "p99", "max", "send() commit p50 (ms)", "p99"];
+
+impl Latency {
+    /// Sorted, for percentiles.
+    pub(crate) fn sorted(self) -> Latency {
+        Latency { first_step: sorted(self.first_step), commit: sorted(self.commit) }
+    }
+
+    /// A percentile of event → first step (ms), once sorted.
+    pub(crate) fn first_step(&self, p: f64) -> f64 {
+        percentile(&self.first_step, p)
+    }
+
+    /// One trial's cells under [`LATENCY_COLUMNS`], once sorted.
+    pub(crate) fn cells(&self) -> Vec<String> {
+        vec![
+            self.first_step.len().to_string(),
+            f3(self.first_step(50.0)),
+            f3(self.first_step(90.0)),
+            f3(self.first_step(99.0)),
+            f3(self.first_step(100.0)),
+            f3(percentile(&self.commit, 50.0)),
+            f3(percentile(&self.commit, 99.0)),
+        ]
+    }
+}
+
 async fn fanout_latency(args: &FanoutArgs, dir: &Path, durability: Durability, trial: usize) -> Fallible<Latency> {
     let tag = format!("lat{}{trial}", durability_name(durability).to_lowercase());
     let f = fanout_engine(dir, &format!("fanout-{tag}"), durability).await?;
@@ -230,17 +259,7 @@ pub(super) async fn fanout(args: FanoutArgs) -> Fallible<()> {
         "process CPU %",
         "writer thread busy %",
     ]);
-    let mut latency = Table::new(&[
-        "durability",
-        "trial",
-        "runs",
-        "event → first step p50 (ms)",
-        "p90",
-        "p99",
-        "max",
-        "send() commit p50 (ms)",
-        "p99",
-    ]);
+    let mut latency = Table::new(&[&["durability", "trial"][..], &LATENCY_COLUMNS[..]].concat());
     let mut summary = Table::new(&[
         "durability",
         "runs/s (median)",
@@ -271,23 +290,11 @@ pub(super) async fn fanout(args: FanoutArgs) -> Fallible<()> {
                 f0(100.0 * t.cpu.process / t.total_s),
                 f0(100.0 * t.cpu.writer / t.total_s),
             ]);
-            let l = fanout_latency(&args, dir.path(), durability, trial).await?;
-            let first = sorted(l.first_step);
-            let commit = sorted(l.commit);
-            p50s.push(percentile(&first, 50.0));
-            p99s.push(percentile(&first, 99.0));
-            latency.row(vec![
-                name.into(),
-                trial.to_string(),
-                first.len().to_string(),
-                f3(percentile(&first, 50.0)),
-                f3(percentile(&first, 90.0)),
-                f3(percentile(&first, 99.0)),
-                f3(percentile(&first, 100.0)),
-                f3(percentile(&commit, 50.0)),
-                f3(percentile(&commit, 99.0)),
-            ]);
-            eprintln!("  {name} trial {trial}: {rate:.0} runs/s, first step p50 {:.3} ms", percentile(&first, 50.0));
+            let l = fanout_latency(&args, dir.path(), durability, trial).await?.sorted();
+            p50s.push(l.first_step(50.0));
+            p99s.push(l.first_step(99.0));
+            latency.row([vec![name.into(), trial.to_string()], l.cells()].concat());
+            eprintln!("  {name} trial {trial}: {rate:.0} runs/s, first step p50 {:.3} ms", l.first_step(50.0));
         }
         summary.row(vec![name.into(), f0(median(&rates)), f0(median(&cpus)), f3(median(&p50s)), f3(median(&p99s))]);
     }

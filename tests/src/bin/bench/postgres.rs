@@ -23,6 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio_postgres::{Client, NoTls};
 
+use crate::fanout::{Latency, LATENCY_COLUMNS};
 use crate::peers::{dbos, Env, Figure};
 use crate::stats::{f0, f1, f2, f3, median, percentile, process_tree_cpu_s, sorted, Cpu, Table};
 use crate::suite::{commit, loadavg, peers_cache, Machine};
@@ -152,32 +153,14 @@ pub(super) async fn postgres(args: PostgresArgs) -> Fallible<()> {
     }
     trials.print("Throughput: hookflow on Postgres (fsync=on, synchronous_commit=on)");
 
-    let mut latency = Table::new(&[
-        "trial",
-        "runs",
-        "event → first step p50 (ms)",
-        "p90",
-        "p99",
-        "max",
-        "send() commit p50 (ms)",
-        "p99",
-    ]);
+    let mut latency = Table::new(&[&["trial"][..], &LATENCY_COLUMNS[..]].concat());
     let mut p50s = Vec::new();
     let mut p99s = Vec::new();
     for trial in 1..=args.repeat {
-        let (first, commit) = first_step(&args, &mut pg, trial).await?;
-        p50s.push(percentile(&first, 50.0));
-        p99s.push(percentile(&first, 99.0));
-        latency.row(vec![
-            trial.to_string(),
-            first.len().to_string(),
-            f3(percentile(&first, 50.0)),
-            f3(percentile(&first, 90.0)),
-            f3(percentile(&first, 99.0)),
-            f3(percentile(&first, 100.0)),
-            f3(percentile(&commit, 50.0)),
-            f3(percentile(&commit, 99.0)),
-        ]);
+        let l = first_step(&args, &mut pg, trial).await?;
+        p50s.push(l.first_step(50.0));
+        p99s.push(l.first_step(99.0));
+        latency.row([vec![trial.to_string()], l.cells()].concat());
     }
     latency.print("Latency: one idle worker, events one at a time");
 
@@ -284,10 +267,14 @@ async fn beside_a_throwaway_cluster(args: &PostgresArgs) -> Fallible<()> {
         .env("PG_BENCH_SERVER_OPTIONS", "-c shared_preload_libraries=pg_stat_statements")
         .status()
         .await?;
+    succeeded(status, "the bench beside a throwaway cluster")
+}
+
+fn succeeded(status: std::process::ExitStatus, what: &str) -> Fallible<()> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("the bench beside a throwaway cluster failed ({status})").into())
+        Err(format!("{what} failed ({status})").into())
     }
 }
 
@@ -509,12 +496,7 @@ impl Worker {
     async fn stop(self) -> Fallible<()> {
         let Worker { mut child, stdin, .. } = self;
         drop(stdin);
-        let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await??;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("a worker exited with {status}").into())
-        }
+        succeeded(tokio::time::timeout(Duration::from_secs(30), child.wait()).await??, "a worker")
     }
 }
 
@@ -602,8 +584,8 @@ async fn throughput(args: &PostgresArgs, pg: &mut Server, workers: usize, trial:
     Ok(Throughput { runs: expected, seconds, worker_cpu, server, top })
 }
 
-/// Event → first step on one idle worker (ms, sorted), and `send`'s commit.
-async fn first_step(args: &PostgresArgs, pg: &mut Server, trial: usize) -> Fallible<(Vec<f64>, Vec<f64>)> {
+/// Event → first step on one idle worker, and `send`'s commit (sorted).
+async fn first_step(args: &PostgresArgs, pg: &mut Server, trial: usize) -> Fallible<Latency> {
     let url = pg.fresh_database(BENCH_DB).await?;
     let mut worker = Worker::start(&url, args.pool_size).await?;
     worker.command(&format!("latency l{trial} {} {}", args.latency_events, args.gap_ms)).await?;
@@ -611,11 +593,10 @@ async fn first_step(args: &PostgresArgs, pg: &mut Server, trial: usize) -> Falli
     worker.stop().await?;
     pg.disconnected(BENCH_DB).await?;
     pg.drop_database(BENCH_DB).await?;
-    let list = |s: Option<&str>| -> Vec<f64> {
-        sorted(s.unwrap_or_default().split(',').filter_map(|v| v.parse().ok()).collect())
-    };
+    let list =
+        |s: Option<&str>| -> Vec<f64> { s.unwrap_or_default().split(',').filter_map(|v| v.parse().ok()).collect() };
     let mut parts = answer.split_whitespace();
-    Ok((list(parts.next()), list(parts.next())))
+    Ok(Latency { first_step: list(parts.next()), commit: list(parts.next()) }.sorted())
 }
 
 async fn dbos_trials(env: &Env, pg: &mut Server, server: &str, repeat: usize) -> Fallible<Vec<Figure>> {
