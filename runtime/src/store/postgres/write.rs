@@ -122,12 +122,15 @@ fn unnest_steps(p: usize) -> String {
 
 const STEP_COLUMNS: &str = "(run_id, hash, name, kind, memo, attempts, started_at, ended_at, detail)";
 
+fn insert_steps_sql() -> String {
+    format!("INSERT INTO steps {STEP_COLUMNS} {} ON CONFLICT DO NOTHING", unnest_steps(1))
+}
+
 async fn insert_steps(client: &impl GenericClient, steps: &Steps) -> Result<(), Fail> {
     if steps.is_empty() {
         return Ok(());
     }
-    let sql = format!("INSERT INTO steps {STEP_COLUMNS} {} ON CONFLICT DO NOTHING", unnest_steps(1));
-    let stmt = client.prepare_cached(&sql).await?;
+    let stmt = client.prepare_cached(&insert_steps_sql()).await?;
     client
         .execute(
             &stmt,
@@ -497,6 +500,17 @@ impl Accepting {
 /// What inserting a batch did: per event (new, runs created), the event-less runs created.
 type Inserted = (Vec<Accepted>, Vec<CreatedRun>);
 
+/// Inserts events (parameters `$1`..`$9`), answering the ids of those that were new.
+macro_rules! insert_events {
+    () => {
+        "INSERT INTO events (id, name, data, ts, usr, source, received_at, embeds, writer)
+         SELECT u.*, $9::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
+                                           $6::text[], $7::bigint[], $8::text[]) AS u
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id"
+    };
+}
+
 /// Inserts events and runs (a run with an owner only if this statement inserted its event),
 /// the runs due by `at` leased to `claim`: answers the events inserted and, for each run
 /// inserted, its lease token if it was leased.
@@ -508,15 +522,20 @@ pub(super) async fn insert_rows(
     claim: Option<&ClaimFor>,
     at: Millis,
 ) -> Result<(HashSet<String>, HashMap<String, Option<i64>>), Fail> {
+    if r.id.is_empty() {
+        // Events alone (mostly an ack's `inngest/function.finished`): without the runs' part,
+        // the statement is less for Postgres to plan and start at every run's end.
+        let stmt = client.prepare_cached(insert_events!()).await?;
+        let found = client
+            .query(&stmt, &[&e.id, &e.name, &e.data, &e.ts, &e.usr, &e.source, &e.received_at, &e.embeds, &s.me])
+            .await?;
+        return Ok((found.iter().map(|row| row.get(0)).collect(), HashMap::new()));
+    }
     let stmt = client
-        .prepare_cached(
-            "WITH ev AS (
-                INSERT INTO events (id, name, data, ts, usr, source, received_at, embeds, writer)
-                SELECT u.*, $9::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                                                  $6::text[], $7::bigint[], $8::text[]) AS u
-                ON CONFLICT (id) DO NOTHING
-                RETURNING id
-            ), ru AS (
+        .prepare_cached(concat!(
+            "WITH ev AS (",
+            insert_events!(),
+            "), ru AS (
                 INSERT INTO runs (id, function_id, event_id, event_ids, status, attempt, created_at, started_at,
                                   ended_at, output, error, wake_at, state, parent, rerun_of, dedupe_key, flow,
                                   gated, score, buckets, writer, lease_token, lease_owner, lease_until)
@@ -542,8 +561,8 @@ pub(super) async fn insert_rows(
                 ON CONFLICT (dedupe_key, function_id) DO NOTHING
                 RETURNING id, lease_token
             )
-            SELECT true, id, NULL::bigint FROM ev UNION ALL SELECT false, id, lease_token FROM ru",
-        )
+            SELECT true, id, NULL::bigint FROM ev UNION ALL SELECT false, id, lease_token FROM ru"
+        ))
         .await?;
     let claimer = claim.map(|c| c.worker.clone());
     let ttl = claim.map_or(0, |c| i64::try_from(c.ttl.as_millis()).unwrap_or(i64::MAX));
@@ -944,7 +963,14 @@ pub(super) async fn ack(
     if tx.query_opt(&fence, &[&lease.run_id, &token]).await?.is_none() {
         return Ok(None);
     }
-    insert_steps(&tx, &rows.steps).await?;
+    // The pass's writes are sent together (pipelined: one round trip, not one each), in the
+    // order written here, which is the order Postgres runs them in: the update sees the steps
+    // inserted before it, and a matcher is dropped before one of the same id is stored. None
+    // needs another's answer. Each statement is prepared (or found in the connection's cache)
+    // before anything is sent, so that no preparation reorders them.
+    if !rows.steps.is_empty() {
+        tx.prepare_cached(&insert_steps_sql()).await?;
+    }
     let r = &rows.run;
     let update = tx
         .prepare_cached(
@@ -961,54 +987,84 @@ pub(super) async fn ack(
              WHERE id = $1 RETURNING wake_at",
         )
         .await?;
-    let due: Option<i64> = tx
-        .query_one(
-            &update,
-            &[
-                &lease.run_id,
-                &r.status[0],
-                &r.attempt[0],
-                &r.started_at[0],
-                &r.ended_at[0],
-                &r.output[0],
-                &r.error[0],
-                &r.state[0],
-                &rows.cancel,
-                &rows.terminal,
-                &rows.waiting_on,
-                &r.wake_at[0],
-                &rows.at,
-                &s.me,
-            ],
-        )
-        .await?
-        .get(0);
+    // Its step-level slots end with the lease (and its run-level ones with the run): other
+    // workers may have runs waiting for them.
+    let holds = if rows.gated {
+        Some(tx.prepare_cached("DELETE FROM flow_holds WHERE run_id = $1 AND (NOT per_run OR $2::boolean)").await?)
+    } else {
+        None
+    };
+    let drop_all = rows.terminal || rows.drop_matchers == DropMatchers::All;
+    let drop_matchers = match (&rows.drop_matchers, drop_all) {
+        (_, true) => Some(tx.prepare_cached("DELETE FROM matchers WHERE run_id = $1 RETURNING event").await?),
+        (DropMatchers::Ids(_), false) => {
+            Some(tx.prepare_cached("DELETE FROM matchers WHERE run_id = $1 AND id = ANY($2) RETURNING event").await?)
+        }
+        (_, false) => None,
+    };
+    let ids: &[String] = match &rows.drop_matchers {
+        DropMatchers::Ids(ids) => ids,
+        _ => &[],
+    };
+    let matchers: Vec<&MatcherRow> = if rows.terminal { Vec::new() } else { rows.matchers.iter().collect() };
+    let observe = s.channel("observe");
     let mut effects = Effects { released: vec![lease.run_id.clone()], ..Effects::default() };
-    if rows.gated {
-        // Its step-level slots end with the lease (and its run-level ones with the run): other
-        // workers may have runs waiting for them.
-        let holds =
-            tx.prepare_cached("DELETE FROM flow_holds WHERE run_id = $1 AND (NOT per_run OR $2::boolean)").await?;
-        tx.execute(&holds, &[&lease.run_id, &rows.terminal]).await?;
-        effects.work = true;
-    }
-    if rows.terminal || rows.drop_matchers == DropMatchers::All {
-        let gone = tx.query("DELETE FROM matchers WHERE run_id = $1 RETURNING event", &[&lease.run_id]).await?;
-        effects.unobserved.extend(gone.iter().map(|r| r.get::<_, String>(0)));
-    } else if let DropMatchers::Ids(ids) = &rows.drop_matchers {
-        let gone = tx
-            .query("DELETE FROM matchers WHERE run_id = $1 AND id = ANY($2) RETURNING event", &[&lease.run_id, ids])
-            .await?;
-        effects.unobserved.extend(gone.iter().map(|r| r.get::<_, String>(0)));
-    }
+    let steps = insert_steps(&tx, &rows.steps);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
+        &lease.run_id,
+        &r.status[0],
+        &r.attempt[0],
+        &r.started_at[0],
+        &r.ended_at[0],
+        &r.output[0],
+        &r.error[0],
+        &r.state[0],
+        &rows.cancel,
+        &rows.terminal,
+        &rows.waiting_on,
+        &r.wake_at[0],
+        &rows.at,
+        &s.me,
+    ];
+    let updated = tx.query_one(&update, &params);
+    let freed = async {
+        if let Some(holds) = &holds {
+            tx.execute(holds, &[&lease.run_id, &rows.terminal]).await?;
+        }
+        Ok::<(), Fail>(())
+    };
+    let dropped = async {
+        Ok::<Vec<tokio_postgres::Row>, Fail>(match &drop_matchers {
+            Some(stmt) if drop_all => tx.query(stmt, &[&lease.run_id]).await?,
+            Some(stmt) => tx.query(stmt, &[&lease.run_id, &ids]).await?,
+            None => Vec::new(),
+        })
+    };
+    let kept = async {
+        if rows.terminal {
+            gates::ended(&tx, &lease.run_id, rows.singleton.as_deref()).await?;
+            Ok::<Vec<String>, Fail>(Vec::new())
+        } else {
+            insert_matchers(&tx, &observe, &matchers).await
+        }
+    };
+    let inserted = insert_batch(&tx, s, &rows.emitted, claim, &mut effects);
+    let (steps, updated, freed, dropped, kept, inserted) =
+        futures::join!(steps, updated, freed, dropped, kept, inserted);
+    // In the order they were sent: the first failure is the cause, the later ones its echo
+    // ("current transaction is aborted").
+    steps?;
+    let due: Option<i64> = updated?.get(0);
+    freed?;
+    let gone = dropped?;
+    let observed = kept?;
+    let (events, _) = inserted?;
+    effects.work |= rows.gated;
+    effects.unobserved.extend(gone.iter().map(|r| r.get::<_, String>(0)));
+    effects.observed.extend(observed);
     if rows.terminal {
         effects.released_ended.push(lease.run_id.clone());
-        gates::ended(&tx, &lease.run_id, rows.singleton.as_deref()).await?;
-    } else {
-        let matchers: Vec<&MatcherRow> = rows.matchers.iter().collect();
-        effects.observed.extend(insert_matchers(&tx, &s.channel("observe"), &matchers).await?);
     }
-    let (events, _) = insert_batch(&tx, s, &rows.emitted, claim, &mut effects).await?;
     for i in 0..rows.resume.run_id.len() {
         effects.work |= resolve(&tx, None, &rows.resume, i).await?;
     }

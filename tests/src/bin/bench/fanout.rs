@@ -1,7 +1,10 @@
 //! Fan-out: events fanned out to 2 functions × 2 steps on SQLite: completed runs/s, and the
 //! latency from an event to its runs' first step when there is no backlog (`BENCHMARKS.md`).
+//! The functions, the load and the latency loop are shared with `bench postgres`, which runs
+//! them in worker processes on a Postgres store.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use hookflow::engine::Engine;
 use hookflow::prelude::*;
-use hookflow::store::{Durability, SqliteStore};
+use hookflow::store::{Durability, SqliteStore, Store};
 use hookflow::webhook::EventSource;
 use hookflow::{RawEvent, State};
 
@@ -47,7 +50,7 @@ pub(super) struct FanoutArgs {
 
 /// Where the fan-out functions note when each run's first step started.
 #[derive(Default)]
-struct Probe {
+pub(crate) struct Probe {
     enabled: AtomicBool,
     first_step: Mutex<HashMap<(String, &'static str), Instant>>,
 }
@@ -95,15 +98,32 @@ struct FanoutEngine {
     path: PathBuf,
 }
 
-async fn fanout_engine(dir: &Path, name: &str, durability: Durability) -> Fallible<FanoutEngine> {
-    let path = dir.join(format!("{name}.db"));
-    let store = Arc::new(SqliteStore::open_with(&path, durability)?);
+/// An engine running the two fan-out functions on `store`, and the probe they note first
+/// steps in.
+pub(crate) async fn engine_on(store: Arc<dyn Store>) -> Fallible<(Engine, Arc<Probe>)> {
     let mut state = State::default();
     state.insert(Probe::default());
     let probe = state.get::<Probe>().ok_or("probe missing from state")?;
     let engine =
         Engine::builder("bench", registry(&[fan_a::DEF, fan_b::DEF])?).store(store).state(state).start().await?;
+    Ok((engine, probe))
+}
+
+async fn fanout_engine(dir: &Path, name: &str, durability: Durability) -> Fallible<FanoutEngine> {
+    let path = dir.join(format!("{name}.db"));
+    let store = Arc::new(SqliteStore::open_with(&path, durability)?);
+    let (engine, probe) = engine_on(store).await?;
     Ok(FanoutEngine { engine, probe, path })
+}
+
+/// Events `range` of the throughput phase in `tag`, in batches of `batch`, ordered for
+/// [`send_all`] (whose senders pop from the end).
+pub(crate) fn batches(tag: &str, range: Range<usize>, batch: usize) -> Fallible<Vec<Vec<RawEvent>>> {
+    let template = user_template()?;
+    let events: Vec<RawEvent> = range.map(|i| user_created(&template, tag, i)).collect();
+    let mut batches: Vec<Vec<RawEvent>> = events.chunks(batch.max(1)).map(<[RawEvent]>::to_vec).collect();
+    batches.reverse();
+    Ok(batches)
 }
 
 struct Throughput {
@@ -121,11 +141,7 @@ async fn fanout_throughput(
 ) -> Fallible<Throughput> {
     let tag = format!("{}{trial}", durability_name(durability).to_lowercase());
     let f = fanout_engine(dir, &format!("fanout-{tag}"), durability).await?;
-    let template = user_template()?;
-    let events: Vec<RawEvent> = (0..args.events).map(|i| user_created(&template, &tag, i)).collect();
-    let mut batches: Vec<Vec<RawEvent>> = events.chunks(args.batch.max(1)).map(<[RawEvent]>::to_vec).collect();
-    // Senders pop from the end: reverse so events go out in order.
-    batches.reverse();
+    let batches = batches(&tag, 0..args.events, args.batch)?;
     let cpu = Cpu::now()?;
     let start = Instant::now();
     send_all(&f.engine, batches, args.senders).await?;
@@ -142,42 +158,83 @@ async fn fanout_throughput(
     Ok(Throughput { runs, send_s, total_s, cpu })
 }
 
-struct Latency {
+pub(crate) struct Latency {
     /// Event sent → a run's first step started (ms), one per run.
-    first_step: Vec<f64>,
+    pub(crate) first_step: Vec<f64>,
     /// `engine.send` of one event, i.e. its durable commit (ms).
-    commit: Vec<f64>,
+    pub(crate) commit: Vec<f64>,
+}
+
+/// The columns of a latency table after those that name the trial (see [`Latency::cells`]).
+pub(crate) const LATENCY_COLUMNS: [&str; 7] =
+    ["runs", "event → first step p50 (ms)", "p90", "p99", "max", "send() commit p50 (ms)", "p99"];
+
+impl Latency {
+    /// Sorted, for percentiles.
+    pub(crate) fn sorted(self) -> Latency {
+        Latency { first_step: sorted(self.first_step), commit: sorted(self.commit) }
+    }
+
+    /// A percentile of event → first step (ms), once sorted.
+    pub(crate) fn first_step(&self, p: f64) -> f64 {
+        percentile(&self.first_step, p)
+    }
+
+    /// One trial's cells under [`LATENCY_COLUMNS`], once sorted.
+    pub(crate) fn cells(&self) -> Vec<String> {
+        vec![
+            self.first_step.len().to_string(),
+            f3(self.first_step(50.0)),
+            f3(self.first_step(90.0)),
+            f3(self.first_step(99.0)),
+            f3(self.first_step(100.0)),
+            f3(percentile(&self.commit, 50.0)),
+            f3(percentile(&self.commit, 99.0)),
+        ]
+    }
 }
 
 async fn fanout_latency(args: &FanoutArgs, dir: &Path, durability: Durability, trial: usize) -> Fallible<Latency> {
     let tag = format!("lat{}{trial}", durability_name(durability).to_lowercase());
     let f = fanout_engine(dir, &format!("fanout-{tag}"), durability).await?;
-    f.probe.enabled.store(true, Ordering::Relaxed);
+    let latency = latency(&f.engine, &f.probe, &tag, args.latency_events, args.gap_ms).await?;
+    f.engine.shutdown(Duration::from_secs(5)).await;
+    Ok(latency)
+}
+
+/// Sends `events` events one at a time, `gap_ms` apart, to an engine with nothing else to do,
+/// and measures each run's delay from `send` to its first step.
+pub(crate) async fn latency(
+    engine: &Engine,
+    probe: &Probe,
+    tag: &str,
+    events: usize,
+    gap_ms: u64,
+) -> Fallible<Latency> {
+    probe.enabled.store(true, Ordering::Relaxed);
     let template = user_template()?;
-    let mut sent = HashMap::with_capacity(args.latency_events);
-    let mut commit = Vec::with_capacity(args.latency_events);
-    for i in 0..args.latency_events {
-        let event = user_created(&template, &tag, i);
+    let mut sent = HashMap::with_capacity(events);
+    let mut commit = Vec::with_capacity(events);
+    for i in 0..events {
+        let event = user_created(&template, tag, i);
         let id = event.id.clone();
         let t = Instant::now();
-        f.engine.send_raw(vec![event], EventSource::Code).await?;
+        engine.send_raw(vec![event], EventSource::Code).await?;
         commit.push(ms(t.elapsed()));
         sent.insert(id, t);
-        tokio::time::sleep(Duration::from_millis(args.gap_ms)).await;
+        tokio::time::sleep(Duration::from_millis(gap_ms)).await;
     }
-    f.engine.settle().await;
-    let first_step: Vec<f64> = f
-        .probe
+    engine.settle().await;
+    let first_step: Vec<f64> = probe
         .first_step
         .lock()
         .map_err(|_| "probe poisoned")?
         .iter()
         .filter_map(|((event, _), started)| sent.get(event).map(|t| ms(started.saturating_duration_since(*t))))
         .collect();
-    if first_step.len() != args.latency_events * 2 {
-        return Err(format!("{} first steps seen, expected {}", first_step.len(), args.latency_events * 2).into());
+    if first_step.len() != events * 2 {
+        return Err(format!("{} first steps seen, expected {}", first_step.len(), events * 2).into());
     }
-    f.engine.shutdown(Duration::from_secs(5)).await;
     Ok(Latency { first_step, commit })
 }
 
@@ -202,17 +259,7 @@ pub(super) async fn fanout(args: FanoutArgs) -> Fallible<()> {
         "process CPU %",
         "writer thread busy %",
     ]);
-    let mut latency = Table::new(&[
-        "durability",
-        "trial",
-        "runs",
-        "event → first step p50 (ms)",
-        "p90",
-        "p99",
-        "max",
-        "send() commit p50 (ms)",
-        "p99",
-    ]);
+    let mut latency = Table::new(&[&["durability", "trial"][..], &LATENCY_COLUMNS[..]].concat());
     let mut summary = Table::new(&[
         "durability",
         "runs/s (median)",
@@ -243,23 +290,11 @@ pub(super) async fn fanout(args: FanoutArgs) -> Fallible<()> {
                 f0(100.0 * t.cpu.process / t.total_s),
                 f0(100.0 * t.cpu.writer / t.total_s),
             ]);
-            let l = fanout_latency(&args, dir.path(), durability, trial).await?;
-            let first = sorted(l.first_step);
-            let commit = sorted(l.commit);
-            p50s.push(percentile(&first, 50.0));
-            p99s.push(percentile(&first, 99.0));
-            latency.row(vec![
-                name.into(),
-                trial.to_string(),
-                first.len().to_string(),
-                f3(percentile(&first, 50.0)),
-                f3(percentile(&first, 90.0)),
-                f3(percentile(&first, 99.0)),
-                f3(percentile(&first, 100.0)),
-                f3(percentile(&commit, 50.0)),
-                f3(percentile(&commit, 99.0)),
-            ]);
-            eprintln!("  {name} trial {trial}: {rate:.0} runs/s, first step p50 {:.3} ms", percentile(&first, 50.0));
+            let l = fanout_latency(&args, dir.path(), durability, trial).await?.sorted();
+            p50s.push(l.first_step(50.0));
+            p99s.push(l.first_step(99.0));
+            latency.row([vec![name.into(), trial.to_string()], l.cells()].concat());
+            eprintln!("  {name} trial {trial}: {rate:.0} runs/s, first step p50 {:.3} ms", l.first_step(50.0));
         }
         summary.row(vec![name.into(), f0(median(&rates)), f0(median(&cpus)), f3(median(&p50s)), f3(median(&p99s))]);
     }

@@ -6,6 +6,7 @@
 //! cargo build --release -p hookflow-tests --bin bench
 //! target/release/bench all                        # fan-out on hookflow and every peer: one table
 //! target/release/bench fanout --events 10000      # runs/s, event → first step latency
+//! target/release/bench postgres                   # the fan-out on Postgres: 1-3 workers, DBOS
 //! target/release/bench recovery                   # SIGKILL with 10,000 runs in flight, then restart
 //! target/release/bench flow                       # concurrency/throttle cost, held-back runs, hand-off
 //! target/release/bench serve                      # Inngest call requests: hookflow vs the TypeScript SDK
@@ -30,6 +31,8 @@ use clap::{Parser, Subcommand};
 mod fanout;
 mod flow;
 mod peers;
+mod pg_worker;
+mod postgres;
 mod recovery;
 mod serve;
 mod sleepers;
@@ -56,6 +59,12 @@ enum Command {
     Fanout(fanout::FanoutArgs),
     /// Runs suspended on `step.sleep`: resident memory they cost, and how late timers fire.
     Sleepers(sleepers::SleepersArgs),
+    /// The fan-out on the Postgres store with 1, 2 and 3 worker processes beside DBOS on the
+    /// same server; event → first step on an idle worker; round trips and server CPU per run.
+    Postgres(postgres::PostgresArgs),
+    /// Internal: one worker process of `bench postgres`, on `HOOKFLOW_DATABASE_URL`.
+    #[command(hide = true)]
+    PgWorker(pg_worker::WorkerArgs),
     /// Svix-signed Clerk webhooks over loopback, driven by wrk: verified and committed per
     /// second, and latency; the same requests against a Node server (svix + better-sqlite3).
     Webhook(webhook::WebhookArgs),
@@ -91,6 +100,8 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::All(args) => suite::all(args).await,
         Command::Fanout(args) => fanout::fanout(args).await,
+        Command::Postgres(args) => postgres::postgres(args).await,
+        Command::PgWorker(args) => pg_worker::worker(args).await,
         Command::Sleepers(args) => sleepers::sleepers(args).await,
         Command::Webhook(args) => webhook::webhook(args).await,
         Command::UiScale(args) => ui_scale::ui_scale(args).await,

@@ -116,6 +116,31 @@ pub(crate) fn stat_cpu_s(stat: &str) -> Option<f64> {
     Some((ticks(11)? + ticks(12)?) / 100.0)
 }
 
+/// CPU seconds of a process and of its children, those alive and those it has reaped (a
+/// server's connections: Postgres forks one process per connection and reaps it when it ends).
+pub(crate) fn process_tree_cpu_s(pid: u32) -> Fallible<f64> {
+    // After the command name: state (0), ppid (1), ..., utime (11), stime, cutime, cstime (14).
+    let field =
+        |stat: &str, i: usize| -> Option<u64> { stat.rsplit_once(')')?.1.split_whitespace().nth(i)?.parse().ok() };
+    let own = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let mut ticks = 0;
+    for i in 11..=14 {
+        ticks += field(&own, i).ok_or("cannot read a /proc stat line")?;
+    }
+    for entry in std::fs::read_dir("/proc")?.filter_map(Result::ok) {
+        if !entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // A child may end between the listing and the read: it is then in `cutime`.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        if field(&stat, 1) == Some(u64::from(pid)) {
+            ticks += field(&stat, 11).unwrap_or(0) + field(&stat, 12).unwrap_or(0);
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    Ok(ticks as f64 / 100.0)
+}
+
 /// CPU time used so far: by this process, and by its SQLite writer threads.
 #[derive(Clone, Copy)]
 pub(crate) struct Cpu {

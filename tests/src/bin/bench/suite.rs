@@ -229,7 +229,7 @@ fn ratio(r: f64) -> String {
 }
 
 /// `target/bench-peers`, beside the `release` directory this binary is in.
-fn peers_cache() -> Fallible<PathBuf> {
+pub(crate) fn peers_cache() -> Fallible<PathBuf> {
     let exe = std::env::current_exe()?;
     let target = exe.parent().and_then(Path::parent).ok_or("cannot find the target directory of the bench binary")?;
     let cache = target.join("bench-peers");
@@ -238,7 +238,7 @@ fn peers_cache() -> Fallible<PathBuf> {
 }
 
 /// The commit measured (with `+dirty` when tracked files differ from it).
-fn commit() -> String {
+pub(crate) fn commit() -> String {
     let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -259,14 +259,14 @@ fn commit() -> String {
     }
 }
 
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
 }
 
 /// What the numbers were measured on.
-struct Machine {
+pub(crate) struct Machine {
     cores: usize,
     cpu: String,
     ram_gib: f64,
@@ -274,7 +274,7 @@ struct Machine {
 }
 
 impl Machine {
-    fn read() -> Machine {
+    pub(crate) fn read() -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -297,7 +297,7 @@ impl Machine {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("{} cores ({}), {} GiB RAM, Linux {}", self.cores, self.cpu, f0(self.ram_gib), self.kernel)
     }
 }

@@ -15,12 +15,12 @@ fn python(env: &Env) -> PathBuf {
 }
 
 /// Creates the venv and installs the pinned requirements, unless `dbos` imports already.
-pub(super) async fn install(env: &Env) -> Fallible<()> {
+pub(crate) async fn install(env: &Env) -> Fallible<()> {
     VENV.install(env).await
 }
 
 /// Installs Debian's Postgres if it is missing (as `tests/run` does).
-pub(super) async fn install_postgres(env: &Env) -> Fallible<()> {
+pub(crate) async fn install_postgres(env: &Env) -> Fallible<()> {
     let present = std::fs::read_dir("/usr/lib/postgresql")
         .map(|dirs| dirs.filter_map(Result::ok).any(|d| d.path().join("bin/initdb").exists()))
         .unwrap_or(false);
@@ -36,10 +36,19 @@ pub(super) async fn install_postgres(env: &Env) -> Fallible<()> {
     setup("postgresql (Debian)", apt).await
 }
 
-/// One trial; on Postgres, in a cluster of its own that `run.sh` starts (and hands over in
-/// `$PG_URL`) and deletes afterwards.
-pub(super) async fn trial(env: &Env, dir: &Path, postgres: bool) -> Fallible<Figure> {
-    let mut command = if postgres {
+/// Where DBOS keeps its system database.
+pub(crate) enum SystemDb<'a> {
+    /// A SQLite file in this directory.
+    Sqlite(&'a Path),
+    /// A throwaway Postgres cluster of its own, started (and deleted) by `run.sh`.
+    OwnPostgres,
+    /// A database `dbos_bench` that DBOS creates on this server (a URL to any of its databases).
+    Postgres(&'a str),
+}
+
+/// One trial.
+pub(crate) async fn trial(env: &Env, db: SystemDb<'_>) -> Fallible<Figure> {
+    let mut command = if let SystemDb::OwnPostgres = db {
         let mut c = tokio::process::Command::new("bash");
         c.arg(source("postgres").join("run.sh")).arg(python(env));
         c
@@ -47,11 +56,12 @@ pub(super) async fn trial(env: &Env, dir: &Path, postgres: bool) -> Fallible<Fig
         tokio::process::Command::new(python(env))
     };
     command.arg(source("python").join("dbos_fanout.py"));
-    if postgres {
-        command.args(["--postgres-env", "PG_URL"]);
-    } else {
-        command.arg("--db").arg(dir.join("dbos.sqlite"));
-    }
+    match db {
+        SystemDb::Sqlite(dir) => command.arg("--db").arg(dir.join("dbos.sqlite")),
+        // `run.sh` hands its server over in $PG_URL.
+        SystemDb::OwnPostgres => command.args(["--postgres-env", "PG_URL"]),
+        SystemDb::Postgres(url) => command.args(["--postgres-env", "DBOS_BENCH_SERVER"]).env("DBOS_BENCH_SERVER", url),
+    };
     command.arg("--events").arg(env.events.to_string());
     command.arg("--latency-events").arg(env.latency_events.to_string()).arg("--fixture").arg(fixture());
     run_program(command, Duration::from_secs(900)).await

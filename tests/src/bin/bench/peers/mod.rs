@@ -16,7 +16,7 @@ use crate::support::{Fallible, BENCH_DIR, USER_CREATED_FILE};
 
 #[cfg(feature = "peers")]
 mod apalis;
-mod dbos;
+pub(crate) mod dbos;
 mod duroxide;
 mod inngest;
 mod restate;
@@ -160,8 +160,8 @@ impl Peer {
     /// One trial, with `dir` (empty, deleted afterwards by the caller) for its databases.
     pub(crate) async fn trial(self, env: &Env, dir: &Path) -> Fallible<Figure> {
         match self {
-            Peer::DbosSqlite => dbos::trial(env, dir, false).await,
-            Peer::DbosPostgres => dbos::trial(env, dir, true).await,
+            Peer::DbosSqlite => dbos::trial(env, dbos::SystemDb::Sqlite(dir)).await,
+            Peer::DbosPostgres => dbos::trial(env, dbos::SystemDb::OwnPostgres).await,
             Peer::Duroxide => duroxide::trial(env, dir).await,
             #[cfg(feature = "peers")]
             Peer::Apalis => apalis::trial(env, dir).await,
