@@ -12,7 +12,7 @@ use hookflow::engine::Engine;
 use hookflow::prelude::*;
 use hookflow::store::{Durability, SqliteStore};
 use hookflow::webhook::EventSource;
-use hookflow::{RawEvent, State};
+use hookflow::{FunctionDef, RawEvent, State};
 
 use crate::peers::Figure;
 use crate::stats::{f0, f2, f3, median, ms, percentile, sorted, Cpu, Table};
@@ -47,7 +47,7 @@ pub(super) struct FanoutArgs {
 
 /// Where the fan-out functions note when each run's first step started.
 #[derive(Default)]
-struct Probe {
+pub(super) struct Probe {
     enabled: AtomicBool,
     first_step: Mutex<HashMap<(String, &'static str), Instant>>,
 }
@@ -63,7 +63,7 @@ impl Probe {
 }
 
 /// What both fan-out functions do: two steps, as a sync-to-database function would.
-async fn two_steps(
+pub(super) async fn two_steps(
     function: &'static str,
     event: &Event<clerk::UserCreated>,
     step: &Step,
@@ -79,15 +79,43 @@ async fn two_steps(
     Ok(total)
 }
 
-#[inngest_fn(id = "bench-fan-a", event = "clerk/user.created")]
-async fn fan_a(event: Event<clerk::UserCreated>, step: Step, probe: Dep<Probe>) -> Result<usize> {
-    two_steps("bench-fan-a", &event, &step, &probe).await
+/// The fan-out's two functions on `clerk/user.created`, with the ids given and any further
+/// options of `#[inngest_fn]` (flow control): `bench flow` runs the same workload under limits.
+macro_rules! fan_pair {
+    ($a:ident = $a_id:literal, $b:ident = $b_id:literal $(, $($option:tt)+)?) => {
+        #[inngest_fn(id = $a_id, event = "clerk/user.created" $(, $($option)+)?)]
+        async fn $a(
+            event: Event<clerk::UserCreated>,
+            step: Step,
+            probe: Dep<crate::fanout::Probe>,
+        ) -> Result<usize> {
+            crate::fanout::two_steps($a_id, &event, &step, &probe).await
+        }
+
+        #[inngest_fn(id = $b_id, event = "clerk/user.created" $(, $($option)+)?)]
+        async fn $b(
+            event: Event<clerk::UserCreated>,
+            step: Step,
+            probe: Dep<crate::fanout::Probe>,
+        ) -> Result<usize> {
+            crate::fanout::two_steps($b_id, &event, &step, &probe).await
+        }
+    };
+}
+pub(super) use fan_pair;
+
+fan_pair!(fan_a = "bench-fan-a", fan_b = "bench-fan-b");
+
+/// The functions a fan-out trial registers: the plain pair, or one with flow control.
+#[derive(Clone, Copy)]
+pub(super) struct Workload {
+    /// Names the trial's database.
+    pub(super) label: &'static str,
+    pub(super) functions: [&'static FunctionDef; 2],
 }
 
-#[inngest_fn(id = "bench-fan-b", event = "clerk/user.created")]
-async fn fan_b(event: Event<clerk::UserCreated>, step: Step, probe: Dep<Probe>) -> Result<usize> {
-    two_steps("bench-fan-b", &event, &step, &probe).await
-}
+/// The fan-out without flow control.
+pub(super) const UNLIMITED: Workload = Workload { label: "fanout", functions: [fan_a::DEF, fan_b::DEF] };
 
 struct FanoutEngine {
     engine: Engine,
@@ -95,32 +123,44 @@ struct FanoutEngine {
     path: PathBuf,
 }
 
-async fn fanout_engine(dir: &Path, name: &str, durability: Durability) -> Fallible<FanoutEngine> {
+async fn fanout_engine(dir: &Path, name: &str, durability: Durability, workload: Workload) -> Fallible<FanoutEngine> {
     let path = dir.join(format!("{name}.db"));
     let store = Arc::new(SqliteStore::open_with(&path, durability)?);
     let mut state = State::default();
     state.insert(Probe::default());
     let probe = state.get::<Probe>().ok_or("probe missing from state")?;
     let engine =
-        Engine::builder("bench", registry(&[fan_a::DEF, fan_b::DEF])?).store(store).state(state).start().await?;
+        Engine::builder("bench", registry(&workload.functions)?).store(store).state(state).start().await?;
     Ok(FanoutEngine { engine, probe, path })
 }
 
-struct Throughput {
-    runs: i64,
+pub(super) struct Throughput {
+    pub(super) runs: i64,
     send_s: f64,
-    total_s: f64,
+    pub(super) total_s: f64,
     cpu: Cpu,
 }
 
-async fn fanout_throughput(
+impl Throughput {
+    /// Completed runs per second.
+    pub(super) fn rate(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        let runs = self.runs as f64;
+        runs / self.total_s
+    }
+}
+
+/// One throughput trial: `args.events` events sent to `workload`'s pair, until every run is
+/// Completed.
+pub(super) async fn fanout_throughput(
     args: &FanoutArgs,
     dir: &Path,
     durability: Durability,
     trial: usize,
+    workload: Workload,
 ) -> Fallible<Throughput> {
     let tag = format!("{}{trial}", durability_name(durability).to_lowercase());
-    let f = fanout_engine(dir, &format!("fanout-{tag}"), durability).await?;
+    let f = fanout_engine(dir, &format!("{}-{tag}", workload.label), durability, workload).await?;
     let template = user_template()?;
     let events: Vec<RawEvent> = (0..args.events).map(|i| user_created(&template, &tag, i)).collect();
     let mut batches: Vec<Vec<RawEvent>> = events.chunks(args.batch.max(1)).map(<[RawEvent]>::to_vec).collect();
@@ -151,7 +191,7 @@ struct Latency {
 
 async fn fanout_latency(args: &FanoutArgs, dir: &Path, durability: Durability, trial: usize) -> Fallible<Latency> {
     let tag = format!("lat{}{trial}", durability_name(durability).to_lowercase());
-    let f = fanout_engine(dir, &format!("fanout-{tag}"), durability).await?;
+    let f = fanout_engine(dir, &format!("fanout-{tag}"), durability, UNLIMITED).await?;
     f.probe.enabled.store(true, Ordering::Relaxed);
     let template = user_template()?;
     let mut sent = HashMap::with_capacity(args.latency_events);
@@ -224,9 +264,8 @@ pub(super) async fn fanout(args: FanoutArgs) -> Fallible<()> {
         let name = durability_name(durability);
         let (mut rates, mut cpus, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for trial in 1..=args.common.repeat {
-            let t = fanout_throughput(&args, dir.path(), durability, trial).await?;
-            #[allow(clippy::cast_precision_loss)]
-            let rate = t.runs as f64 / t.total_s;
+            let t = fanout_throughput(&args, dir.path(), durability, trial, UNLIMITED).await?;
+            let rate = t.rate();
             #[allow(clippy::cast_precision_loss)]
             let accept_rate = args.events as f64 / t.send_s;
             rates.push(rate);
@@ -274,7 +313,7 @@ pub(super) async fn fanout(args: FanoutArgs) -> Fallible<()> {
 /// backlog, with `args.durability`'s first mode.
 pub(super) async fn figure(args: &FanoutArgs, dir: &Path, trial: usize) -> Fallible<Figure> {
     let durability = *args.durability.modes().first().ok_or("no durability")?;
-    let t = fanout_throughput(args, dir, durability, trial).await?;
+    let t = fanout_throughput(args, dir, durability, trial, UNLIMITED).await?;
     let l = fanout_latency(args, dir, durability, trial).await?;
     Ok(Figure { runs: u64::try_from(t.runs)?, seconds: t.total_s, first_step_ms: l.first_step })
 }

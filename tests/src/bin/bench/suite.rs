@@ -238,7 +238,7 @@ fn peers_cache() -> Fallible<PathBuf> {
 }
 
 /// The commit measured (with `+dirty` when tracked files differ from it).
-fn commit() -> String {
+pub(super) fn commit() -> String {
     let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -259,7 +259,7 @@ fn commit() -> String {
     }
 }
 
-fn loadavg() -> String {
+pub(super) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
