@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::model::{FlowKeys, Millis};
-use crate::store::gates::{self, Decision, RATE_KEY};
+use crate::store::gates::{self, Decision};
 use crate::store::queue::ItemFlow;
 use crate::store::types::EventDone;
 use crate::store::window::{self, Joined, Window};

@@ -129,8 +129,7 @@ async fn fanout_engine(dir: &Path, name: &str, durability: Durability, workload:
     let mut state = State::default();
     state.insert(Probe::default());
     let probe = state.get::<Probe>().ok_or("probe missing from state")?;
-    let engine =
-        Engine::builder("bench", registry(&workload.functions)?).store(store).state(state).start().await?;
+    let engine = Engine::builder("bench", registry(&workload.functions)?).store(store).state(state).start().await?;
     Ok(FanoutEngine { engine, probe, path })
 }
 

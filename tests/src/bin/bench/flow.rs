@@ -101,7 +101,8 @@ async fn one_at_a_time(step: Step, probe: Dep<Probe>) -> Result<()> {
 async fn engine(dir: &std::path::Path, name: &str, state: State) -> Fallible<(Engine, std::path::PathBuf)> {
     let path = dir.join(format!("{name}.db"));
     let store = Arc::new(SqliteStore::open_with(&path, Durability::Full)?);
-    let engine = Engine::builder("bench-flow", registry(&[one_at_a_time::DEF])?).store(store).state(state).start().await?;
+    let engine =
+        Engine::builder("bench-flow", registry(&[one_at_a_time::DEF])?).store(store).state(state).start().await?;
     Ok((engine, path))
 }
 
