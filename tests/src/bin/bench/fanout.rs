@@ -79,30 +79,31 @@ pub(super) async fn two_steps(
     Ok(total)
 }
 
-/// The fan-out's two functions on `clerk/user.created`, with the ids given and any further
-/// options of `#[inngest_fn]` (flow control): `bench flow` runs the same workload under limits.
-macro_rules! fan_pair {
-    ($a:ident = $a_id:literal, $b:ident = $b_id:literal $(, $($option:tt)+)?) => {
-        #[inngest_fn(id = $a_id, event = "clerk/user.created" $(, $($option)+)?)]
-        async fn $a(
+/// One of the fan-out's functions on `clerk/user.created`, with the id given and any further
+/// options of `#[inngest_fn]` (flow control).
+macro_rules! fan_fn {
+    ($name:ident = $id:literal $(, $($option:tt)+)?) => {
+        #[inngest_fn(id = $id, event = "clerk/user.created" $(, $($option)+)?)]
+        async fn $name(
             event: Event<clerk::UserCreated>,
             step: Step,
             probe: Dep<crate::fanout::Probe>,
         ) -> Result<usize> {
-            crate::fanout::two_steps($a_id, &event, &step, &probe).await
-        }
-
-        #[inngest_fn(id = $b_id, event = "clerk/user.created" $(, $($option)+)?)]
-        async fn $b(
-            event: Event<clerk::UserCreated>,
-            step: Step,
-            probe: Dep<crate::fanout::Probe>,
-        ) -> Result<usize> {
-            crate::fanout::two_steps($b_id, &event, &step, &probe).await
+            crate::fanout::two_steps($id, &event, &step, &probe).await
         }
     };
 }
-pub(super) use fan_pair;
+pub(crate) use fan_fn;
+
+/// The fan-out's two functions, with the same options: `bench flow` runs the workload under
+/// limits.
+macro_rules! fan_pair {
+    ($a:ident = $a_id:literal, $b:ident = $b_id:literal $(, $($option:tt)+)?) => {
+        crate::fanout::fan_fn!($a = $a_id $(, $($option)+)?);
+        crate::fanout::fan_fn!($b = $b_id $(, $($option)+)?);
+    };
+}
+pub(crate) use fan_pair;
 
 fan_pair!(fan_a = "bench-fan-a", fan_b = "bench-fan-b");
 
