@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::model::{FlowKeys, Millis};
-use crate::store::gates::{self, Decision, RATE_KEY};
+use crate::store::gates::{self, Decision};
 use crate::store::queue::ItemFlow;
 use crate::store::types::EventDone;
 use crate::store::window::{self, Joined, Window};
@@ -586,12 +586,14 @@ fn write_rates(conn: &Connection, rates: &[(String, i64)], at: Millis) -> Result
     }
     write_flow_state(conn, rates)?;
     // Spent states go as new ones come (a few per creation, by the time index), so
-    // idempotency keys do not pile up.
+    // idempotency keys do not pile up. The key range is spelled out (it is `RATE_KEY`'s) and the
+    // index named: SQLite uses a partial index only for a query whose terms match the index's
+    // own, and would otherwise scan every rate state for each creation (2 ms at 20,000 keys).
     conn.prepare_cached(
-        "DELETE FROM flow_state WHERE key IN (SELECT key FROM flow_state \
-         WHERE key >= ?1 AND key < 'rate;' AND value <= ?2 ORDER BY value LIMIT 4)",
+        "DELETE FROM flow_state WHERE key IN (SELECT key FROM flow_state INDEXED BY flow_state_rates \
+         WHERE key >= 'rate:' AND key < 'rate;' AND value <= ?1 ORDER BY value LIMIT 4)",
     )?
-    .execute(params![RATE_KEY, at.saturating_mul(1000)])?;
+    .execute(params![at.saturating_mul(1000)])?;
     Ok(())
 }
 

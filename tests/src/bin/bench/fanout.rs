@@ -15,7 +15,7 @@ use hookflow::engine::Engine;
 use hookflow::prelude::*;
 use hookflow::store::{Durability, SqliteStore, Store};
 use hookflow::webhook::EventSource;
-use hookflow::{RawEvent, State};
+use hookflow::{FunctionDef, RawEvent, State};
 
 use crate::peers::Figure;
 use crate::stats::{f0, f2, f3, median, ms, percentile, sorted, Cpu, Table};
@@ -66,7 +66,7 @@ impl Probe {
 }
 
 /// What both fan-out functions do: two steps, as a sync-to-database function would.
-async fn two_steps(
+pub(super) async fn two_steps(
     function: &'static str,
     event: &Event<clerk::UserCreated>,
     step: &Step,
@@ -82,15 +82,44 @@ async fn two_steps(
     Ok(total)
 }
 
-#[inngest_fn(id = "bench-fan-a", event = "clerk/user.created")]
-async fn fan_a(event: Event<clerk::UserCreated>, step: Step, probe: Dep<Probe>) -> Result<usize> {
-    two_steps("bench-fan-a", &event, &step, &probe).await
+/// One of the fan-out's functions on `clerk/user.created`, with the id given and any further
+/// options of `#[inngest_fn]` (flow control).
+macro_rules! fan_fn {
+    ($name:ident = $id:literal $(, $($option:tt)+)?) => {
+        #[inngest_fn(id = $id, event = "clerk/user.created" $(, $($option)+)?)]
+        async fn $name(
+            event: Event<clerk::UserCreated>,
+            step: Step,
+            probe: Dep<crate::fanout::Probe>,
+        ) -> Result<usize> {
+            crate::fanout::two_steps($id, &event, &step, &probe).await
+        }
+    };
+}
+pub(crate) use fan_fn;
+
+/// The fan-out's two functions, with the same options: `bench flow` runs the workload under
+/// limits.
+macro_rules! fan_pair {
+    ($a:ident = $a_id:literal, $b:ident = $b_id:literal $(, $($option:tt)+)?) => {
+        crate::fanout::fan_fn!($a = $a_id $(, $($option)+)?);
+        crate::fanout::fan_fn!($b = $b_id $(, $($option)+)?);
+    };
+}
+pub(crate) use fan_pair;
+
+fan_pair!(fan_a = "bench-fan-a", fan_b = "bench-fan-b");
+
+/// The functions a fan-out trial registers: the plain pair, or one with flow control.
+#[derive(Clone, Copy)]
+pub(super) struct Workload {
+    /// Names the trial's database.
+    pub(super) label: &'static str,
+    pub(super) functions: [&'static FunctionDef; 2],
 }
 
-#[inngest_fn(id = "bench-fan-b", event = "clerk/user.created")]
-async fn fan_b(event: Event<clerk::UserCreated>, step: Step, probe: Dep<Probe>) -> Result<usize> {
-    two_steps("bench-fan-b", &event, &step, &probe).await
-}
+/// The fan-out without flow control.
+pub(super) const UNLIMITED: Workload = Workload { label: "fanout", functions: [fan_a::DEF, fan_b::DEF] };
 
 struct FanoutEngine {
     engine: Engine,
@@ -101,18 +130,22 @@ struct FanoutEngine {
 /// An engine running the two fan-out functions on `store`, and the probe they note first
 /// steps in.
 pub(crate) async fn engine_on(store: Arc<dyn Store>) -> Fallible<(Engine, Arc<Probe>)> {
+    engine_with(store, UNLIMITED).await
+}
+
+/// An engine running `workload`'s functions on `store`, and the probe they note first steps in.
+async fn engine_with(store: Arc<dyn Store>, workload: Workload) -> Fallible<(Engine, Arc<Probe>)> {
     let mut state = State::default();
     state.insert(Probe::default());
     let probe = state.get::<Probe>().ok_or("probe missing from state")?;
-    let engine =
-        Engine::builder("bench", registry(&[fan_a::DEF, fan_b::DEF])?).store(store).state(state).start().await?;
+    let engine = Engine::builder("bench", registry(&workload.functions)?).store(store).state(state).start().await?;
     Ok((engine, probe))
 }
 
-async fn fanout_engine(dir: &Path, name: &str, durability: Durability) -> Fallible<FanoutEngine> {
+async fn fanout_engine(dir: &Path, name: &str, durability: Durability, workload: Workload) -> Fallible<FanoutEngine> {
     let path = dir.join(format!("{name}.db"));
     let store = Arc::new(SqliteStore::open_with(&path, durability)?);
-    let (engine, probe) = engine_on(store).await?;
+    let (engine, probe) = engine_with(store, workload).await?;
     Ok(FanoutEngine { engine, probe, path })
 }
 
@@ -126,21 +159,33 @@ pub(crate) fn batches(tag: &str, range: Range<usize>, batch: usize) -> Fallible<
     Ok(batches)
 }
 
-struct Throughput {
-    runs: i64,
+pub(super) struct Throughput {
+    pub(super) runs: i64,
     send_s: f64,
-    total_s: f64,
+    pub(super) total_s: f64,
     cpu: Cpu,
 }
 
-async fn fanout_throughput(
+impl Throughput {
+    /// Completed runs per second.
+    pub(super) fn rate(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        let runs = self.runs as f64;
+        runs / self.total_s
+    }
+}
+
+/// One throughput trial: `args.events` events sent to `workload`'s pair, until every run is
+/// Completed.
+pub(super) async fn fanout_throughput(
     args: &FanoutArgs,
     dir: &Path,
     durability: Durability,
     trial: usize,
+    workload: Workload,
 ) -> Fallible<Throughput> {
     let tag = format!("{}{trial}", durability_name(durability).to_lowercase());
-    let f = fanout_engine(dir, &format!("fanout-{tag}"), durability).await?;
+    let f = fanout_engine(dir, &format!("{}-{tag}", workload.label), durability, workload).await?;
     let batches = batches(&tag, 0..args.events, args.batch)?;
     let cpu = Cpu::now()?;
     let start = Instant::now();
@@ -196,7 +241,7 @@ impl Latency {
 
 async fn fanout_latency(args: &FanoutArgs, dir: &Path, durability: Durability, trial: usize) -> Fallible<Latency> {
     let tag = format!("lat{}{trial}", durability_name(durability).to_lowercase());
-    let f = fanout_engine(dir, &format!("fanout-{tag}"), durability).await?;
+    let f = fanout_engine(dir, &format!("fanout-{tag}"), durability, UNLIMITED).await?;
     let latency = latency(&f.engine, &f.probe, &tag, args.latency_events, args.gap_ms).await?;
     f.engine.shutdown(Duration::from_secs(5)).await;
     Ok(latency)
@@ -271,9 +316,8 @@ pub(super) async fn fanout(args: FanoutArgs) -> Fallible<()> {
         let name = durability_name(durability);
         let (mut rates, mut cpus, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for trial in 1..=args.common.repeat {
-            let t = fanout_throughput(&args, dir.path(), durability, trial).await?;
-            #[allow(clippy::cast_precision_loss)]
-            let rate = t.runs as f64 / t.total_s;
+            let t = fanout_throughput(&args, dir.path(), durability, trial, UNLIMITED).await?;
+            let rate = t.rate();
             #[allow(clippy::cast_precision_loss)]
             let accept_rate = args.events as f64 / t.send_s;
             rates.push(rate);
@@ -309,7 +353,7 @@ pub(super) async fn fanout(args: FanoutArgs) -> Fallible<()> {
 /// backlog, with `args.durability`'s first mode.
 pub(super) async fn figure(args: &FanoutArgs, dir: &Path, trial: usize) -> Fallible<Figure> {
     let durability = *args.durability.modes().first().ok_or("no durability")?;
-    let t = fanout_throughput(args, dir, durability, trial).await?;
+    let t = fanout_throughput(args, dir, durability, trial, UNLIMITED).await?;
     let l = fanout_latency(args, dir, durability, trial).await?;
     Ok(Figure { runs: u64::try_from(t.runs)?, seconds: t.total_s, first_step_ms: l.first_step })
 }

@@ -1,9 +1,11 @@
 //! Flow control: what concurrency limits and throttles cost, how many held-back runs fit in
 //! memory, and how soon a freed slot goes to the next run.
 //!
-//! - throughput: N events, each starting one run of two steps, on SQLite, for a function with
-//!   no limits, with a keyed concurrency limit (100 keys, 10 at once each), and with a throttle
-//!   that admits everything; runs/s and the ratio to no limits;
+//! - throughput: the fan-out workload (`bench fanout`: N `clerk/user.created` events, each
+//!   starting 2 functions × 2 steps, SQLite `synchronous=FULL`) with no limits, and with each
+//!   of `concurrency`, `throttle` and `rate_limit` keyed by user (`event.data.id`) on both
+//!   functions, the last two with limits that never bind, so the figure is what the keyed state
+//!   costs; the variants' trials interleaved, runs/s and the median's ratio to no limits;
 //! - held back: N runs of a function with `concurrency(limit = 1)` whose one running step
 //!   waits until the end: resident memory they add while queued behind it;
 //! - hand-off: runs of a `concurrency(limit = 1)` function queued at once: from one run's step
@@ -21,12 +23,14 @@ use hookflow::webhook::EventSource;
 use hookflow::{RawEvent, State};
 use serde_json::json;
 
+use crate::fanout::{self, fan_pair, FanoutArgs, Workload, UNLIMITED};
 use crate::stats::{f0, f1, f2, median, ms, percentile, proc_status_mib, sorted, Table};
-use crate::support::{query_count, registry, send_all, temp_dir, Common, Fallible};
+use crate::suite::{commit, loadavg};
+use crate::support::{query_count, registry, send_all, temp_dir, Common, DurabilityArg, Fallible};
 
 #[derive(Args)]
 pub(super) struct FlowArgs {
-    /// Events per throughput trial (each starts one run of two steps).
+    /// Events per throughput trial (each starts 2 runs of 2 steps, as in `bench fanout`).
     #[arg(long, default_value_t = 10_000)]
     events: usize,
     /// Runs held back behind a full concurrency limit.
@@ -39,25 +43,31 @@ pub(super) struct FlowArgs {
     common: Common,
 }
 
-async fn two_steps(step: &Step) -> Result<usize> {
-    let a: usize = step.run("a", || async { Ok(1) }).await?;
-    Ok(step.run("b", || async move { Ok(a + 1) }).await?)
-}
+fan_pair!(
+    concurrency_a = "flow-concurrency-a",
+    concurrency_b = "flow-concurrency-b",
+    concurrency(limit = 10, key = "event.data.id")
+);
+// Each user's event starts one run of each function: a throttle or a rate limit of more than
+// one a period never binds, and what is measured is the cost of a bucket per user.
+fan_pair!(
+    throttle_a = "flow-throttle-a",
+    throttle_b = "flow-throttle-b",
+    throttle(limit = 1_000, period = "1s", key = "event.data.id")
+);
+fan_pair!(
+    rate_limit_a = "flow-rate-limit-a",
+    rate_limit_b = "flow-rate-limit-b",
+    rate_limit(limit = 1_000, period = "1h", key = "event.data.id")
+);
 
-#[inngest_fn(id = "flow-free", event = "bench/free")]
-async fn free(step: Step) -> Result<usize> {
-    two_steps(&step).await
-}
-
-#[inngest_fn(id = "flow-keyed", event = "bench/keyed", concurrency(limit = 10, key = "event.data.tenant"))]
-async fn keyed(step: Step) -> Result<usize> {
-    two_steps(&step).await
-}
-
-#[inngest_fn(id = "flow-throttled", event = "bench/throttled", throttle(limit = 1_000_000, period = "1s"))]
-async fn throttled(step: Step) -> Result<usize> {
-    two_steps(&step).await
-}
+/// The fan-out's variants; the first, without limits, is what the others are compared with.
+const WORKLOADS: [(&str, Workload); 4] = [
+    ("no limits", UNLIMITED),
+    ("concurrency(10, key)", Workload { label: "concurrency", functions: [concurrency_a::DEF, concurrency_b::DEF] }),
+    ("throttle(key)", Workload { label: "throttle", functions: [throttle_a::DEF, throttle_b::DEF] }),
+    ("rate_limit(key)", Workload { label: "rate-limit", functions: [rate_limit_a::DEF, rate_limit_b::DEF] }),
+];
 
 /// The gate the held-back benchmark's running step waits on, and the hand-off probe.
 #[derive(Default)]
@@ -91,8 +101,8 @@ async fn one_at_a_time(step: Step, probe: Dep<Probe>) -> Result<()> {
 async fn engine(dir: &std::path::Path, name: &str, state: State) -> Fallible<(Engine, std::path::PathBuf)> {
     let path = dir.join(format!("{name}.db"));
     let store = Arc::new(SqliteStore::open_with(&path, Durability::Full)?);
-    let defs = [free::DEF, keyed::DEF, throttled::DEF, one_at_a_time::DEF];
-    let engine = Engine::builder("bench-flow", registry(&defs)?).store(store).state(state).start().await?;
+    let engine =
+        Engine::builder("bench-flow", registry(&[one_at_a_time::DEF])?).store(store).state(state).start().await?;
     Ok((engine, path))
 }
 
@@ -103,23 +113,6 @@ fn events(name: &str, tag: &str, n: usize) -> Vec<Vec<RawEvent>> {
     let mut batches: Vec<Vec<RawEvent>> = events.chunks(100).map(<[RawEvent]>::to_vec).collect();
     batches.reverse();
     batches
-}
-
-/// Completed runs per second of one function.
-async fn throughput(args: &FlowArgs, dir: &std::path::Path, name: &str, trial: usize) -> Fallible<f64> {
-    let tag = format!("{}-{trial}", name.replace('/', "-"));
-    let (engine, path) = engine(dir, &tag, State::default()).await?;
-    let start = Instant::now();
-    send_all(&engine, events(name, &tag, args.events), 4).await?;
-    engine.settle().await;
-    let secs = start.elapsed().as_secs_f64();
-    let done = query_count(&path, "SELECT count(*) FROM runs WHERE status = 'Completed'")?;
-    if done != i64::try_from(args.events)? {
-        return Err(format!("{done} runs of {name} completed, expected {}", args.events).into());
-    }
-    engine.shutdown(Duration::from_secs(5)).await;
-    #[allow(clippy::cast_precision_loss)]
-    Ok(args.events as f64 / secs)
 }
 
 /// Resident MiB that `args.held` runs add while they wait behind a full limit.
@@ -164,8 +157,13 @@ async fn handoff(args: &FlowArgs, dir: &std::path::Path, trial: usize) -> Fallib
 pub(super) async fn flow(args: FlowArgs) -> Fallible<()> {
     let dir = temp_dir(&args.common)?;
     println!(
-        "flow control: {} events per throughput trial, {} held-back runs, {} hand-offs; SQLite FULL",
-        args.events, args.held, args.handoff
+        "flow control: {} events per throughput trial, {} held-back runs, {} hand-offs; SQLite FULL; commit {}; \
+         load average {}",
+        args.events,
+        args.held,
+        args.handoff,
+        commit(),
+        loadavg()
     );
     // Memory first, in a fresh process: later trials would measure what earlier ones freed.
     let mut memory = Table::new(&["held-back runs", "RSS added (MiB)", "per run (bytes)"]);
@@ -175,20 +173,7 @@ pub(super) async fn flow(args: FlowArgs) -> Fallible<()> {
     memory.row(vec![args.held.to_string(), f1(mib), f0(per_run)]);
     memory.print("Memory of runs held back by a full concurrency limit (one trial, first in the process)");
 
-    let mut table = Table::new(&["trial", "no limits (runs/s)", "keyed concurrency", "ratio", "throttle", "ratio"]);
-    let (mut free_all, mut keyed_all, mut throttled_all) = (Vec::new(), Vec::new(), Vec::new());
-    for trial in 0..args.common.repeat {
-        let free = throughput(&args, dir.path(), "bench/free", trial).await?;
-        let keyed = throughput(&args, dir.path(), "bench/keyed", trial).await?;
-        let throttled = throughput(&args, dir.path(), "bench/throttled", trial).await?;
-        table.row(vec![trial.to_string(), f0(free), f0(keyed), f2(keyed / free), f0(throttled), f2(throttled / free)]);
-        free_all.push(free);
-        keyed_all.push(keyed);
-        throttled_all.push(throttled);
-    }
-    let (free, keyed, throttled) = (median(&free_all), median(&keyed_all), median(&throttled_all));
-    table.row(vec!["median".into(), f0(free), f0(keyed), f2(keyed / free), f0(throttled), f2(throttled / free)]);
-    table.print("Throughput with flow control (completed runs/s, 1 run of 2 steps per event)");
+    throughput(&args, dir.path()).await?;
 
     let mut gaps = Table::new(&["trial", "hand-offs", "p50 (ms)", "p99 (ms)", "max (ms)"]);
     for trial in 0..args.common.repeat {
@@ -202,5 +187,53 @@ pub(super) async fn flow(args: FlowArgs) -> Fallible<()> {
         ]);
     }
     gaps.print("A freed slot to the next run's step (concurrency limit 1, runs queued)");
+    println!("load average at the end: {}", loadavg());
     Ok(())
+}
+
+/// The fan-out with and without flow control, trials interleaved: completed runs/s of each, and
+/// each variant's ratio to no limits (per trial, and of the medians).
+async fn throughput(args: &FlowArgs, dir: &std::path::Path) -> Fallible<()> {
+    let fan = FanoutArgs {
+        events: args.events,
+        batch: 100,
+        senders: 4,
+        latency_events: 0,
+        gap_ms: 0,
+        durability: DurabilityArg::Full,
+        common: args.common.clone(),
+    };
+    let mut headers = vec!["trial".to_owned(), format!("{} (runs/s)", WORKLOADS[0].0)];
+    for (name, _) in &WORKLOADS[1..] {
+        headers.extend([(*name).to_owned(), "ratio".to_owned()]);
+    }
+    let mut table = Table { headers, rows: Vec::new() };
+    let mut rates = vec![Vec::new(); WORKLOADS.len()];
+    for trial in 1..=args.common.repeat {
+        let mut row = vec![f64::NAN; WORKLOADS.len()];
+        // Each trial starts with another variant, so that a machine that slows down or speeds
+        // up during a trial does not always favour the same one.
+        for k in 0..WORKLOADS.len() {
+            let i = (k + trial - 1) % WORKLOADS.len();
+            let (name, workload) = WORKLOADS[i];
+            let rate = fanout::fanout_throughput(&fan, dir, Durability::Full, trial, workload).await?.rate();
+            eprintln!("  trial {trial}, {name}: {rate:.0} runs/s");
+            rates[i].push(rate);
+            row[i] = rate;
+        }
+        table.row(ratio_row(trial.to_string(), &row));
+    }
+    let medians: Vec<f64> = rates.iter().map(|r| median(r)).collect();
+    table.row(ratio_row("median".into(), &medians));
+    table.print("Fan-out with flow control on both functions (completed runs/s; SQLite FULL)");
+    Ok(())
+}
+
+/// A row of rates: the first (no limits), then each other with its ratio to the first.
+fn ratio_row(label: String, rates: &[f64]) -> Vec<String> {
+    let mut cells = vec![label, f0(rates[0])];
+    for rate in &rates[1..] {
+        cells.extend([f0(*rate), f2(rate / rates[0])]);
+    }
+    cells
 }
