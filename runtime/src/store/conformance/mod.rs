@@ -39,6 +39,7 @@ where
     logs_are_kept_per_run_in_order(make().await).await;
     due_runs_are_claimed_once_oldest_first(make().await).await;
     acks_are_fenced_by_the_lease(make().await).await;
+    acks_at_once_are_fenced_one_by_one(make().await).await;
     renewed_leases_are_kept_and_expired_ones_claimable(make().await).await;
     expired_leases_count_as_interrupted_until_a_pass_ends(make().await).await;
     acks_schedule_the_next_due_time(make().await).await;
@@ -454,6 +455,106 @@ async fn acks_are_fenced_by_the_lease(store: Arc<dyn Store>) {
     done.output = Some(json!("current"));
     assert!(matches!(store.ack(&current, ack(done), None).await.expect("ack"), Acked::Committed { .. }));
     assert_eq!(store.run("01A").await.expect("run").and_then(|r| r.output), Some(json!("current")));
+}
+
+/// Acks sent at once (a store may write them in one transaction): a stale one among them is
+/// answered `Stale` and writes nothing, and each of the others is written as if alone.
+async fn acks_at_once_are_fenced_one_by_one(store: Arc<dyn Store>) {
+    accept(&store, vec![with_runs(event("e0", "a", 1), vec![run("01S", "f", "e0")])]).await;
+    let stale = store.claim(&claimer("w1", &["f"], Duration::ZERO), NOW, 1).await.expect("claim").remove(0);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut sleeping = NewRun::new(run("01C", "f", "e3"));
+    sleeping.matchers = vec![wait_matcher("01C", "w1", "x", NOW + 1_000)];
+    let events = vec![
+        with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1")]),
+        with_runs(event("e2", "a", 1), vec![run("01B", "f", "e2")]),
+        NewEvent { runs: vec![sleeping], ..NewEvent::new(event("e3", "a", 1)) },
+        with_runs(event("e4", "a", 1), vec![run("01D", "f", "e4")]),
+    ];
+    accept(&store, events).await;
+    let leases = store.claim(&claimer("w1", &["f"], Duration::from_secs(30)), NOW, 10).await.expect("claim");
+    let lease = |id: &str| leases.iter().find(|l| l.run_id == id).cloned().expect("every run is claimed");
+    assert_ne!(lease("01S").token, stale.token, "acks_at_once: the expired run is claimed again");
+    let done = |id: &str, event: &str, output: &str| {
+        let mut r = run(id, "f", event);
+        r.status = RunStatus::Completed;
+        r.output = Some(json!(output));
+        r.wake_at = None;
+        let mut a = ack(r);
+        a.steps = vec![step(id, &format!("h{id}"), Memo::Data(json!(output)))];
+        a
+    };
+    let mut stale_ack = done("01S", "e0", "stale");
+    stale_ack.events = vec![NewEvent::new(event("fin-S", "inngest/function.finished", 3))];
+    let mut a = done("01A", "e1", "a");
+    a.events = vec![
+        NewEvent::new(event("fin-A", "inngest/function.finished", 3)),
+        NewEvent::new(event("shared", "app/sent", 3)),
+    ];
+    let mut asleep = run("01B", "f", "e2");
+    asleep.status = RunStatus::Running;
+    asleep.wake_at = Some(NOW + 500);
+    let mut b = ack(asleep);
+    b.steps = vec![step("01B", "h01B", Memo::Data(json!("b")))];
+    b.events = vec![NewEvent::new(event("shared", "app/sent", 3))];
+    let mut waiting = run("01C", "f", "e3");
+    waiting.status = RunStatus::Waiting;
+    waiting.wake_at = Some(NOW + 1_000);
+    let mut c = ack(waiting);
+    c.waiting_on = vec!["w1".into()];
+    let mut d = done("01D", "e4", "d");
+    d.events = vec![with_runs(event("fin-D", "inngest/function.finished", 3), vec![run("01Z", "on-finish", "fin-D")])];
+    let (ra, rs, rb, rc, rd) = (lease("01A"), stale.clone(), lease("01B"), lease("01C"), lease("01D"));
+    let written = futures::future::join_all([
+        store.ack(&ra, a, None),
+        store.ack(&rs, stale_ack, None),
+        store.ack(&rb, b, None),
+        store.ack(&rc, c, None),
+        store.ack(&rd, d, None),
+    ])
+    .await;
+    let mut written = written.into_iter().map(|w| w.expect("ack"));
+    let (wa, ws, wb, wc, wd) = (
+        written.next().expect("a"),
+        written.next().expect("stale"),
+        written.next().expect("b"),
+        written.next().expect("c"),
+        written.next().expect("d"),
+    );
+    assert_eq!(ws, Acked::Stale, "acks_at_once: the stale ack is stale");
+    assert!(store.journal("01S").await.expect("journal").is_empty(), "acks_at_once: no step of the stale pass");
+    assert_eq!(store.run("01S").await.expect("run").map(|r| r.status), Some(RunStatus::Queued));
+    assert!(store.events(&["fin-S".into()]).await.expect("events").is_empty(), "nor its events");
+    let (Acked::Committed { due: due_a, events: ev_a }, Acked::Committed { due: due_b, events: ev_b }) = (wa, wb)
+    else {
+        panic!("acks_at_once: the acks with their lease commit")
+    };
+    assert_eq!((due_a, due_b), (None, Some(NOW + 500)), "acks_at_once: each ack's due time is its own");
+    assert_eq!(ev_a.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), vec!["fin-A", "shared"]);
+    assert!(ev_a[0].new, "acks_at_once: an emitted event is new");
+    assert_eq!(ev_b.len(), 1);
+    assert!(ev_a[1].new != ev_b[0].new, "acks_at_once: an event id two acks emit is new for one of them");
+    assert_eq!(store.events(&["fin-A".into(), "shared".into()]).await.expect("events").len(), 2);
+    assert!(matches!(wc, Acked::Committed { due: Some(d), .. } if d == NOW + 1_000), "acks_at_once: a wait keeps");
+    let Acked::Committed { events: ev_d, .. } = wd else { panic!("acks_at_once: d commits") };
+    assert_eq!(ids(&ev_d[0].runs), vec!["01Z"], "acks_at_once: emitted events create their runs");
+    for (id, output) in [("01A", "a"), ("01D", "d")] {
+        let r = store.run(id).await.expect("run").expect("the run exists");
+        assert_eq!((r.status, r.output), (RunStatus::Completed, Some(json!(output))), "acks_at_once: {id} ended");
+        assert_eq!(store.journal(id).await.expect("journal").len(), 1, "acks_at_once: {id}'s step");
+    }
+    assert_eq!(store.run("01B").await.expect("run").map(|r| r.status), Some(RunStatus::Running));
+    assert_eq!(store.matchers("app/approved", &json!({"data": {"id": "x"}}), NOW).await.expect("matchers").len(), 1);
+    claim_one(&store, "on-finish", NOW).await;
+    assert!(
+        store.claim(&claimer("w2", &["f"], Duration::from_secs(30)), NOW, 10).await.expect("claim").is_empty(),
+        "acks_at_once: every lease was given back, and nothing is due before its time"
+    );
+    assert!(matches!(
+        store.ack(&lease("01S"), done("01S", "e0", "current"), None).await.expect("ack"),
+        Acked::Committed { .. }
+    ));
+    assert_eq!(store.run("01S").await.expect("run").and_then(|r| r.output), Some(json!("current")));
 }
 
 async fn renewed_leases_are_kept_and_expired_ones_claimable(store: Arc<dyn Store>) {

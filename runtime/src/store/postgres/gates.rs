@@ -345,3 +345,20 @@ pub(super) async fn ended(client: &impl GenericClient, run_id: &str, singleton: 
     client.execute(&stmt, &[&run_id, &singleton]).await?;
     Ok(())
 }
+
+/// [`ended`] for many runs at once, prepared: its parameters are the runs' ids (`text[]`) and
+/// their singleton locks (`text[]`, `NULL` for a run without one).
+pub(super) async fn prepare_ended_many(client: &impl GenericClient) -> Result<tokio_postgres::Statement, Fail> {
+    Ok(client
+        .prepare_cached(
+            "WITH l AS (
+                DELETE FROM flow_locks WHERE lock IN (
+                    SELECT f.lock FROM flow_locks f
+                    JOIN unnest($1::text[], $2::text[]) AS u(run_id, lock) ON f.lock = u.lock AND f.run_id = u.run_id
+                    FOR UPDATE OF f SKIP LOCKED)
+            )
+            DELETE FROM windows WHERE bucket IN (
+                SELECT bucket FROM windows WHERE run_id = ANY($1::text[]) FOR UPDATE SKIP LOCKED)",
+        )
+        .await?)
+}

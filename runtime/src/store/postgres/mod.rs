@@ -11,6 +11,10 @@
 //!   writes nothing (`Stale`). The ack's due time is decided in SQL after that lock: a run
 //!   with a cancellation asked for, or whose waited-for step got its result during the pass,
 //!   is due at once (the lock orders the ack after, or before, the write that brought it).
+//! - **Acks in groups**: one task per store writes the acks; a lone ack is written at once, and
+//!   those that arrive while a group is being written go together in the next transaction (at
+//!   most 256), each fenced by its own lease: a stale one is answered `Stale` and writes
+//!   nothing, and a group that fails is written again ack by ack (see `acks`).
 //! - **Exactly once** under races between workers: events are unique by id and runs by
 //!   (event, function) (`ON CONFLICT DO NOTHING`): two workers accepting the same event id at
 //!   once create one set of runs, and only the one that inserted the event applies what it
@@ -52,6 +56,7 @@
 //!   default); the pool reconnects, and work resumes. A write whose commit went through but
 //!   whose answer was lost leaves no run leased to nobody: its retry gives such runs back.
 
+mod acks;
 mod claims;
 mod gates;
 mod listen;
@@ -133,6 +138,8 @@ pub(crate) struct Shared {
     cancels: Mutex<HashSet<String>>,
     /// Runs leased through this store.
     held: Mutex<HashSet<String>>,
+    /// To the ack writer (see `acks`).
+    acks: tokio::sync::mpsc::UnboundedSender<acks::Job>,
     /// Numbers the writes that claim what they create (see [`Shared::retrying_claimed`]).
     claims: std::sync::atomic::AtomicU64,
     /// Event names some matcher waits (or waited) for.
@@ -229,6 +236,7 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Database(format!("cannot set up the Postgres pool: {e}")))?;
         let (changes, _) = broadcast::channel(4096);
+        let (acks, ack_jobs) = tokio::sync::mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             pool,
             config,
@@ -239,6 +247,7 @@ impl PostgresStore {
             signal: Arc::new(Notify::new()),
             cancels: Mutex::new(HashSet::new()),
             held: Mutex::new(HashSet::new()),
+            acks,
             claims: std::sync::atomic::AtomicU64::new(0),
             observed: RwLock::new(HashSet::new()),
             observed_notes: std::sync::atomic::AtomicU64::new(0),
@@ -251,6 +260,7 @@ impl PostgresStore {
         let cursors = listen::change_cursors(&shared).await?;
         let mut tasks =
             vec![tokio::spawn(listen::relay_changes(Arc::downgrade(&shared), options.change_poll, cursors))];
+        tasks.push(tokio::spawn(acks::run(Arc::downgrade(&shared), ack_jobs)));
         if options.listen {
             tasks.push(tokio::spawn(listen::run(Arc::downgrade(&shared))));
         }
@@ -419,8 +429,24 @@ impl Shared {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, Fail>>,
     {
+        self.retrying_claimed_after(what, claim, false, write).await
+    }
+
+    /// [`Shared::retrying_claimed`] after an attempt made elsewhere when `tried` (a group of
+    /// acks that failed: its commit may have gone through).
+    async fn retrying_claimed_after<T, F, Fut>(
+        &self,
+        what: &str,
+        claim: Option<&ClaimFor>,
+        tried: bool,
+        write: F,
+    ) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, Fail>>,
+    {
         let Some(own) = claim else { return self.retrying(what, write).await };
-        let (tried, write) = (&AtomicBool::new(false), &write);
+        let (tried, write) = (&AtomicBool::new(tried), &write);
         self.retrying(what, move || async move {
             if tried.swap(true, Ordering::Relaxed) && write::release_unlearned(self, &own.worker).await? {
                 self.settle(write::Effects { work: true, ..write::Effects::default() }).await;
@@ -640,9 +666,11 @@ impl WorkQueue for PostgresStore {
         let rows = write::Acking::encode(&ack)?;
         drop(ack);
         let claim = self.shared.own_claim(claim);
-        let claim = claim.as_ref();
-        let written =
-            self.shared.retrying_claimed("ack", claim, || write::ack(&self.shared, lease, &rows, claim)).await?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = acks::Job { lease: lease.clone(), rows, claim, reply };
+        let gone = || StoreError::Database(format!("Postgres at {}: the store is shutting down", self.shared.target));
+        self.shared.acks.send(job).map_err(|_| gone())?;
+        let written = answer.await.map_err(|_| gone())??;
         match written {
             Some((acked, effects)) => {
                 self.shared.settle(effects).await;

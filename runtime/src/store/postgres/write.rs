@@ -85,6 +85,18 @@ impl Steps {
         self.run_id.is_empty()
     }
 
+    fn append(&mut self, other: &Steps) {
+        self.run_id.extend_from_slice(&other.run_id);
+        self.hash.extend_from_slice(&other.hash);
+        self.name.extend_from_slice(&other.name);
+        self.kind.extend_from_slice(&other.kind);
+        self.memo.extend_from_slice(&other.memo);
+        self.attempts.extend_from_slice(&other.attempts);
+        self.started_at.extend_from_slice(&other.started_at);
+        self.ended_at.extend_from_slice(&other.ended_at);
+        self.detail.extend_from_slice(&other.detail);
+    }
+
     /// The steps of these runs only.
     fn of(&self, runs: &HashSet<&str>) -> Steps {
         let mut out = Steps::default();
@@ -392,6 +404,19 @@ pub(super) struct Events {
     source: Vec<String>,
     received_at: Vec<i64>,
     embeds: Vec<Option<String>>,
+}
+
+impl Events {
+    fn append(&mut self, other: &Events) {
+        self.id.extend_from_slice(&other.id);
+        self.name.extend_from_slice(&other.name);
+        self.data.extend_from_slice(&other.data);
+        self.ts.extend_from_slice(&other.ts);
+        self.usr.extend_from_slice(&other.usr);
+        self.source.extend_from_slice(&other.source);
+        self.received_at.extend_from_slice(&other.received_at);
+        self.embeds.extend_from_slice(&other.embeds);
+    }
 }
 
 /// A batch (or an ack's emitted events), encoded.
@@ -1071,6 +1096,308 @@ pub(super) async fn ack(
     tx.commit().await?;
     effects.work |= due.is_some_and(|d| d <= rows.at);
     Ok(Some((Acked::Committed { due, events }, effects)))
+}
+
+impl Acking {
+    /// Whether its emitted events may create runs, which it then claims (see
+    /// `Shared::retrying_claimed`).
+    pub(super) fn claims_runs(&self) -> bool {
+        !self.emitted.runs.id.is_empty()
+    }
+
+    /// Whether what it emits is events alone (no run to create, no wait to resolve, no run to
+    /// cancel): a group inserts those of all its members with one statement.
+    fn emits_events_only(&self) -> bool {
+        self.emitted.runs.id.is_empty() && !self.emitted.needs_transaction()
+    }
+}
+
+/// One ack of a group (see [`ack_group`]).
+pub(super) struct Member<'a> {
+    pub(super) lease: &'a Lease,
+    pub(super) rows: &'a Acking,
+    pub(super) claim: Option<&'a ClaimFor>,
+}
+
+/// The run updates of a group, by column.
+#[derive(Default)]
+struct RunUpdates<'a> {
+    id: Vec<&'a str>,
+    status: Vec<&'a str>,
+    attempt: Vec<i32>,
+    started_at: Vec<Option<i64>>,
+    ended_at: Vec<Option<i64>>,
+    output: Vec<Option<&'a str>>,
+    error: Vec<Option<&'a str>>,
+    state: Vec<&'a str>,
+    cancel: Vec<Option<&'a str>>,
+    terminal: Vec<bool>,
+    /// The hashes the pass waits on, as a JSON array (`None`: none).
+    waiting_on: Vec<Option<String>>,
+    wake_at: Vec<Option<i64>>,
+    at: Vec<i64>,
+}
+
+/// Writes many passes' results in one transaction: what [`ack`] writes for each, with one
+/// fence for them all, then one statement per table for those whose lease holds. Answers, per
+/// member, what [`ack`] answers: `None` when its lease is lost (nothing of it is written). The
+/// members are of distinct runs.
+pub(super) async fn ack_group(s: &Shared, members: &[Member<'_>]) -> Result<Vec<Option<(Acked, Effects)>>, Fail> {
+    let mut client = s.client().await?;
+    let tx = client.transaction().await?;
+    // The fence, as `ack`'s, first and alone; the rows are locked in the order of their ids (as
+    // renewals lock theirs), so that two workers' groups never wait on each other in a cycle.
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by(|&a, &b| members[a].lease.run_id.cmp(&members[b].lease.run_id));
+    let ids: Vec<&str> = order.iter().map(|&i| members[i].lease.run_id.as_str()).collect();
+    let tokens: Vec<i64> = order.iter().map(|&i| i64::try_from(members[i].lease.token).unwrap_or(-1)).collect();
+    let fence = tx
+        .prepare_cached(
+            "SELECT id FROM runs WHERE (id, lease_token) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))
+             ORDER BY id FOR UPDATE",
+        )
+        .await?;
+    let held: HashSet<String> = tx.query(&fence, &[&ids, &tokens]).await?.iter().map(|r| r.get(0)).collect();
+    let fenced: Vec<usize> = order.into_iter().filter(|&i| held.contains(&members[i].lease.run_id)).collect();
+    let mut out: Vec<Option<(Acked, Effects)>> = members.iter().map(|_| None).collect();
+    if fenced.is_empty() {
+        return Ok(out);
+    }
+
+    let mut steps = Steps::default();
+    let mut u = RunUpdates::default();
+    let (mut holds_run, mut holds_terminal) = (Vec::new(), Vec::new());
+    let (mut drop_all, mut drop_run, mut drop_id) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ended_run, mut ended_lock) = (Vec::new(), Vec::new());
+    let mut matchers: Vec<&MatcherRow> = Vec::new();
+    let mut events = Events::default();
+    // Per event of `events`: its member, and its index among that member's emitted events.
+    let mut emitted_by: Vec<(usize, usize)> = Vec::new();
+    for &i in &fenced {
+        let Member { lease, rows, .. } = &members[i];
+        let id = lease.run_id.as_str();
+        steps.append(&rows.steps);
+        let r = &rows.run;
+        u.id.push(id);
+        u.status.push(&r.status[0]);
+        u.attempt.push(r.attempt[0]);
+        u.started_at.push(r.started_at[0]);
+        u.ended_at.push(r.ended_at[0]);
+        u.output.push(r.output[0].as_deref());
+        u.error.push(r.error[0].as_deref());
+        u.state.push(&r.state[0]);
+        u.cancel.push(rows.cancel.as_deref());
+        u.terminal.push(rows.terminal);
+        u.waiting_on.push((!rows.waiting_on.is_empty()).then(|| json(&rows.waiting_on)).transpose()?);
+        u.wake_at.push(r.wake_at[0]);
+        u.at.push(rows.at);
+        if rows.gated {
+            holds_run.push(id);
+            holds_terminal.push(rows.terminal);
+        }
+        match &rows.drop_matchers {
+            _ if rows.terminal => drop_all.push(id),
+            DropMatchers::All => drop_all.push(id),
+            DropMatchers::Ids(ids) => {
+                for m in ids {
+                    drop_run.push(id);
+                    drop_id.push(m.as_str());
+                }
+            }
+            DropMatchers::None => {}
+        }
+        if rows.terminal {
+            ended_run.push(id);
+            ended_lock.push(rows.singleton.as_deref());
+        } else {
+            matchers.extend(&rows.matchers);
+        }
+        if rows.emits_events_only() {
+            events.append(&rows.emitted.events);
+            emitted_by.extend((0..rows.emitted.events.id.len()).map(|j| (i, j)));
+        }
+    }
+
+    // Sent together (pipelined), in the order of `ack`'s: each prepared first, so that no
+    // preparation reorders them.
+    if !steps.is_empty() {
+        tx.prepare_cached(&insert_steps_sql()).await?;
+    }
+    let update = tx
+        .prepare_cached(
+            "UPDATE runs r SET status = u.status, attempt = u.attempt, started_at = u.started_at,
+                ended_at = u.ended_at, output = u.output, error = u.error, state = u.state,
+                cancel = coalesce(r.cancel, u.cancel),
+                wake_at = CASE
+                    WHEN u.terminal THEN NULL::bigint
+                    WHEN r.cancel IS NOT NULL OR u.cancel IS NOT NULL
+                         OR (u.waiting_on IS NOT NULL AND EXISTS (
+                             SELECT 1 FROM steps s WHERE s.run_id = u.id
+                             AND s.hash IN (SELECT jsonb_array_elements_text(u.waiting_on::jsonb))))
+                    THEN least(coalesce(u.wake_at, u.at), u.at)
+                    ELSE u.wake_at END,
+                lease_token = NULL, lease_owner = NULL, lease_until = NULL, interrupted = 0,
+                version = nextval('changes'), writer = $14
+             FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::boolean[], $11::text[], $12::bigint[], $13::bigint[])
+                  AS u(id, status, attempt, started_at, ended_at, output, error, state, cancel, terminal,
+                       waiting_on, wake_at, at)
+             WHERE r.id = u.id RETURNING r.id, r.wake_at",
+        )
+        .await?;
+    let holds = if holds_run.is_empty() {
+        None
+    } else {
+        Some(
+            tx.prepare_cached(
+                "DELETE FROM flow_holds h USING unnest($1::text[], $2::boolean[]) AS u(run_id, terminal)
+                 WHERE h.run_id = u.run_id AND (NOT h.per_run OR u.terminal)",
+            )
+            .await?,
+        )
+    };
+    let drop_all_stmt = if drop_all.is_empty() {
+        None
+    } else {
+        Some(tx.prepare_cached("DELETE FROM matchers WHERE run_id = ANY($1::text[]) RETURNING run_id, event").await?)
+    };
+    let drop_ids_stmt = if drop_run.is_empty() {
+        None
+    } else {
+        Some(
+            tx.prepare_cached(
+                "DELETE FROM matchers WHERE (run_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+                 RETURNING run_id, event",
+            )
+            .await?,
+        )
+    };
+    let ended_stmt = if ended_run.is_empty() { None } else { Some(gates::prepare_ended_many(&tx).await?) };
+    let events_stmt = if events.id.is_empty() { None } else { Some(tx.prepare_cached(insert_events!()).await?) };
+    let observe = s.channel("observe");
+
+    let steps_sent = insert_steps(&tx, &steps);
+    let update_params: [&(dyn tokio_postgres::types::ToSql + Sync); 14] = [
+        &u.id,
+        &u.status,
+        &u.attempt,
+        &u.started_at,
+        &u.ended_at,
+        &u.output,
+        &u.error,
+        &u.state,
+        &u.cancel,
+        &u.terminal,
+        &u.waiting_on,
+        &u.wake_at,
+        &u.at,
+        &s.me,
+    ];
+    let updated = tx.query(&update, &update_params);
+    let freed = async {
+        if let Some(stmt) = &holds {
+            tx.execute(stmt, &[&holds_run, &holds_terminal]).await?;
+        }
+        Ok::<(), Fail>(())
+    };
+    let dropped = async {
+        let mut gone = Vec::new();
+        if let Some(stmt) = &drop_all_stmt {
+            gone.extend(tx.query(stmt, &[&drop_all]).await?);
+        }
+        Ok::<Vec<tokio_postgres::Row>, Fail>(gone)
+    };
+    let dropped_ids = async {
+        Ok::<Vec<tokio_postgres::Row>, Fail>(match &drop_ids_stmt {
+            Some(stmt) => tx.query(stmt, &[&drop_run, &drop_id]).await?,
+            None => Vec::new(),
+        })
+    };
+    let ended = async {
+        if let Some(stmt) = &ended_stmt {
+            tx.execute(stmt, &[&ended_run, &ended_lock]).await?;
+        }
+        Ok::<(), Fail>(())
+    };
+    let kept = insert_matchers(&tx, &observe, &matchers);
+    let inserted = async {
+        Ok::<Vec<tokio_postgres::Row>, Fail>(match &events_stmt {
+            Some(stmt) => {
+                let e = &events;
+                tx.query(stmt, &[&e.id, &e.name, &e.data, &e.ts, &e.usr, &e.source, &e.received_at, &e.embeds, &s.me])
+                    .await?
+            }
+            None => Vec::new(),
+        })
+    };
+    let (steps_sent, updated, freed, dropped, dropped_ids, ended, kept, inserted) =
+        futures::join!(steps_sent, updated, freed, dropped, dropped_ids, ended, kept, inserted);
+    // In the order they were sent: the first failure is the cause, the later ones its echo.
+    steps_sent?;
+    let updated = updated?;
+    freed?;
+    let gone = dropped?;
+    let gone_ids = dropped_ids?;
+    ended?;
+    let observed = kept?;
+    let inserted = inserted?;
+
+    let due: HashMap<String, Option<i64>> = updated.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut effects: HashMap<usize, Effects> = fenced
+        .iter()
+        .map(|&i| (i, Effects { released: vec![members[i].lease.run_id.clone()], ..Effects::default() }))
+        .collect();
+    let member_of: HashMap<&str, usize> = fenced.iter().map(|&i| (members[i].lease.run_id.as_str(), i)).collect();
+    for row in gone.iter().chain(&gone_ids) {
+        let run: &str = row.get(0);
+        if let Some(e) = member_of.get(run).and_then(|i| effects.get_mut(i)) {
+            e.unobserved.push(row.get(1));
+        }
+    }
+    // The names matchers wait for are this process's, whichever member brought them.
+    if let Some(e) = effects.get_mut(&fenced[0]) {
+        e.observed.extend(observed);
+    }
+    // An event id new to the database is new for the first member that emitted it (as if the
+    // members had been written one after the other).
+    let mut new_ids: HashSet<String> = inserted.iter().map(|r| r.get(0)).collect();
+    let mut accepted: HashMap<usize, Vec<Accepted>> = HashMap::new();
+    for (k, &(i, j)) in emitted_by.iter().enumerate() {
+        let emitted = &members[i].rows.emitted;
+        let new = emitted.first[j] && new_ids.remove(&events.id[k]);
+        accepted.entry(i).or_default().push(Accepted {
+            event_id: events.id[k].clone(),
+            new,
+            runs: Vec::new(),
+            skipped: Vec::new(),
+            windowed: Vec::new(),
+        });
+    }
+    // The rare rest, member by member, after the statements above (as `ack` sends them).
+    for &i in &fenced {
+        let Member { rows, claim, .. } = &members[i];
+        let Some(e) = effects.get_mut(&i) else { continue };
+        if !rows.emits_events_only() {
+            let (events, _) = insert_batch(&tx, s, &rows.emitted, *claim, e).await?;
+            accepted.insert(i, events);
+        }
+        for k in 0..rows.resume.run_id.len() {
+            e.work |= resolve(&tx, None, &rows.resume, k).await?;
+        }
+    }
+    tx.commit().await?;
+    for &i in &fenced {
+        let Member { lease, rows, .. } = &members[i];
+        let Some(mut e) = effects.remove(&i) else { continue };
+        let due = due.get(&lease.run_id).copied().flatten();
+        e.work |= rows.gated || due.is_some_and(|d| d <= rows.at);
+        if rows.terminal {
+            e.released_ended.push(lease.run_id.clone());
+        }
+        let events = accepted.remove(&i).unwrap_or_default();
+        out[i] = Some((Acked::Committed { due, events }, e));
+    }
+    Ok(out)
 }
 
 /// Gives back the runs leased to `owner` (one write's own lease owner, see
