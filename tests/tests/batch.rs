@@ -7,12 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookflow::devui::{router, DevUiConfig};
 use hookflow::prelude::*;
 use hookflow::store::{MemoryStore, RunRecord, RunStatus, SqliteStore, Store};
 use hookflow::testing::TestEngine;
 use hookflow::{Clock, RawEvent, TestClock};
-use hookflow_tests::http::get_json;
+use hookflow_tests::http::{get_json, send_events, serve_engine};
 use serde_json::{json, Value};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -227,7 +226,7 @@ async fn two_engines_on_one_sqlite_store_run_each_event_in_one_batch() {
 async fn the_event_page_says_which_batch_took_an_event_and_the_run_page_shows_them_all() {
     let t = TestEngine::new(&[three::DEF]).await;
     let first = t.send(vec![event("test/three", 1)]).await;
-    let base = hookflow_tests::http::serve(router(t.engine.clone(), DevUiConfig::default())).await;
+    let base = serve_engine(&t.engine).await;
     let page = get_json(&base, &format!("/api/v1/events/{}", first[0])).await;
     let batch = &page["batched"][0];
     assert_eq!((&batch["function_id"], &batch["run_status"]), (&json!("three"), &json!("Queued")), "{page}");
@@ -254,15 +253,10 @@ async fn kill_9_inside_a_batch_loses_no_event_and_runs_it_once() {
     use hookflow_tests::workers;
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("engine.db");
-    let http = reqwest::Client::new();
-    let post = |url: String, ns: std::ops::RangeInclusive<i64>| {
-        let body: Vec<Value> =
+    let post = |url: String, ns: std::ops::RangeInclusive<i64>| async move {
+        let body: Value =
             ns.map(|n| json!({"name": "crash/batch", "id": format!("b-{n}"), "data": {"n": n}})).collect();
-        let http = http.clone();
-        async move {
-            let sent = http.post(format!("{url}/e/key")).json(&body).send().await.expect("post");
-            assert!(sent.status().is_success(), "{}", sent.status());
-        }
+        send_events(&url, body).await;
     };
     let worker = workers::start(env!("CARGO_BIN_EXE_debounce_worker"), dir.path(), db.clone(), 0, &[]);
     post(worker.url.clone(), 1..=2).await;

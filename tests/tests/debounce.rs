@@ -8,12 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookflow::devui::{router, DevUiConfig};
 use hookflow::prelude::*;
 use hookflow::store::{MemoryStore, RunRecord, RunStatus, SqliteStore, Store};
 use hookflow::testing::TestEngine;
-use hookflow::webhook::{EventApi, EventApiConfig};
 use hookflow::{Clock, RawEvent, TestClock};
+use hookflow_tests::http::{get_json, send_events, serve_engine};
 use serde_json::{json, Value};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -267,20 +266,8 @@ async fn the_event_page_says_which_window_took_a_debounced_event() {
     let t = TestEngine::new(&[quiet::DEF]).await;
     let first = send(&t, vec![event("test/quiet", 1)]).await;
     let second = send(&t, vec![event("test/quiet", 2)]).await;
-    let app = router(t.engine.clone(), DevUiConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let http = reqwest::Client::new();
-    let detail = |id: String| {
-        let (http, base) = (http.clone(), base.clone());
-        async move {
-            let res = http.get(format!("{base}/api/v1/events/{id}")).send().await.expect("get");
-            assert_eq!(res.status(), 200);
-            res.json::<Value>().await.expect("json")
-        }
-    };
-    let page = detail(first[0].clone()).await;
+    let base = serve_engine(&t.engine).await;
+    let page = get_json(&base, &format!("/api/v1/events/{}", first[0])).await;
     let window = &page["debounced"][0];
     assert_eq!(window["function_id"], "quiet", "{page}");
     assert_eq!(window["run_status"], "Queued");
@@ -288,7 +275,7 @@ async fn the_event_page_says_which_window_took_a_debounced_event() {
     assert!(page["skipped"].as_array().is_some_and(Vec::is_empty), "a debounced event is not a skipped one: {page}");
     let run_id = window["run_id"].as_str().expect("run id").to_owned();
     t.advance(5 * SECOND).await;
-    let page = detail(second[0].clone()).await;
+    let page = get_json(&base, &format!("/api/v1/events/{}", second[0])).await;
     assert_eq!(page["debounced"][0]["run_id"], run_id.as_str(), "both went into one window");
     assert_eq!(page["debounced"][0]["run_status"], "Completed");
     assert_eq!(page["debounced"][0]["receives"], true);
@@ -314,13 +301,10 @@ async fn the_receipt_names_the_window_each_event_went_into() {
 #[tokio::test]
 async fn the_event_api_answers_which_window_took_each_event() {
     let t = TestEngine::new(&[quiet::DEF]).await;
-    let api = EventApi::new(EventApiConfig::new().with_event_keys(["key"]), Arc::new(t.engine.clone()));
-    let base = hookflow_tests::http::serve(api.router()).await;
-    let http = reqwest::Client::new();
+    let base = serve_engine(&t.engine).await;
     let body = json!([{"name": "test/quiet", "data": {"n": 1}}, {"name": "test/quiet", "data": {"n": 2}}]);
-    let res = http.post(format!("{base}/e/key")).json(&body).send().await.expect("post");
-    assert_eq!(res.status(), 200);
-    let answer: Value = res.json().await.expect("json");
+    let answer = send_events(&base, body).await;
+    assert_eq!(answer["status"], 200, "{answer}");
     let ids = answer["ids"].as_array().expect("ids").clone();
     let windowed = answer["windowed"].as_array().expect("a windowed list").clone();
     assert_eq!(windowed.len(), 2, "{answer}");
@@ -381,13 +365,11 @@ async fn kill_9_inside_a_window_loses_no_event_and_fires_once() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("engine.db");
     let worker = workers::start(env!("CARGO_BIN_EXE_debounce_worker"), dir.path(), db.clone(), 0, &[]);
-    let http = reqwest::Client::new();
     let now = chrono::Utc::now().timestamp_millis();
     let body: Vec<Value> = (1..=3)
         .map(|n| json!({"name": "crash/debounce", "id": format!("d-{n}"), "ts": now + n, "data": {"k": "a", "n": n}}))
         .collect();
-    let sent = http.post(format!("{}/e/key", worker.url)).json(&body).send().await.expect("post");
-    assert!(sent.status().is_success(), "{}", sent.status());
+    send_events(&worker.url, json!(body)).await;
     drop(worker); // SIGKILL, well inside the 1 s window.
     let store = SqliteStore::open_read_only(&db).expect("read the worker's file");
     let queued = workers::all_runs(&store).await;

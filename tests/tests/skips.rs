@@ -8,14 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use hookflow::devui::{router, DevUiConfig};
 use hookflow::engine::EngineBuilder;
 use hookflow::model::{SendReceipt, SkipReason};
 use hookflow::prelude::*;
 use hookflow::store::{CancelledBy, MemoryStore, RunRecord, RunStatus, SqliteStore, Store};
 use hookflow::testing::TestEngine;
-use hookflow::webhook::{EventApi, EventApiConfig};
 use hookflow::{RawEvent, Registry, TestClock};
+use hookflow_tests::http::{get_json, send_events, serve_engine};
 use serde_json::{json, Value};
 
 const HOUR: Duration = Duration::from_secs(3_600);
@@ -135,6 +134,32 @@ async fn an_idempotency_key_allows_one_run_per_value_per_24_hours() {
         "24 hours after its run, the key runs again"
     );
     assert_eq!(t.runs("charge").await.len(), 3);
+}
+
+/// Spent idempotency keys leave the SQLite file as new keys are charged (a few per charge), so
+/// a key per order does not grow the file for ever. This holds the clean-up's SQL, which spells
+/// the `rate:` prefix for its partial index, to the prefix the gates write.
+#[tokio::test]
+async fn spent_idempotency_keys_leave_the_sqlite_file_as_new_ones_are_charged() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("keys.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).expect("open"));
+    let t = TestEngine::builder(&[charge::DEF]).store(store).start().await;
+    let rate_states = || -> i64 {
+        let file = rusqlite::Connection::open(&path).expect("open the file");
+        let count = file.query_row("SELECT count(*) FROM flow_state WHERE key LIKE 'rate:%'", [], |r| r.get(0));
+        count.expect("count the rate states")
+    };
+    for order in 0..8 {
+        assert!(receipt(&t, "test/charge", json!({"order": order})).await.skipped.is_empty());
+    }
+    assert_eq!(rate_states(), 8, "one state per key while it holds");
+    t.clock.advance(25 * HOUR);
+    for order in 100..104 {
+        assert!(receipt(&t, "test/charge", json!({"order": order})).await.skipped.is_empty());
+    }
+    assert_eq!(rate_states(), 4, "the 8 spent keys went as 4 new ones came");
+    assert_eq!(t.runs("charge").await.len(), 12);
 }
 
 // ---- singleton ------------------------------------------------------------------------------
@@ -351,23 +376,8 @@ async fn the_event_api_and_the_rest_api_show_what_skipped_an_event() {
         .start()
         .await
         .expect("engine starts");
-    let api = EventApi::new(EventApiConfig::new().with_event_keys(["key"]), Arc::new(engine.clone()));
-    let app = router(engine.clone(), DevUiConfig::default()).merge(api.router());
-    let base = hookflow_tests::http::serve(app).await;
-    let http = reqwest::Client::new();
-    let send = |n: u32| {
-        let (http, base) = (http.clone(), base.clone());
-        async move {
-            let res = http
-                .post(format!("{base}/e/key"))
-                .json(&json!({"name": "app/limited", "data": {"n": n}}))
-                .send()
-                .await
-                .expect("post");
-            assert_eq!(res.status(), 200);
-            res.json::<Value>().await.expect("json")
-        }
-    };
+    let base = serve_engine(&engine).await;
+    let send = |n: u32| send_events(&base, json!({"name": "app/limited", "data": {"n": n}}));
     let first = send(1).await;
     assert_eq!(first["status"], 200);
     assert_eq!(first, json!({"ids": first["ids"], "status": 200}), "Inngest's answer when nothing skipped");
@@ -378,17 +388,13 @@ async fn the_event_api_and_the_rest_api_show_what_skipped_an_event() {
     assert_eq!(second["skipped"][0]["reason"]["kind"], "rate_limit");
     engine.settle().await;
 
-    let get = |path: String| {
-        let http = http.clone();
-        async move { http.get(path).send().await.expect("get").json::<Value>().await.expect("json") }
-    };
-    let detail = get(format!("{base}/api/v1/events/{id}")).await;
+    let detail = get_json(&base, &format!("/api/v1/events/{id}")).await;
     assert_eq!(detail["skipped"][0]["function_id"], "rest-limited", "{detail}");
     assert_eq!(detail["skipped"][0]["kind"], "rate_limit");
     assert_eq!(detail["skipped"][0]["reason"], "rate limited");
-    let functions = get(format!("{base}/api/v1/functions")).await;
+    let functions = get_json(&base, "/api/v1/functions").await;
     assert_eq!(functions["functions"][0]["skipped"], 1, "{functions}");
-    let skips = get(format!("{base}/api/v1/functions/rest-limited/skips")).await;
+    let skips = get_json(&base, "/api/v1/functions/rest-limited/skips").await;
     assert_eq!(skips["skips"].as_array().map(Vec::len), Some(1), "{skips}");
     assert_eq!(skips["skips"][0]["event_id"], id.as_str());
 }

@@ -16,8 +16,8 @@ use super::types::{created_runs, effective_limit, EventDone};
 use super::window::{self, Joined, Window};
 use super::{
     Accepted, Accepts, Ack, Acked, Batch, Cancellation, CancelledBy, Candidate, Checkpoint, ClaimFor, Debounced,
-    DropMatchers, EventQuery, Gates, HeldBack, Lease, LogLine, NewEvent, NewRun, Queries, Resolution, RunLog, RunQuery,
-    RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WindowGate, WorkQueue,
+    DropMatchers, EventQuery, Gates, HeldBack, Lease, LogLine, Matcher, NewEvent, NewRun, Queries, Resolution, RunLog,
+    RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent, WindowGate, WorkQueue,
 };
 use crate::model::Millis;
 
@@ -107,8 +107,13 @@ impl MemoryStore {
 }
 
 impl Inner {
-    fn trigger_json(&self, run: &RunRecord) -> Option<Arc<Value>> {
-        self.event_json(run.event_ids.first()?)
+    /// The JSON of the event a matcher's condition calls `event`: the one the matcher names
+    /// ([`Matcher::trigger`]), read as the SQL stores read it; `None` when no condition needs it.
+    fn matcher_trigger(&self, matcher: &Matcher) -> Option<Arc<Value>> {
+        if !MatcherIndex::needs_trigger(matcher) {
+            return None;
+        }
+        self.event_json(matcher.trigger.as_deref()?)
     }
 
     fn event_json(&self, id: &str) -> Option<Arc<Value>> {
@@ -168,9 +173,9 @@ impl Inner {
         for step in &new.steps {
             self.insert_step(step.clone());
         }
-        let trigger = new.matchers.iter().any(MatcherIndex::needs_trigger).then(|| self.trigger_json(run)).flatten();
         for matcher in &new.matchers {
-            self.matchers.insert(matcher.clone(), trigger.clone());
+            let trigger = self.matcher_trigger(matcher);
+            self.matchers.insert(matcher.clone(), trigger);
         }
         if let Some(due) = run.wake_at {
             effects.created.push((run.id.clone(), run.function_id.clone(), due, ItemFlow::of(run)));
@@ -239,7 +244,7 @@ impl Inner {
         }
         let window = self.windows.get_mut(&gate.bucket)?;
         let joined = window.join(gate, event_id, at);
-        let (due, events, chosen) = (window.due, window.run_events(gate.rule), window.event_id.clone());
+        let (due, events) = (window.due, window.run_events(gate.rule));
         if joined == Joined::Full {
             self.windows.remove(&gate.bucket);
             self.window_of.remove(&run_id);
@@ -270,9 +275,9 @@ impl Inner {
         let (function_id, created_at) = (run.function_id.clone(), run.created_at);
         if joined == Joined::Chosen {
             let matchers = window::chosen_matchers(&new.matchers, &run_id, created_at);
-            let trigger = matchers.iter().any(MatcherIndex::needs_trigger).then(|| self.event_json(&chosen)).flatten();
             for matcher in matchers {
-                self.matchers.insert(matcher, trigger.clone());
+                let trigger = self.matcher_trigger(&matcher);
+                self.matchers.insert(matcher, trigger);
             }
         }
         self.record_debounced(gate, &function_id, event_id, &run_id, at);
@@ -509,9 +514,9 @@ impl WorkQueue for MemoryStore {
                 inner.matchers.remove_run(&run.id);
                 inner.release_lock(&run);
             }
-            let trigger = matchers.iter().any(MatcherIndex::needs_trigger).then(|| inner.trigger_json(&run)).flatten();
             for matcher in matchers {
-                inner.matchers.insert(matcher, trigger.clone());
+                let trigger = inner.matcher_trigger(&matcher);
+                inner.matchers.insert(matcher, trigger);
             }
             let flow = ItemFlow::of(&run);
             inner.runs.insert(run.id.clone(), run);
