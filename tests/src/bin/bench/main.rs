@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release -p hookflow-tests --bin bench
-//! target/release/bench all                        # fan-out on hookflow and every peer: one table
+//! target/release/bench all                        # fan-out on hookflow (SQLite, Postgres) and every peer
 //! target/release/bench fanout --events 10000      # runs/s, event → first step latency
 //! target/release/bench postgres                   # the fan-out on Postgres: 1-3 workers, DBOS
 //! target/release/bench recovery                   # SIGKILL with 10,000 runs in flight, then restart
@@ -17,7 +17,8 @@
 //!
 //! `bench all` installs the peers it lacks (from npm, PyPI, crates.io and Debian), runs the
 //! fan-out on hookflow and on each of them in the same run, and prints one table of figures and
-//! ratios with the machine and the commit. The Rust peers are compiled with `--features peers`
+//! ratios with the machine and the commit, with hookflow's rows on Postgres (1, 2 and 3 worker
+//! processes on a throwaway local cluster) beside DBOS on Postgres. The Rust peers are compiled with `--features peers`
 //! (duroxide, whose `sqlx` cannot share a SQLite library with `rusqlite`, is a crate of its own
 //! under `tests/bench/duroxide`, built by `bench all`).
 //!

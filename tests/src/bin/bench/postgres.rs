@@ -12,11 +12,12 @@
 //! concurrent senders, as `bench fanout` does: the events a worker's webhooks would bring), so
 //! the runs of an event start on the worker that accepted it, claimed as they are inserted;
 //! a worker with nothing of its own claims others' due runs from the queue. The time runs from
-//! the first event's `received_at` to the last run's `ended_at`, both read from the database
-//! once it holds every run `Completed`.
+//! the first event's `received_at` (read from the database) to the poll (every 20 ms) that sees
+//! every run `Completed` committed: not to the last run's `ended_at`, which a pass stamps before
+//! its ack commits, so a backlog of acks waiting for their group would not be counted.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -81,7 +82,7 @@ const DBOS_DB: &str = "dbos_bench";
 const MONITOR: &str = "bench_monitor";
 
 pub(super) async fn postgres(args: PostgresArgs) -> Fallible<()> {
-    let Some(server) = args.server.clone() else { return beside_a_throwaway_cluster(&args).await };
+    let Some(server) = args.server.clone() else { return beside_a_throwaway_cluster(!args.no_install).await };
     let env = Env {
         cache: peers_cache()?,
         events: args.dbos_events,
@@ -113,7 +114,7 @@ pub(super) async fn postgres(args: PostgresArgs) -> Fallible<()> {
         "workers",
         "trial",
         "runs",
-        "first event → last run (s)",
+        "first event → all runs seen completed (s)",
         "runs/s",
         "workers' CPU s / 1,000 runs",
         "Postgres CPU s / 1,000 runs",
@@ -245,6 +246,64 @@ pub(super) async fn postgres(args: PostgresArgs) -> Fallible<()> {
     Ok(())
 }
 
+/// What `bench all` shows of the Postgres store: completed runs/s of each trial for each
+/// worker count, and event → first step on one idle worker over every latency trial (sorted, ms).
+pub(super) struct Scaling {
+    pub(super) rates: Vec<(usize, Vec<f64>)>,
+    pub(super) first_step_ms: Vec<f64>,
+}
+
+/// `bench all`'s scaling rows: `bench postgres`'s throughput trials (its defaults but for the
+/// counts given) for each worker count, on `server` (a URL as `--server` takes), and its
+/// latency trials, measured once for all counts (they always use one idle worker).
+pub(super) async fn scaling(
+    server: &str,
+    events: usize,
+    latency_events: usize,
+    workers: &[usize],
+    repeat: usize,
+) -> Fallible<Scaling> {
+    use clap::{FromArgMatches, Parser};
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: PostgresArgs,
+    }
+    let counts = workers.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let (events, latency_events, repeat) = (events.to_string(), latency_events.to_string(), repeat.to_string());
+    let argv = [
+        "postgres",
+        "--no-dbos",
+        "--server",
+        server,
+        "--events",
+        &events,
+        "--latency-events",
+        &latency_events,
+        "--workers",
+        &counts,
+        "--repeat",
+        &repeat,
+    ];
+    let args = Cli::from_arg_matches(&<Cli as clap::CommandFactory>::command().try_get_matches_from(argv)?)?.args;
+    let mut pg = Server::connect(server).await?;
+    let mut first_step_ms = Vec::new();
+    for trial in 1..=args.repeat {
+        first_step_ms.extend(first_step(&args, &mut pg, trial).await?.first_step);
+    }
+    let mut rates = Vec::new();
+    for &count in &args.workers {
+        let mut trials = Vec::new();
+        for trial in 1..=args.repeat {
+            let t = throughput(&args, &mut pg, count, trial).await?;
+            eprintln!("  hookflow on Postgres, {count} worker(s), trial {trial}: {:.0} runs/s", t.rate());
+            trials.push(t.rate());
+        }
+        rates.push((count, trials));
+    }
+    Ok(Scaling { rates, first_step_ms: sorted(first_step_ms) })
+}
+
 #[allow(clippy::cast_precision_loss)]
 fn per_run(x: f64, runs: u64) -> f64 {
     x / runs.max(1) as f64
@@ -255,9 +314,10 @@ fn per_1000(x: f64, runs: u64) -> f64 {
 }
 
 /// Runs this same command again beside a throwaway cluster, which hands its URL over in
-/// `$PG_URL` and is deleted when the command ends.
-async fn beside_a_throwaway_cluster(args: &PostgresArgs) -> Fallible<()> {
-    let env = Env { cache: peers_cache()?, events: 0, latency_events: 0, install: !args.no_install };
+/// `$PG_URL` and is deleted when the command ends (`bench all` comes here too, for its scaling
+/// rows). `install`: install Debian's Postgres if it is missing.
+pub(super) async fn beside_a_throwaway_cluster(install: bool) -> Fallible<()> {
+    let env = Env { cache: peers_cache()?, events: 0, latency_events: 0, install };
     dbos::install_postgres(&env).await?;
     let script = crate::peers::source("postgres").join("run.sh");
     let status = tokio::process::Command::new("bash")
@@ -540,20 +600,20 @@ async fn throughput(args: &PostgresArgs, pg: &mut Server, workers: usize, trial:
     let poll = connect(&url).await?;
     let mut ours = 0.0;
     let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
+    let seen_at = loop {
         ours += 1.0;
         let done: i64 = poll
             .query_one(&format!("SELECT count(*) AS {MONITOR} FROM hookflow.runs WHERE status = 'Completed'"), &[])
             .await?
             .get(0);
         if u64::try_from(done)? >= expected {
-            break;
+            break SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
         }
         if Instant::now() > deadline {
             return Err(format!("{done} of {expected} runs completed after 10 minutes").into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
     let worker_cpu = procs.iter().map(Worker::cpu).sum::<Fallible<f64>>()? - cpu_before;
     // Now, not once the workers are gone: their shutdown is no part of the work.
     let server_cpu = process_tree_cpu_s(pg.postmaster)?;
@@ -561,13 +621,12 @@ async fn throughput(args: &PostgresArgs, pg: &mut Server, workers: usize, trial:
     let span = poll
         .query_one(
             &format!(
-                "SELECT (SELECT min(received_at) FROM hookflow.events) AS {MONITOR},
-                        (SELECT max(ended_at) FROM hookflow.runs), (SELECT count(*) FROM hookflow.runs)"
+                "SELECT (SELECT min(received_at) FROM hookflow.events) AS {MONITOR}, (SELECT count(*) FROM hookflow.runs)"
             ),
             &[],
         )
         .await?;
-    let (first, last, all): (i64, i64, i64) = (span.get(0), span.get(1), span.get(2));
+    let (first, all): (i64, i64) = (span.get(0), span.get(1));
     if u64::try_from(all)? != expected {
         return Err(format!("{all} runs in the database, expected {expected}").into());
     }
@@ -580,7 +639,7 @@ async fn throughput(args: &PostgresArgs, pg: &mut Server, workers: usize, trial:
     server.cpu = server_cpu - before.cpu;
     pg.drop_database(BENCH_DB).await?;
     #[allow(clippy::cast_precision_loss)]
-    let seconds = (last - first) as f64 / 1000.0;
+    let seconds = (seen_at as f64 - first as f64) / 1000.0;
     Ok(Throughput { runs: expected, seconds, worker_cpu, server, top })
 }
 

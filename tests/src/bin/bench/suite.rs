@@ -2,6 +2,9 @@
 //! table of figures and ratios with the machine and the commit. It installs the peers it lacks
 //! (into `target/bench-peers` and `tests/bench/restate/node_modules`) unless `--no-install`;
 //! a peer that cannot be installed or fails is listed as not measured, with the reason.
+//! hookflow's rows on Postgres (1, 2 and 3 worker processes, `bench postgres`'s throughput
+//! trials) are measured on a throwaway cluster that `bench all` runs itself beside (or on
+//! `--postgres-server`), and shown again beside DBOS on Postgres in a table of their own.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +12,7 @@ use clap::Args;
 
 use crate::fanout::{self, FanoutArgs};
 use crate::peers::{Env, Figure, Peer};
+use crate::postgres::Scaling;
 use crate::stats::{f0, f1, f3, median, percentile, sorted, Table};
 use crate::support::{temp_dir, Common, DurabilityArg, Fallible};
 
@@ -39,6 +43,20 @@ pub(super) struct AllArgs {
     /// Install nothing: a peer that is missing is reported as not measured.
     #[arg(long)]
     no_install: bool,
+    /// Worker process counts for hookflow's rows on Postgres (`bench postgres`'s throughput
+    /// trials on one local server: fsync=on, synchronous_commit=on).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    postgres_workers: Vec<usize>,
+    /// Events per trial on Postgres (each starts 2 runs).
+    #[arg(long, default_value_t = 10_000)]
+    postgres_events: usize,
+    /// Leave hookflow's rows on Postgres out (then no Postgres cluster is started for them).
+    #[arg(long)]
+    no_postgres: bool,
+    /// The Postgres server for hookflow's rows on Postgres, as a URL to one of its databases
+    /// (superuser). Without it, `bench all` runs itself again beside a throwaway cluster.
+    #[arg(long, env = "PG_URL")]
+    postgres_server: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -51,6 +69,14 @@ enum Outcome {
 
 pub(super) async fn all(args: AllArgs) -> Fallible<()> {
     let peers = selected(&args)?;
+    let postgres = if args.no_postgres {
+        None
+    } else {
+        match &args.postgres_server {
+            Some(server) => Some(server.clone()),
+            None => return crate::postgres::beside_a_throwaway_cluster(!args.no_install).await,
+        }
+    };
     let dir = temp_dir(&args.common)?;
     let cache = peers_cache()?;
     let machine = Machine::read();
@@ -84,6 +110,19 @@ pub(super) async fn all(args: AllArgs) -> Fallible<()> {
         eprintln!("  hookflow trial {trial}: {:.0} runs/s", figure.rate());
         hookflow.push(figure);
     }
+    let scaling = match &postgres {
+        None => None,
+        Some(server) => Some(
+            crate::postgres::scaling(
+                server,
+                args.postgres_events,
+                args.latency_events,
+                &args.postgres_workers,
+                args.common.repeat,
+            )
+            .await?,
+        ),
+    };
 
     let mut results = Vec::new();
     for peer in peers {
@@ -100,7 +139,7 @@ pub(super) async fn all(args: AllArgs) -> Fallible<()> {
         results.push((peer, outcome));
     }
     println!("- load average at the end: {}", loadavg());
-    print_tables(&hookflow, &results, &args);
+    print_tables(&hookflow, scaling.as_ref(), &results, &args);
     Ok(())
 }
 
@@ -147,7 +186,7 @@ fn summarize(figures: &[Figure]) -> (Vec<f64>, Vec<f64>) {
     (rates, latencies)
 }
 
-fn print_tables(hookflow: &[Figure], results: &[(Peer, Outcome)], args: &AllArgs) {
+fn print_tables(hookflow: &[Figure], scaling: Option<&Scaling>, results: &[(Peer, Outcome)], args: &AllArgs) {
     let (hook_rates, hook_latency) = summarize(hookflow);
     let hook_rate = median(&hook_rates);
     let mut table = Table::new(&[
@@ -174,6 +213,22 @@ fn print_tables(hookflow: &[Figure], results: &[(Peer, Outcome)], args: &AllArgs
         f3(hook_p99),
         String::new(),
     ]);
+    if let Some(scaling) = scaling {
+        let latency = &scaling.first_step_ms;
+        for (workers, rates) in &scaling.rates {
+            table.row(vec![
+                format!("**hookflow** on Postgres, {workers} worker process(es)"),
+                "Postgres, fsync=on, synchronous_commit=on".into(),
+                (args.postgres_events * 2).to_string(),
+                f0(median(rates)),
+                trials(rates),
+                ratio(hook_rate / median(rates)),
+                f3(percentile(latency, 50.0)),
+                f3(percentile(latency, 99.0)),
+                String::new(),
+            ]);
+        }
+    }
     for (peer, outcome) in results {
         match outcome {
             Outcome::Measured(figures) => {
@@ -215,6 +270,34 @@ fn print_tables(hookflow: &[Figure], results: &[(Peer, Outcome)], args: &AllArgs
         }
     }
     table.print("Fan-out: hookflow beside every peer (same run; latency percentiles over all trials' runs)");
+    if let Some(scaling) = scaling {
+        print_scaling(scaling, results);
+    }
+}
+
+/// hookflow's rows on Postgres beside DBOS on Postgres, the peer that shares the database.
+fn print_scaling(scaling: &Scaling, results: &[(Peer, Outcome)]) {
+    let dbos = results.iter().find_map(|(peer, outcome)| match (peer, outcome) {
+        (Peer::DbosPostgres, Outcome::Measured(figures)) => Some(median(&summarize(figures).0)),
+        _ => None,
+    });
+    let mut table =
+        Table::new(&["worker processes", "completed runs/s (median)", "÷ one worker", "÷ DBOS on Postgres"]);
+    let one = scaling.rates.iter().find(|(w, _)| *w == 1).map(|(_, r)| median(r));
+    for (workers, rates) in &scaling.rates {
+        let rate = median(rates);
+        table.row(vec![
+            workers.to_string(),
+            f0(rate),
+            one.map_or_else(String::new, |o| format!("{:.2}×", rate / o)),
+            dbos.map_or_else(|| "DBOS on Postgres not measured".into(), |d| ratio(rate / d)),
+        ]);
+    }
+    table.print(&format!(
+        "Scaling: hookflow on one local Postgres (event → first step on one idle worker: p50 {} ms, p99 {} ms)",
+        f3(percentile(&scaling.first_step_ms, 50.0)),
+        f3(percentile(&scaling.first_step_ms, 99.0))
+    ));
 }
 
 /// hookflow's rate over a peer's, as the table shows it.
