@@ -1,6 +1,7 @@
 //! The Postgres store against a real server: the whole conformance suite (two engines over one
 //! store included), migrations, and the errors a worker reports when it cannot start.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -496,4 +497,94 @@ async fn a_commit_whose_answer_was_lost_leaves_no_run_leased_to_nobody() {
     assert_eq!(lossy.run("01LOST").await.expect("run").map(|r| r.status), Some(RunStatus::Queued), "committed once");
     let taken = other.claim(&claimer("w2", &["f"], Duration::from_secs(30)), 1_000, 10).await.expect("claim");
     assert_eq!(taken.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(), vec!["01LOST"], "claimable at once");
+}
+
+/// A group of acks that Postgres refuses midway (here a trigger the test adds, raising for one
+/// run's update) is rolled back and written ack by ack: the other members of the group commit,
+/// and only the run whose write fails keeps its lease, with nothing of it written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_acks_that_fails_is_written_one_by_one() {
+    let Some(url) = postgres::url("a_group_of_acks_that_fails_is_written_one_by_one") else { return };
+    let schema = postgres::unique("group");
+    let store = postgres::store_in(&url, &schema).await;
+    let ids = ["r0-block", "r1", "r2", "r3-bad", "r4", "r5"];
+    let runs = ids.iter().map(|id| NewRun::new(postgres::run(id, "f", &format!("e-{id}"), 10))).collect();
+    store.accept(&Batch { events: vec![], runs, at: 0 }, None).await.expect("accept");
+    let mut leases = store.claim(&claimer("w", &["f"], Duration::from_secs(60)), 10, 10).await.expect("claim");
+    leases.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    assert_eq!(leases.iter().map(|l| l.run_id.as_str()).collect::<Vec<_>>(), ids);
+
+    // The trigger sees each `runs` update whole (a group's is one statement): when it ends
+    // `r3-bad`, it records how many runs the statement updated (`setval` outlives the
+    // rollback) and fails it.
+    let mut admin = postgres::client(&url).await;
+    admin
+        .batch_execute(&format!(
+            "SET search_path = {schema};
+             CREATE SEQUENCE widest_failed;
+             CREATE FUNCTION refuse_r3() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF EXISTS (SELECT 1 FROM updated WHERE id = 'r3-bad' AND status = 'Completed') THEN
+                     PERFORM setval('widest_failed', greatest((SELECT count(*) FROM updated),
+                                                             (SELECT last_value FROM widest_failed)));
+                     RAISE EXCEPTION 'refused by the test';
+                 END IF;
+                 RETURN NULL;
+             END $$;
+             CREATE TRIGGER refuse_r3 AFTER UPDATE ON runs REFERENCING NEW TABLE AS updated
+                 FOR EACH STATEMENT EXECUTE FUNCTION refuse_r3();"
+        ))
+        .await
+        .expect("the trigger");
+
+    // The ack writer is kept busy with `r0-block`, whose row the test holds locked, while the
+    // other five acks are handed to it: they wait together, and go in one group.
+    let blocker_pid: i32 = admin.query_one("SELECT pg_backend_pid()", &[]).await.expect("pid").get(0);
+    let blocker = admin.transaction().await.expect("begin");
+    blocker.execute("SELECT 1 FROM runs WHERE id = 'r0-block' FOR UPDATE", &[]).await.expect("lock");
+    let done = |lease: &hookflow::store::Lease| ack(postgres::run(&lease.run_id, "f", "e", 10), 20);
+    let first = store.ack(&leases[0], done(&leases[0]), None);
+    tokio::pin!(first);
+    // Polled once, an ack is handed to the writer; the writer then waits for the lock.
+    let _ = std::future::poll_fn(|cx| std::task::Poll::Ready(first.as_mut().poll(cx))).await;
+    let watcher = postgres::client(&url).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let waiting: i64 = watcher
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", &[&blocker_pid])
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the ack writer never reached the locked row");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut rest: Vec<_> = leases[1..].iter().map(|lease| Box::pin(store.ack(lease, done(lease), None))).collect();
+    for ack in &mut rest {
+        let _ = std::future::poll_fn(|cx| std::task::Poll::Ready(ack.as_mut().poll(cx))).await;
+    }
+    blocker.commit().await.expect("unlock");
+
+    assert!(matches!(first.await.expect("ack"), Acked::Committed { .. }));
+    for (lease, ack) in leases[1..].iter().zip(rest) {
+        let written = ack.await;
+        if lease.run_id == "r3-bad" {
+            assert!(written.is_err(), "the refused ack fails: {written:?}");
+        } else {
+            assert!(matches!(written, Ok(Acked::Committed { .. })), "{}: {written:?}", lease.run_id);
+        }
+    }
+    let widest: i64 =
+        watcher.query_one(&format!("SELECT last_value FROM {schema}.widest_failed"), &[]).await.expect("seq").get(0);
+    assert_eq!(widest, 5, "r3-bad's ack was first refused in a group of the five that waited");
+    for id in ids {
+        let status = store.run(id).await.expect("run").expect("the run").status;
+        let expected = if id == "r3-bad" { RunStatus::Queued } else { RunStatus::Completed };
+        assert_eq!(status, expected, "{id}");
+    }
+    // Nothing of the refused ack was written, its lease included: once Postgres takes it, it commits.
+    watcher.batch_execute(&format!("DROP TRIGGER refuse_r3 ON {schema}.runs")).await.expect("drop the trigger");
+    assert!(matches!(store.ack(&leases[3], done(&leases[3]), None).await.expect("ack"), Acked::Committed { .. }));
 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::apply::{invoke_timeout, Applied, Ending};
 use super::host::EngineHost;
+use super::scheduler::PassSlot;
 use super::{flow, Change, Core, TriggerEvent};
 use crate::error::ErrorInfo;
 #[cfg(not(feature = "protocol"))]
@@ -30,8 +31,13 @@ pub(crate) struct Preload {
 }
 
 impl Core {
-    /// Executes one pass of a leased run and acknowledges it.
-    pub(super) async fn execute(self: &Arc<Self>, lease: &Lease, preload: Option<Preload>) -> Result<(), StoreError> {
+    /// Executes one pass of a leased run, in `slot`, and acknowledges it.
+    pub(super) async fn execute(
+        self: &Arc<Self>,
+        lease: &Lease,
+        preload: Option<Preload>,
+        slot: &PassSlot,
+    ) -> Result<(), StoreError> {
         let (run, trigger, mut records) = match preload {
             Some(p) => (p.run, p.trigger, p.steps),
             None => {
@@ -57,7 +63,7 @@ impl Core {
                 stack: None,
             };
             let applied = self.finish(run, &trigger, Ending::Failed(error), Vec::new(), Vec::new(), now).await?;
-            return self.acknowledge(lease, applied).await;
+            return self.acknowledge(lease, applied, slot).await;
         };
         if run.status.is_terminal() {
             // Ended already (a pass ended it and its lease was then lost): nothing to do.
@@ -69,13 +75,13 @@ impl Core {
                 None => self.store.run(&run.id).await?.unwrap_or(run),
             };
             let applied = self.finish(run, &trigger, Ending::Cancelled, Vec::new(), Vec::new(), now).await?;
-            return self.acknowledge(lease, applied).await;
+            return self.acknowledge(lease, applied, slot).await;
         }
         if let Some(timeout) = flow::timed_out(&run, now) {
             // Queued too long (`timeouts.start`) or running too long (`timeouts.finish`).
             let run = RunRecord { cancellation: Some(timeout), ..run };
             let applied = self.finish(run, &trigger, Ending::Cancelled, Vec::new(), Vec::new(), now).await?;
-            return self.acknowledge(lease, applied).await;
+            return self.acknowledge(lease, applied, slot).await;
         }
         if lease.interrupted >= self.max_interrupted {
             // Every claim of this run ended with its worker gone: claimed again, it would take
@@ -94,7 +100,7 @@ impl Core {
             };
             tracing::error!(run_id = %run.id, interrupted = lease.interrupted, "failing a run that keeps taking its workers down");
             let applied = self.finish(run, &trigger, Ending::Failed(error), Vec::new(), Vec::new(), now).await?;
-            return self.acknowledge(lease, applied).await;
+            return self.acknowledge(lease, applied, slot).await;
         }
         let mut run = run;
         // This pass is the run's start: its flow control admitted it (a throttle counted it),
@@ -196,7 +202,7 @@ impl Core {
             tracing::info!(run_id = %run.id, function_id = %run.function_id, steps, "run completed");
         }
         let applied = self.apply(&spec, run, &trigger, report).await?;
-        self.acknowledge(lease, applied).await
+        self.acknowledge(lease, applied, slot).await
     }
 
     /// Calls the function through its executor.
@@ -265,7 +271,7 @@ impl Core {
     }
 
     /// Writes an ack, then announces the change and starts the passes of the runs it created.
-    async fn acknowledge(self: &Arc<Self>, lease: &Lease, applied: Applied) -> Result<(), StoreError> {
+    async fn acknowledge(self: &Arc<Self>, lease: &Lease, applied: Applied, slot: &PassSlot) -> Result<(), StoreError> {
         let Applied { ack, jsons } = applied;
         let (run_id, function_id, status) = (ack.run.id.clone(), ack.run.function_id.clone(), ack.run.status);
         // Only what announcing the events and starting their runs needs: most start none, and
@@ -279,6 +285,12 @@ impl Core {
             })
             .collect();
         let claim = self.claim_for();
+        if self.store.groups_acks() {
+            // The run's outcome is decided: what is left is waiting for the ack's group to
+            // commit. The pass stays counted as active (shutdown waits for it, and so for its
+            // ack), and its lease stays held and renewed until the ack is answered.
+            slot.give_back(self);
+        }
         match self.store.ack(lease, ack, Some(&claim)).await? {
             Acked::Stale => {
                 tracing::warn!(run_id = %run_id, "the run was claimed again while this pass ran: its result is dropped");

@@ -5,6 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
+use tokio::sync::OwnedSemaphorePermit;
+
 use super::execute::Preload;
 use super::Core;
 use crate::store::Lease;
@@ -16,6 +19,20 @@ const CLAIM_BATCH: usize = 256;
 const LEASE_SWEEP: Duration = Duration::from_millis(500);
 /// How long a run waits before its pass is tried again after the store failed.
 const STORE_RETRY_MS: i64 = 1_000;
+
+/// A pass's share of [`MAX_CONCURRENT_PASSES`](super::MAX_CONCURRENT_PASSES), held from its
+/// start until it ends or hands its ack to a store that groups acks
+/// ([`WorkQueue::groups_acks`](crate::store::WorkQueue::groups_acks)).
+pub(crate) struct PassSlot(Mutex<Option<OwnedSemaphorePermit>>);
+
+impl PassSlot {
+    /// Gives the slot back (once) and wakes the claims that waited for room.
+    pub(crate) fn give_back(&self, core: &Core) {
+        if self.0.lock().take().is_some() {
+            core.room.notify_waiters();
+        }
+    }
+}
 
 impl Core {
     /// Claims due runs while there is room, and sleeps until the next is due or work arrives.
@@ -96,9 +113,9 @@ impl Core {
         self.held.lock().insert(lease.run_id.clone(), lease.clone());
         let core = self.clone();
         self.runtime.spawn(async move {
-            let permit = core.passes.clone().acquire_owned().await;
-            if permit.is_ok() {
-                if let Err(e) = core.execute(&lease, preload).await {
+            let slot = PassSlot(Mutex::new(core.passes.clone().acquire_owned().await.ok()));
+            if slot.0.lock().is_some() {
+                if let Err(e) = core.execute(&lease, preload, &slot).await {
                     tracing::error!(run_id = %lease.run_id, error = %e, "store failure during a pass; the run is retried shortly");
                     let due = core.clock.now_ms() + STORE_RETRY_MS;
                     if let Err(e) = core.store.release(&lease, due).await {
@@ -106,8 +123,7 @@ impl Core {
                     }
                 }
             }
-            drop(permit);
-            core.room.notify_waiters();
+            slot.give_back(&core);
             core.held.lock().remove(&lease.run_id);
             core.active.fetch_sub(1, Ordering::SeqCst);
             core.bump();

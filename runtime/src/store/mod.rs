@@ -138,6 +138,15 @@ pub trait WorkQueue: Send + Sync + 'static {
     /// Whether a cancellation was asked for this run (read at each step of a pass).
     fn cancel_requested(&self, run_id: &str) -> bool;
 
+    /// Whether [`WorkQueue::ack`] hands the write to a writer that groups acks (and so mostly
+    /// waits for other passes' acks, not for work of its own). An engine then gives the pass's
+    /// slot back as it hands the ack over, so that the runs it accepts meanwhile are leased as
+    /// they are inserted rather than queued for a later claim. Stores that write an ack as it
+    /// is asked answer `false`: their pass holds its slot until the ack has committed.
+    fn groups_acks(&self) -> bool {
+        false
+    }
+
     /// When the next run of these functions is due, if any is queued.
     async fn next_due(&self, functions: &[String]) -> Result<Option<Millis>, StoreError>;
 

@@ -710,6 +710,11 @@ impl WorkQueue for PostgresStore {
         self.shared.cancels.lock().contains(run_id)
     }
 
+    fn groups_acks(&self) -> bool {
+        // Every ack goes through `acks::run`.
+        true
+    }
+
     async fn next_due(&self, functions: &[String]) -> Result<Option<Millis>, StoreError> {
         let (checked, retry) = {
             let seen = self.shared.gated_seen.lock();
