@@ -285,12 +285,14 @@ impl Core {
             })
             .collect();
         let claim = self.claim_for();
-        if self.store.groups_acks() {
-            // The run's outcome is decided: what is left is waiting for the ack's group to
-            // commit. The pass stays counted as active (shutdown waits for it, and so for its
-            // ack), and its lease stays held and renewed until the ack is answered.
-            slot.give_back(self);
-        }
+        // The run's outcome is decided: what is left is waiting for the ack's group to commit.
+        // The pass stays counted as active (shutdown waits for it, and so for its ack), and its
+        // lease stays held and renewed until the ack is answered; `_waiting` is held as long.
+        let _waiting = if self.store.groups_acks() {
+            self.acks_waiting.clone().try_acquire_owned().ok().inspect(|_| slot.give_back(self))
+        } else {
+            None
+        };
         match self.store.ack(lease, ack, Some(&claim)).await? {
             Acked::Stale => {
                 tracing::warn!(run_id = %run_id, "the run was claimed again while this pass ran: its result is dropped");

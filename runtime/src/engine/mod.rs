@@ -48,6 +48,10 @@ pub(crate) use trigger_event::TriggerEvent;
 
 /// Passes executing at once, at most: bounds memory under a burst.
 const MAX_CONCURRENT_PASSES: usize = 4096;
+/// How many passes may wait for their ack's group without holding one of the
+/// [`MAX_CONCURRENT_PASSES`] slots (stores that group acks): beyond it a pass keeps its slot, so
+/// a writer that falls behind slows new passes down instead of queueing acks without bound.
+const MAX_ACKS_WAITING: usize = 4096;
 /// How long a lease lasts unless renewed.
 const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
@@ -136,6 +140,8 @@ pub(crate) struct Core {
     /// The runtime the engine was started on: its tasks live there, whoever calls it.
     runtime: tokio::runtime::Handle,
     passes: Arc<Semaphore>,
+    /// Passes waiting for their ack's group with their slot given back (`MAX_ACKS_WAITING`).
+    acks_waiting: Arc<Semaphore>,
     /// Passes in flight, and claims in progress.
     active: AtomicUsize,
     /// Bumped by every claim, pass end and acceptance: lets `settle` see that nothing moved.
@@ -298,6 +304,7 @@ impl EngineBuilder {
             max_interrupted: self.max_interrupted,
             runtime: tokio::runtime::Handle::current(),
             passes: Arc::new(Semaphore::new(MAX_CONCURRENT_PASSES)),
+            acks_waiting: Arc::new(Semaphore::new(MAX_ACKS_WAITING)),
             active: AtomicUsize::new(0),
             epoch: AtomicU64::new(0),
             idle: Notify::new(),

@@ -21,7 +21,8 @@ const LEASE_SWEEP: Duration = Duration::from_millis(500);
 const STORE_RETRY_MS: i64 = 1_000;
 
 /// A pass's share of [`MAX_CONCURRENT_PASSES`](super::MAX_CONCURRENT_PASSES), held from its
-/// start until it ends or hands its ack to a store that groups acks
+/// start until it ends or, while fewer than [`MAX_ACKS_WAITING`](super::MAX_ACKS_WAITING) wait,
+/// hands its ack to a store that groups acks
 /// ([`WorkQueue::groups_acks`](crate::store::WorkQueue::groups_acks)).
 pub(crate) struct PassSlot(Mutex<Option<OwnedSemaphorePermit>>);
 
