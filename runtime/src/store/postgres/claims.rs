@@ -142,15 +142,15 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
                 SELECT * FROM (
                     SELECT id, flow, started_at, score, false AS expired FROM runs
                     WHERE gated AND lease_token IS NULL AND wake_at IS NOT NULL AND wake_at <= $2
-                      AND function_id = ANY($1) AND NOT (id = ANY($5))
+                      AND (function_id || '') = ANY($1) AND NOT (id = ANY($5))
                       AND ((NOT (buckets && $3) AND (started_at IS NOT NULL OR NOT (buckets && $4)))
                            OR coalesce({DEADLINE} <= $2, false))
                     ORDER BY score LIMIT $6 FOR UPDATE SKIP LOCKED) due
                 UNION ALL
                 SELECT * FROM (
                     SELECT id, flow, started_at, score, true FROM runs
-                    WHERE gated AND lease_token IS NOT NULL AND lease_until < clock_timestamp()
-                      AND function_id = ANY($1) AND NOT (id = ANY($5))
+                    WHERE gated AND lease_token IS NOT NULL AND lease_until < statement_timestamp()
+                      AND (function_id || '') = ANY($1) AND NOT (id = ANY($5))
                     ORDER BY lease_until LIMIT $6 FOR UPDATE SKIP LOCKED) expired
             ) c ORDER BY score"
         ))

@@ -155,13 +155,13 @@ pub(super) async fn next_due(s: &Shared, functions: &[String], checked: Millis) 
         .prepare_cached(
             "SELECT least(
                 (SELECT min(wake_at) FROM runs
-                 WHERE wake_at IS NOT NULL AND lease_token IS NULL AND NOT gated AND function_id = ANY($1)),
+                 WHERE wake_at IS NOT NULL AND lease_token IS NULL AND NOT gated AND (function_id || '') = ANY($1)),
                 (SELECT min(wake_at) FROM runs
-                 WHERE lease_token IS NOT NULL AND lease_until < clock_timestamp() AND NOT gated
-                   AND function_id = ANY($1)),
+                 WHERE lease_token IS NOT NULL AND lease_until < statement_timestamp() AND NOT gated
+                   AND (function_id || '') = ANY($1)),
                 (SELECT min(wake_at) FROM runs
                  WHERE wake_at IS NOT NULL AND lease_token IS NULL AND gated AND wake_at > $2
-                   AND function_id = ANY($1)))",
+                   AND (function_id || '') = ANY($1)))",
         )
         .await?;
     Ok(client.query_one(&stmt, &[&functions, &checked]).await?.get(0))

@@ -11,9 +11,17 @@
 //! - `runs` carries its own queue state: `wake_at` (due time, on the engines' clock) and the
 //!   lease (`lease_token`, `lease_owner`, `lease_until` on the database's clock). The partial
 //!   index `runs_due` holds only unleased, queued runs, so a claim's `FOR UPDATE SKIP LOCKED`
-//!   scan never walks past runs in flight; `runs_leased` finds expired leases. `interrupted`
-//!   counts the leases in a row that expired (version 2), so that every worker sees how often
-//!   a run took a worker down.
+//!   scan never walks past runs in flight; `runs_leased` finds expired leases (queries compare
+//!   `lease_until` with `statement_timestamp()`, which the index can serve: `clock_timestamp()`
+//!   is volatile, so the planner could only filter with it). Queue queries filter the worker's
+//!   functions with `(function_id || '') = ANY(..)`, an expression no index serves, so that the
+//!   planner always walks these small partial indexes: on a young table (statistics not yet
+//!   gathered: any burst in the first minute) it otherwise chose `runs_by_function`, which
+//!   holds every run of those functions (a claim's expired-lease part took 50 ms, 0.05 ms on
+//!   `runs_leased`; BENCHMARKS.md, Postgres store). The cost: a worker that runs only some of
+//!   a schema's functions walks past the others' due runs. `interrupted` counts the leases in
+//!   a row that expired (version 2), so that every worker sees how often a run took a worker
+//!   down.
 //! - `matchers` is indexed by (event, join path, join value): an incoming event is matched
 //!   with one query, for whichever worker accepts it. `matcher_paths` lists the join paths
 //!   (and, with an empty path, the names) that matchers ever waited on: it is tiny, only grows,

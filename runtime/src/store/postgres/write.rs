@@ -772,13 +772,13 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
                 SELECT id, wake_at, false AS expired FROM (
                     SELECT id, wake_at FROM runs
                     WHERE lease_token IS NULL AND wake_at IS NOT NULL AND NOT gated AND wake_at <= $2
-                      AND function_id = ANY($1)
+                      AND (function_id || '') = ANY($1)
                     ORDER BY wake_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
                 UNION ALL
                 SELECT id, wake_at, true FROM (
                     SELECT id, wake_at FROM runs
-                    WHERE lease_token IS NOT NULL AND lease_until < clock_timestamp() AND NOT gated
-                      AND function_id = ANY($1)
+                    WHERE lease_token IS NOT NULL AND lease_until < statement_timestamp() AND NOT gated
+                      AND (function_id || '') = ANY($1)
                     ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED) expired
                 ORDER BY wake_at LIMIT $3
             ), l AS (
@@ -792,9 +792,9 @@ pub(super) async fn claim(s: &Shared, claim: &ClaimFor, now: Millis, max: usize)
             UNION ALL
             SELECT NULL, NULL, NULL, NULL, NULL, NULL
             WHERE EXISTS (SELECT 1 FROM runs WHERE gated AND lease_token IS NULL AND wake_at IS NOT NULL
-                                                  AND wake_at <= $2 AND function_id = ANY($1))
+                                                  AND wake_at <= $2 AND (function_id || '') = ANY($1))
                OR EXISTS (SELECT 1 FROM runs WHERE gated AND lease_token IS NOT NULL
-                                                  AND lease_until < clock_timestamp() AND function_id = ANY($1))",
+                                                  AND lease_until < statement_timestamp() AND (function_id || '') = ANY($1))",
         )
         .await?;
     let functions: Vec<&str> = claim.functions.iter().map(String::as_str).collect();
