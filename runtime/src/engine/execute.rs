@@ -22,7 +22,8 @@ use crate::store::{Acked, Checkpoint, Lease, Resolution, StoreError};
 /// An emitted event's id and name, and, when it starts runs, the event and its runs.
 type Announcement = (String, String, Option<(crate::model::StoredEvent, Vec<crate::store::NewRun>)>);
 
-/// What the engine already has in memory for a run's first pass: nothing to read.
+/// What a pass starts from when the engine has it already: a run's first pass (from its
+/// insert) or a claimed run (read with the rest of its claim).
 pub(crate) struct Preload {
     pub(crate) run: RunRecord,
     pub(crate) trigger: Arc<TriggerEvent>,

@@ -9,7 +9,8 @@ use parking_lot::Mutex;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::execute::Preload;
-use super::Core;
+use super::{Core, TriggerEvent};
+use crate::event::RawEvent;
 use crate::store::Lease;
 
 /// Runs claimed per call.
@@ -63,9 +64,7 @@ impl Core {
                 let full = match claimed {
                     Ok(leases) => {
                         let full = leases.len() == room;
-                        for lease in leases {
-                            self.spawn_pass(lease, None);
-                        }
+                        self.start_claimed(leases).await;
                         full
                     }
                     Err(e) => {
@@ -105,6 +104,29 @@ impl Core {
                 () = stop => return,
                 () = tokio::time::sleep(LEASE_SWEEP) => {}
             }
+        }
+    }
+
+    /// Starts the passes of claimed runs, with what they start from read for all of them at
+    /// once. If that read fails, or a run is missing from it, the pass reads its run itself
+    /// (and says so, or is retried, as any pass whose reads fail).
+    async fn start_claimed(self: &Arc<Self>, leases: Vec<Lease>) {
+        let ids: Vec<String> = leases.iter().map(|lease| lease.run_id.clone()).collect();
+        let loaded = match self.store.claimed_runs(&ids).await {
+            Ok(loaded) if loaded.len() == leases.len() => loaded,
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the claimed runs together; each pass reads its own");
+                Vec::new()
+            }
+        };
+        let mut loaded = loaded.into_iter();
+        for lease in leases {
+            let preload = loaded.next().flatten().map(|claimed| {
+                let events: Vec<RawEvent> = claimed.events.into_iter().map(|e| e.into_raw()).collect();
+                Preload { run: claimed.run, trigger: TriggerEvent::new(Arc::from(events)), steps: claimed.journal }
+            });
+            self.spawn_pass(lease, preload);
         }
     }
 

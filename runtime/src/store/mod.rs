@@ -54,9 +54,9 @@ pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteStore};
 pub use types::{
-    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, CreatedRun, DropMatchers,
-    EventQuery, FlowControl, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent, NewRun, RateGate,
-    Resolution, Resume, RunQuery, WindowGate, WindowRule,
+    Accepted, Accepts, Ack, Acked, Batch, CancelRequest, Candidate, Checkpoint, ClaimFor, ClaimedRun, CreatedRun,
+    DropMatchers, EventQuery, FlowControl, Gates, HeldBack, Join, Lease, LogLine, Matcher, MatcherKind, NewEvent,
+    NewRun, RateGate, Resolution, Resume, RunQuery, WindowGate, WindowRule,
 };
 
 use crate::model::Millis;
@@ -108,6 +108,24 @@ pub trait RunLog: Send + Sync + 'static {
 
     /// Events by id (missing ids are skipped), in the order asked.
     async fn events(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// What the passes of these claimed runs start from (each run with its events and its
+    /// journal), in the order asked; `None` for a run that does not exist. The default reads
+    /// [`run`](Self::run), [`events`](Self::events) and [`journal`](Self::journal) run by run;
+    /// a store whose reads cost a round trip each reads the whole claim together.
+    async fn claimed_runs(&self, ids: &[String]) -> Result<Vec<Option<ClaimedRun>>, StoreError> {
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(run) = self.run(id).await? else {
+                claimed.push(None);
+                continue;
+            };
+            let events = self.events(&run.event_ids).await?;
+            let journal = self.journal(id).await?;
+            claimed.push(Some(ClaimedRun { run, events, journal }));
+        }
+        Ok(claimed)
+    }
 }
 
 /// Runs due for execution, leased to the workers that execute them.

@@ -314,6 +314,18 @@ pub struct Lease {
     pub interrupted: u32,
 }
 
+/// What a pass of a claimed run starts from, read in one go
+/// ([`RunLog::claimed_runs`](super::RunLog::claimed_runs)).
+#[derive(Debug, Clone)]
+pub struct ClaimedRun {
+    /// The run.
+    pub run: RunRecord,
+    /// Its events, in the order of `run.event_ids` (an id with no stored event is skipped).
+    pub events: Vec<StoredEvent>,
+    /// Its journal, in the order the steps were recorded.
+    pub journal: Vec<StepRecord>,
+}
+
 /// Who claims, and what.
 #[derive(Debug, Clone)]
 pub struct ClaimFor {

@@ -38,6 +38,7 @@ where
     reruns_do_not_collide_with_their_original(make().await).await;
     logs_are_kept_per_run_in_order(make().await).await;
     due_runs_are_claimed_once_oldest_first(make().await).await;
+    claimed_runs_read_back_as_each_run_reads(make().await).await;
     acks_are_fenced_by_the_lease(make().await).await;
     acks_at_once_are_fenced_one_by_one(make().await).await;
     renewed_leases_are_kept_and_expired_ones_claimable(make().await).await;
@@ -433,6 +434,44 @@ async fn due_runs_are_claimed_once_oldest_first(store: Arc<dyn Store>) {
     assert_eq!(store.next_due(&["f".into()]).await.expect("next"), Some(NOW + 500));
     let at_time = store.claim(&two, NOW + 500, 10).await.expect("claim");
     assert_eq!(at_time.len(), 1, "a run is claimable once due");
+}
+
+async fn claimed_runs_read_back_as_each_run_reads(store: Arc<dyn Store>) {
+    let name = "claimed_runs_read_back_as_each_run_reads";
+    // A run of two events (a batch's), one of them asked for twice and one never stored.
+    let mut batched = run("01B", "g", "e2");
+    batched.event_ids = vec!["e2".into(), "e1".into(), "gone".into(), "e1".into()];
+    accept(
+        &store,
+        vec![
+            with_runs(event("e1", "a", 1), vec![run("01A", "f", "e1"), run("01C", "h", "e1")]),
+            with_runs(event("e2", "a", 2), vec![batched]),
+        ],
+    )
+    .await;
+    let lease = claim_one(&store, "f", NOW).await;
+    let steps = vec![step("01A", "h1", Memo::Data(json!(1))), step("01A", "h2", Memo::Data(json!({"b": [2]})))];
+    let checkpoint = Checkpoint { steps: steps.clone(), ..Checkpoint::default() };
+    assert!(store.checkpoint(&lease, checkpoint).await.expect("checkpoint"));
+    assert!(store.claimed_runs(&[]).await.expect("claimed runs").is_empty(), "{name}: nothing asked, nothing read");
+    let asked: Vec<String> = ["01B", "missing", "01A", "01C"].iter().map(|id| (*id).to_owned()).collect();
+    let claimed = store.claimed_runs(&asked).await.expect("claimed runs");
+    assert_eq!(claimed.len(), asked.len(), "{name}: one answer per run asked, in order");
+    for (id, got) in asked.iter().zip(claimed) {
+        let Some(run) = store.run(id).await.expect("run") else {
+            assert!(got.is_none(), "{name}: a run that does not exist reads as none");
+            continue;
+        };
+        let got = got.unwrap_or_else(|| panic!("{name}: run {id} exists"));
+        assert_eq!(got.events, store.events(&run.event_ids).await.expect("events"), "{name}: {id}'s events");
+        assert_eq!(got.journal, store.journal(id).await.expect("journal"), "{name}: {id}'s journal");
+        assert_eq!(got.run, run, "{name}: run {id} reads as on its own");
+    }
+    let a = store.claimed_runs(&["01A".into()]).await.expect("claimed runs").remove(0).expect("01A exists");
+    assert_eq!(a.journal, steps, "{name}: the journal in the order recorded");
+    let b = store.claimed_runs(&["01B".into()]).await.expect("claimed runs").remove(0).expect("01B exists");
+    let order: Vec<&str> = b.events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(order, vec!["e2", "e1", "e1"], "{name}: events in the run's order, a missing one skipped");
 }
 
 async fn acks_are_fenced_by_the_lease(store: Arc<dyn Store>) {

@@ -78,9 +78,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
 use super::{
-    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, Debounced, EventQuery, HeldBack, Lease,
-    LogLine, Queries, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store, StoreError, StoredEvent,
-    WorkQueue,
+    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, ClaimedRun, Debounced, EventQuery,
+    HeldBack, Lease, LogLine, Queries, RunLog, RunQuery, RunRecord, SkipRecord, StepLogs, StepRecord, Store,
+    StoreError, StoredEvent, WorkQueue,
 };
 use crate::engine::Change;
 use crate::model::Millis;
@@ -617,6 +617,10 @@ impl RunLog for PostgresStore {
 
     async fn events(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
         self.shared.retrying("read events", || read::events(&self.shared, ids)).await
+    }
+
+    async fn claimed_runs(&self, ids: &[String]) -> Result<Vec<Option<ClaimedRun>>, StoreError> {
+        self.shared.retrying("read claimed runs", || read::claimed_runs(&self.shared, ids)).await
     }
 }
 

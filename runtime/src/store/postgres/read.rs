@@ -10,8 +10,8 @@ use super::{Fail, Shared};
 use crate::model::{EventSource, Millis};
 use crate::store::types::effective_limit;
 use crate::store::{
-    Debounced, EventQuery, Join, LogLine, Matcher, MatcherKind, Memo, RunQuery, RunRecord, RunStatus, SkipRecord,
-    StepKind, StepRecord, StoreError, StoredEvent,
+    ClaimedRun, Debounced, EventQuery, Join, LogLine, Matcher, MatcherKind, Memo, RunQuery, RunRecord, RunStatus,
+    SkipRecord, StepKind, StepRecord, StoreError, StoredEvent,
 };
 use crate::Payload;
 
@@ -94,45 +94,83 @@ pub(super) async fn run(s: &Shared, id: &str) -> Result<Option<RunRecord>, Fail>
     client.query_opt(&stmt, &[&id]).await?.as_ref().map(run_from).transpose()
 }
 
+const STEP_COLUMNS: &str = "run_id, hash, name, kind, memo, attempts, started_at, ended_at, detail";
+
 pub(super) async fn journal(s: &Shared, run_id: &str) -> Result<Vec<StepRecord>, Fail> {
     let client = s.client().await?;
-    let stmt = client
-        .prepare_cached(
-            "SELECT run_id, hash, name, kind, memo, attempts, started_at, ended_at, detail FROM steps \
-             WHERE run_id = $1 ORDER BY seq",
-        )
+    let stmt =
+        client.prepare_cached(&format!("SELECT {STEP_COLUMNS} FROM steps WHERE run_id = $1 ORDER BY seq")).await?;
+    client.query(&stmt, &[&run_id]).await?.iter().map(step_from).collect()
+}
+
+fn step_from(row: &Row) -> Result<StepRecord, Fail> {
+    let kind: String = row.try_get(3)?;
+    let memo: String = row.try_get(4)?;
+    Ok(StepRecord {
+        run_id: row.try_get(0)?,
+        hash: row.try_get(1)?,
+        name: row.try_get(2)?,
+        kind: StepKind::parse(&kind).ok_or_else(|| StoreError::Database(format!("unknown step kind `{kind}`")))?,
+        memo: serde_json::from_str::<Memo>(&memo)?,
+        attempts: count(row.try_get(5)?),
+        started_at: row.try_get(6)?,
+        ended_at: row.try_get(7)?,
+        detail: row
+            .try_get::<_, Option<String>>(8)?
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?
+            .unwrap_or_default(),
+    })
+}
+
+/// A whole claim's runs, events and journals in three statements on one connection (the runs
+/// and the steps sent together), where reading them run by run costs three round trips a run.
+pub(super) async fn claimed_runs(s: &Shared, ids: &[String]) -> Result<Vec<Option<ClaimedRun>>, Fail> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = s.client().await?;
+    let runs_stmt = client.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ANY($1)")).await?;
+    let steps_stmt = client
+        .prepare_cached(&format!("SELECT {STEP_COLUMNS} FROM steps WHERE run_id = ANY($1) ORDER BY run_id, seq"))
         .await?;
-    let rows = client.query(&stmt, &[&run_id]).await?;
-    rows.iter()
-        .map(|row| {
-            let kind: String = row.try_get(3)?;
-            let memo: String = row.try_get(4)?;
-            Ok(StepRecord {
-                run_id: row.try_get(0)?,
-                hash: row.try_get(1)?,
-                name: row.try_get(2)?,
-                kind: StepKind::parse(&kind)
-                    .ok_or_else(|| StoreError::Database(format!("unknown step kind `{kind}`")))?,
-                memo: serde_json::from_str::<Memo>(&memo)?,
-                attempts: count(row.try_get(5)?),
-                started_at: row.try_get(6)?,
-                ended_at: row.try_get(7)?,
-                detail: row
-                    .try_get::<_, Option<String>>(8)?
-                    .as_deref()
-                    .map(serde_json::from_str)
-                    .transpose()?
-                    .unwrap_or_default(),
-            })
+    let params: [&(dyn ToSql + Sync); 1] = [&ids];
+    let (runs, steps) = tokio::try_join!(client.query(&runs_stmt, &params), client.query(&steps_stmt, &params))?;
+    let mut runs: HashMap<String, RunRecord> =
+        runs.iter().map(|row| run_from(row).map(|run| (run.id.clone(), run))).collect::<Result<_, Fail>>()?;
+    let mut journals: HashMap<String, Vec<StepRecord>> = HashMap::new();
+    for row in &steps {
+        let step = step_from(row)?;
+        journals.entry(step.run_id.clone()).or_default().push(step);
+    }
+    let mut event_ids: Vec<String> = runs.values().flat_map(|run| run.event_ids.iter().cloned()).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    let events: HashMap<String, StoredEvent> =
+        events_on(&client, &event_ids).await?.into_iter().map(|event| (event.id.clone(), event)).collect();
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let run = runs.remove(id)?;
+            let events = run.event_ids.iter().filter_map(|e| events.get(e).cloned()).collect();
+            let journal = journals.remove(id).unwrap_or_default();
+            Some(ClaimedRun { run, events, journal })
         })
-        .collect()
+        .collect())
 }
 
 pub(super) async fn events(s: &Shared, ids: &[String]) -> Result<Vec<StoredEvent>, Fail> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let client = s.client().await?;
+    events_on(&s.client().await?, ids).await
+}
+
+async fn events_on(client: &deadpool_postgres::Client, ids: &[String]) -> Result<Vec<StoredEvent>, Fail> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let stmt = client
         .prepare_cached(&format!(
             "SELECT {EVENT_COLUMNS} FROM unnest($1::text[]) WITH ORDINALITY AS want(id, ord) \
