@@ -1,8 +1,9 @@
 //! Webhooks and the event API through the real engine: a verified Clerk delivery is committed
 //! before the 2xx, starts one run per function with a typed payload, and a re-delivery starts
-//! nothing; bad input is rejected and writes nothing; a failing store answers 503.
+//! nothing; bad input is rejected and writes nothing; a failing store answers 503, and a claim
+//! whose runs cannot be read together still runs them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -10,9 +11,12 @@ use async_trait::async_trait;
 use hookflow::cli::build_clerk_message;
 use hookflow::prelude::*;
 use hookflow::store::{
-    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, EventQuery, Lease, MemoryStore, Queries,
-    RunLog, RunQuery, RunRecord, RunStatus, StepLogs, StepRecord, Store, StoreError, StoredEvent, WorkQueue,
+    Accepts, Ack, Acked, Batch, Cancellation, Candidate, Checkpoint, ClaimFor, ClaimedRun, EventQuery, Lease,
+    MemoryStore, Queries, RunLog, RunQuery, RunRecord, RunStatus, StepLogs, StepRecord, Store, StoreError, StoredEvent,
+    WorkQueue,
 };
+use hookflow::testing::TestEngine;
+use hookflow::RawEvent;
 use serde_json::{json, Value};
 
 const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -27,11 +31,37 @@ async fn count_signups(event: Event<Json>) -> Result<Value> {
     Ok(event.data)
 }
 
-/// A store whose writes can be made to fail, to check that ingress reports it.
+static NAPPER_STEPS: AtomicUsize = AtomicUsize::new(0);
+
+#[inngest_fn(id = "napper", event = "test/nap")]
+async fn napper(step: Step) -> Result<&'static str> {
+    step.run("before", || async {
+        NAPPER_STEPS.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    })
+    .await?;
+    step.sleep("nap", "1h").await?;
+    step.run("after", || async {
+        NAPPER_STEPS.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    })
+    .await?;
+    Ok("rested")
+}
+
+/// How [`FlakyStore`] answers a read of claimed runs.
+const CLAIMED_READ_OK: u8 = 0;
+const CLAIMED_READ_FAILS: u8 = 1;
+const CLAIMED_READ_SHORT: u8 = 2;
+
+/// A store whose writes can be made to fail, to check that ingress reports it, and whose read
+/// of a claim's runs can fail or come back short, to check that each pass then reads its own.
 #[derive(Default)]
 struct FlakyStore {
     inner: MemoryStore,
     failing: AtomicBool,
+    claimed_read: AtomicU8,
+    claimed_reads: AtomicUsize,
 }
 
 #[async_trait]
@@ -50,6 +80,18 @@ impl RunLog for FlakyStore {
     }
     async fn events(&self, ids: &[String]) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.events(ids).await
+    }
+    async fn claimed_runs(&self, ids: &[String]) -> Result<Vec<Option<ClaimedRun>>, StoreError> {
+        self.claimed_reads.fetch_add(1, Ordering::SeqCst);
+        match self.claimed_read.load(Ordering::SeqCst) {
+            CLAIMED_READ_FAILS => Err(StoreError::Database("connection reset".into())),
+            CLAIMED_READ_SHORT => {
+                let mut claimed = self.inner.claimed_runs(ids).await?;
+                claimed.pop();
+                Ok(claimed)
+            }
+            _ => self.inner.claimed_runs(ids).await,
+        }
     }
 }
 
@@ -241,4 +283,24 @@ async fn the_dev_ui_refuses_a_non_loopback_address_without_a_token() {
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.expect("bind");
     let err = app.serve(listener, std::future::pending()).await.expect_err("refused");
     assert!(err.to_string().contains("HOOKFLOW_UI_TOKEN"), "{err}");
+}
+
+#[tokio::test]
+async fn a_claim_whose_runs_cannot_be_read_together_still_runs_each_once() {
+    let store = Arc::new(FlakyStore::default());
+    let t = TestEngine::builder(&[napper::DEF]).store(store.clone()).start().await;
+    for (mode, why) in [(CLAIMED_READ_FAILS, "the read failed"), (CLAIMED_READ_SHORT, "the read came back short")] {
+        NAPPER_STEPS.store(0, Ordering::SeqCst);
+        let run = t.run(napper::DEF, RawEvent::new("test/nap", json!({}))).await;
+        assert_eq!(run.record.status, RunStatus::Sleeping, "{why}");
+        store.claimed_read.store(mode, Ordering::SeqCst);
+        let reads = store.claimed_reads.load(Ordering::SeqCst);
+        t.advance(std::time::Duration::from_secs(3_600)).await;
+        store.claimed_read.store(CLAIMED_READ_OK, Ordering::SeqCst);
+        assert!(store.claimed_reads.load(Ordering::SeqCst) > reads, "{why}: the wake-up was a claim");
+        let done = t.get(&run.record.id).await.expect("run");
+        assert_eq!(done.record.status, RunStatus::Completed, "{why}: the pass read its own run");
+        assert_eq!(done.record.output, Some(json!("rested")), "{why}");
+        assert_eq!(NAPPER_STEPS.load(Ordering::SeqCst), 2, "{why}: no step ran twice");
+    }
 }

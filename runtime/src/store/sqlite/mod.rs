@@ -568,7 +568,7 @@ fn read_run(c: &Connection, id: &str) -> Result<Option<RunRecord>, StoreError> {
 fn read_journal(c: &Connection, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT run_id, hash, name, kind, memo, attempts, started_at, ended_at, detail FROM steps \
-             WHERE run_id = ?1 ORDER BY seq",
+         WHERE run_id = ?1 ORDER BY seq",
     )?;
     let rows = stmt.query_map(params![run_id], |row| {
         let kind: String = row.get(3)?;

@@ -18,9 +18,9 @@
 //! `bench all` installs the peers it lacks (from npm, PyPI, crates.io and Debian), runs the
 //! fan-out on hookflow and on each of them in the same run, and prints one table of figures and
 //! ratios with the machine and the commit, with hookflow's rows on Postgres (1, 2 and 3 worker
-//! processes on a throwaway local cluster) beside DBOS on Postgres. The Rust peers are compiled with `--features peers`
-//! (duroxide, whose `sqlx` cannot share a SQLite library with `rusqlite`, is a crate of its own
-//! under `tests/bench/duroxide`, built by `bench all`).
+//! processes on a throwaway local cluster) beside DBOS on Postgres. The Rust peers are compiled
+//! with `--features peers` (duroxide, whose `sqlx` cannot share a SQLite library with
+//! `rusqlite`, is a crate of its own under `tests/bench/duroxide`, built by `bench all`).
 //!
 //! Every subcommand repeats its measurement (`--repeat`), prints each trial and the median as
 //! Markdown tables and exits 0: these are measurements to read, not tests that pass or fail.

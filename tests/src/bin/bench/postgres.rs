@@ -13,8 +13,9 @@
 //! the runs of an event start on the worker that accepted it, claimed as they are inserted;
 //! a worker with nothing of its own claims others' due runs from the queue. The time runs from
 //! the first event's `received_at` (read from the database) to the poll (every 20 ms) that finds
-//! no run queued or leased and every run `Completed` committed: not to the last run's `ended_at`, which a pass stamps before
-//! its ack commits, so a backlog of acks waiting for their group would not be counted.
+//! no run queued or leased and every run `Completed` committed: not to the last run's `ended_at`,
+//! which a pass stamps before its ack commits, so a backlog of acks waiting for their group
+//! would not be counted.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
